@@ -28,7 +28,9 @@ def resolve_device(device: str | torch.device | None) -> torch.device:
     try:
         resolved = torch.device(device)
     except (RuntimeError, TypeError) as exc:
-        raise ValueError(f"device must be one of {list(_VALID)} or a torch device, got {device!r}") from exc
+        raise ValueError(
+            f"device must be one of {list(_VALID)} or a torch device, got {device!r}"
+        ) from exc
     if resolved.type == "cuda" and not torch.cuda.is_available():
         raise ValueError(f"device={device!r} was asked for but CUDA is not available here")
     if resolved.type == "mps":

@@ -27,12 +27,12 @@ def check_texts(texts: Any, *, name: str = "X", allow_empty: bool = True) -> lis
 
     Examples
     --------
-    >>> check_texts(("a", "b"))
+    >>> check_texts(("a", "b"))  # doctest: +ELLIPSIS
     ['a', 'b']
-    >>> check_texts("a")
+    >>> check_texts("a")  # doctest: +ELLIPSIS
     Traceback (most recent call last):
     ...
-    TypeError: X must be a 1-D sequence of strings (list, tuple, numpy array or pandas Series), got a single str; wrap it in a list: ['a']
+    TypeError: X must be a 1-D sequence of strings ... got a single str; wrap it in a list: ['a']
     """
     if texts is None:
         raise TypeError(f"{name} must be a 1-D sequence of strings, got None")
@@ -51,9 +51,7 @@ def check_texts(texts: Any, *, name: str = "X", allow_empty: bool = True) -> lis
     elif isinstance(texts, Sequence) or hasattr(texts, "__iter__"):
         items = list(texts)
     else:
-        raise TypeError(
-            f"{name} must be a 1-D sequence of strings, got {type(texts).__name__}"
-        )
+        raise TypeError(f"{name} must be a 1-D sequence of strings, got {type(texts).__name__}")
     if not items and not allow_empty:
         raise ValueError(f"{name} is empty: at least one text is required")
     bad = [i for i, t in enumerate(items) if not isinstance(t, str)]

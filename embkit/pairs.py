@@ -1,0 +1,252 @@
+"""Pair sampling for contrastive training: pure numpy, seeded, vectorised.
+
+Pairs are returned as index arrays into the data, never as copies of the vectors:
+``X[idx1]`` and ``X[idx2]`` are gathered batch by batch while training.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+import numpy as np
+from sklearn.utils import check_random_state
+
+__all__ = ["make_pairs", "pairs_from_cats", "sample_pairs"]
+
+
+def _generator(random_state: Any) -> np.random.Generator:
+    if isinstance(random_state, np.random.Generator):
+        return random_state
+    return np.random.default_rng(check_random_state(random_state).randint(2**31))
+
+
+def sample_pairs(
+    codes: np.ndarray, n_neg: int, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Pairs for integer class ``codes``: one positive and ``n_neg`` negatives per row.
+
+    The positive partner is another member of the row's class (the row itself when its
+    class has one member); negatives are drawn uniformly among rows of other classes.
+    Rows whose class covers every row get no negatives. No ``n x n`` matrix is built.
+
+    Parameters
+    ----------
+    codes : ndarray of int, shape (n,)
+        Class index of every row.
+    n_neg : int
+        Negatives per row.
+    rng : numpy.random.Generator
+        Source of randomness.
+
+    Returns
+    -------
+    idx1, idx2 : ndarray of int64
+        Row indices of the two sides of each pair.
+    similar : ndarray of float32
+        1.0 for a positive pair, 0.0 for a negative one.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> i1, i2, s = sample_pairs(np.array([0, 0, 1, 1]), 1, np.random.default_rng(0))
+    >>> len(i1), int(s.sum())
+    (8, 4)
+    """
+    codes = np.asarray(codes)
+    n = codes.shape[0]
+    if n == 0:
+        empty = np.empty(0, dtype=np.int64)
+        return empty, empty, np.empty(0, dtype=np.float32)
+    order = np.argsort(codes, kind="stable")
+    counts = np.bincount(codes)
+    starts = np.cumsum(counts) - counts
+    rank = np.empty(n, dtype=np.int64)
+    rank[order] = np.arange(n)
+    size = counts[codes]
+    start = starts[codes]
+
+    # positive: another member of the same class, skipping the row itself
+    offset = rng.integers(0, np.maximum(size - 1, 1))
+    own = rank - start
+    offset = offset + (offset >= own)
+    offset = np.where(size > 1, offset, own)
+    positives = order[start + offset]
+
+    rows = np.arange(n)
+    idx1 = [rows]
+    idx2 = [positives]
+    similar = [np.ones(n, dtype=np.float32)]
+    others = n - size
+    has_other = others > 0
+    if n_neg > 0 and has_other.any():
+        anchors = np.repeat(rows[has_other], n_neg)
+        a_start = start[anchors]
+        r = rng.integers(0, others[anchors])
+        r = r + np.where(r >= a_start, size[anchors], 0)
+        idx1.append(anchors)
+        idx2.append(order[r])
+        similar.append(np.zeros(len(anchors), dtype=np.float32))
+    return (
+        np.concatenate(idx1).astype(np.int64),
+        np.concatenate(idx2).astype(np.int64),
+        np.concatenate(similar),
+    )
+
+
+def _multilabel_pairs(
+    Y: np.ndarray, n_neg: int, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    parts1, parts2, parts_s = [], [], []
+    for column in Y.T:
+        members = np.flatnonzero(column)
+        if members.size == 0:
+            continue
+        outsiders = np.flatnonzero(column == 0)
+        # positives among the label's members
+        codes = np.zeros(members.size, dtype=np.int64)
+        i1, i2, _ = sample_pairs(codes, 0, rng)
+        parts1.append(members[i1])
+        parts2.append(members[i2])
+        parts_s.append(np.ones(members.size, dtype=np.float32))
+        if n_neg > 0 and outsiders.size:
+            anchors = np.repeat(members, n_neg)
+            parts1.append(anchors)
+            parts2.append(outsiders[rng.integers(0, outsiders.size, size=anchors.size)])
+            parts_s.append(np.zeros(anchors.size, dtype=np.float32))
+    if not parts1:
+        raise ValueError("y has no positive label in any column: cannot form positive pairs")
+    return np.concatenate(parts1), np.concatenate(parts2), np.concatenate(parts_s)
+
+
+def make_pairs(
+    y: Any, *, n_neg: int = 3, random_state: Any = None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Sample similar / dissimilar pairs of rows from labels.
+
+    Parameters
+    ----------
+    y : array-like of shape (n,) or (n, n_labels)
+        Class labels (any hashable type), or a 0/1 indicator matrix for multi-label data.
+        Single-label: every row gets one positive partner from its own class (a class with
+        one member pairs with itself) and ``n_neg`` negatives from other classes.
+        Multi-label: for every label, each member gets one positive partner that also has
+        the label and ``n_neg`` negatives that do not.
+    n_neg : int, default=3
+        Negatives per row (per row and label for multi-label ``y``).
+    random_state : int, RandomState, Generator or None
+        Seed for reproducible sampling.
+
+    Returns
+    -------
+    idx1, idx2 : ndarray of int64, shape (n_pairs,)
+        Row indices of the two sides of each pair (``n * (1 + n_neg)`` pairs for
+        single-label ``y``).
+    similar : ndarray of float32, shape (n_pairs,)
+        1.0 for a similar pair, 0.0 for a dissimilar one.
+
+    Examples
+    --------
+    >>> idx1, idx2, similar = make_pairs(["a", "a", "b", "b"], n_neg=1, random_state=0)
+    >>> idx1.shape, similar.tolist()
+    ((8,), [1.0, 1.0, 1.0, 1.0, 0.0, 0.0, 0.0, 0.0])
+    """
+    if isinstance(n_neg, bool) or not isinstance(n_neg, (int, np.integer)) or n_neg < 0:
+        raise ValueError(f"n_neg must be an integer >= 0, got {n_neg!r}")
+    if y is None:
+        raise TypeError("y must be an array of labels, got None")
+    y_arr = np.asarray(y)
+    if y_arr.ndim not in (1, 2):
+        raise ValueError(f"y must be 1-D labels or a 2-D indicator matrix, got shape {y_arr.shape}")
+    if y_arr.shape[0] == 0:
+        raise ValueError("y is empty: at least two rows are required to make pairs")
+    rng = _generator(random_state)
+    if y_arr.ndim == 2:
+        if not np.isin(y_arr, (0, 1)).all():
+            raise ValueError("a 2-D y must be a 0/1 indicator matrix")
+        return _multilabel_pairs(y_arr.astype(bool), int(n_neg), rng)
+    if y_arr.dtype.kind == "f" and np.isnan(y_arr).any():
+        raise ValueError("y contains NaN")
+    _, codes = np.unique(y_arr, return_inverse=True)
+    if codes.max() == 0:
+        raise ValueError("y has a single class: dissimilar pairs need at least two classes")
+    return sample_pairs(codes, int(n_neg), rng)
+
+
+def pairs_from_cats(
+    records: Iterable[Mapping[str, Any]],
+    *,
+    n_neg: int = 3,
+    random_state: Any = None,
+    text_key: str = "text",
+    cats_key: str = "cats",
+) -> dict[str, tuple[list[str], list[str], np.ndarray]]:
+    """Text pairs per label from partially annotated ``{"text", "cats"}`` records.
+
+    Only records that annotate a label take part in that label's pairs: every record with
+    the label set to 1 gets one partner that also has it (similar) and ``n_neg`` partners
+    annotated 0 (dissimilar). Two records annotated 0 are not paired: not having a label
+    says nothing about their similarity.
+
+    Parameters
+    ----------
+    records : iterable of dict
+        Records like ``{"text": "...", "cats": {"label": 1, "other": 0}}``.
+    n_neg : int, default=3
+        Dissimilar partners per positive record.
+    random_state : int, RandomState, Generator or None
+        Seed for reproducible sampling.
+    text_key, cats_key : str
+        Field names of the text and of the annotation dictionary.
+
+    Returns
+    -------
+    dict
+        ``label -> (texts1, texts2, similar)`` with ``similar`` a float32 array of 1/0.
+
+    Examples
+    --------
+    >>> records = [
+    ...     {"text": "a new corpus", "cats": {"new-dataset": 1}},
+    ...     {"text": "we release data", "cats": {"new-dataset": 1}},
+    ...     {"text": "a proof", "cats": {"new-dataset": 0}},
+    ... ]
+    >>> pairs = pairs_from_cats(records, n_neg=1, random_state=0)
+    >>> texts1, texts2, similar = pairs["new-dataset"]
+    >>> similar.tolist()
+    [1.0, 1.0, 0.0, 0.0]
+    """
+    texts: list[str] = []
+    annotated: dict[str, tuple[list[int], list[int]]] = {}
+    for i, record in enumerate(records):
+        if not isinstance(record, Mapping):
+            raise TypeError(f"record {i} must be a dict, got {type(record).__name__}")
+        text = record.get(text_key)
+        cats = record.get(cats_key)
+        if not isinstance(text, str):
+            raise ValueError(f"record {i} has no string field {text_key!r}")
+        if not isinstance(cats, Mapping):
+            raise ValueError(f"record {i} has no dict field {cats_key!r}")
+        row = len(texts)
+        texts.append(text)
+        for label, value in cats.items():
+            if value not in (0, 1):
+                raise ValueError(f"record {i}: {cats_key}[{label!r}] must be 0 or 1, got {value!r}")
+            annotated.setdefault(label, ([], []))[int(value) == 0].append(row)
+    rng = _generator(random_state)
+    text_arr = np.array(texts, dtype=object)
+    result: dict[str, tuple[list[str], list[str], np.ndarray]] = {}
+    for label in sorted(annotated):
+        positives, negatives = (np.array(rows, dtype=np.int64) for rows in annotated[label])
+        if positives.size == 0:
+            continue
+        members = np.concatenate([positives, negatives])
+        column = np.zeros((members.size, 1), dtype=bool)
+        column[: positives.size, 0] = True
+        i1, i2, similar = _multilabel_pairs(column, int(n_neg), rng)
+        result[label] = (
+            text_arr[members[i1]].tolist(),
+            text_arr[members[i2]].tolist(),
+            similar,
+        )
+    return result
