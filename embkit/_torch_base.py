@@ -67,8 +67,24 @@ def check_sample_weight(sample_weight: Any, n_samples: int) -> np.ndarray | None
     if not np.all(np.isfinite(w)) or np.any(w < 0):
         raise ValueError("sample_weight must contain only finite, non-negative numbers")
     if n_samples and not np.any(w > 0):
-        raise ValueError("sample_weight must have at least one positive weight")
+        raise ValueError("sample_weight must not be all zero: at least one weight must be positive")
     return w
+
+
+@contextmanager
+def unchanged_on_error(obj: Any) -> Iterator[None]:
+    """Undo every attribute change made to ``obj`` inside the block if the block raises.
+
+    Validation runs inside it, so a call that fails on bad input leaves a fitted
+    estimator exactly as it was.
+    """
+    snapshot = obj.__dict__.copy()
+    try:
+        yield
+    except BaseException:
+        obj.__dict__.clear()
+        obj.__dict__.update(snapshot)
+        raise
 
 
 class TorchEstimatorBase(BaseEstimator):
@@ -194,16 +210,8 @@ class TorchEstimatorBase(BaseEstimator):
             return np.empty((0, 0), dtype=np.float32)
         return np.concatenate(outs) if len(outs) > 1 else outs[0]
 
-    @contextmanager
-    def _unchanged_on_error(self) -> Iterator[None]:
-        """Undo any attribute change made inside the block if it raises."""
-        snapshot = self.__dict__.copy()
-        try:
-            yield
-        except BaseException:
-            self.__dict__.clear()
-            self.__dict__.update(snapshot)
-            raise
+    def _unchanged_on_error(self):
+        return unchanged_on_error(self)
 
     # -------------------------------------------------------------- pickling
     def __getstate__(self) -> dict[str, Any]:
