@@ -1,0 +1,301 @@
+"""An on-disk embedding cache on SQLite (standard library), safe across processes.
+
+Each row is keyed by a 16-byte BLAKE2b hash of (namespace, text), where the namespace
+names the model identity and every encoder setting that changes the vectors. The value
+is the float32 vector's bytes plus an 8-byte checksum of key and bytes: a corrupt or
+truncated row fails the check and is treated as a miss (then recomputed and rewritten),
+never returned.
+
+The database runs in WAL mode with a busy timeout, so several processes can read and
+write one cache at once. Lookups and inserts are batched (``IN (...)`` chunks and
+``executemany`` in one transaction), which keeps a warm lookup of tens of thousands of
+texts well under a second.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import sqlite3
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+__all__ = ["EmbeddingCache"]
+
+_FILE_NAME = "embeddings.sqlite3"
+_FILE_SUFFIXES = (".sqlite", ".sqlite3", ".db")
+_SCHEMA_VERSION = "1"
+_CHUNK = 900  # keys per SELECT; below SQLite's oldest limit of 999 host parameters
+_TIMEOUT_S = 60.0
+
+
+def _checksum(key: bytes, blob: bytes) -> bytes:
+    return hashlib.blake2b(blob, digest_size=8, key=key).digest()
+
+
+class EmbeddingCache:
+    """Embedding vectors on disk, keyed by (namespace, text).
+
+    Parameters
+    ----------
+    path : str or path-like
+        A directory (created when needed; the database is ``embeddings.sqlite3`` inside
+        it) or a file name ending in ``.sqlite``, ``.sqlite3`` or ``.db``.
+
+    Attributes
+    ----------
+    path : pathlib.Path
+        The database file.
+    hits, misses, corrupt : int
+        Counts of texts found, not found, and found but failing their checksum, in this
+        process since the object was made.
+
+    Notes
+    -----
+    A cache object pickles as its path only; the unpickled copy opens its own connection.
+    One connection per process is shared by its threads behind a lock.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> import numpy as np
+    >>> with tempfile.TemporaryDirectory() as folder:
+    ...     cache = EmbeddingCache(folder)
+    ...     cache.set_many("demo", ["a", "b"], np.eye(2, 3, dtype=np.float32))
+    ...     found, vectors = cache.get_many("demo", ["b", "c"], dim=3)
+    ...     cache.close()
+    >>> found.tolist(), vectors.tolist()
+    ([0], [[0.0, 1.0, 0.0]])
+    """
+
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        path = Path(path).expanduser()
+        if path.suffix.lower() not in _FILE_SUFFIXES:
+            path = path / _FILE_NAME
+        self.path = path
+        self.hits = 0
+        self.misses = 0
+        self.corrupt = 0
+        self._lock = threading.Lock()
+        self._conn: sqlite3.Connection | None = None
+        self._pid: int | None = None
+
+    def __repr__(self) -> str:
+        return f"EmbeddingCache({str(self.path)!r})"
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {"path": str(self.path)}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__init__(state["path"])
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, EmbeddingCache) and other.path == self.path
+
+    def __hash__(self) -> int:
+        return hash(self.path)
+
+    # -- connection -------------------------------------------------------------------
+    def _connect(self) -> sqlite3.Connection:
+        """The process's connection, opened (and the schema made) on first use."""
+        if self._conn is not None and self._pid == os.getpid():
+            return self._conn
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        conn = sqlite3.connect(
+            self.path, timeout=_TIMEOUT_S, isolation_level=None, check_same_thread=False
+        )
+        try:
+            conn.execute(f"PRAGMA busy_timeout = {int(_TIMEOUT_S * 1000)}")
+            conn.execute("PRAGMA journal_mode = WAL")
+            conn.execute("PRAGMA synchronous = NORMAL")
+            conn.execute("BEGIN IMMEDIATE")
+            conn.execute(
+                "CREATE TABLE IF NOT EXISTS embeddings ("
+                " key BLOB PRIMARY KEY, vector BLOB NOT NULL, checksum BLOB NOT NULL"
+                ") WITHOUT ROWID"
+            )
+            conn.execute(
+                "CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT NOT NULL)"
+            )
+            conn.execute(
+                "INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)", (_SCHEMA_VERSION,)
+            )
+            conn.execute("COMMIT")
+            (version,) = conn.execute(
+                "SELECT value FROM meta WHERE name = 'schema_version'"
+            ).fetchone()
+        except sqlite3.DatabaseError as exc:
+            conn.close()
+            raise sqlite3.DatabaseError(
+                f"{self.path} is not a usable embedding cache ({exc}); delete it to start afresh"
+            ) from exc
+        if version != _SCHEMA_VERSION:
+            conn.close()
+            raise ValueError(
+                f"{self.path} has cache schema {version}, this embkit writes schema "
+                f"{_SCHEMA_VERSION}; delete it or use another folder"
+            )
+        self._conn, self._pid = conn, os.getpid()
+        return conn
+
+    def close(self) -> None:
+        """Close this process's connection (the next use reopens it)."""
+        with self._lock:
+            if self._conn is not None and self._pid == os.getpid():
+                self._conn.close()
+            self._conn = None
+
+    # -- keys ---------------------------------------------------------------------------
+    @staticmethod
+    def keys(namespace: str, texts: Sequence[str]) -> list[bytes]:
+        """The 16-byte keys of ``texts`` in ``namespace``.
+
+        Examples
+        --------
+        >>> [len(k) for k in EmbeddingCache.keys("ns", ["a", "b"])]
+        [16, 16]
+        """
+        base = hashlib.blake2b(digest_size=16, person=b"embkit-cache-v1")
+        base.update(namespace.encode("utf-8") + b"\0")
+        keys = []
+        for text in texts:
+            h = base.copy()
+            h.update(text.encode("utf-8", "surrogatepass"))
+            keys.append(h.digest())
+        return keys
+
+    # -- reads and writes -----------------------------------------------------------------
+    def get_many(
+        self, namespace: str, texts: Sequence[str], dim: int
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Look ``texts`` up.
+
+        Parameters
+        ----------
+        namespace : str
+            Model identity and settings; vectors of other namespaces are never returned.
+        texts : sequence of str
+        dim : int
+            The expected vector length; a stored vector of another length is corrupt.
+
+        Returns
+        -------
+        found : ndarray of int, shape (n_found,)
+            Positions in ``texts`` that were found intact, ascending.
+        vectors : ndarray of float32, shape (n_found, dim)
+            Their vectors, in the order of ``found``.
+        """
+        keys = self.keys(namespace, texts)
+        position = {k: i for i, k in enumerate(keys)}
+        expected = 4 * int(dim)
+        rows: list[tuple[bytes, bytes, bytes]] = []
+        with self._lock:
+            conn = self._connect()
+            unique = list(position)
+            for start in range(0, len(unique), _CHUNK):
+                chunk = unique[start : start + _CHUNK]
+                marks = ",".join("?" * len(chunk))
+                rows.extend(
+                    conn.execute(
+                        f"SELECT key, vector, checksum FROM embeddings WHERE key IN ({marks})",
+                        chunk,
+                    )
+                )
+        good: dict[bytes, bytes] = {}
+        for key, blob, checksum in rows:
+            if len(blob) == expected and checksum == _checksum(key, blob):
+                good[key] = blob
+            else:
+                self.corrupt += 1
+        found = np.fromiter((i for i, k in enumerate(keys) if k in good), dtype=np.intp, count=-1)
+        blobs = bytearray().join(good[keys[i]] for i in found)  # writable, one copy
+        vectors = np.frombuffer(blobs, dtype=np.float32).reshape(len(found), int(dim))
+        self.hits += len(found)
+        self.misses += len(keys) - len(found)
+        return found, vectors
+
+    def set_many(self, namespace: str, texts: Sequence[str], vectors: np.ndarray) -> None:
+        """Store ``vectors`` (one row per text), replacing any entry under the same key.
+
+        Parameters
+        ----------
+        namespace : str
+        texts : sequence of str
+        vectors : array-like of shape (len(texts), dim)
+            Stored as float32.
+        """
+        vectors = np.ascontiguousarray(vectors, dtype=np.float32)
+        if vectors.ndim != 2 or len(vectors) != len(texts):
+            raise ValueError(f"vectors must have shape ({len(texts)}, dim), got {vectors.shape}")
+        keys = self.keys(namespace, texts)
+        rows = []
+        for key, row in zip(keys, vectors, strict=True):
+            blob = row.tobytes()
+            rows.append((key, blob, _checksum(key, blob)))
+        with self._lock:
+            conn = self._connect()
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                conn.executemany("INSERT OR REPLACE INTO embeddings VALUES (?, ?, ?)", rows)
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            conn.execute("COMMIT")
+
+    def __len__(self) -> int:
+        with self._lock:
+            (n,) = self._connect().execute("SELECT COUNT(*) FROM embeddings").fetchone()
+        return int(n)
+
+    def clear(self) -> None:
+        """Remove every stored vector.
+
+        Examples
+        --------
+        >>> import tempfile
+        >>> with tempfile.TemporaryDirectory() as folder:
+        ...     cache = EmbeddingCache(folder)
+        ...     cache.set_many("demo", ["a"], [[1.0, 2.0]])
+        ...     cache.clear()
+        ...     print(len(cache))
+        ...     cache.close()
+        0
+        """
+        with self._lock:
+            self._connect().execute("DELETE FROM embeddings")
+
+
+_shared_caches: dict[Path, EmbeddingCache] = {}
+_shared_lock = threading.Lock()
+
+
+def as_cache(cache: Any) -> EmbeddingCache | None:
+    """Turn an encoder's ``cache`` parameter into a cache object (or ``None``).
+
+    A path gives the process-wide :class:`EmbeddingCache` for that file, so every clone of
+    an encoder shares one connection; a cache object is used as it is.
+
+    Examples
+    --------
+    >>> as_cache(None) is None
+    True
+    >>> as_cache("/tmp/some-folder") is as_cache("/tmp/some-folder/")
+    True
+    """
+    if cache is None or isinstance(cache, EmbeddingCache):
+        return cache
+    if not isinstance(cache, (str, os.PathLike)):
+        raise TypeError(
+            "cache must be None, a directory or file path, or an EmbeddingCache, "
+            f"got {type(cache).__name__} ({cache!r})"
+        )
+    path = EmbeddingCache(cache).path.absolute()
+    with _shared_lock:
+        shared = _shared_caches.get(path)
+        if shared is None:
+            shared = _shared_caches[path] = EmbeddingCache(path)
+        return shared
