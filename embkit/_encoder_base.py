@@ -34,7 +34,7 @@ _UNPICKLED = ("_model",)
 
 
 class TextEncoderBase(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
-    """Shared behaviour of :class:`~embkit.SentenceEncoder` and :class:`~embkit.TransformerEncoder`."""
+    """What SentenceEncoder and TransformerEncoder share (see the module docstring)."""
 
     # A name for what produces the vectors; part of every cache key.
     _cache_kind = "base"
