@@ -78,6 +78,10 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument(
             "--limit", type=_positive_int, metavar="N", help="read only the first N good rows"
         )
+        p.add_argument(
+            "--format", choices=("jsonl", "csv", "tsv", "txt"),
+            help="file format (default: from the suffix)",
+        )  # fmt: skip
         if model:
             p.add_argument(
                 "--model", default=DEFAULT_MODEL,
@@ -178,6 +182,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         "encode": _encode,
         "pipelines": _pipelines,
     }
+    if getattr(args, "quiet", False):
+        _quiet_libraries()
     with warnings.catch_warnings():
         warnings.showwarning = _show_warning
         try:
@@ -190,6 +196,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         except KeyboardInterrupt:
             print("embkit: interrupted", file=sys.stderr)
             return 130
+
+
+def _quiet_libraries() -> None:
+    """Silence the progress bars that Hugging Face libraries draw while loading a model."""
+    os.environ["HF_HUB_DISABLE_PROGRESS_BARS"] = "1"
+    try:
+        from transformers.utils import logging as hf_logging
+    except ImportError:  # pragma: no cover - transformers comes with sentence-transformers
+        return
+    hf_logging.disable_progress_bar()
 
 
 def _one_line(exc: BaseException) -> str:
@@ -212,12 +228,27 @@ def _news(args: argparse.Namespace):
     return say
 
 
+def _reading(reader: Any, *args: Any, **kwargs: Any) -> Any:
+    """Call a loader; report skipped rows (``--on-error skip``) on stderr, one line each."""
+    from embkit.datasets import SkippedRowsWarning
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", SkippedRowsWarning)
+        result = reader(*args, **kwargs)
+    for item in caught:
+        if issubclass(item.category, SkippedRowsWarning):
+            print(f"embkit: warning: {item.message}", file=sys.stderr)
+        else:
+            warnings.warn_explicit(item.message, item.category, item.filename, item.lineno)
+    return result
+
+
 def _load_labelled(path: str, args: argparse.Namespace) -> tuple[list[str], list[Any]]:
     from embkit.datasets import load
 
-    texts, labels = load(
-        path, text_field=args.text_field, label_field=args.label_field, on_error=args.on_error,
-        limit=args.limit,
+    texts, labels = _reading(
+        load, path, format=args.format, text_field=args.text_field,
+        label_field=args.label_field, on_error=args.on_error, limit=args.limit,
     )  # fmt: skip
     if not texts:
         raise CLIError(f"{path}: no labelled texts found")
@@ -375,9 +406,10 @@ def _predict(args: argparse.Namespace) -> int:
 
     saved = _load_saved(args.model_dir)
     pipe = saved["pipeline"]
-    texts = load_texts(
-        args.texts, text_field=args.text_field, on_error=args.on_error, limit=args.limit
-    )
+    texts = _reading(
+        load_texts, args.texts, format=args.format, text_field=args.text_field,
+        on_error=args.on_error, limit=args.limit,
+    )  # fmt: skip
     if not texts:
         raise CLIError(f"{args.texts}: no texts found")
     _set_progress(pipe, not args.quiet)
@@ -415,9 +447,10 @@ def _encode(args: argparse.Namespace) -> int:
     from embkit.datasets import load_texts
     from embkit.encoders import SentenceEncoder
 
-    texts = load_texts(
-        args.data, text_field=args.text_field, on_error=args.on_error, limit=args.limit
-    )
+    texts = _reading(
+        load_texts, args.data, format=args.format, text_field=args.text_field,
+        on_error=args.on_error, limit=args.limit,
+    )  # fmt: skip
     if not texts:
         raise CLIError(f"{args.data}: no texts found")
     encoder = SentenceEncoder(

@@ -457,7 +457,7 @@ def _format_of(path: PathType, format: str | None) -> str:
         known = ", ".join(sorted(_SUFFIX_FORMATS))
         raise ValueError(
             f"cannot tell the format of {path} from its name; use one of the suffixes "
-            f"{known} (optionally + .gz) or pass format="
+            f"{known} (optionally + .gz) or give the format (format=, --format)"
         )
     return fmt
 
