@@ -244,8 +244,8 @@ def plot_confusion_matrix(
     """
     from sklearn.metrics import confusion_matrix
 
-    y_true = np.asarray(y_true, dtype=object)
-    y_pred = np.asarray(y_pred, dtype=object)
+    y_true = np.asarray(y_true)
+    y_pred = np.asarray(y_pred)
     if labels is None:
         labels = sorted(set(y_true.tolist()) | set(y_pred.tolist()), key=str)
     cm = confusion_matrix(y_true, y_pred, labels=list(labels), normalize=normalize)
