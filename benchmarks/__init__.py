@@ -1,0 +1,1 @@
+"""Side-by-side benchmarks against the baselines (run with ``python -m benchmarks.run_all``)."""

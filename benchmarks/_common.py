@@ -1,0 +1,114 @@
+"""Helpers shared by the benchmarks: data, environment, repeated timing, tables.
+
+Typical use::
+
+    from benchmarks._common import Timings, environment, markdown_table, read_split
+
+    texts, labels = read_split("emotion", "train")
+    timings = Timings()
+    for _ in range(3):  # interleave the contenders so noise hits them alike
+        with timings.measure("baseline"):
+            baseline(texts)
+        with timings.measure("embkit"):
+            ours(texts)
+    print(environment())
+    print(markdown_table(timings.rows(reference="baseline", n_items=len(texts))))
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import statistics
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+ROOT = Path(__file__).resolve().parent.parent
+DATA = Path(os.environ.get("EMBKIT_SHARED_DATA", ROOT.parent / "shared" / "data"))
+
+
+def read_split(name: str, split: str) -> tuple[list[str], list[str]]:
+    """Texts and labels of one split of a data set in ``../shared/data`` (JSONL)."""
+    texts, labels = [], []
+    with open(DATA / name / f"{split}.jsonl", encoding="utf-8") as fh:
+        for line in fh:
+            row = json.loads(line)
+            texts.append(row["text"])
+            labels.append(row["label"])
+    return texts, labels
+
+
+def environment(packages: Sequence[str] = ()) -> dict[str, Any]:
+    """Versions, CPU count and torch threads: what every published figure must state."""
+    import torch
+
+    names = ("embkit", "torch", "sentence-transformers", "transformers", "scikit-learn")
+    versions = {}
+    for name in (*names, *packages):
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            versions[name] = "not installed"
+    return {
+        "python": platform.python_version(),
+        "platform": platform.platform(terse=True),
+        "cpu_count": os.cpu_count(),
+        "torch_threads": torch.get_num_threads(),
+        **versions,
+    }
+
+
+class Timings:
+    """Wall-clock seconds of repeated runs, by contender name (in first-seen order)."""
+
+    def __init__(self) -> None:
+        self.seconds: dict[str, list[float]] = {}
+
+    @contextmanager
+    def measure(self, name: str) -> Iterator[None]:
+        start = time.perf_counter()
+        yield
+        self.seconds.setdefault(name, []).append(time.perf_counter() - start)
+
+    def rows(self, reference: str, n_items: int) -> list[dict[str, Any]]:
+        """One row per contender: median, spread, throughput and speed-up over ``reference``."""
+        ref = statistics.median(self.seconds[reference])
+        rows = []
+        for name, runs in self.seconds.items():
+            median = statistics.median(runs)
+            rows.append(
+                {
+                    "contender": name,
+                    "runs": len(runs),
+                    "median s": f"{median:.3f}",
+                    "min-max s": f"{min(runs):.3f}-{max(runs):.3f}",
+                    "texts/s": f"{n_items / median:,.0f}",
+                    f"x {reference}": f"{ref / median:.2f}",
+                }
+            )
+        return rows
+
+
+def markdown_table(rows: Sequence[dict[str, Any]]) -> str:
+    """A GitHub markdown table of ``rows`` (dicts with the same keys)."""
+    headers = list(rows[0])
+    lines = ["| " + " | ".join(headers) + " |", "|" + "|".join("---" for _ in headers) + "|"]
+    lines += ["| " + " | ".join(str(row[h]) for h in headers) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def save_json(result: dict[str, Any], name: str) -> Path:
+    """Write ``result`` to ``benchmarks/results/<name>.json`` and return the path."""
+    out = ROOT / "benchmarks" / "results" / f"{name}.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+    return out
