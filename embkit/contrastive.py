@@ -427,6 +427,7 @@ class ContrastiveTuner(
     def _check_inputs(
         self, X: Any, y: Any, sample_weight: Any, *, reset: bool, classes: Any, partial: bool
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+        check_positive_int(self.hidden_dim, "hidden_dim")
         check_positive_int(self.n_neg, "n_neg", minimum=0)
         X = validate_data(self, X, reset=reset, dtype=np.float32)
         targets = self._encode_labels(y, X.shape[0], reset=reset, classes=classes, partial=partial)

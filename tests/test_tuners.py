@@ -1,0 +1,248 @@
+"""Behaviour every numeric embkit estimator shares: seeding, streaming, pickling, bad input."""
+
+from __future__ import annotations
+
+import copy
+import pickle
+
+import joblib
+import numpy as np
+import pytest
+from sklearn.base import clone
+
+from embkit import ContrastiveTuner, FeedForwardTuner
+
+TUNERS = [
+    FeedForwardTuner(hidden_dim=6, n_epochs=3, batch_size=32, random_state=0, device="cpu"),
+    ContrastiveTuner(hidden_dim=5, n_epochs=3, batch_size=32, random_state=0, device="cpu"),
+]
+IDS = [type(t).__name__ for t in TUNERS]
+
+
+def _state(est):
+    """Everything fitted, as plain comparable values."""
+    out = {k: v for k, v in vars(est).items() if k.endswith("_") and not k.startswith("_")}
+    module = est.learner_.module_ if hasattr(est, "learner_") else est.module_
+    out["weights"] = [p.detach().clone() for p in module.parameters()]
+    return out
+
+
+def _assert_same_state(a, b):
+    wa, wb = a.pop("weights"), b.pop("weights")
+    for pa, pb in zip(wa, wb, strict=True):
+        assert np.array_equal(pa.numpy(), pb.numpy())
+    assert a.keys() == b.keys()
+
+
+@pytest.mark.parametrize("tuner", TUNERS, ids=IDS)
+def test_same_seed_same_output(tuner, blobs):
+    X, y = blobs
+    a = clone(tuner).fit(X, y).transform(X)
+    b = clone(tuner).fit(X, y).transform(X)
+    c = clone(tuner).set_params(random_state=1).fit(X, y).transform(X)
+    np.testing.assert_array_equal(a, b)
+    assert not np.allclose(a, c)
+
+
+@pytest.mark.parametrize("tuner", TUNERS, ids=IDS)
+def test_no_global_seeding(tuner, blobs):
+    import torch
+
+    X, y = blobs
+    np_state = np.random.get_state()[1].copy()
+    torch_state = torch.get_rng_state().clone()
+    clone(tuner).fit(X, y)
+    assert np.array_equal(np.random.get_state()[1], np_state)
+    assert torch.equal(torch.get_rng_state(), torch_state)
+
+
+@pytest.mark.parametrize("tuner", TUNERS, ids=IDS)
+def test_partial_fit_passes_equal_fit(tuner, blobs):
+    X, y = blobs
+    fitted = clone(tuner).set_params(n_epochs=4).fit(X, y)
+    streamed = clone(tuner)
+    for _ in range(4):
+        streamed.partial_fit(X, y, classes=np.unique(y))
+    np.testing.assert_array_equal(fitted.transform(X), streamed.transform(X))
+    assert len(streamed.loss_curve_) == 4
+
+
+@pytest.mark.parametrize("tuner", TUNERS, ids=IDS)
+def test_partial_fit_continues_and_fit_resets(tuner, blobs):
+    X, y = blobs
+    est = clone(tuner).set_params(n_epochs=1)
+    est.partial_fit(X, y, classes=np.unique(y))
+    first = est.transform(X)
+    est.partial_fit(X[:40], y[:40])  # a batch may omit classes
+    assert not np.allclose(first, est.transform(X))
+    assert len(est.loss_curve_) == 2
+    est.fit(X, y)
+    assert len(est.loss_curve_) == 1
+    np.testing.assert_array_equal(est.transform(X), first)
+
+
+@pytest.mark.parametrize("tuner", TUNERS, ids=IDS)
+def test_partial_fit_needs_classes_first_and_rejects_unseen(tuner, blobs):
+    X, y = blobs
+    est = clone(tuner)
+    with pytest.raises(ValueError, match="classes must be passed"):
+        est.partial_fit(X, y)
+    assert not hasattr(est, "n_features_in_")
+    est.partial_fit(X, y, classes=["alpha", "beta", "gamma"])
+    before = _state(est)
+    y_bad = y.copy()
+    y_bad[0] = "delta"
+    with pytest.raises(ValueError, match="delta"):
+        est.partial_fit(X, y_bad)
+    _assert_same_state(before, _state(est))
+
+
+@pytest.mark.parametrize("tuner", TUNERS, ids=IDS)
+def test_loss_decreases(tuner, blobs):
+    X, y = blobs
+    est = clone(tuner).set_params(n_epochs=30, learning_rate=1e-2).fit(X, y)
+    assert est.loss_curve_[-1] < est.loss_curve_[0]
+
+
+@pytest.mark.parametrize("tuner", TUNERS, ids=IDS)
+def test_tuning_separates_classes(tuner, blobs):
+    X, y = blobs
+    Z = clone(tuner).set_params(n_epochs=30, learning_rate=1e-2).fit(X, y).transform(X)
+    centroids = np.stack([Z[y == c].mean(0) for c in np.unique(y)])
+    own = np.linalg.norm(Z - centroids[np.searchsorted(np.unique(y), y)], axis=1).mean()
+    spread = np.linalg.norm(centroids[:, None] - centroids[None], axis=2).max()
+    assert own < spread
+
+
+@pytest.mark.parametrize("tuner", TUNERS, ids=IDS)
+def test_pickle_and_joblib_round_trip(tuner, blobs, tmp_path):
+    X, y = blobs
+    est = clone(tuner).fit(X, y)
+    again = pickle.loads(pickle.dumps(est))
+    np.testing.assert_array_equal(est.transform(X), again.transform(X))
+    path = tmp_path / "tuner.joblib"
+    joblib.dump(est, path)
+    loaded = joblib.load(path)
+    np.testing.assert_array_equal(est.transform(X), loaded.transform(X))
+    # the optimiser survives too: training continues identically
+    est.partial_fit(X, y)
+    loaded.partial_fit(X, y)
+    np.testing.assert_array_equal(est.transform(X), loaded.transform(X))
+
+
+@pytest.mark.parametrize("tuner", TUNERS, ids=IDS)
+def test_pickle_from_another_device_loads_on_cpu(tuner, blobs):
+    X, y = blobs
+    est = clone(tuner).fit(X, y)
+    state = est.__getstate__()
+    if "learner_" in state:
+        state["learner_"] = copy.copy(state["learner_"])
+        inner = state["learner_"].__getstate__()
+        inner["device_"] = "cuda:0"
+        state["learner_"].__setstate__(inner)
+        assert str(state["learner_"].device_) == "cpu"
+    else:
+        state["device_"] = "cuda:0"
+    again = type(est).__new__(type(est))
+    again.__setstate__(state)
+    np.testing.assert_array_equal(again.transform(X), est.transform(X))
+
+
+@pytest.mark.parametrize("tuner", TUNERS, ids=IDS)
+def test_pandas_output_and_feature_names(tuner, blobs):
+    X, y = blobs
+    est = clone(tuner).fit(X, y)
+    names = est.get_feature_names_out()
+    prefix = type(est).__name__.lower()
+    assert names.tolist() == [f"{prefix}{i}" for i in range(est.transform(X).shape[1])]
+    frame = clone(tuner).set_output(transform="pandas").fit(X, y).transform(X)
+    assert list(frame.columns) == names.tolist()
+
+
+BAD_X = {
+    "nan": lambda X: np.where(np.arange(X.size).reshape(X.shape) == 3, np.nan, X),
+    "inf": lambda X: np.where(np.arange(X.size).reshape(X.shape) == 3, np.inf, X),
+    "1-D": lambda X: X[:, 0],
+    "wrong width": lambda X: X[:, :5],
+    "empty": lambda X: X[:0],
+}
+
+
+@pytest.mark.parametrize("tuner", TUNERS, ids=IDS)
+@pytest.mark.parametrize("case", list(BAD_X))
+def test_bad_X_is_clear_and_leaves_fitted_state(tuner, case, blobs):
+    X, y = blobs
+    est = clone(tuner).fit(X, y)
+    before = _state(est)
+    out = est.transform(X)
+    bad = BAD_X[case](X)
+    with pytest.raises(ValueError):
+        est.transform(bad)
+    with pytest.raises(ValueError):
+        est.partial_fit(bad, y[: len(bad)])
+    if case != "wrong width":  # a fresh fit may change the width; bad values may not
+        with pytest.raises(ValueError):
+            est.fit(bad, y[: len(bad)])
+    _assert_same_state(before, _state(est))
+    np.testing.assert_array_equal(est.transform(X), out)
+
+
+@pytest.mark.parametrize("tuner", TUNERS, ids=IDS)
+def test_bad_y(tuner, blobs):
+    X, y = blobs
+    est = clone(tuner)
+    with pytest.raises(ValueError, match="different lengths"):
+        est.fit(X, y[:-1])
+    with pytest.raises(ValueError, match="one class"):
+        est.fit(X, np.full(len(X), "alpha"))
+    with pytest.raises(ValueError, match="requires y"):
+        est.fit(X, None)
+    with pytest.raises(ValueError, match="NaN"):
+        est.fit(X, np.where(np.arange(len(X)) == 0, np.nan, 1.0))
+
+
+@pytest.mark.parametrize("tuner", TUNERS, ids=IDS)
+@pytest.mark.parametrize(
+    "param, value",
+    [("n_epochs", 0), ("batch_size", -1), ("learning_rate", 0.0), ("hidden_dim", 0)],
+)
+def test_bad_params_fail_at_fit_not_init(tuner, param, value, blobs):
+    X, y = blobs
+    est = clone(tuner).set_params(**{param: value})  # __init__ / set_params never validate
+    with pytest.raises(ValueError, match=param):
+        est.fit(X, y)
+
+
+@pytest.mark.parametrize("tuner", TUNERS, ids=IDS)
+def test_multilabel_y(tuner, blobs):
+    X, y = blobs
+    Y = np.stack([y == "alpha", (y == "alpha") | (y == "beta")], axis=1).astype(int)
+    est = clone(tuner).set_params(n_epochs=20, learning_rate=1e-2).fit(X, Y)
+    assert est.multi_label_
+    assert est.transform(X).shape[0] == len(X)
+    with pytest.raises(ValueError, match="1-D"):
+        est.partial_fit(X, y)
+
+
+@pytest.mark.parametrize("tuner", TUNERS, ids=IDS)
+def test_sample_weight(tuner, blobs):
+    X, y = blobs
+    ones = clone(tuner).fit(X, y, sample_weight=np.ones(len(X))).transform(X)
+    plain = clone(tuner).fit(X, y).transform(X)
+    np.testing.assert_allclose(ones, plain, rtol=1e-5, atol=1e-6)
+    weighted = clone(tuner).fit(X, y, sample_weight=np.linspace(0.1, 3, len(X))).transform(X)
+    assert not np.allclose(weighted, plain)
+    with pytest.raises(ValueError, match="sample_weight"):
+        clone(tuner).fit(X, y, sample_weight=-np.ones(len(X)))
+    with pytest.raises(ValueError, match="sample_weight"):
+        clone(tuner).fit(X, y, sample_weight=np.ones(3))
+
+
+def test_set_params_reaches_the_inner_learner(blobs):
+    X, y = blobs
+    tuner = ContrastiveTuner(hidden_dim=5, n_epochs=2, random_state=0)
+    tuner.set_params(hidden_dim=7, learning_rate=0.05, n_layers=2)
+    tuner.fit(X, y)
+    assert tuner.transform(X).shape == (len(X), 7)
+    assert tuner.learner_.learning_rate == 0.05
+    assert tuner.learner_.n_layers == 2
