@@ -9,7 +9,8 @@ rest the same way for every encoder:
 * ``transform`` embeds each distinct text once, reads and fills the embedding cache,
   shows a progress bar when many texts reach the model, and returns float32 ``(n, dim)``.
   An empty sequence gives a ``(0, dim)`` array.
-* Pickling drops the loaded model: it is reloaded by name on first use.
+* The loaded model lives in the process-wide registry, never on the estimator: pickles
+  and clones hold the model's name only, and reload it from the registry on first use.
 
 Subclass hooks: ``_check_params``, ``_load``, ``_dim``, ``_encode``, ``_cache_settings``.
 """
@@ -30,7 +31,6 @@ from embkit.cache import as_cache
 
 # With show_progress_bar=None, a progress bar appears when more texts reach the model.
 PROGRESS_MIN_TEXTS = 1000
-_UNPICKLED = ("_model",)
 
 
 class TextEncoderBase(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
@@ -86,7 +86,7 @@ class TextEncoderBase(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         -------
         self
         """
-        for name in ("_model", "_n_features_out", "embedding_dim_", "device_"):
+        for name in ("_n_features_out", "embedding_dim_", "device_"):
             self.__dict__.pop(name, None)
         resolve_model(self.model)  # type check of ``model``
         check_positive_int(self.batch_size, "batch_size")
@@ -121,13 +121,15 @@ class TextEncoderBase(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
 
     # -- implementation ---------------------------------------------------------------------
     def _loaded(self, device: Any = None) -> Any:
-        """The shared model, loaded (by name) on first use, also after unpickling."""
-        model = self.__dict__.get("_model")
-        if model is None:
-            if device is None:
-                device = loadable_device(self.device_)
-            model = self._model = self._load(device)
-        return model
+        """The model for the current ``model`` parameter, from the process-wide registry.
+
+        It is never stored on the estimator, so pickles and clones cannot carry it, an
+        unpickled encoder reloads it by name on first use, and the vectors always come
+        from the model the cache namespace names.
+        """
+        if device is None:
+            device = loadable_device(self.device_)
+        return self._load(device)
 
     def _cache_namespace(self) -> str:
         """The cache namespace of this encoder: model identity and vector-changing settings.
@@ -184,7 +186,3 @@ class TextEncoderBase(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
             show = len(texts) > PROGRESS_MIN_TEXTS
         vectors = self._encode(self._loaded(), texts, bool(show))
         return np.asarray(vectors, dtype=np.float32)
-
-    def __getstate__(self) -> dict[str, Any]:
-        state = super().__getstate__()
-        return {k: v for k, v in state.items() if k not in _UNPICKLED}
