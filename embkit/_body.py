@@ -223,3 +223,15 @@ def body_max_length(body: SentenceTransformer, max_length: int | None) -> int:
     if max_length is not None:
         return int(max_length)
     return int(body.max_seq_length or 512)
+
+
+def check_label_types(y: Any, *, name: str = "y") -> None:
+    """Refuse labels that mix strings and numbers (numpy would silently turn all into str)."""
+    if isinstance(y, np.ndarray) and y.dtype != object:
+        return
+    items = y.tolist() if hasattr(y, "tolist") else list(y) if y is not None else []
+    flat = [v for row in items for v in (row if isinstance(row, (list, tuple)) else [row])]
+    has_str = any(isinstance(v, str) for v in flat)
+    if has_str and not all(isinstance(v, str) for v in flat):
+        kinds = sorted({type(v).__name__ for v in flat})
+        raise TypeError(f"{name} mixes label types {kinds}: use only strings or only numbers")

@@ -21,6 +21,7 @@ from embkit._body import (
     DEFAULT_MODEL,
     Tokenized,
     bucketed_batches,
+    check_label_types,
     cpu_state,
     linear_schedule,
     load_body,
@@ -191,6 +192,7 @@ class FineTuneClassifier(ClassifierMixin, BaseEstimator):
 
     def _check_data(self, X: Any, y: Any) -> tuple[list[str], np.ndarray]:
         texts = check_texts(X, name="X", allow_empty=False)
+        check_label_types(y)
         y = _check_y(y, len(texts))
         if y.ndim != 1:
             raise ValueError(f"y must be 1-D labels, got an array of shape {y.shape}")

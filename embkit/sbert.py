@@ -23,6 +23,7 @@ from embkit._body import (
     DEFAULT_MODEL,
     Tokenized,
     body_max_length,
+    check_label_types,
     check_similarity,
     cpu_state,
     encode_body,
@@ -496,6 +497,7 @@ class SbertTuner(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimato
         texts = check_texts(texts, name="X", allow_empty=False)
         if y is None:
             raise ValueError("SbertTuner requires y: the labels of the texts in X")
+        check_label_types(y)
         y = np.asarray(y)
         if y.ndim != 1:
             raise ValueError(f"y must be 1-D labels, got an array of shape {y.shape}")
