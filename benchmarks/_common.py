@@ -79,8 +79,11 @@ class Timings:
         yield
         self.seconds.setdefault(name, []).append(time.perf_counter() - start)
 
-    def rows(self, reference: str, n_items: int) -> list[dict[str, Any]]:
-        """One row per contender: median, spread, throughput and speed-up over ``reference``."""
+    def rows(self, reference: str, n_items: int, unit: str = "texts") -> list[dict[str, Any]]:
+        """One row per contender: median, spread, throughput and speed-up over ``reference``.
+
+        The speed-up is ``median(reference) / median(contender)``: above 1 is faster.
+        """
         ref = statistics.median(self.seconds[reference])
         rows = []
         for name, runs in self.seconds.items():
@@ -91,7 +94,7 @@ class Timings:
                     "runs": len(runs),
                     "median s": f"{median:.3f}",
                     "min-max s": f"{min(runs):.3f}-{max(runs):.3f}",
-                    "texts/s": f"{n_items / median:,.0f}",
+                    f"{unit}/s": f"{n_items / median:,.0f}",
                     f"x {reference}": f"{ref / median:.2f}",
                 }
             )
