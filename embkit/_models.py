@@ -79,6 +79,10 @@ def resolve_model(model: str | os.PathLike[str]) -> str:
     return name
 
 
+# The name other modules (e.g. ``embkit._body``) look up.
+resolve_model_name = resolve_model
+
+
 def _local_folder(resolved: str) -> Path | None:
     """The folder holding ``resolved``: itself, or its snapshot in the local hub cache."""
     path = Path(resolved)
