@@ -87,6 +87,7 @@ def run_dataset(name: str, repeats: int, only: list[str]) -> list[dict[str, Any]
     print(f"\n{name}: {len(X_train):,} train / {len(X_test):,} test, dim {X_train.shape[1]}")
     seconds: dict[str, list[float]] = {}
     accuracy: dict[str, list[float]] = {}
+    spaces = {"MiniLM embeddings": X_test}
     for seed in range(repeats):
         torch.manual_seed(seed)  # embetter draws from the global RNG; embkit never reads it
         for label, est in contenders(seed).items():
@@ -101,11 +102,15 @@ def run_dataset(name: str, repeats: int, only: list[str]) -> list[dict[str, Any]
                 fit_s = time.perf_counter() - start
                 Z_train, Z_test = est.transform(X_train), est.transform(X_test)
             acc = lr_accuracy(Z_train, y_train, Z_test, y_test)
+            if seed == 0 and label.endswith("defaults"):
+                spaces[label.removesuffix(" defaults").removeprefix("embkit ")] = Z_test
             seconds.setdefault(label, []).append(0.0 if est is None else fit_s)
             accuracy.setdefault(label, []).append(acc)
             print(
                 f"  seed {seed} {label}: fit {fit_s:.2f}s, LR test accuracy {acc:.3f}", flush=True
             )
+    picture = draw_spaces(name, spaces, y_test)
+    print(f"  picture of the test embeddings: {picture}")
     rows = [
         {
             "data": name,
@@ -134,6 +139,19 @@ def run_dataset(name: str, repeats: int, only: list[str]) -> list[dict[str, Any]
             }
         )
     return rows
+
+
+def draw_spaces(name: str, spaces: dict[str, np.ndarray], y: np.ndarray):
+    """PCA of the test embeddings before and after each tuner, saved under docs/img."""
+    from embkit.plotting import plot_embeddings
+
+    fig = plot_embeddings(
+        spaces, y, suptitle=f"{name} test split: PCA before and after tuning (seed 0)"
+    )
+    path = ROOT / "docs" / "img" / f"tuners_pca_{name}.png"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=90)
+    return path.relative_to(ROOT)
 
 
 def main(argv: list[str] | None = None) -> dict:

@@ -129,7 +129,18 @@ class Projection(nn.Module):
 
 
 def cosine_pairs(a: torch.Tensor, b: torch.Tensor, eps: float = 1e-8) -> torch.Tensor:
-    """Row-wise cosine similarity that stays finite for all-zero vectors."""
-    a_norm = a.norm(dim=1).clamp_min(eps)
-    b_norm = b.norm(dim=1).clamp_min(eps)
-    return (a * b).sum(dim=1) / (a_norm * b_norm)
+    """Row-wise cosine similarity that stays finite (0) for all-zero vectors."""
+    return (F.normalize(a, dim=1, eps=eps) * F.normalize(b, dim=1, eps=eps)).sum(dim=1)
+
+
+def gathered_cosine(
+    emb: torch.Tensor, idx1: torch.Tensor, idx2: torch.Tensor, eps: float = 1e-8
+) -> torch.Tensor:
+    """Cosine similarity of the row pairs ``(emb[idx1[k]], emb[idx2[k]])``.
+
+    Each row is normalised once, whatever the number of pairs it takes part in, and the
+    pairs are gathered with ``index_select`` (about twice as fast to back-propagate as
+    fancy indexing); no ``B x B`` similarity matrix is built.
+    """
+    unit = F.normalize(emb, dim=1, eps=eps)
+    return (unit.index_select(0, idx1) * unit.index_select(0, idx2)).sum(dim=1)

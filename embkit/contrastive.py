@@ -11,7 +11,7 @@ from sklearn.base import BaseEstimator, ClassNamePrefixFeaturesOutMixin, Transfo
 from sklearn.utils.validation import check_array, check_is_fitted, validate_data
 
 from embkit._classifier import LabelMixin
-from embkit._nn import ACTIVATIONS, Projection, cosine_pairs
+from embkit._nn import ACTIVATIONS, Projection, cosine_pairs, gathered_cosine
 from embkit._torch_base import (
     TorchEstimatorBase,
     TrainData,
@@ -32,17 +32,17 @@ class ContrastiveLearner(ClassNamePrefixFeaturesOutMixin, TorchEstimatorBase):
     ----------
     shape_out : int, default=300
         Size of the learned embedding.
-    n_layers : int, default=1
+    n_layers : int, default=2
         Linear layers in the network (1: a single projection).
-    activation : {"identity", "relu", "gelu", "tanh"}, default="identity"
+    activation : {"relu", "gelu", "tanh", "identity"}, default="relu"
         Activation between layers (and after a single layer).
-    dropout : float, default=0.0
+    dropout : float, default=0.1
         Dropout between layers while training.
     n_epochs : int, default=20
         Passes over the pairs made by ``fit``; ``partial_fit`` makes one per call.
-    learning_rate : float, default=1e-3
+    learning_rate : float, default=3e-3
         AdamW learning rate.
-    batch_size : int, default=512
+    batch_size : int, default=256
         Pairs (or, when trained by a tuner, points) per optimisation step.
     weight_decay : float, default=0.0
         AdamW weight decay.
@@ -87,12 +87,12 @@ class ContrastiveLearner(ClassNamePrefixFeaturesOutMixin, TorchEstimatorBase):
         self,
         shape_out: int = 300,
         *,
-        n_layers: int = 1,
-        activation: str = "identity",
-        dropout: float = 0.0,
+        n_layers: int = 2,
+        activation: str = "relu",
+        dropout: float = 0.1,
         n_epochs: int = 20,
-        learning_rate: float = 1e-3,
-        batch_size: int = 512,
+        learning_rate: float = 3e-3,
+        batch_size: int = 256,
         weight_decay: float = 0.0,
         random_state: Any = None,
         device: str = "auto",
@@ -146,7 +146,9 @@ class ContrastiveLearner(ClassNamePrefixFeaturesOutMixin, TorchEstimatorBase):
                 n=X.shape[0],
                 X=self._to_tensor(X, device),
                 y=None,
-                sample_weight=None if sample_weight is None else torch.as_tensor(sample_weight),
+                sample_weight=(
+                    None if sample_weight is None else torch.as_tensor(sample_weight, device=device)
+                ),
                 extra={"groups": X2, "n_neg": n_neg},
             )
         X1 = validate_data(self, X1, reset=reset, dtype=np.float32)
@@ -203,9 +205,9 @@ class ContrastiveLearner(ClassNamePrefixFeaturesOutMixin, TorchEstimatorBase):
         emb = self.module_(data.X[idx], generator)
         i1_t = torch.from_numpy(i1).to(self.device_)
         i2_t = torch.from_numpy(i2).to(self.device_)
-        per_pair = (cosine_pairs(emb[i1_t], emb[i2_t]) - torch.from_numpy(target).to(emb)) ** 2
+        per_pair = (gathered_cosine(emb, i1_t, i2_t) - torch.from_numpy(target).to(emb)) ** 2
         if data.sample_weight is not None:
-            per_pair = per_pair * data.sample_weight.to(emb)[idx][i1_t]
+            per_pair = per_pair * data.sample_weight[idx].index_select(0, i1_t)
         return per_pair.mean()
 
     # ------------------------------------------------------------ public API
@@ -337,15 +339,16 @@ class ContrastiveTuner(
         Dissimilar partners per point and step.
     n_epochs : int, default=20
         Passes made by ``fit``; ``partial_fit`` makes one per call.
-    learning_rate : float, default=1e-3
+    learning_rate : float, default=3e-3
         AdamW learning rate.
-    batch_size : int, default=512
+    batch_size : int, default=256
         Points per step (pairs are formed among them).
-    n_layers : int, default=1
-        Linear layers of the learner's network.
-    activation : {"identity", "relu", "gelu", "tanh"}, default="identity"
+    n_layers : int, default=2
+        Linear layers of the learner's network: ``linear -> activation -> linear``.
+        A single linear layer cannot help a linear classifier downstream.
+    activation : {"relu", "gelu", "tanh", "identity"}, default="relu"
         Activation of the learner's network.
-    dropout : float, default=0.0
+    dropout : float, default=0.1
         Dropout between layers while training.
     weight_decay : float, default=0.0
         AdamW weight decay.
@@ -386,11 +389,11 @@ class ContrastiveTuner(
         *,
         n_neg: int = 3,
         n_epochs: int = 20,
-        learning_rate: float = 1e-3,
-        batch_size: int = 512,
-        n_layers: int = 1,
-        activation: str = "identity",
-        dropout: float = 0.0,
+        learning_rate: float = 3e-3,
+        batch_size: int = 256,
+        n_layers: int = 2,
+        activation: str = "relu",
+        dropout: float = 0.1,
         weight_decay: float = 0.0,
         random_state: Any = None,
         device: str = "auto",
