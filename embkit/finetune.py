@@ -469,7 +469,8 @@ class FineTuneClassifier(ClassifierMixin, BaseEstimator):
         -------
         ndarray of shape (n_texts,)
         """
-        return self.classes_[np.argmax(self.predict_proba(X), axis=1)]
+        proba = self.predict_proba(X)
+        return self.classes_[np.argmax(proba, axis=1)]
 
     # ------------------------------------------------------------- persistence
     def save(self, path: Any) -> None:

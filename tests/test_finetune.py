@@ -1,0 +1,193 @@
+"""FineTuneClassifier: a few steps of end-to-end fine-tuning on tiny inputs, bundled model."""
+
+from __future__ import annotations
+
+import pickle
+
+import joblib
+import numpy as np
+import pytest
+import torch
+from sklearn.base import clone
+from sklearn.exceptions import NotFittedError
+
+from embkit import FineTuneClassifier
+
+TEXTS = [
+    "what a wonderful film",
+    "i loved every minute",
+    "a delightful story",
+    "brilliant acting",
+    "a boring mess",
+    "i hated this movie",
+    "dull and tedious",
+    "a waste of time",
+]
+LABELS = ["pos"] * 4 + ["neg"] * 4
+
+
+def _clf(**kw):
+    params = dict(
+        n_epochs=2, batch_size=4, learning_rate=1e-4, max_length=16, random_state=0, device="cpu"
+    )
+    params.update(kw)
+    return FineTuneClassifier(**params)
+
+
+def _weights(clf) -> torch.Tensor:
+    return next(clf.model_.parameters()).detach().clone()
+
+
+@pytest.fixture(scope="module")
+def fitted():
+    return _clf(n_epochs=3).fit(TEXTS, LABELS)
+
+
+def test_predict_proba_contract(fitted):
+    proba = fitted.predict_proba(TEXTS)
+    assert proba.shape == (8, 2) and proba.dtype == np.float32
+    np.testing.assert_allclose(proba.sum(axis=1), 1.0, atol=1e-5)
+    assert fitted.classes_.tolist() == ["neg", "pos"]
+    pred = fitted.predict(TEXTS)
+    np.testing.assert_array_equal(pred, fitted.classes_[proba.argmax(axis=1)])
+    assert fitted.predict_proba([]).shape == (0, 2)
+
+
+def test_training_learns_and_changes_the_body(fitted, model_path):
+    from sentence_transformers import SentenceTransformer
+
+    original = next(SentenceTransformer(model_path, device="cpu").parameters())
+    assert not torch.equal(_weights(fitted), original.detach())
+    assert len(fitted.loss_curve_) == 3 and fitted.n_iter_ == 3
+    assert fitted.loss_curve_[-1] < fitted.loss_curve_[0]
+    assert fitted.score(TEXTS, LABELS) == 1.0
+
+
+def test_multiclass_integer_labels():
+    y = [0, 0, 1, 1, 2, 2, 0, 1]
+    clf = _clf(n_epochs=1).fit(TEXTS, y)
+    assert clf.classes_.tolist() == [0, 1, 2]
+    assert clf.predict_proba(TEXTS).shape == (8, 3)
+    assert set(clf.predict(TEXTS).tolist()) <= {0, 1, 2}
+
+
+def test_save_and_load_give_the_same_predictions(fitted, tmp_path):
+    fitted.save(tmp_path / "clf")
+    loaded = FineTuneClassifier.load(tmp_path / "clf", device="cpu")
+    np.testing.assert_allclose(loaded.predict_proba(TEXTS), fitted.predict_proba(TEXTS), atol=1e-5)
+    assert loaded.classes_.tolist() == ["neg", "pos"]
+    assert loaded.get_params() == {**fitted.get_params(), "device": "cpu"}
+    assert loaded.loss_curve_ == pytest.approx(fitted.loss_curve_)
+    with pytest.raises(ValueError, match="no saved FineTuneClassifier"):
+        FineTuneClassifier.load(tmp_path)
+
+
+def test_pickle_and_joblib_keep_tuned_weights(fitted, tmp_path):
+    restored = pickle.loads(pickle.dumps(fitted))
+    np.testing.assert_allclose(
+        restored.predict_proba(TEXTS), fitted.predict_proba(TEXTS), atol=1e-6
+    )
+    joblib.dump(fitted, tmp_path / "clf.joblib")
+    again = joblib.load(tmp_path / "clf.joblib")
+    assert torch.equal(_weights(again), _weights(fitted))
+    assert len(pickle.dumps(FineTuneClassifier())) < 5_000
+
+
+def test_clone_and_set_params(fitted):
+    fresh = clone(fitted).set_params(pooling="cls")
+    assert not hasattr(fresh, "model_") and fresh.pooling == "cls"
+    with pytest.raises(NotFittedError):
+        fresh.predict(TEXTS)
+
+
+def test_random_state_reproducible_and_global_rng_untouched():
+    state = torch.random.get_rng_state()
+    a = _clf(n_epochs=1).fit(TEXTS, LABELS).predict_proba(TEXTS)
+    assert torch.equal(torch.random.get_rng_state(), state)
+    b = _clf(n_epochs=1).fit(TEXTS, LABELS).predict_proba(TEXTS)
+    np.testing.assert_array_equal(a, b)
+
+
+def test_partial_fit_continues():
+    clf = _clf()
+    with pytest.raises(ValueError, match="classes must be passed"):
+        clf.partial_fit(TEXTS, LABELS)
+    clf.partial_fit(TEXTS, LABELS, classes=["neg", "pos"])
+    one = _clf(n_epochs=1).fit(TEXTS, LABELS)
+    np.testing.assert_array_equal(clf.predict_proba(TEXTS), one.predict_proba(TEXTS))
+    first = _weights(clf)
+    clf.partial_fit(TEXTS[:4], LABELS[:4])  # a batch may hold a subset of the classes
+    assert clf.n_iter_ == 2 and clf.t_ == 3
+    assert not torch.equal(_weights(clf), first)
+    with pytest.raises(ValueError, match="not in classes_"):
+        clf.partial_fit(TEXTS[:2], ["pos", "meh"])
+    assert clf.n_iter_ == 2
+
+
+def test_validation_scores_and_early_stopping():
+    clf = _clf(n_epochs=2, validation_fraction=0.5, pooling="max").fit(TEXTS, LABELS)
+    assert len(clf.validation_scores_) == 2
+    assert all(0.0 <= s <= 1.0 for s in clf.validation_scores_)
+    stop = _clf(n_epochs=3, early_stopping=True, validation_fraction=0.5, learning_rate=1e-9)
+    stop.fit(TEXTS, LABELS)
+    # a learning rate of ~0 cannot improve the validation score: stops after 2 epochs
+    assert stop.n_iter_ == 2 and len(stop.validation_scores_) == 2
+    assert stop.best_validation_score_ == stop.validation_scores_[0]
+
+
+def test_single_class_is_refused_by_fit_but_allowed_in_a_partial_fit_batch(fitted):
+    weights = _weights(fitted)
+    with pytest.raises(ValueError, match="at least two classes"):
+        fitted.fit(TEXTS, ["pos"] * 8)
+    assert torch.equal(_weights(fitted), weights)
+    with pytest.raises(ValueError, match="at least two classes"):
+        _clf().partial_fit(TEXTS, ["pos"] * 8, classes=["pos"])
+
+
+def test_class_weight():
+    clf = _clf(n_epochs=1, class_weight="balanced").fit(TEXTS, ["pos"] * 6 + ["neg"] * 2)
+    assert clf.predict_proba(TEXTS).shape == (8, 2)
+    with pytest.raises(ValueError, match="class_weight has labels not in classes_"):
+        _clf(class_weight={"maybe": 2.0}).fit(TEXTS, LABELS)
+
+
+@pytest.mark.parametrize(
+    ("X", "y", "error", "match"),
+    [
+        (TEXTS, LABELS[:5], ValueError, "different lengths"),
+        (TEXTS[:7] + [3], LABELS, TypeError, "X must contain only strings"),
+        ("a single text", LABELS, TypeError, "X must be a 1-D sequence"),
+        (TEXTS, np.linspace(0, 1, 8), ValueError, "Unknown label type"),
+        (TEXTS, ["pos", 1] * 4, TypeError, "y mixes label types"),
+        (TEXTS, None, ValueError, "requires y"),
+    ],
+)
+def test_bad_input_leaves_fitted_classifier_unchanged(fitted, X, y, error, match):
+    weights, curve = _weights(fitted), list(fitted.loss_curve_)
+    with pytest.raises(error, match=match):
+        fitted.fit(X, y)
+    with pytest.raises(error, match=match):
+        fitted.partial_fit(X, y)
+    assert torch.equal(_weights(fitted), weights)
+    assert fitted.loss_curve_ == curve
+    assert fitted.classes_.tolist() == ["neg", "pos"]
+
+
+@pytest.mark.parametrize(
+    ("params", "match"),
+    [
+        ({"pooling": "sum"}, "pooling must be one of"),
+        ({"validation_fraction": 1.5}, "validation_fraction"),
+        ({"class_weight": "even"}, "class_weight must be"),
+        ({"n_epochs": 0}, "n_epochs"),
+    ],
+)
+def test_bad_params(params, match):
+    with pytest.raises(ValueError, match=match):
+        _clf(**params).fit(TEXTS, LABELS)
+
+
+def test_tags():
+    tags = FineTuneClassifier().__sklearn_tags__()
+    assert tags.input_tags.string and not tags.input_tags.two_d_array
+    assert tags.estimator_type == "classifier"
