@@ -1,0 +1,119 @@
+"""DifferentiableHead behaviour (sklearn's common checks run in tests/test_common.py)."""
+
+from __future__ import annotations
+
+import pickle
+
+import numpy as np
+import pytest
+from sklearn.base import clone
+from sklearn.model_selection import GridSearchCV
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+
+from embkit import DifferentiableHead
+
+
+def _head(**kw):
+    params = dict(n_epochs=30, batch_size=16, random_state=0, device="cpu")
+    params.update(kw)
+    return DifferentiableHead(**params)
+
+
+def test_predict_proba_contract_with_string_labels(blobs):
+    X, y = blobs
+    head = _head().fit(X, y)
+    proba = head.predict_proba(X)
+    assert proba.shape == (120, 3)
+    np.testing.assert_allclose(proba.sum(axis=1), 1.0, atol=1e-5)
+    np.testing.assert_array_equal(head.predict(X), head.classes_[proba.argmax(axis=1)])
+    assert head.classes_.tolist() == ["alpha", "beta", "gamma"]
+    assert head.score(X, y) > 0.95
+
+
+def test_hidden_layer_and_reproducibility(blobs):
+    X, y = blobs
+    a = _head(hidden_dim=8, dropout=0.1).fit(X, y)
+    b = _head(hidden_dim=8, dropout=0.1).fit(X, y)
+    assert a.module_.hidden.out_features == 8
+    np.testing.assert_array_equal(a.predict_proba(X), b.predict_proba(X))
+
+
+def test_partial_fit_with_classes(blobs):
+    X, y = blobs
+    head = _head()
+    with pytest.raises(ValueError, match="classes must be passed"):
+        head.partial_fit(X, y)
+    head.partial_fit(X[:40], y[:40], classes=["alpha", "beta", "gamma"])
+    before = head.predict_proba(X)
+    head.partial_fit(X[40:], y[40:])
+    assert head.n_iter_ == 2
+    assert not np.array_equal(before, head.predict_proba(X))
+    with pytest.raises(ValueError, match="not in classes_"):
+        head.partial_fit(X[:2], ["alpha", "delta"])
+    assert head.n_iter_ == 2
+
+
+def test_sample_weight_and_class_weight_shift_predictions(blobs):
+    X, y = blobs
+    weights = np.where(y == "alpha", 50.0, 1.0)
+    plain = _head(n_epochs=3).fit(X, y).predict_proba(X)[:, 0].mean()
+    weighted = _head(n_epochs=3).fit(X, y, sample_weight=weights).predict_proba(X)[:, 0].mean()
+    assert weighted > plain
+    cw = _head(n_epochs=3, class_weight={"alpha": 50.0}).fit(X, y).predict_proba(X)[:, 0].mean()
+    assert cw > plain
+
+
+def test_multi_label_with_threshold(blobs):
+    X, y = blobs
+    Y = np.column_stack([y == "alpha", y != "gamma"]).astype(int)
+    head = _head(multi_label=True, n_epochs=60).fit(X, Y)
+    assert head.multi_label_
+    proba = head.predict_proba(X)
+    assert proba.shape == (120, 2)
+    np.testing.assert_array_equal(head.predict(X), (proba >= 0.5).astype(int))
+    strict = clone(head).set_params(threshold=0.99).fit(X, Y)
+    assert strict.predict(X).sum() <= head.predict(X).sum()
+    with pytest.raises(ValueError, match="multi_label=True needs y as a 2-D"):
+        _head(multi_label=True).fit(X, y)
+
+
+def test_gridsearch_in_a_pipeline(blobs):
+    X, y = blobs
+    pipe = make_pipeline(StandardScaler(), _head(n_epochs=10))
+    search = GridSearchCV(pipe, {"differentiablehead__hidden_dim": [None, 4]}, cv=2)
+    search.fit(X, y)
+    assert search.best_score_ > 0.9
+
+
+def test_pickle_round_trip(blobs):
+    X, y = blobs
+    head = _head().fit(X, y)
+    restored = pickle.loads(pickle.dumps(head))
+    np.testing.assert_array_equal(restored.predict_proba(X), head.predict_proba(X))
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error", "match"),
+    [
+        ({"threshold": 1.5}, ValueError, "threshold"),
+        ({"dropout": 1.0}, ValueError, "dropout"),
+        ({"multi_label": "yes"}, TypeError, "multi_label"),
+        ({"class_weight": "even"}, ValueError, "class_weight"),
+    ],
+)
+def test_bad_params(blobs, kwargs, error, match):
+    X, y = blobs
+    with pytest.raises(error, match=match):
+        _head(**kwargs).fit(X, y)
+
+
+def test_bad_input_leaves_fitted_head_unchanged(blobs):
+    X, y = blobs
+    head = _head().fit(X, y)
+    proba = head.predict_proba(X)
+    with pytest.raises(ValueError, match="different lengths"):
+        head.fit(X, y[:10])
+    with pytest.raises(ValueError, match="features"):
+        head.partial_fit(X[:, :4], y)
+    np.testing.assert_array_equal(head.predict_proba(X), proba)
