@@ -24,11 +24,9 @@ from __future__ import annotations
 import inspect
 from typing import Any
 
-from sklearn.exceptions import NotFittedError
 from sklearn.frozen import FrozenEstimator
 from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.utils import get_tags
-from sklearn.utils.validation import check_is_fitted
 
 from embkit._encoder_base import TextEncoderBase
 
@@ -77,11 +75,12 @@ def _accepts(method: Any, name: str) -> bool:
 
 
 def _is_fitted(estimator: Any) -> bool:
-    try:
-        check_is_fitted(estimator)
-    except NotFittedError:
-        return False
-    return True
+    """Whether a stateless step has been fitted (``check_is_fitted`` alone would say yes
+    for every ``requires_fit=False`` estimator, which still records ``n_features_in_``)."""
+    is_fitted = getattr(estimator, "__sklearn_is_fitted__", None)
+    if is_fitted is not None:
+        return bool(is_fitted())
+    return any(k.endswith("_") and not k.startswith("__") for k in vars(estimator))
 
 
 class PartialPipeline(Pipeline):
