@@ -25,6 +25,7 @@ from embkit._body import (
     cpu_state,
     linear_schedule,
     load_body,
+    make_adamw,
     restore_device,
     seeded_torch,
     unchanged_on_error,
@@ -374,8 +375,11 @@ class FineTuneClassifier(ClassifierMixin, BaseEstimator):
 
     def _make_optimizer(self) -> torch.optim.Optimizer:
         params = list(self.model_[0].parameters()) + list(self.head_.parameters())
-        return torch.optim.AdamW(
-            params, lr=float(self.learning_rate), weight_decay=float(self.weight_decay)
+        return make_adamw(
+            params,
+            lr=float(self.learning_rate),
+            weight_decay=float(self.weight_decay),
+            device=self.device_,
         )
 
     def _new_head(self, dim: int, device: torch.device) -> torch.nn.Linear:

@@ -29,6 +29,7 @@ from embkit._body import (
     encode_body,
     linear_schedule,
     load_body,
+    make_adamw,
     restore_device,
     seeded_torch,
     unchanged_on_error,
@@ -244,10 +245,11 @@ class SbertLearner(ClassNamePrefixFeaturesOutMixin, BaseEstimator):
         return self
 
     def _make_optimizer(self) -> torch.optim.Optimizer:
-        return torch.optim.AdamW(
+        return make_adamw(
             self.model_.parameters(),
             lr=float(self.learning_rate),
             weight_decay=float(self.weight_decay),
+            device=self.device_,
         )
 
     def _initialize(self, body: Any, device: torch.device) -> None:
