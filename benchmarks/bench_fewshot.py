@@ -5,7 +5,8 @@ from the train split and every contender is scored on the full test split:
 
 * ``setfit``: SetFit 1.2.0 (``num_iterations`` pairs rounds, CosineSimilarityLoss, batch 16,
   one epoch, LogisticRegression head) - installed in ``.bench-venv`` only;
-* ``embkit-setfit``: ``make_pipeline(SbertTuner(...), LogisticRegression())``;
+* ``embkit-setfit P:LR``: ``make_pipeline(SbertTuner(n_pairs_per_example=P,
+  learning_rate=LR, batch_size=16), LogisticRegression())``;
 * ``frozen-lr``: frozen-body embeddings (``SentenceEncoder``) + ``LogisticRegression``;
 * ``frozen-contrastive``: frozen-body embeddings + ``ContrastiveTuner`` + ``LogisticRegression``.
 
@@ -115,10 +116,9 @@ def summarise(runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
     keys = sorted({(r["dataset"], r["n_per_class"]) for r in runs})
     for dataset, n in keys:
         group = [r for r in runs if r["dataset"] == dataset and r["n_per_class"] == n]
+        names = list(dict.fromkeys(r["contender"] for r in group))
         fits = {
-            c: statistics.median(r["fit_s"] for r in group if r["contender"] == c)
-            for c in CONTENDERS
-            if any(r["contender"] == c for r in group)
+            c: statistics.median(r["fit_s"] for r in group if r["contender"] == c) for c in names
         }
         for contender, fit in fits.items():
             accs = [r["accuracy"] for r in group if r["contender"] == contender]
@@ -146,9 +146,12 @@ def main(argv: list[str] | None = None) -> list[dict[str, Any]]:
     parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
     parser.add_argument("--contenders", nargs="+", default=list(CONTENDERS), choices=CONTENDERS)
     parser.add_argument("--setfit-iterations", type=int, default=20)
-    parser.add_argument("--pairs", type=int, default=20, help="SbertTuner n_pairs_per_example")
-    parser.add_argument("--batch-size", type=int, default=16, help="SbertTuner batch_size")
-    parser.add_argument("--learning-rate", type=float, default=2e-5)
+    parser.add_argument(
+        "--embkit",
+        nargs="+",
+        default=["20:2e-5"],
+        help="SbertTuner settings n_pairs_per_example:learning_rate (batch 16), one run each",
+    )
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--name", default="fewshot")
     args = parser.parse_args(argv)
@@ -176,14 +179,17 @@ def main(argv: list[str] | None = None) -> list[dict[str, Any]]:
                 y = [train_y[i] for i in rows]
                 values, counts = np.unique(y, return_counts=True)
                 majority = float(np.mean(np.asarray(test_y) == values[np.argmax(counts)]))
-                for contender in args.contenders:
+                jobs = [
+                    (f"{c} {cfg}" if c == "embkit-setfit" else c, c, cfg)
+                    for c in args.contenders
+                    for cfg in (args.embkit if c == "embkit-setfit" else [None])
+                ]
+                for label, contender, cfg in jobs:
                     if contender == "setfit":
                         out = run_setfit(model_path, X, y, test_X, seed, args.setfit_iterations)
                     elif contender == "embkit-setfit":
-                        out = run_embkit(
-                            model_path, X, y, test_X, seed, args.pairs, args.batch_size,
-                            args.learning_rate,
-                        )  # fmt: skip
+                        pairs, lr = cfg.split(":")
+                        out = run_embkit(model_path, X, y, test_X, seed, int(pairs), 16, float(lr))
                     else:
                         out = run_frozen(
                             encoder, X, y, test_emb, seed, contender == "frozen-contrastive"
@@ -193,7 +199,7 @@ def main(argv: list[str] | None = None) -> list[dict[str, Any]]:
                         "dataset": dataset,
                         "n_per_class": n,
                         "seed": seed,
-                        "contender": contender,
+                        "contender": label,
                         "accuracy": float(np.mean(np.asarray(pred) == np.asarray(test_y))),
                         "fit_s": fit_s,
                         "predict_s": predict_s,

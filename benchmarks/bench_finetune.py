@@ -12,28 +12,9 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
 import time
-from pathlib import Path
 
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
-os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-
-ROOT = Path(__file__).resolve().parent.parent
-DATA = Path(os.environ.get("EMBKIT_SHARED_DATA", ROOT.parent / "shared" / "data"))
-OUT = ROOT / "benchmarks" / "results"
-
-
-def read_split(name: str, split: str) -> tuple[list[str], list[str]]:
-    """Texts and labels of one split of a data set in ../shared/data."""
-    texts, labels = [], []
-    with open(DATA / name / f"{split}.jsonl", encoding="utf-8") as fh:
-        for line in fh:
-            row = json.loads(line)
-            texts.append(row["text"])
-            labels.append(row["label"])
-    return texts, labels
+from benchmarks._common import DATA, ROOT, environment, read_split, save_json
 
 
 def main(argv: list[str] | None = None) -> dict:
@@ -48,7 +29,6 @@ def main(argv: list[str] | None = None) -> dict:
     args = parser.parse_args(argv)
 
     import numpy as np
-    import sklearn
     import torch
     from sklearn.metrics import accuracy_score, confusion_matrix, f1_score
 
@@ -95,16 +75,9 @@ def main(argv: list[str] | None = None) -> dict:
         "loss_curve": clf.loss_curve_,
         "labels": labels,
         "confusion_matrix": confusion_matrix(y_test, pred, labels=labels).tolist(),
-        "torch_threads": torch.get_num_threads(),
-        "cpu_count": os.cpu_count(),
-        "versions": {
-            "python": platform.python_version(),
-            "torch": torch.__version__,
-            "scikit-learn": sklearn.__version__,
-        },
+        "environment": environment(),
     }
-    OUT.mkdir(parents=True, exist_ok=True)
-    (OUT / "finetune_emotion.json").write_text(json.dumps(result, indent=1))
+    save_json(result, "finetune_emotion")
     try:
         import matplotlib
 
