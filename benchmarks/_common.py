@@ -68,34 +68,45 @@ def environment(packages: Sequence[str] = ()) -> dict[str, Any]:
 
 
 class Timings:
-    """Wall-clock seconds of repeated runs, by contender name (in first-seen order)."""
+    """Wall-clock and process CPU seconds of repeated runs, by contender (first-seen order).
+
+    On a shared machine the wall clock also counts other people's jobs; the process CPU
+    time (all threads) counts only this process's work, so ratios of CPU time are the
+    steadier of the two when the machine is busy. Both are reported.
+    """
 
     def __init__(self) -> None:
         self.seconds: dict[str, list[float]] = {}
+        self.cpu_seconds: dict[str, list[float]] = {}
 
     @contextmanager
     def measure(self, name: str) -> Iterator[None]:
-        start = time.perf_counter()
+        start, cpu = time.perf_counter(), time.process_time()
         yield
         self.seconds.setdefault(name, []).append(time.perf_counter() - start)
+        self.cpu_seconds.setdefault(name, []).append(time.process_time() - cpu)
 
     def rows(self, reference: str, n_items: int, unit: str = "texts") -> list[dict[str, Any]]:
-        """One row per contender: median, spread, throughput and speed-up over ``reference``.
+        """One row per contender: medians, spread, throughput and speed-ups over ``reference``.
 
-        The speed-up is ``median(reference) / median(contender)``: above 1 is faster.
+        A speed-up is ``median(reference) / median(contender)``: above 1 is faster.
         """
         ref = statistics.median(self.seconds[reference])
+        ref_cpu = statistics.median(self.cpu_seconds[reference])
         rows = []
         for name, runs in self.seconds.items():
             median = statistics.median(runs)
+            cpu = statistics.median(self.cpu_seconds[name])
             rows.append(
                 {
                     "contender": name,
                     "runs": len(runs),
-                    "median s": f"{median:.3f}",
-                    "min-max s": f"{min(runs):.3f}-{max(runs):.3f}",
+                    "median wall s": f"{median:.3f}",
+                    "min-max wall s": f"{min(runs):.3f}-{max(runs):.3f}",
                     f"{unit}/s": f"{n_items / median:,.0f}",
-                    f"x {reference}": f"{ref / median:.2f}",
+                    "speed-up (wall)": f"{ref / median:.2f}x",
+                    "median CPU s": f"{cpu:.3f}",
+                    "speed-up (CPU)": f"{ref_cpu / max(cpu, 1e-9):.2f}x",
                 }
             )
         return rows
