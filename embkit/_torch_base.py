@@ -14,6 +14,7 @@ equals ``n`` calls of ``partial_fit`` with the same seed.
 
 from __future__ import annotations
 
+import copy
 import io
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -72,19 +73,71 @@ def check_sample_weight(sample_weight: Any, n_samples: int) -> np.ndarray | None
 
 
 @contextmanager
-def unchanged_on_error(obj: Any) -> Iterator[None]:
-    """Undo every attribute change made to ``obj`` inside the block if the block raises.
+def unchanged_on_error(obj: Any, *, deep: bool = False) -> Iterator[None]:
+    """Undo every change made to ``obj`` inside the block if the block raises.
 
-    Validation runs inside it, so a call that fails on bad input leaves a fitted
-    estimator exactly as it was.
+    Anything raised counts: bad input, an error in a training step, ``KeyboardInterrupt``.
+    The attributes are restored as they were; with ``deep=True`` so is the content of the
+    objects that training changes in place (network weights and buffers, optimiser state,
+    ``numpy`` random generators and lists such as ``loss_curve_``). A fitted estimator is
+    then exactly as before the call, and a call on an unfitted one leaves it unfitted.
+
+    Examples
+    --------
+    >>> class Thing:
+    ...     pass
+    >>> thing = Thing()
+    >>> thing.curve = [1.0]
+    >>> try:
+    ...     with unchanged_on_error(thing, deep=True):
+    ...         thing.curve.append(2.0)
+    ...         thing.n_iter_ = 1
+    ...         raise KeyboardInterrupt
+    ... except KeyboardInterrupt:
+    ...     pass
+    >>> thing.curve, hasattr(thing, "n_iter_")
+    ([1.0], False)
     """
     snapshot = obj.__dict__.copy()
+    restores = [_snapshot(value) for value in snapshot.values()] if deep else []
     try:
         yield
     except BaseException:
         obj.__dict__.clear()
         obj.__dict__.update(snapshot)
+        for restore in restores:
+            if restore is not None:
+                restore()
         raise
+
+
+def _snapshot(value: Any) -> Callable[[], None] | None:
+    """A function that puts ``value``'s mutable content back as it is now (or ``None``)."""
+    if isinstance(value, torch.nn.Module):
+        saved = {k: v.detach().clone() for k, v in value.state_dict().items()}
+        training = [m.training for m in value.modules()]
+
+        def restore_module() -> None:
+            with torch.no_grad():
+                value.load_state_dict(saved)
+            for m, mode in zip(value.modules(), training, strict=True):
+                m.training = mode
+
+        return restore_module
+    if isinstance(value, torch.optim.Optimizer):
+        saved_state = copy.deepcopy(value.state_dict())
+        return lambda: value.load_state_dict(saved_state)
+    if isinstance(value, np.random.Generator):
+        rng_state = value.bit_generator.state
+        return lambda: setattr(value.bit_generator, "state", rng_state)
+    if isinstance(value, list):
+        items = list(value)
+
+        def restore_list() -> None:
+            value[:] = items
+
+        return restore_list
+    return None
 
 
 class TorchEstimatorBase(BaseEstimator):
@@ -117,33 +170,42 @@ class TorchEstimatorBase(BaseEstimator):
 
     # ------------------------------------------------------------ public API
     def _fit(self, *args: Any, **kwargs: Any):
-        """``fit``: validate everything, then start afresh and make ``n_epochs`` passes."""
+        """``fit``: validate everything, then start afresh and make ``n_epochs`` passes.
+
+        All or nothing: if anything raises (bad input, a failing step, ``KeyboardInterrupt``)
+        the estimator is left exactly as it was before the call.
+        """
         with self._unchanged_on_error():
             self._check_params()
             device = resolve_device(self.device)
             data = self._prepare_data(*args, reset=True, device=device, **kwargs)
-        self._reset()
-        self._initialize(data, device)
-        epochs = range(self.n_epochs)
-        if getattr(self, "verbose", False):
-            epochs = tqdm(epochs, desc=type(self).__name__, unit="epoch")
-        for _ in epochs:
-            self._run_pass(data)
+            self._reset()
+            self._initialize(data, device)
+            epochs = range(self.n_epochs)
+            if getattr(self, "verbose", False):
+                epochs = tqdm(epochs, desc=type(self).__name__, unit="epoch")
+            for _ in epochs:
+                self._run_pass(data)
         return self
 
     def _partial_fit(self, *args: Any, **kwargs: Any):
-        """``partial_fit``: initialise on the first call only, then make one pass."""
+        """``partial_fit``: initialise on the first call only, then make one pass.
+
+        All or nothing, like ``fit``: a call that raises leaves weights, optimiser state,
+        ``n_iter_``, ``t_``, ``loss_curve_`` and the random state as they were, so the same
+        batch can simply be given again.
+        """
         first = not self._is_initialized()
-        with self._unchanged_on_error():
+        with unchanged_on_error(self, deep=not first):
             if first:
                 self._check_params()
                 device = resolve_device(self.device)
             else:
                 device = self.device_
             data = self._prepare_data(*args, reset=first, device=device, **kwargs)
-        if first:
-            self._initialize(data, device)
-        self._run_pass(data)
+            if first:
+                self._initialize(data, device)
+            self._run_pass(data)
         return self
 
     # -------------------------------------------------------------- internals

@@ -459,7 +459,8 @@ class ContrastiveTuner(
             )
             learner = self._make_learner()
             learner._check_params()
-        self.learner_ = learner._fit(X, targets, None, weights, grouped=True, n_neg=self.n_neg)
+            # inside the block: an interrupted fit leaves the tuner as it was
+            self.learner_ = learner._fit(X, targets, None, weights, grouped=True, n_neg=self.n_neg)
         return self
 
     def partial_fit(
@@ -485,8 +486,9 @@ class ContrastiveTuner(
                 X, y, sample_weight, reset=first, classes=classes, partial=True
             )
             learner = self._make_learner() if first else self.learner_
-        learner._partial_fit(X, targets, None, weights, grouped=True, n_neg=self.n_neg)
-        self.learner_ = learner
+            # the learner undoes its own changes if the pass fails; this block undoes ours
+            learner._partial_fit(X, targets, None, weights, grouped=True, n_neg=self.n_neg)
+            self.learner_ = learner
         return self
 
     def transform(self, X: Any) -> np.ndarray:
