@@ -6,6 +6,12 @@ is the float32 vector's bytes plus a CRC-32 checksum of key and bytes: a corrupt
 truncated row fails the check and is treated as a miss (then recomputed and rewritten),
 never returned.
 
+A damaged database file (truncated, overwritten, not SQLite at all) is detected by SQLite
+when it is opened or read: the cache then warns once (:class:`CacheDamagedWarning`), moves
+the file aside (``<name>.corrupt``), starts an empty one and carries on, so the vectors are
+simply computed again. A writer killed mid-write leaves no trace: its transaction never
+committed.
+
 The database runs in WAL mode with a busy timeout, so several processes can read and
 write one cache at once. Lookups and inserts are batched (``IN (...)`` chunks and
 ``executemany`` in one transaction), which keeps a warm lookup of tens of thousands of
@@ -20,6 +26,7 @@ import hashlib
 import os
 import sqlite3
 import threading
+import warnings
 import zlib
 from collections.abc import Sequence
 from pathlib import Path
@@ -27,13 +34,27 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["EmbeddingCache"]
+__all__ = ["CacheDamagedWarning", "EmbeddingCache"]
 
 _FILE_NAME = "embeddings.sqlite3"
 _FILE_SUFFIXES = (".sqlite", ".sqlite3", ".db")
 _SCHEMA_VERSION = "1"
 _CHUNK = 900  # keys per SELECT; below SQLite's oldest limit of 999 host parameters
 _TIMEOUT_S = 60.0
+# SQLite's primary result codes for a damaged file: SQLITE_CORRUPT, SQLITE_NOTADB
+_DAMAGED_CODES = (11, 26)
+
+
+class CacheDamagedWarning(UserWarning):
+    """The embedding cache was damaged; the bad entries or file were dropped and are rebuilt."""
+
+
+def _is_damage(exc: sqlite3.DatabaseError) -> bool:
+    code = getattr(exc, "sqlite_errorcode", None)
+    if code is not None:
+        return (code & 0xFF) in _DAMAGED_CODES
+    text = str(exc).lower()  # pragma: no cover - Python without error codes
+    return "malformed" in text or "not a database" in text
 
 
 def _checksum(key: bytes, blob: bytes) -> int:
@@ -87,6 +108,8 @@ class EmbeddingCache:
         self._lock = threading.Lock()
         self._conn: sqlite3.Connection | None = None
         self._pid: int | None = None
+        self._inode: int | None = None
+        self._warned = False
 
     def __repr__(self) -> str:
         return f"EmbeddingCache({str(self.path)!r})"
@@ -105,10 +128,23 @@ class EmbeddingCache:
 
     # -- connection -------------------------------------------------------------------
     def _connect(self) -> sqlite3.Connection:
-        """The process's connection, opened (and the schema made) on first use."""
+        """The process's connection, opened (and the schema made) on first use.
+
+        A file SQLite finds damaged is moved aside and replaced by an empty cache, once.
+        """
         if self._conn is not None and self._pid == os.getpid():
             return self._conn
+        try:
+            return self._open()
+        except sqlite3.DatabaseError as exc:
+            if not _is_damage(exc.__cause__ or exc):
+                raise
+            self._set_aside(exc.__cause__ or exc)
+        return self._open()
+
+    def _open(self) -> sqlite3.Connection:
         self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._inode = _inode(self.path)  # the file this connection is about to use
         conn = sqlite3.connect(
             self.path, timeout=_TIMEOUT_S, isolation_level=None, check_same_thread=False
         )
@@ -146,7 +182,46 @@ class EmbeddingCache:
                 f"{_SCHEMA_VERSION}; delete it or use another folder"
             )
         self._conn, self._pid = conn, os.getpid()
+        self._inode = _inode(self.path)  # set now if the file was just created
         return conn
+
+    def _set_aside(self, exc: BaseException) -> None:
+        """Move a damaged database aside (once per damaged file) and forget the connection."""
+        if self._conn is not None and self._pid == os.getpid():
+            try:
+                self._conn.close()
+            except sqlite3.Error:  # pragma: no cover - closing a broken connection
+                pass
+        self._conn = None
+        current = _inode(self.path)
+        # another process (or object) may have replaced the file already: then just reopen
+        if current is not None and (self._inode is None or current == self._inode):
+            aside = self.path.with_name(self.path.name + ".corrupt")
+            os.replace(self.path, aside)
+            for suffix in ("-wal", "-shm"):  # they belong to the damaged file
+                Path(f"{self.path}{suffix}").unlink(missing_ok=True)
+            self._report(
+                f"the embedding cache {self.path} is damaged ({exc}); it was moved to {aside} "
+                "(safe to delete) and an empty cache was started: vectors will be recomputed"
+            )
+        self._inode = None
+
+    def _report(self, message: str) -> None:
+        if not self._warned:
+            self._warned = True
+            warnings.warn(CacheDamagedWarning(message), stacklevel=4)
+
+    def _run(self, work: Any, default: Any = None) -> Any:
+        """``work(conn)`` under the lock; on a damaged file, rebuild and return ``default``."""
+        with self._lock:
+            try:
+                return work(self._connect())
+            except sqlite3.DatabaseError as exc:
+                if not _is_damage(exc):
+                    raise
+                self._set_aside(exc)
+                self._connect()
+                return default
 
     def close(self) -> None:
         """Close this process's connection (the next use reopens it)."""
@@ -198,10 +273,10 @@ class EmbeddingCache:
         keys = self.keys(namespace, texts)
         position = {k: i for i, k in enumerate(keys)}
         expected = 4 * int(dim)
-        rows: list[tuple[bytes, bytes, int]] = []
-        with self._lock:
-            conn = self._connect()
-            unique = list(position)
+        unique = list(position)
+
+        def read(conn: sqlite3.Connection) -> list[tuple[bytes, bytes, int]]:
+            rows: list[tuple[bytes, bytes, int]] = []
             for start in range(0, len(unique), _CHUNK):
                 chunk = unique[start : start + _CHUNK]
                 marks = ",".join("?" * len(chunk))
@@ -211,12 +286,26 @@ class EmbeddingCache:
                         chunk,
                     )
                 )
+            return rows
+
+        rows = self._run(read, default=[])
         good: dict[bytes, bytes] = {}
+        bad = 0
         for key, blob, checksum in rows:
-            if len(blob) == expected and checksum == _checksum(key, blob):
+            if (
+                isinstance(blob, bytes)
+                and len(blob) == expected
+                and checksum == _checksum(key, blob)
+            ):
                 good[key] = blob
             else:
-                self.corrupt += 1
+                bad += 1
+        if bad:
+            self.corrupt += bad
+            self._report(
+                f"{bad} entries of the embedding cache {self.path} failed their checksum; "
+                "they are treated as missing and recomputed"
+            )
         found = np.fromiter((i for i, k in enumerate(keys) if k in good), dtype=np.intp, count=-1)
         blobs = bytearray().join(good[keys[i]] for i in found)  # writable, one copy
         vectors = np.frombuffer(blobs, dtype=np.float32).reshape(len(found), int(dim))
@@ -242,8 +331,8 @@ class EmbeddingCache:
         for key, row in zip(keys, vectors, strict=True):
             blob = row.tobytes()
             rows.append((key, blob, _checksum(key, blob)))
-        with self._lock:
-            conn = self._connect()
+
+        def write(conn: sqlite3.Connection) -> bool:
             conn.execute("BEGIN IMMEDIATE")
             try:
                 conn.executemany("INSERT OR REPLACE INTO embeddings VALUES (?, ?, ?)", rows)
@@ -251,10 +340,15 @@ class EmbeddingCache:
                 conn.execute("ROLLBACK")
                 raise
             conn.execute("COMMIT")
+            return True
+
+        if not self._run(write, default=False):  # the file was damaged and rebuilt
+            self._run(write)
 
     def __len__(self) -> int:
-        with self._lock:
-            (n,) = self._connect().execute("SELECT COUNT(*) FROM embeddings").fetchone()
+        (n,) = self._run(
+            lambda conn: conn.execute("SELECT COUNT(*) FROM embeddings").fetchone(), default=(0,)
+        )
         return int(n)
 
     def clear(self) -> None:
@@ -271,8 +365,14 @@ class EmbeddingCache:
         ...     cache.close()
         0
         """
-        with self._lock:
-            self._connect().execute("DELETE FROM embeddings")
+        self._run(lambda conn: conn.execute("DELETE FROM embeddings"))
+
+
+def _inode(path: Path) -> int | None:
+    try:
+        return os.stat(path).st_ino
+    except OSError:
+        return None
 
 
 _shared_caches: dict[Path, EmbeddingCache] = {}

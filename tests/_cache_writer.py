@@ -11,9 +11,8 @@ from embkit.cache import EmbeddingCache
 
 def fake_vectors(texts, dim=8):
     """Deterministic vectors that depend on the text only (the same in every process)."""
-    return np.stack(
-        [np.random.default_rng(zlib.crc32(t.encode())).normal(size=dim) for t in texts]
-    ).astype(np.float32)
+    rows = [np.random.default_rng(zlib.crc32(t.encode())).normal(size=dim) for t in texts]
+    return np.stack(rows).astype(np.float32) if rows else np.empty((0, dim), np.float32)
 
 
 def write_and_read(path: str, worker: int, n_batches: int, barrier) -> None:
@@ -26,3 +25,14 @@ def write_and_read(path: str, worker: int, n_batches: int, barrier) -> None:
         found, got = cache.get_many("ns", texts, dim=8)
         assert len(found) == len(texts), (worker, b)
         np.testing.assert_array_equal(got, fake_vectors(texts))
+
+
+def write_forever(path: str, started) -> None:
+    """Write large batches of new texts until killed (the kill -9 test's victim)."""
+    cache = EmbeddingCache(path)
+    b = 0
+    while True:
+        texts = [f"batch {b} text {i}" for i in range(2000)]
+        cache.set_many("ns", texts, fake_vectors(texts, dim=64))
+        b += 1
+        started.set()

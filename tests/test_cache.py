@@ -5,12 +5,15 @@ from __future__ import annotations
 import multiprocessing
 import pickle
 import shutil
+import signal
 import sqlite3
+import time
+import warnings
 from pathlib import Path
 
 import numpy as np
 import pytest
-from _cache_writer import fake_vectors, write_and_read
+from _cache_writer import fake_vectors, write_and_read, write_forever
 from _model_calls import model_calls  # noqa: F401 - fixture
 from sklearn.base import clone
 from sklearn.linear_model import LogisticRegression
@@ -19,7 +22,7 @@ from sklearn.pipeline import make_pipeline
 
 from embkit import EmbeddingCache, SentenceEncoder, TransformerEncoder
 from embkit._models import model_identity
-from embkit.cache import as_cache
+from embkit.cache import CacheDamagedWarning, as_cache
 
 TEXTS = ["i feel wonderful today", "this is terrible news", "a quiet afternoon", "ok"]
 
@@ -83,18 +86,83 @@ def test_wrong_length_and_bad_checksum_are_misses(tmp_path):
         blob[5] ^= 0xFF  # one flipped byte, same length
         conn.execute("UPDATE embeddings SET vector = ? WHERE key = ?", (bytes(blob), key_b))
     conn.close()
-    found, got = cache.get_many("ns", ["a", "b", "c"], dim=8)
+    with pytest.warns(CacheDamagedWarning, match="2 entries .* failed their checksum"):
+        found, got = cache.get_many("ns", ["a", "b", "c"], dim=8)
     assert found.tolist() == [2]
     assert cache.corrupt == 2
     found, _ = cache.get_many("ns", ["c"], dim=4)  # wrong dimension: corrupt too
     assert found.tolist() == []
 
 
-def test_not_a_database_is_a_clear_error(tmp_path):
+def test_not_a_database_is_reported_once_and_rebuilt(tmp_path):
     path = tmp_path / "broken.sqlite3"
     path.write_bytes(b"this is not sqlite" * 100)
-    with pytest.raises(sqlite3.DatabaseError, match="not a usable embedding cache"):
-        EmbeddingCache(path).get_many("ns", ["a"], dim=8)
+    cache = EmbeddingCache(path)
+    with pytest.warns(CacheDamagedWarning, match="is damaged .* moved to .*broken.sqlite3.corrupt"):
+        found, _ = cache.get_many("ns", ["a"], dim=8)
+    assert found.tolist() == []
+    assert (tmp_path / "broken.sqlite3.corrupt").read_bytes().startswith(b"this is not")
+    cache.set_many("ns", ["a"], fake_vectors(["a"]))  # a working cache again, no new warning
+    np.testing.assert_array_equal(cache.get_many("ns", ["a"], dim=8)[1], fake_vectors(["a"]))
+
+
+def _filled(path, n=3000, dim=64):
+    cache = EmbeddingCache(path)
+    texts = [f"text {i}" for i in range(n)]
+    cache.set_many("ns", texts, fake_vectors(texts, dim))
+    cache.close()
+    return texts
+
+
+@pytest.mark.parametrize("damage", ["truncate", "zero-middle", "wal-garbage"])
+def test_damaged_file_never_gives_a_wrong_vector(damage, tmp_path):
+    texts = _filled(tmp_path)
+    db = tmp_path / "embeddings.sqlite3"
+    size = db.stat().st_size
+    if damage == "truncate":
+        with open(db, "r+b") as fh:
+            fh.truncate(size // 2)
+    elif damage == "zero-middle":
+        with open(db, "r+b") as fh:
+            fh.seek(size // 3)
+            fh.write(b"\0" * (size // 3))
+    else:  # a leftover write-ahead log full of garbage
+        (tmp_path / "embeddings.sqlite3-wal").write_bytes(b"\x37\x7f\x06\x82" + b"x" * 50_000)
+    cache = EmbeddingCache(tmp_path)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        for _ in range(2):  # reported once, however often it is read
+            found, got = cache.get_many("ns", texts, dim=64)
+            np.testing.assert_array_equal(got, fake_vectors([texts[i] for i in found], 64))
+    reports = [w for w in caught if issubclass(w.category, CacheDamagedWarning)]
+    assert len(reports) <= 1
+    if damage != "wal-garbage":  # SQLite ignores a WAL whose header is not valid
+        assert len(reports) == 1
+    cache.set_many("ns", texts[:5], fake_vectors(texts[:5], 64))  # and it works again
+    assert cache.get_many("ns", texts[:5], dim=64)[0].tolist() == [0, 1, 2, 3, 4]
+
+
+def test_writer_killed_mid_write_leaves_no_wrong_vector(tmp_path):
+    """kill -9 a process in the middle of its writes, three times; then read everything."""
+    ctx = multiprocessing.get_context("spawn")
+    for delay in (0.0, 0.15, 0.4):
+        started = ctx.Event()
+        proc = ctx.Process(target=write_forever, args=(str(tmp_path), started))
+        proc.start()
+        assert started.wait(120), "the writer never committed a batch"
+        time.sleep(delay)
+        proc.kill()  # SIGKILL: no cleanup, no rollback by the writer
+        proc.join(30)
+        assert proc.exitcode == -signal.SIGKILL
+    conn = sqlite3.connect(tmp_path / "embeddings.sqlite3")
+    assert conn.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+    conn.close()
+    cache = EmbeddingCache(tmp_path)
+    texts = [f"batch {b} text {i}" for b in range(200) for i in range(2000)]
+    found, got = cache.get_many("ns", texts, dim=64)
+    assert len(found) >= 2000 and len(found) % 2000 == 0  # whole batches only
+    np.testing.assert_array_equal(got, fake_vectors([texts[i] for i in found], 64))
+    assert cache.corrupt == 0
 
 
 def test_two_processes_writing_one_cache(tmp_path):
@@ -230,7 +298,8 @@ def test_corrupt_entry_is_recomputed_never_returned(encoder_cls, tmp_path, model
         )
     conn.close()
     model_calls.reset()
-    again = enc.transform(TEXTS)
+    with pytest.warns(CacheDamagedWarning, match="failed their checksum"):
+        again = enc.transform(TEXTS)
     assert model_calls.n == 1  # only the corrupt entry
     np.testing.assert_allclose(again, good, atol=1e-6)
     model_calls.reset()
