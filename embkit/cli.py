@@ -88,7 +88,7 @@ def build_parser() -> argparse.ArgumentParser:
                 help=f"sentence-transformers model name or folder (default: {DEFAULT_MODEL}, "
                 "bundled, offline)",
             )  # fmt: skip
-            p.add_argument("--cache", metavar="DIR", help="embedding cache directory")
+        p.add_argument("--cache", metavar="DIR", help="embedding cache directory")
         p.add_argument("--quiet", "-q", action="store_true", help="no progress bars or news")
 
     p = sub.add_parser(
@@ -378,6 +378,8 @@ def _train(args: argparse.Namespace) -> int:
         "fit_time_s": round(fit_time, 3),
         "embkit_version": __version__,
     }
+    # The cache folder is a setting of this machine, not of the model: not saved.
+    _configure_loaded(pipe, verbose=False, cache=None)
     joblib.dump({**meta, "pipeline": pipe}, out / SAVED_FILE)
     (out / "meta.json").write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
     print(f"trained {args.pipeline} on {len(texts)} texts ({len(classes)} labels) in "
@@ -412,7 +414,7 @@ def _predict(args: argparse.Namespace) -> int:
     )  # fmt: skip
     if not texts:
         raise CLIError(f"{args.texts}: no texts found")
-    _set_progress(pipe, not args.quiet)
+    _configure_loaded(pipe, verbose=not args.quiet, cache=args.cache)
     labels = pipe.predict(texts)
     scores = None
     if hasattr(pipe, "predict_proba"):
@@ -433,12 +435,14 @@ def _predict(args: argparse.Namespace) -> int:
     return 0
 
 
-def _set_progress(pipe: Any, verbose: bool) -> None:
-    """Turn the encoder's progress bar on (auto) or off in a loaded pipeline."""
+def _configure_loaded(pipe: Any, *, verbose: bool, cache: str | None) -> None:
+    """Set the progress bars (auto or off) and the embedding cache of a pipeline's steps."""
     for _, step in getattr(pipe, "steps", []):
         params = step.get_params(deep=False) if hasattr(step, "get_params") else {}
         if "show_progress_bar" in params:
             step.set_params(show_progress_bar=None if verbose else False)
+        if "cache" in params:
+            step.set_params(cache=cache)
 
 
 def _encode(args: argparse.Namespace) -> int:

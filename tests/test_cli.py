@@ -152,6 +152,11 @@ def test_train_then_predict_jsonl(small_data, cache_dir, tmp_path, capsys):
     meta = json.loads((model_dir / "meta.json").read_text())
     assert meta["pipeline_name"] == "lr" and meta["model"] == "all-MiniLM-L6-v2"
     assert meta["labels"] == ["fresh", "plot", "rotten"] and meta["n_train"] == N_TEXTS
+    import joblib
+
+    saved = joblib.load(model_dir / "pipeline.joblib")
+    assert saved["format"] == "embkit-pipeline" and saved["labels"] == meta["labels"]
+    assert saved["pipeline"].steps[0][1].cache is None  # the machine's cache path is not saved
     capsys.readouterr()
 
     new = tmp_path / "new.txt"
@@ -171,7 +176,7 @@ def test_train_then_predict_jsonl(small_data, cache_dir, tmp_path, capsys):
 
     out_file = tmp_path / "preds" / "out.jsonl"
     assert main(["predict", str(model_dir / "pipeline.joblib"), str(small_data),
-                 "--out", str(out_file), "--quiet"]) == 0  # fmt: skip
+                 "--out", str(out_file), "--cache", str(cache_dir), "--quiet"]) == 0  # fmt: skip
     preds = read_jsonl(out_file)
     assert len(preds) == N_TEXTS and {p["label"] for p in preds} <= set(meta["labels"])
     # Trained on these very texts: most predictions match (a sanity check, not a score).
