@@ -17,6 +17,8 @@ _EXPORTS: dict[str, str] = {
     "TransformerEncoder": "embkit.transformer_encoder",
     "StaticEncoder": "embkit.static_encoder",
     "EmbeddingCache": "embkit.cache",
+    "CacheDamagedWarning": "embkit.cache",
+    "TextTruncatedWarning": "embkit._encoder_base",
     "FeedForwardTuner": "embkit.feedforward",
     "ContrastiveLearner": "embkit.contrastive",
     "ContrastiveTuner": "embkit.contrastive",

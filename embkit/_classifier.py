@@ -15,10 +15,10 @@ import torch
 from sklearn.exceptions import DataConversionWarning
 from sklearn.utils.class_weight import compute_class_weight
 from sklearn.utils.multiclass import check_classification_targets
-from sklearn.utils.validation import check_array, check_is_fitted, validate_data
+from sklearn.utils.validation import check_array, check_is_fitted
 from torch.nn import functional as F
 
-from embkit._torch_base import TorchEstimatorBase, TrainData, check_sample_weight
+from embkit._torch_base import TorchEstimatorBase, TrainData, check_sample_weight, check_X
 
 
 def _check_y(y: Any, n_samples: int) -> np.ndarray:
@@ -27,7 +27,11 @@ def _check_y(y: Any, n_samples: int) -> np.ndarray:
             "This estimator requires y to be passed, but the target y is None: pass the labels "
             "of X (1-D) or a 2-D 0/1 label matrix"
         )
-    y = check_array(y, ensure_2d=False, dtype=None, ensure_all_finite=False, input_name="y")
+    if isinstance(y, (str, bytes)):
+        raise TypeError(f"y must be an array-like of labels, got a single {type(y).__name__}")
+    y = check_array(
+        y, ensure_2d=False, allow_nd=True, dtype=None, ensure_all_finite=False, input_name="y"
+    )
     if y.ndim == 2 and y.shape[1] == 1:
         warnings.warn(
             "A column-vector y was passed when a 1d array was expected; it is used as 1-D.",
@@ -131,7 +135,7 @@ class TorchClassifierBase(LabelMixin, TorchEstimatorBase):
         classes: Any = None,
         partial: bool = False,
     ) -> TrainData:
-        X = validate_data(self, X, reset=reset, dtype=np.float32)
+        X = check_X(self, X, reset=reset)
         targets = self._encode_labels(y, X.shape[0], reset=reset, classes=classes, partial=partial)
         weights = check_sample_weight(sample_weight, X.shape[0])
         return TrainData(
@@ -186,7 +190,7 @@ class TorchClassifierBase(LabelMixin, TorchEstimatorBase):
     # ------------------------------------------------------------- prediction
     def _check_X(self, X: Any) -> np.ndarray:
         check_is_fitted(self)
-        return validate_data(self, X, reset=False, dtype=np.float32)
+        return check_X(self, X, reset=False)
 
     def predict_proba(self, X: Any) -> np.ndarray:
         """Class probabilities (rows sum to 1), or per-label probabilities for multi-label.

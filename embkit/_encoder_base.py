@@ -18,6 +18,7 @@ Subclass hooks: ``_check_params``, ``_load``, ``_dim``, ``_encode``, ``_cache_se
 from __future__ import annotations
 
 import json
+import warnings
 from typing import Any
 
 import numpy as np
@@ -31,6 +32,13 @@ from embkit.cache import as_cache
 
 # With show_progress_bar=None, a progress bar appears when more texts reach the model.
 PROGRESS_MIN_TEXTS = 1000
+
+# (encoder class, model, window) already warned about truncation in this process
+_TRUNCATION_WARNED: set[tuple[str, str, int]] = set()
+
+
+class TextTruncatedWarning(UserWarning):
+    """Some texts are longer than the model's window and were truncated."""
 
 
 class TextEncoderBase(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
@@ -60,6 +68,16 @@ class TextEncoderBase(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
     def _normalize_output(self) -> bool:
         return False
 
+    def _window(self, loaded: Any) -> tuple[Any, int] | None:
+        """``(tokenizer, max_tokens)`` beyond which the model truncates, or ``None``.
+
+        The default reads a sentence-transformers model's ``tokenizer`` and
+        ``max_seq_length``.
+        """
+        tokenizer = getattr(loaded, "tokenizer", None)
+        limit = getattr(loaded, "max_seq_length", None)
+        return (tokenizer, int(limit)) if tokenizer is not None and limit else None
+
     # -- scikit-learn -----------------------------------------------------------------------
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -86,8 +104,6 @@ class TextEncoderBase(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         -------
         self
         """
-        for name in ("_n_features_out", "embedding_dim_", "device_"):
-            self.__dict__.pop(name, None)
         resolve_model(self.model)  # type check of ``model``
         check_positive_int(self.batch_size, "batch_size")
         if self.show_progress_bar not in (None, True, False):
@@ -97,6 +113,7 @@ class TextEncoderBase(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         as_cache(self.cache)  # type check of ``cache``
         self._check_params()
         check_texts(X)
+        # checked first, changed last: a failing fit leaves a fitted encoder as it was
         device = resolve_device(self.device)
         dim = int(self._dim(self._loaded(device)))
         self.device_ = device
@@ -184,5 +201,37 @@ class TextEncoderBase(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         show = self.show_progress_bar
         if show is None:
             show = len(texts) > PROGRESS_MIN_TEXTS
-        vectors = self._encode(self._loaded(), texts, bool(show))
+        loaded = self._loaded()
+        self._warn_truncation(loaded, texts)
+        vectors = self._encode(loaded, texts, bool(show))
         return np.asarray(vectors, dtype=np.float32)
+
+    def _warn_truncation(self, loaded: Any, texts: list[str]) -> None:
+        """Warn (once per process, model and window) when texts exceed the model's window.
+
+        Only texts whose UTF-8 length could exceed the window are tokenised again (a token
+        covers at least one byte), so ordinary short texts cost nothing.
+        """
+        window = self._window(loaded)
+        if window is None:
+            return
+        tokenizer, limit = window
+        key = (type(self).__name__, str(self.model), limit)
+        if key in _TRUNCATION_WARNED:
+            return
+        candidates = [t for t in texts if len(t) + 2 > limit and len(t.encode("utf-8")) + 2 > limit]
+        if not candidates:
+            return
+        ids = tokenizer(candidates, truncation=False, verbose=False)["input_ids"]
+        longest = max(len(row) for row in ids)
+        n_long = sum(len(row) > limit for row in ids)
+        if n_long:
+            _TRUNCATION_WARNED.add(key)
+            warnings.warn(
+                TextTruncatedWarning(
+                    f"{n_long} of the texts are longer than the {limit}-token window of "
+                    f"{self.model!r} (the longest has {longest} tokens); the model sees only "
+                    "their first tokens. This warning is shown once per model."
+                ),
+                stacklevel=4,
+            )

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import copy
 import io
+import re
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -25,6 +26,7 @@ import numpy as np
 import torch
 from sklearn.base import BaseEstimator
 from sklearn.utils import check_random_state
+from sklearn.utils.validation import validate_data
 from tqdm.auto import tqdm
 
 from embkit._device import loadable_device, resolve_device
@@ -70,6 +72,32 @@ def check_sample_weight(sample_weight: Any, n_samples: int) -> np.ndarray | None
     if n_samples and not np.any(w > 0):
         raise ValueError("sample_weight must not be all zero: at least one weight must be positive")
     return w
+
+
+def check_X(estimator: Any, X: Any, *, reset: bool, name: str = "X") -> np.ndarray:
+    """``validate_data`` for float32 embeddings, with errors that name the argument.
+
+    ``None``, a string or non-numeric values are a ``TypeError``; every other problem is
+    scikit-learn's ``ValueError``, prefixed with ``name`` when its message does not say it.
+
+    Examples
+    --------
+    >>> from sklearn.preprocessing import StandardScaler
+    >>> check_X(StandardScaler(), [[1, 2]], reset=True).dtype
+    dtype('float32')
+    """
+    if X is None or isinstance(X, (str, bytes)):
+        got = "None" if X is None else f"a single {type(X).__name__}"
+        raise TypeError(f"{name} must be an array-like of shape (n_samples, n_features), got {got}")
+    try:
+        return validate_data(estimator, X, reset=reset, dtype=np.float32)
+    except (TypeError, ValueError) as exc:
+        message = str(exc)
+        if "could not convert" in message or "argument must be a string" in message:
+            raise TypeError(f"{name} must contain only numbers (embeddings): {message}") from exc
+        if re.search(rf"\b{re.escape(name)}\b", message):
+            raise
+        raise type(exc)(f"{name}: {message}") from exc
 
 
 @contextmanager

@@ -63,6 +63,16 @@ def check_texts(texts: Any, *, name: str = "X", allow_empty: bool = True) -> lis
             f"{name} must contain only strings; item {i} is {kind} ({value!r})"
             + (f" and {len(bad) - 1} more items are not strings" if len(bad) > 1 else "")
         )
+    for i, text in enumerate(items):
+        if not text.isascii():
+            try:
+                text.encode("utf-8")
+            except UnicodeEncodeError as exc:  # a lone surrogate, e.g. from undecodable bytes
+                raise ValueError(
+                    f"{name} item {i} is not valid Unicode text: {exc.reason} at position "
+                    f"{exc.start} ({text[max(0, exc.start - 10) : exc.start + 10]!r}); decode "
+                    "the source with errors='replace' or fix its encoding"
+                ) from None
     return items
 
 

@@ -8,7 +8,7 @@ import numpy as np
 import torch
 from scipy.stats import spearmanr
 from sklearn.base import BaseEstimator, ClassNamePrefixFeaturesOutMixin, TransformerMixin
-from sklearn.utils.validation import check_array, check_is_fitted, validate_data
+from sklearn.utils.validation import check_array, check_is_fitted
 
 from embkit._classifier import LabelMixin
 from embkit._nn import ACTIVATIONS, Projection, cosine_pairs, gathered_cosine
@@ -16,6 +16,7 @@ from embkit._torch_base import (
     TorchEstimatorBase,
     TrainData,
     check_sample_weight,
+    check_X,
     unchanged_on_error,
 )
 from embkit._validation import check_choice, check_positive_float, check_positive_int
@@ -141,7 +142,7 @@ class ContrastiveLearner(ClassNamePrefixFeaturesOutMixin, TorchEstimatorBase):
         n_neg: int = 3,
     ) -> TrainData:
         if grouped:  # points with class codes: pairs are drawn inside each batch
-            X = validate_data(self, X1, reset=reset, dtype=np.float32)
+            X = check_X(self, X1, reset=reset)
             return TrainData(
                 n=X.shape[0],
                 X=self._to_tensor(X, device),
@@ -151,7 +152,7 @@ class ContrastiveLearner(ClassNamePrefixFeaturesOutMixin, TorchEstimatorBase):
                 ),
                 extra={"groups": X2, "n_neg": n_neg},
             )
-        X1 = validate_data(self, X1, reset=reset, dtype=np.float32)
+        X1 = check_X(self, X1, reset=reset, name="X1")
         X2 = self._check_second(X2, X1)
         y = _check_similarity(y, X1.shape[0])
         weights = check_sample_weight(sample_weight, X1.shape[0])
@@ -166,7 +167,12 @@ class ContrastiveLearner(ClassNamePrefixFeaturesOutMixin, TorchEstimatorBase):
     def _check_second(self, X2: Any, X1: np.ndarray) -> np.ndarray:
         if X2 is None:
             raise ValueError("X2 is required: the second side of every pair")
-        X2 = check_array(X2, dtype=np.float32, input_name="X2")
+        try:
+            X2 = check_array(X2, dtype=np.float32, input_name="X2")
+        except (TypeError, ValueError) as exc:
+            if "X2" in str(exc):
+                raise
+            raise type(exc)(f"X2: {exc}") from exc
         if X2.shape[0] != X1.shape[0]:
             raise ValueError(
                 f"X1 and X2 must have the same number of rows (one pair per row), "
@@ -258,7 +264,7 @@ class ContrastiveLearner(ClassNamePrefixFeaturesOutMixin, TorchEstimatorBase):
         ndarray of shape (n_samples, shape_out), float32
         """
         check_is_fitted(self)
-        X = validate_data(self, X, reset=False, dtype=np.float32)
+        X = check_X(self, X, reset=False)
         return self._infer(X, self.module_).reshape(X.shape[0], self.shape_out_)
 
     def predict(self, X1: Any, X2: Any) -> np.ndarray:
@@ -273,7 +279,7 @@ class ContrastiveLearner(ClassNamePrefixFeaturesOutMixin, TorchEstimatorBase):
         ndarray of shape (n_pairs,), float32, values in [-1, 1]
         """
         check_is_fitted(self)
-        X1 = validate_data(self, X1, reset=False, dtype=np.float32)
+        X1 = check_X(self, X1, reset=False, name="X1")
         X2 = self._check_second(X2, X1)
         left = torch.as_tensor(self.transform(X1))
         right = torch.as_tensor(self.transform(X2))
@@ -432,7 +438,7 @@ class ContrastiveTuner(
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
         check_positive_int(self.hidden_dim, "hidden_dim")
         check_positive_int(self.n_neg, "n_neg", minimum=0)
-        X = validate_data(self, X, reset=reset, dtype=np.float32)
+        X = check_X(self, X, reset=reset)
         targets = self._encode_labels(y, X.shape[0], reset=reset, classes=classes, partial=partial)
         weights = check_sample_weight(sample_weight, X.shape[0])
         return X, targets, weights
@@ -503,7 +509,7 @@ class ContrastiveTuner(
         ndarray of shape (n_samples, hidden_dim), float32
         """
         check_is_fitted(self)
-        X = validate_data(self, X, reset=False, dtype=np.float32)
+        X = check_X(self, X, reset=False)
         return self.learner_.transform(X)
 
     @property

@@ -102,6 +102,11 @@ class TransformerEncoder(TextEncoderBase):
     def _dim(self, loaded: Any) -> int:
         return int(loaded[1].config.hidden_size)
 
+    def _window(self, loaded: Any) -> tuple[Any, int]:
+        tokenizer = loaded[0]
+        model_max = getattr(tokenizer, "model_max_length", None) or self.max_length
+        return tokenizer, int(min(self.max_length, model_max))
+
     def _encode(self, loaded: Any, texts: list[str], show_progress: bool) -> np.ndarray:
         import torch
         from tqdm.auto import tqdm

@@ -215,6 +215,7 @@ def test_partial_miss_encodes_only_new_texts(encoder_cls, tmp_path, model_calls)
     np.testing.assert_array_equal(X[3], X[4])
 
 
+@pytest.mark.filterwarnings("ignore::embkit.TextTruncatedWarning")
 @pytest.mark.parametrize(
     ("cls", "change"),
     [
@@ -242,6 +243,7 @@ def test_settings_that_do_not_change_raw_vectors_share_entries(tmp_path, model_c
     assert SentenceEncoder()._cache_kind != TransformerEncoder()._cache_kind
 
 
+@pytest.mark.filterwarnings("ignore::embkit.TextTruncatedWarning")
 def test_model_change_invalidates(tmp_path, model_path, model_calls):  # noqa: F811
     # Another model: the bundled weights behind a different sentence-transformers config
     # (max_seq_length 4), in a folder of symlinks to the bundled files.

@@ -79,9 +79,11 @@ def test_transformer_encoder_results_do_not_depend_on_batching():
     np.testing.assert_allclose(full, single, atol=1e-5)
 
 
-def test_max_length_truncates():
+def test_max_length_truncates(monkeypatch):
+    monkeypatch.setattr(encoder_base, "_TRUNCATION_WARNED", set())
     long = ["word " * 100]
-    short = TransformerEncoder(device="cpu", max_length=8).fit(long).transform(long)
+    with pytest.warns(encoder_base.TextTruncatedWarning, match="8-token window"):
+        short = TransformerEncoder(device="cpu", max_length=8).fit(long).transform(long)
     full = TransformerEncoder(device="cpu", max_length=256).fit(long).transform(long)
     assert not np.allclose(short, full, atol=1e-3)
 
