@@ -293,3 +293,16 @@ def test_python_dash_m_embkit_exit_codes(tmp_path):
     )  # fmt: skip
     assert missing.returncode == 1 and "Traceback" not in missing.stderr
     assert missing.stderr.startswith("embkit: error: no such file")
+
+
+@pytest.mark.slow
+def test_compare_with_setfit(small_data, cache_dir, tmp_path):
+    """SetFit fine-tunes the encoder: minutes on CPU, so only with -m slow."""
+    out = tmp_path / "setfit"
+    code = main([
+        "compare", str(small_data), "--limit", "30", "--pipelines", "lr", "--setfit",
+        "--cache", str(cache_dir), "--out", str(out), "--quiet",
+    ])  # fmt: skip
+    assert code == 0
+    assert [r["pipeline"] for r in read_csv(out / "results.csv")][-1] == "setfit"
+    assert_png(out / "embedding_pca.png")
