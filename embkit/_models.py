@@ -174,8 +174,12 @@ def _load_error(model: Any, resolved: str, exc: Exception) -> ValueError:
     return ValueError(f"could not load model {model!r} (resolved to {resolved!r}): {exc}.{hint}")
 
 
-def load_sentence_transformer(model: str | os.PathLike[str], device: Any) -> Any:
+def load_sentence_transformer(
+    model: str | os.PathLike[str], device: Any, quantize: str | None = None
+) -> Any:
     """The shared :class:`~sentence_transformers.SentenceTransformer` for ``model`` on ``device``.
+
+    ``quantize="int8"`` gives a separate, int8-quantized copy (see :mod:`embkit._quantize`).
 
     Examples
     --------
@@ -186,6 +190,8 @@ def load_sentence_transformer(model: str | os.PathLike[str], device: Any) -> Any
     resolved = resolve_model(model)
     offline = not downloads_allowed()
     key = ("sentence-transformers", resolved, str(device), offline)
+    if quantize is not None:
+        key += (quantize,)
 
     def load() -> Any:
         from sentence_transformers import SentenceTransformer
@@ -194,6 +200,10 @@ def load_sentence_transformer(model: str | os.PathLike[str], device: Any) -> Any
             st = SentenceTransformer(resolved, device=str(device), local_files_only=offline)
         except (OSError, ValueError) as exc:
             raise _load_error(model, resolved, exc) from exc
+        if quantize == "int8":
+            from embkit._quantize import quantize_int8
+
+            quantize_int8(st)
         return st.eval()
 
     return _shared(key, load)

@@ -9,6 +9,7 @@ import numpy as np
 
 from embkit._encoder_base import TextEncoderBase
 from embkit._models import DEFAULT_MODEL, load_sentence_transformer
+from embkit._quantize import check_quantize
 from embkit.cache import EmbeddingCache
 
 __all__ = ["SentenceEncoder"]
@@ -39,6 +40,11 @@ class SentenceEncoder(TextEncoderBase):
         by model identity, settings and text: texts already seen are not encoded again.
     show_progress_bar : bool or None, default=None
         ``None`` shows a progress bar only when more than 1,000 texts reach the model.
+    quantize : {None, "int8"}, default=None
+        ``"int8"``: dynamic int8 quantization of the linear layers (CPU only, needs
+        the ``int8`` extra, torchao). About twice as fast on CPU; the vectors stay
+        within a cosine of about 0.997 of the float32 ones, but differ, so they have
+        their own cache entries and their own shared model.
 
     Attributes
     ----------
@@ -82,6 +88,7 @@ class SentenceEncoder(TextEncoderBase):
         normalize: bool = False,
         cache: str | os.PathLike[str] | EmbeddingCache | None = None,
         show_progress_bar: bool | None = None,
+        quantize: str | None = None,
     ) -> None:
         self.model = model
         self.batch_size = batch_size
@@ -89,16 +96,27 @@ class SentenceEncoder(TextEncoderBase):
         self.normalize = normalize
         self.cache = cache
         self.show_progress_bar = show_progress_bar
+        self.quantize = quantize
 
     def _check_params(self) -> None:
         if not isinstance(self.normalize, (bool, np.bool_)):
             raise TypeError(f"normalize must be True or False, got {self.normalize!r}")
+        check_quantize(self.quantize)
+
+    def _cache_settings(self) -> dict[str, Any]:
+        # Quantized vectors differ from float32 ones; float32 keys stay as they were.
+        return {} if self.quantize is None else {"quantize": self.quantize}
 
     def _normalize_output(self) -> bool:
         return bool(self.normalize)
 
     def _load(self, device: Any) -> Any:
-        return load_sentence_transformer(self.model, device)
+        if self.quantize is not None and str(device) != "cpu":
+            raise ValueError(
+                f"quantize={self.quantize!r} runs on the CPU only; pass device='cpu' "
+                f"(the device resolved to {str(device)!r})"
+            )
+        return load_sentence_transformer(self.model, device, quantize=self.quantize)
 
     def _dim(self, loaded: Any) -> int:
         # sentence-transformers >= 5 renamed the method; older releases have the long name.
