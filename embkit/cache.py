@@ -270,6 +270,7 @@ class EmbeddingCache:
         vectors : ndarray of float32, shape (n_found, dim)
             Their vectors, in the order of ``found``.
         """
+        texts = _check_namespace_texts(namespace, texts)
         keys = self.keys(namespace, texts)
         position = {k: i for i, k in enumerate(keys)}
         expected = 4 * int(dim)
@@ -323,9 +324,12 @@ class EmbeddingCache:
         vectors : array-like of shape (len(texts), dim)
             Stored as float32.
         """
+        texts = _check_namespace_texts(namespace, texts)
         vectors = np.ascontiguousarray(vectors, dtype=np.float32)
         if vectors.ndim != 2 or len(vectors) != len(texts):
             raise ValueError(f"vectors must have shape ({len(texts)}, dim), got {vectors.shape}")
+        if not np.all(np.isfinite(vectors)):
+            raise ValueError("vectors contain NaN or infinity; they are not cached")
         keys = self.keys(namespace, texts)
         rows = []
         for key, row in zip(keys, vectors, strict=True):
@@ -366,6 +370,14 @@ class EmbeddingCache:
         0
         """
         self._run(lambda conn: conn.execute("DELETE FROM embeddings"))
+
+
+def _check_namespace_texts(namespace: Any, texts: Any) -> list[str]:
+    from embkit._validation import check_texts
+
+    if not isinstance(namespace, str):
+        raise TypeError(f"namespace must be a str, got {type(namespace).__name__}")
+    return check_texts(texts, name="texts")
 
 
 def _inode(path: Path) -> int | None:
