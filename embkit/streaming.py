@@ -75,8 +75,11 @@ def _accepts(method: Any, name: str) -> bool:
 
 
 def _is_fitted(estimator: Any) -> bool:
-    """Whether a stateless step has been fitted (``check_is_fitted`` alone would say yes
-    for every ``requires_fit=False`` estimator, which still records ``n_features_in_``)."""
+    """Whether a stateless step has been fitted.
+
+    ``check_is_fitted`` says yes for every ``requires_fit=False`` estimator, which still
+    records ``n_features_in_`` when fitted, so look for fitted attributes instead.
+    """
     is_fitted = getattr(estimator, "__sklearn_is_fitted__", None)
     if is_fitted is not None:
         return bool(is_fitted())
