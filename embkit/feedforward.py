@@ -27,17 +27,17 @@ class FeedForwardTuner(
 
     Parameters
     ----------
-    hidden_dim : int, default=256
+    hidden_dim : int, default=512
         Width of the hidden layer, the size of the tuned embedding.
     n_epochs : int, default=20
         Passes over the data made by ``fit``. ``partial_fit`` makes one pass per call.
-    learning_rate : float, default=3e-3
+    learning_rate : float, default=5e-3
         AdamW learning rate.
-    batch_size : int, default=256
+    batch_size : int, default=512
         Rows per optimisation step. Large batches are fast on CPU.
     activation : {"relu", "gelu", "tanh", "identity"}, default="relu"
         Activation of the hidden layer.
-    dropout : float, default=0.2
+    dropout : float, default=0.5
         Dropout on the hidden layer while training, in [0, 1).
     weight_decay : float, default=1e-4
         AdamW weight decay.
@@ -86,13 +86,13 @@ class FeedForwardTuner(
 
     def __init__(
         self,
-        hidden_dim: int = 256,
+        hidden_dim: int = 512,
         *,
         n_epochs: int = 20,
-        learning_rate: float = 3e-3,
-        batch_size: int = 256,
+        learning_rate: float = 5e-3,
+        batch_size: int = 512,
         activation: str = "relu",
-        dropout: float = 0.2,
+        dropout: float = 0.5,
         weight_decay: float = 1e-4,
         class_weight: Any = None,
         random_state: Any = None,
