@@ -18,7 +18,9 @@ from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_array, check_is_fitted
 from torch.nn import functional as F
 
+from embkit._nn import MLP, check_layer_params
 from embkit._torch_base import TorchEstimatorBase, TrainData, check_sample_weight, check_X
+from embkit._validation import check_positive_int
 
 
 def _check_y(y: Any, n_samples: int) -> np.ndarray:
@@ -120,9 +122,56 @@ class TorchClassifierBase(LabelMixin, TorchEstimatorBase):
 
     def _check_params(self) -> None:
         super()._check_params()
+        if self.hidden_dim is not None:
+            check_positive_int(self.hidden_dim, "hidden_dim")
+        check_layer_params(self.activation, self.dropout)
         cw = self.class_weight
         if not (cw is None or cw == "balanced" or isinstance(cw, dict)):
             raise ValueError(f"class_weight must be None, 'balanced' or a dict, got {cw!r}")
+
+    def _build_module(self, data: TrainData) -> torch.nn.Module:
+        return MLP(
+            self.n_features_in_,
+            len(self.classes_),
+            hidden_dim=self.hidden_dim,
+            activation=self.activation,
+            dropout=self.dropout,
+        )
+
+    def fit(self, X: Any, y: Any, sample_weight: Any = None):
+        """Train from scratch for ``n_epochs`` passes.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Embeddings.
+        y : array-like of shape (n_samples,) or (n_samples, n_labels)
+            Labels, or a 0/1 label matrix for multi-label data.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Per-row loss weights.
+
+        Returns
+        -------
+        self
+        """
+        return self._fit(X, y, sample_weight)
+
+    def partial_fit(self, X: Any, y: Any, sample_weight: Any = None, classes: Any = None):
+        """Make one pass over a batch, keeping the network and optimiser of earlier calls.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+        y : array-like of shape (n_samples,) or (n_samples, n_labels)
+        sample_weight : array-like of shape (n_samples,), default=None
+        classes : array-like, default=None
+            Every label the stream can contain. Required on the first call for 1-D ``y``.
+
+        Returns
+        -------
+        self
+        """
+        return self._partial_fit(X, y, sample_weight, classes=classes, partial=True)
 
     def _prepare_data(
         self,
@@ -167,9 +216,6 @@ class TorchClassifierBase(LabelMixin, TorchEstimatorBase):
                 raise ValueError(f"class_weight has labels not in classes_: {sorted(unknown)!r}")
             weights = np.array([float(cw.get(c, 1.0)) for c in self.classes_.tolist()])
         return torch.as_tensor(weights, dtype=torch.float32, device=device)
-
-    def _build_module(self, data: TrainData) -> torch.nn.Module:
-        raise NotImplementedError
 
     def _batch_loss(
         self, data: TrainData, idx: torch.Tensor, generator: torch.Generator

@@ -11,7 +11,7 @@ from sklearn.base import BaseEstimator, ClassNamePrefixFeaturesOutMixin, Transfo
 from sklearn.utils.validation import check_array, check_is_fitted
 
 from embkit._classifier import LabelMixin
-from embkit._nn import ACTIVATIONS, Projection, cosine_pairs, gathered_cosine
+from embkit._nn import Projection, check_layer_params, cosine_pairs, gathered_cosine
 from embkit._torch_base import (
     TorchEstimatorBase,
     TrainData,
@@ -19,7 +19,7 @@ from embkit._torch_base import (
     check_X,
     unchanged_on_error,
 )
-from embkit._validation import check_choice, check_positive_float, check_positive_int
+from embkit._validation import check_positive_int
 from embkit.pairs import _multilabel_pairs, sample_pairs
 
 
@@ -116,9 +116,7 @@ class ContrastiveLearner(ClassNamePrefixFeaturesOutMixin, TorchEstimatorBase):
         super()._check_params()
         check_positive_int(self.shape_out, "shape_out")
         check_positive_int(self.n_layers, "n_layers")
-        check_choice(self.activation, "activation", ACTIVATIONS)
-        if check_positive_float(self.dropout, "dropout", allow_zero=True) >= 1:
-            raise ValueError(f"dropout must be in [0, 1), got {self.dropout!r}")
+        check_layer_params(self.activation, self.dropout)
 
     def _build_module(self, data: TrainData) -> torch.nn.Module:
         return Projection(

@@ -5,13 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-import torch
 from sklearn.base import ClassifierMixin, ClassNamePrefixFeaturesOutMixin, TransformerMixin
 
 from embkit._classifier import TorchClassifierBase
-from embkit._nn import ACTIVATIONS, MLP
-from embkit._torch_base import TrainData
-from embkit._validation import check_choice, check_positive_float, check_positive_int
 
 
 class FeedForwardTuner(
@@ -110,59 +106,6 @@ class FeedForwardTuner(
         self.random_state = random_state
         self.device = device
         self.verbose = verbose
-
-    def _check_params(self) -> None:
-        super()._check_params()
-        check_positive_int(self.hidden_dim, "hidden_dim")
-        check_choice(self.activation, "activation", ACTIVATIONS)
-        if check_positive_float(self.dropout, "dropout", allow_zero=True) >= 1:
-            raise ValueError(f"dropout must be in [0, 1), got {self.dropout!r}")
-
-    def _build_module(self, data: TrainData) -> torch.nn.Module:
-        return MLP(
-            self.n_features_in_,
-            len(self.classes_),
-            hidden_dim=self.hidden_dim,
-            activation=self.activation,
-            dropout=self.dropout,
-        )
-
-    def fit(self, X: Any, y: Any, sample_weight: Any = None) -> FeedForwardTuner:
-        """Train from scratch for ``n_epochs`` passes.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-            Embeddings.
-        y : array-like of shape (n_samples,) or (n_samples, n_labels)
-            Labels, or a 0/1 label matrix for multi-label data.
-        sample_weight : array-like of shape (n_samples,), default=None
-            Per-row loss weights.
-
-        Returns
-        -------
-        self
-        """
-        return self._fit(X, y, sample_weight)
-
-    def partial_fit(
-        self, X: Any, y: Any, sample_weight: Any = None, classes: Any = None
-    ) -> FeedForwardTuner:
-        """Make one pass over a batch, keeping the network and optimiser of earlier calls.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-        y : array-like of shape (n_samples,) or (n_samples, n_labels)
-        sample_weight : array-like of shape (n_samples,), default=None
-        classes : array-like, default=None
-            Every label the stream can contain. Required on the first call for 1-D ``y``.
-
-        Returns
-        -------
-        self
-        """
-        return self._partial_fit(X, y, sample_weight, classes=classes, partial=True)
 
     def transform(self, X: Any) -> np.ndarray:
         """The tuned embedding: the hidden layer of the network.

@@ -5,13 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-import torch
 from sklearn.base import ClassifierMixin
 
 from embkit._classifier import TorchClassifierBase
-from embkit._nn import ACTIVATIONS, MLP
 from embkit._torch_base import TrainData
-from embkit._validation import check_choice, check_positive_float, check_positive_int
+from embkit._validation import check_positive_float
 
 __all__ = ["DifferentiableHead"]
 
@@ -114,11 +112,6 @@ class DifferentiableHead(ClassifierMixin, TorchClassifierBase):
 
     def _check_params(self) -> None:
         super()._check_params()
-        if self.hidden_dim is not None:
-            check_positive_int(self.hidden_dim, "hidden_dim")
-        check_choice(self.activation, "activation", ACTIVATIONS)
-        if check_positive_float(self.dropout, "dropout", allow_zero=True) >= 1:
-            raise ValueError(f"dropout must be in [0, 1), got {self.dropout!r}")
         if not 0 < check_positive_float(self.threshold, "threshold") < 1:
             raise ValueError(f"threshold must be in (0, 1), got {self.threshold!r}")
         if not isinstance(self.multi_label, bool):
@@ -131,49 +124,3 @@ class DifferentiableHead(ClassifierMixin, TorchClassifierBase):
                 f"(n_samples, n_labels), got shape {np.shape(y)}"
             )
         return super()._prepare_data(X, y, *args, **kwargs)
-
-    def _build_module(self, data: TrainData) -> torch.nn.Module:
-        return MLP(
-            self.n_features_in_,
-            len(self.classes_),
-            hidden_dim=self.hidden_dim,
-            activation=self.activation,
-            dropout=self.dropout,
-        )
-
-    def fit(self, X: Any, y: Any, sample_weight: Any = None) -> DifferentiableHead:
-        """Train from scratch for ``n_epochs`` passes.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-            Embeddings.
-        y : array-like of shape (n_samples,) or (n_samples, n_labels)
-            Labels, or a 0/1 label matrix for multi-label data.
-        sample_weight : array-like of shape (n_samples,), default=None
-            Per-row loss weights.
-
-        Returns
-        -------
-        self : DifferentiableHead
-        """
-        return self._fit(X, y, sample_weight)
-
-    def partial_fit(
-        self, X: Any, y: Any, sample_weight: Any = None, classes: Any = None
-    ) -> DifferentiableHead:
-        """Make one pass over a batch, keeping the network and optimiser of earlier calls.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-        y : array-like of shape (n_samples,) or (n_samples, n_labels)
-        sample_weight : array-like of shape (n_samples,), default=None
-        classes : array-like, default=None
-            Every label the stream can contain. Required on the first call for 1-D ``y``.
-
-        Returns
-        -------
-        self : DifferentiableHead
-        """
-        return self._partial_fit(X, y, sample_weight, classes=classes, partial=True)
