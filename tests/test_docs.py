@@ -25,6 +25,10 @@ from pathlib import Path
 
 import pytest
 
+# Real texts in the docs can be longer than the model's window: the encoders then warn
+# once per model (TextTruncatedWarning), which is expected output here, not a failure.
+pytestmark = pytest.mark.filterwarnings("default::embkit.TextTruncatedWarning")
+
 ROOT = Path(__file__).resolve().parent.parent
 # Same rule as the ``data`` marker in conftest.py.
 SHARED_DATA = Path(os.environ.get("EMBKIT_SHARED_DATA", ROOT.parent / "shared" / "data"))
