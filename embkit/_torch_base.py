@@ -284,7 +284,10 @@ class TorchEstimatorBase(BaseEstimator):
         return float(loss.detach())
 
     def _to_tensor(self, X: np.ndarray, device: torch.device) -> torch.Tensor:
-        return torch.as_tensor(np.ascontiguousarray(X, dtype=np.float32), device=device)
+        X = np.ascontiguousarray(X, dtype=np.float32)
+        if not X.flags.writeable:  # e.g. a read-only view from pandas or a memory map
+            X = X.copy()  # torch would warn: it cannot share memory with read-only arrays
+        return torch.as_tensor(X, device=device)
 
     def _infer(
         self, X: np.ndarray, fn: Callable[[torch.Tensor], torch.Tensor], batch_size: int = 8192

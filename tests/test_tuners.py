@@ -246,3 +246,13 @@ def test_set_params_reaches_the_inner_learner(blobs):
     assert tuner.transform(X).shape == (len(X), 7)
     assert tuner.learner_.learning_rate == 0.05
     assert tuner.learner_.n_layers == 2
+
+
+@pytest.mark.parametrize("tuner", TUNERS, ids=IDS)
+def test_read_only_input_is_accepted_without_warning(tuner, blobs):
+    X, y = blobs
+    X = X.copy()
+    X.setflags(write=False)
+    est = clone(tuner).fit(X, y)  # warnings are errors in the test run
+    est.partial_fit(X, y)
+    assert est.transform(X).shape[0] == len(X)
