@@ -37,7 +37,8 @@ from embkit.cache import EmbeddingCache
 __all__ = ["StaticEncoder"]
 
 # Bumped when the stored folder's layout or the distillation recipe changes here.
-_FORMAT = 1
+# 2: rows stored in C order (format 1 folders hold a scrambled table) and no padding.
+_FORMAT = 2
 _PROVENANCE = "embkit-static.json"
 
 
@@ -98,7 +99,7 @@ def _distil(source: str, dim: int | None, sif_coefficient: float | None, device:
     where = str(_transformer_folder(path)) if path.is_dir() else source
     tokenizer = AutoTokenizer.from_pretrained(where, local_files_only=offline, use_fast=True)
     net = AutoModel.from_pretrained(where, local_files_only=offline)
-    return distill_from_model(
+    static = distill_from_model(
         model=net,
         tokenizer=tokenizer,
         device=device,
@@ -106,12 +107,31 @@ def _distil(source: str, dim: int | None, sif_coefficient: float | None, device:
         sif_coefficient=sif_coefficient,
         quantize_to="float32",
     )
+    # PCA returns a Fortran-ordered array, and safetensors' numpy writer stores the raw
+    # buffer as if it were C-ordered: saved as it is, every row would hold other tokens'
+    # numbers. A C-ordered copy is stored as intended.
+    static.embedding = np.ascontiguousarray(static.embedding)
+    if static.weights is not None:
+        static.weights = np.ascontiguousarray(static.weights)
+    return _without_padding(static)
+
+
+def _without_padding(static: Any) -> Any:
+    """Stop ``static``'s tokenizer from padding (and truncating) texts, in place.
+
+    The tokenizer model2vec keeps is the transformer's, which may pad every text to a fixed
+    length (all-MiniLM-L6-v2: 128 tokens); a text's mean vector would then be mostly the
+    ``[PAD]`` row. Truncation is left to ``max_length``.
+    """
+    static.tokenizer.no_padding()
+    static.tokenizer.no_truncation()
+    return static
 
 
 def _load_static(folder: Path) -> Any:
     from model2vec import StaticModel
 
-    return StaticModel.from_pretrained(folder)
+    return _without_padding(StaticModel.from_pretrained(folder))
 
 
 class StaticEncoder(TextEncoderBase):
