@@ -10,6 +10,7 @@ import io
 import json
 import pickle
 import threading
+from pathlib import Path
 
 import joblib
 import numpy as np
@@ -113,6 +114,82 @@ def test_max_length_truncates(make):
     full = make().fit(long).transform(long)
     short = make(max_length=6).fit(long).transform(long)
     assert not np.allclose(full, short, atol=1e-3)
+
+
+def _token_outputs(source: str, tokens: list[str]) -> np.ndarray:
+    """The tiny transformer's mean output for ``[CLS] token [SEP]``, one row per token."""
+    import torch
+    from transformers import AutoModel, AutoTokenizer
+
+    folder = f"{source}/0_Transformer"
+    tokenizer = AutoTokenizer.from_pretrained(folder)
+    net = AutoModel.from_pretrained(folder).eval()
+    ids = [
+        [tokenizer.cls_token_id, i, tokenizer.sep_token_id]
+        for i in tokenizer.convert_tokens_to_ids(tokens)
+    ]
+    with torch.inference_mode():
+        return net(input_ids=torch.tensor(ids)).last_hidden_state.mean(dim=1).numpy()
+
+
+def _rows(static, tokens: list[str]) -> np.ndarray:
+    vocab = static.tokenizer.get_vocab()
+    return static.embedding[[vocab[t] for t in tokens]]
+
+
+def test_rows_are_the_transformer_outputs_of_their_tokens(make):
+    # Without PCA and weighting, the row of every token is the transformer's output for it.
+    static = make(dim=None, sif_coefficient=None).fit(TEXTS)._loaded()
+    tokens = [t for t in static.tokenizer.get_vocab() if not t.startswith("[")]
+    np.testing.assert_allclose(
+        _rows(static, tokens), _token_outputs(make().model, tokens), atol=1e-5
+    )
+
+
+def test_stored_pca_rows_are_an_affine_map_of_the_transformer_outputs(make):
+    # PCA returns a Fortran-ordered array; stored as it was, the rows on disk held other
+    # tokens' numbers. Loaded from disk, they must be (centred) projections of the outputs.
+    clear_models()
+    static = make().fit(TEXTS)._loaded()
+    tokens = sorted(static.tokenizer.get_vocab(), key=static.tokenizer.get_vocab().get)
+    outputs = _token_outputs(make().model, tokens)
+    design = np.c_[outputs, np.ones(len(outputs))]
+    rows = _rows(static, tokens)
+    coef = np.linalg.lstsq(design, rows, rcond=None)[0]
+    residual = np.sum((design @ coef - rows) ** 2) / np.sum((rows - rows.mean(axis=0)) ** 2)
+    assert len(tokens) > design.shape[1] and residual < 1e-6
+
+
+def test_a_text_is_the_mean_of_its_own_tokens_without_padding(fitted):
+    # The tiny tokenizer pads to 16 tokens, as MiniLM's pads to 128: never in the mean.
+    static = fitted._loaded()
+    for text in ["good", "i feel wonderful today"]:
+        ids = static.tokenizer.encode(text, add_special_tokens=False).ids
+        expected = (static.embedding[ids] * static.weights[ids, None]).mean(axis=0)
+        expected /= np.linalg.norm(expected)
+        np.testing.assert_allclose(fitted.transform([text])[0], expected, atol=1e-5)
+    assert static.tokenizer.padding is None
+    saved = json.loads((Path(fitted.model_path_) / "tokenizer.json").read_text())
+    assert saved["padding"] is None
+
+
+def test_a_given_folder_whose_tokenizer_pads_is_not_padded(fitted, tmp_path):
+    import shutil
+
+    folder = tmp_path / "padded-model"
+    shutil.copytree(fitted.model_path_, folder)
+    tokenizer = json.loads((folder / "tokenizer.json").read_text())
+    tokenizer["padding"] = {
+        "strategy": {"Fixed": 32},
+        "direction": "Right",
+        "pad_to_multiple_of": None,
+        "pad_id": 0,
+        "pad_type_id": 0,
+        "pad_token": "[PAD]",
+    }
+    (folder / "tokenizer.json").write_text(json.dumps(tokenizer))
+    direct = StaticEncoder(str(folder)).fit(TEXTS)
+    np.testing.assert_allclose(direct.transform(TEXTS), fitted.transform(TEXTS), atol=1e-6)
 
 
 # -- distil once, cache folder ------------------------------------------------------------------
@@ -354,7 +431,30 @@ def test_in_a_pipeline_with_grid_search(make):
 # -- the real model ------------------------------------------------------------------------------
 @pytest.mark.slow
 def test_distils_the_bundled_minilm(tmp_path):
+    from embkit import SentenceEncoder
+
     encoder = StaticEncoder(cache_dir=tmp_path, device="cpu").fit(TEXTS)
     X = encoder.transform(["i am so happy", "i feel joyful", "the train is late"])
     assert X.shape == (3, 256)
     assert X[0] @ X[1] > X[0] @ X[2]  # related texts stay closer
+    # Words: neighbours in the table are sensible (a scrambled table gave happy ~ systemic).
+    happy, glad, joyful, systemic, movie, film = encoder.transform(
+        ["happy", "glad", "joyful", "systemic", "movie", "film"]
+    )
+    assert happy @ glad > 0.3 and happy @ joyful > 0.3 and movie @ film > 0.5
+    assert happy @ glad > happy @ systemic + 0.2 and happy @ joyful > happy @ systemic + 0.2
+    # Sentences: similarities follow the transformer's (Pearson about 0.69 when measured).
+    sentences = [
+        "i am so happy today",
+        "what a wonderful day, i feel great",
+        "this is terrible news",
+        "i am sad and lonely",
+        "the train was late again",
+        "stock prices fell sharply",
+        "a great movie with fine acting",
+        "the film was boring and too long",
+    ]
+    S = encoder.transform(sentences)
+    T = SentenceEncoder(device="cpu", normalize=True).fit(TEXTS).transform(sentences)
+    upper = np.triu_indices(len(sentences), 1)
+    assert np.corrcoef((S @ S.T)[upper], (T @ T.T)[upper])[0, 1] > 0.5
