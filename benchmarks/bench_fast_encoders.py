@@ -19,6 +19,9 @@ Train/test vectors of the transformers go through the embedding cache
 Run from the project root (needs ../shared/data)::
 
     flock /tmp/embkit-bench.lock .venv/bin/python -m benchmarks.bench_fast_encoders
+
+``--datasets sst2`` reruns one data set and saves ``fast_encoders_sst2.json`` beside the
+full run's ``fast_encoders.json``.
 """
 
 from __future__ import annotations
@@ -190,8 +193,10 @@ def main(argv: list[str] | None = None) -> dict:
     table = markdown_table(rows)
     print("\n" + table)
     result = {"environment": env, "static": static, "rows": rows, "details": details}
-    if args.limit is None:
-        print(f"saved {save_json(result, 'fast_encoders')}")
+    if args.limit is None:  # a rerun of some data sets keeps the full run's file
+        default = parser.get_default("datasets")
+        name = "_".join(["fast_encoders", *([] if args.datasets == default else args.datasets)])
+        print(f"saved {save_json(result, name)}")
     return result
 
 
