@@ -12,6 +12,7 @@ import logging
 import joblib
 import numpy as np
 import pytest
+from _texts import LABELS, TEXTS
 from sklearn.linear_model import LogisticRegression, SGDClassifier
 from sklearn.model_selection import GridSearchCV
 from sklearn.pipeline import make_pipeline
@@ -24,36 +25,6 @@ from embkit import (
     make_partial_pipeline,
 )
 
-POSITIVE = [
-    "what a wonderful day",
-    "I love this film",
-    "such a great idea",
-    "this makes me happy",
-    "a delightful surprise",
-    "the best meal ever",
-    "I am thrilled with it",
-    "fantastic work, well done",
-    "brilliant and fun",
-    "a joy to watch",
-    "lovely people and place",
-    "I really enjoyed it",
-]
-NEGATIVE = [
-    "what an awful day",
-    "I hate this film",
-    "such a terrible idea",
-    "this makes me sad",
-    "a horrible shock",
-    "the worst meal ever",
-    "I am furious about it",
-    "dreadful work, badly done",
-    "boring and dull",
-    "a pain to watch",
-    "rude people, dirty place",
-    "I really disliked it",
-]
-TEXTS = POSITIVE + NEGATIVE
-LABELS = np.array(["pos"] * len(POSITIVE) + ["neg"] * len(NEGATIVE))
 GRID = {"contrastivetuner__hidden_dim": [1, 4, 16]}
 
 

@@ -5,43 +5,13 @@ from __future__ import annotations
 import joblib
 import numpy as np
 import pytest
+from _texts import LABELS, TEXTS
 from sklearn.base import clone
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import GridSearchCV
 from sklearn.pipeline import make_pipeline
 
 from embkit import ContrastiveTuner, FeedForwardTuner, SentenceEncoder
-
-POSITIVE = [
-    "what a wonderful day",
-    "I love this film",
-    "such a great idea",
-    "this makes me happy",
-    "a delightful surprise",
-    "the best meal ever",
-    "I am thrilled with it",
-    "fantastic work, well done",
-    "brilliant and fun",
-    "a joy to watch",
-    "lovely people and place",
-    "I really enjoyed it",
-]
-NEGATIVE = [
-    "what an awful day",
-    "I hate this film",
-    "such a terrible idea",
-    "this makes me sad",
-    "a horrible shock",
-    "the worst meal ever",
-    "I am furious about it",
-    "dreadful work, badly done",
-    "boring and dull",
-    "a pain to watch",
-    "rude people, dirty place",
-    "I really disliked it",
-]
-TEXTS = POSITIVE + NEGATIVE
-LABELS = np.array(["pos"] * len(POSITIVE) + ["neg"] * len(NEGATIVE))
 
 
 @pytest.fixture(scope="module")
