@@ -190,10 +190,13 @@ class TorchEstimatorBase(BaseEstimator):
         raise NotImplementedError
 
     def _make_optimizer(self) -> torch.optim.Optimizer:
+        # the fused kernel updates all parameters in one call: several times faster per
+        # step for the small networks trained here (same update rule)
         return torch.optim.AdamW(
             self.module_.parameters(),
             lr=float(self.learning_rate),
             weight_decay=float(getattr(self, "weight_decay", 0.0)),
+            fused=self.device_.type in ("cpu", "cuda"),
         )
 
     # ------------------------------------------------------------ public API
