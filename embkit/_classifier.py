@@ -18,7 +18,7 @@ from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_array, check_is_fitted
 from torch.nn import functional as F
 
-from embkit._nn import MLP, check_layer_params
+from embkit._nn import MLP, DropoutNoise, check_layer_params
 from embkit._torch_base import TorchEstimatorBase, TrainData, check_sample_weight, check_X
 from embkit._validation import check_positive_int
 
@@ -217,11 +217,9 @@ class TorchClassifierBase(LabelMixin, TorchEstimatorBase):
             weights = np.array([float(cw.get(c, 1.0)) for c in self.classes_.tolist()])
         return torch.as_tensor(weights, dtype=torch.float32, device=device)
 
-    def _batch_loss(
-        self, data: TrainData, idx: torch.Tensor, generator: torch.Generator
-    ) -> torch.Tensor:
-        logits = self.module_(data.X[idx], generator)
-        target = data.y[idx]
+    def _batch_loss(self, data: TrainData, idx: torch.Tensor, noise: DropoutNoise) -> torch.Tensor:
+        logits = self.module_(data.X.index_select(0, idx), noise)
+        target = data.y.index_select(0, idx)
         class_weight = data.extra["class_weight"]
         if self.multi_label_:
             per_row = F.binary_cross_entropy_with_logits(
@@ -230,7 +228,7 @@ class TorchClassifierBase(LabelMixin, TorchEstimatorBase):
         else:
             per_row = F.cross_entropy(logits, target, weight=class_weight, reduction="none")
         if data.sample_weight is not None:
-            per_row = per_row * data.sample_weight[idx]
+            per_row = per_row * data.sample_weight.index_select(0, idx)
         return per_row.mean()
 
     # ------------------------------------------------------------- prediction

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import torch
 from torch import nn
 from torch.nn import functional as F
@@ -35,12 +36,63 @@ def _activation(name: str, x: torch.Tensor) -> torch.Tensor:
     return x
 
 
-def dropout(x: torch.Tensor, p: float, generator: torch.Generator | None) -> torch.Tensor:
-    """Inverted dropout drawing its mask from ``generator`` (not the global RNG)."""
-    if p <= 0.0:
+class DropoutNoise:
+    """Seeded source of dropout masks; never touches numpy's or torch's global RNG.
+
+    On the CPU a mask is made from raw 64-bit draws of a numpy PCG64 generator, 16 bits
+    per element: about five times faster than ``torch.rand`` with a ``torch.Generator``,
+    whose CPU draws are one Mersenne-Twister number per element. The drop probability is
+    then ``p`` rounded to a multiple of ``1 / 65536`` and kept values are scaled by the
+    exact inverse of the keep probability, so the mask's mean is 1. On other devices the
+    mask is drawn on the device from a ``torch.Generator``.
+
+    Parameters
+    ----------
+    seed : int
+        Seed of this source (drawn from the estimator's own generator).
+    device : torch.device
+        Where the masks are used.
+
+    Examples
+    --------
+    >>> import torch
+    >>> noise = DropoutNoise(0, torch.device("cpu"))
+    >>> mask = noise.mask((1000, 50), 0.5, torch.float32)
+    >>> sorted(mask.unique().tolist())
+    [0.0, 2.0]
+    >>> abs(float(mask.mean()) - 1.0) < 0.02
+    True
+    """
+
+    def __init__(self, seed: int, device: torch.device) -> None:
+        self.device = torch.device(device)
+        if self.device.type == "cpu":
+            self._numpy = np.random.Generator(np.random.PCG64(seed))
+            self._torch = None
+        else:
+            self._numpy = None
+            self._torch = torch.Generator(device=self.device).manual_seed(seed)
+
+    def mask(self, shape: tuple[int, ...], p: float, dtype: torch.dtype) -> torch.Tensor:
+        """A tensor of ``shape`` holding 0 (dropped) or ``1 / keep probability`` (kept)."""
+        if self._numpy is None:
+            keep = torch.rand(shape, generator=self._torch, device=self.device) >= p
+            return keep.to(dtype) / (1.0 - p)
+        n = math.prod(shape)
+        words = self._numpy.bit_generator.random_raw((n + 3) // 4)
+        draws = words.view(np.uint16)[:n]
+        threshold = min(round(p * 65536), 65535)
+        scale = np.float32(65536 / (65536 - threshold))
+        mask = (draws >= threshold).astype(np.float32)  # np.where is ~15x slower here
+        mask *= scale
+        return torch.from_numpy(mask.reshape(shape)).to(dtype)
+
+
+def dropout(x: torch.Tensor, p: float, noise: DropoutNoise | None) -> torch.Tensor:
+    """Inverted dropout drawing its mask from ``noise`` (not the global RNG)."""
+    if p <= 0.0 or noise is None:
         return x
-    keep = torch.rand(x.shape, generator=generator, device=x.device, dtype=x.dtype) >= p
-    return x * keep / (1.0 - p)
+    return x * noise.mask(tuple(x.shape), p, x.dtype)
 
 
 def init_linear_(layer: nn.Linear, generator: torch.Generator) -> None:
@@ -85,16 +137,16 @@ class MLP(nn.Module):
                 init_linear_(layer, generator)
         return self
 
-    def embed(self, x: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+    def embed(self, x: torch.Tensor, noise: DropoutNoise | None = None) -> torch.Tensor:
         if self.hidden is None:
             return x
         h = _activation(self.activation, self.hidden(x))
         if self.training:
-            h = dropout(h, self.dropout, generator)
+            h = dropout(h, self.dropout, noise)
         return h
 
-    def forward(self, x: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
-        return self.out(self.embed(x, generator))
+    def forward(self, x: torch.Tensor, noise: DropoutNoise | None = None) -> torch.Tensor:
+        return self.out(self.embed(x, noise))
 
 
 class Projection(nn.Module):
@@ -127,14 +179,14 @@ class Projection(nn.Module):
             init_linear_(layer, generator)
         return self
 
-    def forward(self, x: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, noise: DropoutNoise | None = None) -> torch.Tensor:
         last = len(self.layers) - 1
         for i, layer in enumerate(self.layers):
             x = layer(x)
             if i < last:
                 x = _activation(self.activation, x)
                 if self.training:
-                    x = dropout(x, self.dropout, generator)
+                    x = dropout(x, self.dropout, noise)
         return _activation(self.activation, x) if last == 0 else x
 
 

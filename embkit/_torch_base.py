@@ -30,6 +30,7 @@ from sklearn.utils.validation import validate_data
 from tqdm.auto import tqdm
 
 from embkit._device import loadable_device, resolve_device
+from embkit._nn import DropoutNoise
 from embkit._validation import check_positive_float, check_positive_int
 
 _TORCH_ATTRIBUTES = ("module_", "optimizer_")
@@ -184,9 +185,7 @@ class TorchEstimatorBase(BaseEstimator):
     def _build_module(self, data: TrainData) -> torch.nn.Module:
         raise NotImplementedError
 
-    def _batch_loss(
-        self, data: TrainData, idx: torch.Tensor, generator: torch.Generator
-    ) -> torch.Tensor:
+    def _batch_loss(self, data: TrainData, idx: torch.Tensor, noise: DropoutNoise) -> torch.Tensor:
         raise NotImplementedError
 
     def _make_optimizer(self) -> torch.optim.Optimizer:
@@ -268,23 +267,25 @@ class TorchEstimatorBase(BaseEstimator):
 
     def _run_pass(self, data: TrainData) -> None:
         """One pass over ``data`` in shuffled mini-batches."""
-        generator = self._torch_generator()
+        noise = DropoutNoise(int(self._rng.integers(_MAX_SEED)), self.device_)
         self.module_.train()
-        total, seen = 0.0, 0
+        total = torch.zeros((), dtype=torch.float64, device=self.device_)
+        seen = 0
         for idx in self._batches(data.n):
-            loss = self._train_step(data, idx, generator)
-            total += loss * len(idx)
+            loss = self._train_step(data, idx, noise)
+            total += loss * len(idx)  # stays on the device: no synchronisation per step
             seen += len(idx)
         self.n_iter_ += 1
-        self.loss_curve_.append(total / max(seen, 1))
+        self.loss_curve_.append(float(total) / max(seen, 1))
 
-    def _train_step(self, data: TrainData, idx: torch.Tensor, generator: torch.Generator) -> float:
+    def _train_step(self, data: TrainData, idx: torch.Tensor, noise: DropoutNoise) -> torch.Tensor:
+        """One optimisation step on the rows ``idx``; returns the detached batch loss."""
         self.optimizer_.zero_grad(set_to_none=True)
-        loss = self._batch_loss(data, idx, generator)
+        loss = self._batch_loss(data, idx, noise)
         loss.backward()
         self.optimizer_.step()
         self.t_ += 1
-        return float(loss.detach())
+        return loss.detach()
 
     def _to_tensor(self, X: np.ndarray, device: torch.device) -> torch.Tensor:
         X = np.ascontiguousarray(X, dtype=np.float32)

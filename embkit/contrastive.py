@@ -11,7 +11,13 @@ from sklearn.base import BaseEstimator, ClassNamePrefixFeaturesOutMixin, Transfo
 from sklearn.utils.validation import check_array, check_is_fitted
 
 from embkit._classifier import LabelMixin
-from embkit._nn import Projection, check_layer_params, cosine_pairs, gathered_cosine
+from embkit._nn import (
+    DropoutNoise,
+    Projection,
+    check_layer_params,
+    cosine_pairs,
+    gathered_cosine,
+)
 from embkit._torch_base import (
     TorchEstimatorBase,
     TrainData,
@@ -183,20 +189,18 @@ class ContrastiveLearner(ClassNamePrefixFeaturesOutMixin, TorchEstimatorBase):
             )
         return X2
 
-    def _batch_loss(
-        self, data: TrainData, idx: torch.Tensor, generator: torch.Generator
-    ) -> torch.Tensor:
+    def _batch_loss(self, data: TrainData, idx: torch.Tensor, noise: DropoutNoise) -> torch.Tensor:
         if "groups" in data.extra:
-            return self._grouped_loss(data, idx, generator)
-        left = self.module_(data.X[idx], generator)
-        right = self.module_(data.extra["X2"][idx], generator)
-        per_pair = (cosine_pairs(left, right) - data.y[idx]) ** 2
+            return self._grouped_loss(data, idx, noise)
+        left = self.module_(data.X.index_select(0, idx), noise)
+        right = self.module_(data.extra["X2"].index_select(0, idx), noise)
+        per_pair = (cosine_pairs(left, right) - data.y.index_select(0, idx)) ** 2
         if data.sample_weight is not None:
-            per_pair = per_pair * data.sample_weight[idx]
+            per_pair = per_pair * data.sample_weight.index_select(0, idx)
         return per_pair.mean()
 
     def _grouped_loss(
-        self, data: TrainData, idx: torch.Tensor, generator: torch.Generator
+        self, data: TrainData, idx: torch.Tensor, noise: DropoutNoise
     ) -> torch.Tensor:
         """Embed each point of the batch once, then pair points inside the batch."""
         groups = data.extra["groups"]
@@ -206,12 +210,12 @@ class ContrastiveLearner(ClassNamePrefixFeaturesOutMixin, TorchEstimatorBase):
         else:
             _, codes = np.unique(local, return_inverse=True)
             i1, i2, target = sample_pairs(codes, data.extra["n_neg"], self._rng)
-        emb = self.module_(data.X[idx], generator)
+        emb = self.module_(data.X.index_select(0, idx), noise)
         i1_t = torch.from_numpy(i1).to(self.device_)
         i2_t = torch.from_numpy(i2).to(self.device_)
         per_pair = (gathered_cosine(emb, i1_t, i2_t) - torch.from_numpy(target).to(emb)) ** 2
         if data.sample_weight is not None:
-            per_pair = per_pair * data.sample_weight[idx].index_select(0, i1_t)
+            per_pair = per_pair * data.sample_weight.index_select(0, idx).index_select(0, i1_t)
         return per_pair.mean()
 
     # ------------------------------------------------------------ public API
