@@ -65,7 +65,23 @@ def run_setfit(model_path, X, y, X_test, seed, iterations):
     return pred, fit, time.perf_counter() - start
 
 
-def run_embkit(model_path, X, y, X_test, seed, pairs, batch_size, lr):
+def parse_config(cfg: str) -> dict[str, Any]:
+    """``PAIRS:LR[:SAMPLING[:N_NEG[:BATCH]]]`` -> SbertTuner keyword arguments.
+
+    >>> parse_config("40:2e-5:in_batch")["sampling"], parse_config("40:2e-5")["n_neg"]
+    ('in_batch', 1)
+    """
+    parts = cfg.split(":")
+    return {
+        "n_pairs_per_example": int(parts[0]),
+        "learning_rate": float(parts[1]),
+        "sampling": parts[2] if len(parts) > 2 else "random",
+        "n_neg": int(parts[3]) if len(parts) > 3 else 1,
+        "batch_size": int(parts[4]) if len(parts) > 4 else 16,
+    }
+
+
+def run_embkit(model_path, X, y, X_test, seed, cfg):
     from sklearn.linear_model import LogisticRegression
     from sklearn.pipeline import make_pipeline
 
@@ -73,9 +89,7 @@ def run_embkit(model_path, X, y, X_test, seed, pairs, batch_size, lr):
 
     tuner = SbertTuner(
         model_path,
-        n_pairs_per_example=pairs,
-        batch_size=batch_size,
-        learning_rate=lr,
+        **parse_config(cfg),
         random_state=seed,
         device="cpu",
         show_progress_bar=False,
@@ -149,8 +163,9 @@ def main(argv: list[str] | None = None) -> list[dict[str, Any]]:
     parser.add_argument(
         "--embkit",
         nargs="+",
-        default=["20:2e-5"],
-        help="SbertTuner settings n_pairs_per_example:learning_rate (batch 16), one run each",
+        default=["40:5e-5:in_batch"],
+        help="SbertTuner settings PAIRS:LR[:SAMPLING[:N_NEG[:BATCH]]] (n_pairs_per_example, "
+        "learning_rate, sampling, n_neg, batch_size; defaults random, 1, 16), one run each",
     )
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--name", default="fewshot")
@@ -188,8 +203,7 @@ def main(argv: list[str] | None = None) -> list[dict[str, Any]]:
                     if contender == "setfit":
                         out = run_setfit(model_path, X, y, test_X, seed, args.setfit_iterations)
                     elif contender == "embkit-setfit":
-                        pairs, lr = cfg.split(":")
-                        out = run_embkit(model_path, X, y, test_X, seed, int(pairs), 16, float(lr))
+                        out = run_embkit(model_path, X, y, test_X, seed, cfg)
                     else:
                         out = run_frozen(
                             encoder, X, y, test_emb, seed, contender == "frozen-contrastive"

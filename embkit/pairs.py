@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 from sklearn.utils import check_random_state
 
-__all__ = ["make_pairs", "pairs_from_cats", "sample_pairs"]
+__all__ = ["make_grouped_pairs", "make_pairs", "pairs_from_cats", "sample_pairs"]
 
 
 def _generator(random_state: Any) -> np.random.Generator:
@@ -171,6 +171,100 @@ def make_pairs(
     if codes.max() == 0:
         raise ValueError("y has a single class: dissimilar pairs need at least two classes")
     return sample_pairs(codes, int(n_neg), rng)
+
+
+def make_grouped_pairs(
+    y: Any,
+    *,
+    group_size: int,
+    n_rounds: int = 1,
+    n_neg: int = 1,
+    random_state: Any = None,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Pairs laid out in groups: each run of ``group_size * (1 + n_neg)`` pairs uses only
+    ``group_size`` rows.
+
+    Every round visits each row once, in an order that interleaves the classes; the rows are
+    cut into groups of ``group_size`` and, inside each group, every row gets one positive
+    partner and ``n_neg`` negatives drawn among the group's own rows (with
+    :func:`sample_pairs`). A row whose class fills its whole group gets ``n_neg`` further
+    positives instead, so every group yields the same number of pairs. Training on
+    consecutive batches of ``group_size * (1 + n_neg)`` pairs then encodes only
+    ``group_size`` texts per step, however many pairs it learns from.
+
+    Parameters
+    ----------
+    y : array-like of shape (n,)
+        Class labels (at least two classes).
+    group_size : int
+        Rows per group (at least 2).
+    n_rounds : int, default=1
+        Visits of every row; each round gives ``n * (1 + n_neg)`` pairs.
+    n_neg : int, default=1
+        Negatives per row and round.
+    random_state : int, RandomState, Generator or None
+        Seed for reproducible sampling.
+
+    Returns
+    -------
+    idx1, idx2 : ndarray of int64, shape (n * n_rounds * (1 + n_neg),)
+        Row indices of the two sides of each pair, group after group.
+    similar : ndarray of float32
+        1.0 for a similar pair, 0.0 for a dissimilar one.
+
+    Examples
+    --------
+    >>> idx1, idx2, similar = make_grouped_pairs(
+    ...     ["a", "a", "b", "b", "a", "b"], group_size=2, n_rounds=2, random_state=0
+    ... )
+    >>> len(idx1), int(similar.sum())
+    (24, 12)
+    >>> all(len(set(idx1[k:k + 4]) | set(idx2[k:k + 4])) <= 2 for k in range(0, 24, 4))
+    True
+    """
+    if isinstance(group_size, bool) or not isinstance(group_size, (int, np.integer)):
+        raise TypeError(f"group_size must be an integer >= 2, got {group_size!r}")
+    if group_size < 2:
+        raise ValueError(f"group_size must be an integer >= 2, got {group_size!r}")
+    if isinstance(n_rounds, bool) or not isinstance(n_rounds, (int, np.integer)) or n_rounds < 1:
+        raise ValueError(f"n_rounds must be an integer >= 1, got {n_rounds!r}")
+    if isinstance(n_neg, bool) or not isinstance(n_neg, (int, np.integer)) or n_neg < 0:
+        raise ValueError(f"n_neg must be an integer >= 0, got {n_neg!r}")
+    y_arr = np.asarray(y)
+    if y_arr.ndim != 1 or y_arr.shape[0] < 2:
+        raise ValueError(f"y must be 1-D labels of at least two rows, got shape {y_arr.shape}")
+    _, codes = np.unique(y_arr, return_inverse=True)
+    if codes.max() == 0:
+        raise ValueError("y has a single class: dissimilar pairs need at least two classes")
+    rng = _generator(random_state)
+    order = np.concatenate([_interleaved_order(codes, rng) for _ in range(int(n_rounds))])
+    parts1, parts2, parts_s = [], [], []
+    for start in range(0, len(order), int(group_size)):
+        rows = order[start : start + int(group_size)]
+        _, local = np.unique(codes[rows], return_inverse=True)
+        i1, i2, sim = sample_pairs(local, int(n_neg), rng)
+        alone = np.flatnonzero(np.bincount(local)[local] == len(rows))  # no other class here
+        if n_neg and alone.size:
+            extra = [sample_pairs(local, 0, rng)[1][alone] for _ in range(int(n_neg))]
+            i1 = np.concatenate([i1, np.tile(alone, int(n_neg))])
+            i2 = np.concatenate([i2, *extra])
+            sim = np.concatenate([sim, np.ones(alone.size * int(n_neg), dtype=np.float32)])
+        parts1.append(rows[i1])
+        parts2.append(rows[i2])
+        parts_s.append(sim)
+    return np.concatenate(parts1), np.concatenate(parts2), np.concatenate(parts_s)
+
+
+def _interleaved_order(codes: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """A random order of the rows in which every class is spread evenly."""
+    perm = rng.permutation(len(codes))
+    shuffled = codes[perm]
+    counts = np.bincount(shuffled)
+    rank = np.empty(len(perm), dtype=np.int64)
+    by_class = np.argsort(shuffled, kind="stable")
+    rank[by_class] = np.arange(len(perm)) - np.repeat(np.cumsum(counts) - counts, counts)
+    position = (rank + rng.random(len(perm))) / counts[shuffled]
+    return perm[np.argsort(position, kind="stable")]
 
 
 def pairs_from_cats(

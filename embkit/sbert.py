@@ -41,11 +41,12 @@ from embkit._validation import (
     check_positive_int,
     check_texts,
 )
-from embkit.pairs import make_pairs
+from embkit.pairs import make_grouped_pairs, make_pairs
 
 __all__ = ["SbertLearner", "SbertTuner"]
 
 _LOSSES = ("cosine", "contrastive")
+_SAMPLINGS = ("in_batch", "random")
 _MAX_SEED = 2**31 - 1
 
 
@@ -81,6 +82,11 @@ class SbertLearner(ClassNamePrefixFeaturesOutMixin, BaseEstimator):
         Passes over the pairs made by ``fit``; ``partial_fit`` makes one pass per call.
     batch_size : int, default=16
         Pairs per optimisation step.
+    shuffle : bool, default=True
+        Shuffle the pairs at every pass. With ``False`` the pairs are trained in the order
+        given, each step taking the next ``batch_size`` of them: a caller that lays out
+        pairs sharing few texts side by side (as :class:`SbertTuner` does) makes each step
+        encode only those texts.
     learning_rate : float, default=2e-5
         Peak AdamW learning rate.
     warmup_ratio : float, default=0.1
@@ -131,6 +137,7 @@ class SbertLearner(ClassNamePrefixFeaturesOutMixin, BaseEstimator):
         loss: str = "cosine",
         n_epochs: int = 1,
         batch_size: int = 16,
+        shuffle: bool = True,
         learning_rate: float = 2e-5,
         warmup_ratio: float = 0.1,
         weight_decay: float = 0.01,
@@ -144,6 +151,7 @@ class SbertLearner(ClassNamePrefixFeaturesOutMixin, BaseEstimator):
         self.loss = loss
         self.n_epochs = n_epochs
         self.batch_size = batch_size
+        self.shuffle = shuffle
         self.learning_rate = learning_rate
         self.warmup_ratio = warmup_ratio
         self.weight_decay = weight_decay
@@ -158,6 +166,8 @@ class SbertLearner(ClassNamePrefixFeaturesOutMixin, BaseEstimator):
         check_choice(self.loss, "loss", _LOSSES)
         check_positive_int(self.n_epochs, "n_epochs")
         check_positive_int(self.batch_size, "batch_size")
+        if not isinstance(self.shuffle, (bool, np.bool_)):
+            raise TypeError(f"shuffle must be True or False, got {self.shuffle!r}")
         check_positive_float(self.learning_rate, "learning_rate")
         check_positive_float(self.weight_decay, "weight_decay", allow_zero=True)
         check_positive_float(self.margin, "margin")
@@ -271,7 +281,7 @@ class SbertLearner(ClassNamePrefixFeaturesOutMixin, BaseEstimator):
         y: np.ndarray,
         scheduler: torch.optim.lr_scheduler.LRScheduler,
     ) -> None:
-        """One shuffled pass; every distinct text in a batch goes through the body once."""
+        """One pass over the pairs; each distinct text of a batch is encoded once."""
         vocab: dict[str, int] = {}
         codes = np.fromiter(
             (vocab.setdefault(t, len(vocab)) for t in texts1 + texts2),
@@ -283,7 +293,11 @@ class SbertLearner(ClassNamePrefixFeaturesOutMixin, BaseEstimator):
         tokens = Tokenized(self.model_.tokenizer, list(vocab), max_length)
         target = torch.as_tensor(y, device=self.device_)
         generator = torch.Generator().manual_seed(int(self._rng.integers(_MAX_SEED)))
-        order = torch.randperm(len(y), generator=generator).numpy()
+        order = (
+            torch.randperm(len(y), generator=generator).numpy()
+            if self.shuffle
+            else np.arange(len(y))
+        )
         batches = [order[s : s + self.batch_size] for s in range(0, len(y), self.batch_size)]
         disable = None if self.show_progress_bar is None else not self.show_progress_bar
         self.model_.train()
@@ -418,26 +432,37 @@ class SbertLearner(ClassNamePrefixFeaturesOutMixin, BaseEstimator):
 class SbertTuner(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
     """SetFit's first phase as a pipeline step: tune the body on pairs sampled from labels.
 
-    ``fit(texts, y)`` samples pairs with :func:`embkit.make_pairs` (each example gets one
-    similar partner and ``n_neg`` dissimilar ones per round), trains an :class:`SbertLearner`
-    on them (``learner_``), and ``transform`` encodes with the tuned body.
-    ``make_pipeline(SbertTuner(), LogisticRegression())`` is SetFit.
+    ``fit(texts, y)`` samples pairs from the labels (each example gets one similar partner
+    and ``n_neg`` dissimilar ones per round), trains an :class:`SbertLearner` on them
+    (``learner_``), and ``transform`` encodes with the tuned body.
+    ``make_pipeline(SbertTuner(), LogisticRegression())`` is SetFit; by default the pairs of
+    a step are drawn among a few texts that the step encodes once (``sampling="in_batch"``),
+    which trains in about a quarter of SetFit's time on the same number of pairs.
 
     Parameters
     ----------
     model : str, path or SentenceTransformer, default="all-MiniLM-L6-v2"
         The body to start from (never changed in place).
-    n_pairs_per_example : int, default=20
-        Pairs drawn per labelled example (rounded up to whole rounds of ``1 + n_neg``).
+    n_pairs_per_example : int, default=40
+        Pairs drawn per labelled example (rounded up to whole rounds of ``1 + n_neg``);
+        40 is what SetFit draws with ``num_iterations=20``.
     n_neg : int, default=1
         Dissimilar partners per similar one in each round.
+    sampling : {"in_batch", "random"}, default="in_batch"
+        How pairs meet in a step. "random": each example's partners are drawn from all the
+        data (:func:`embkit.make_pairs`) and batches of ``batch_size`` pairs are shuffled,
+        as SetFit does; a step encodes up to ``2 * batch_size`` texts. "in_batch": each
+        step takes ``batch_size // (1 + n_neg)`` texts (classes interleaved) and pairs them
+        among themselves (:func:`embkit.pairs.make_grouped_pairs`): the same number of
+        pairs per step and per example, but a step encodes only those texts, about a
+        quarter of the work with ``n_neg=1``.
     loss : {"cosine", "contrastive"}, default="cosine"
         Pair loss of the learner (see :class:`SbertLearner`).
     n_epochs : int, default=1
         Passes over the sampled pairs.
     batch_size : int, default=16
         Pairs per step.
-    learning_rate : float, default=2e-5
+    learning_rate : float, default=5e-5
         Peak AdamW learning rate.
     warmup_ratio : float, default=0.1
         Fraction of steps spent warming up the learning rate.
@@ -470,12 +495,13 @@ class SbertTuner(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimato
         self,
         model: Any = DEFAULT_MODEL,
         *,
-        n_pairs_per_example: int = 20,
+        n_pairs_per_example: int = 40,
         n_neg: int = 1,
+        sampling: str = "in_batch",
         loss: str = "cosine",
         n_epochs: int = 1,
         batch_size: int = 16,
-        learning_rate: float = 2e-5,
+        learning_rate: float = 5e-5,
         warmup_ratio: float = 0.1,
         max_length: int | None = None,
         random_state: Any = None,
@@ -485,6 +511,7 @@ class SbertTuner(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimato
         self.model = model
         self.n_pairs_per_example = n_pairs_per_example
         self.n_neg = n_neg
+        self.sampling = sampling
         self.loss = loss
         self.n_epochs = n_epochs
         self.batch_size = batch_size
@@ -508,21 +535,38 @@ class SbertTuner(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimato
         check_classification_targets(y)
         return texts, y
 
+    def _group_size(self) -> int:
+        """Texts per step with ``sampling="in_batch"``."""
+        return max(2, self.batch_size // (1 + self.n_neg))
+
     def _pairs(self, texts: list[str], y: np.ndarray, rng: np.random.Generator):
         check_positive_int(self.n_pairs_per_example, "n_pairs_per_example")
         check_positive_int(self.n_neg, "n_neg", minimum=0)
+        check_positive_int(self.batch_size, "batch_size")
+        check_choice(self.sampling, "sampling", _SAMPLINGS)
         rounds = math.ceil(self.n_pairs_per_example / (1 + self.n_neg))
-        parts = [make_pairs(y, n_neg=self.n_neg, random_state=rng) for _ in range(rounds)]
-        idx1, idx2, sim = (np.concatenate(p) for p in zip(*parts, strict=True))
+        if self.sampling == "in_batch":
+            idx1, idx2, sim = make_grouped_pairs(
+                y,
+                group_size=self._group_size(),
+                n_rounds=rounds,
+                n_neg=self.n_neg,
+                random_state=rng,
+            )
+        else:
+            parts = [make_pairs(y, n_neg=self.n_neg, random_state=rng) for _ in range(rounds)]
+            idx1, idx2, sim = (np.concatenate(p) for p in zip(*parts, strict=True))
         arr = np.asarray(texts, dtype=object)
         return arr[idx1].tolist(), arr[idx2].tolist(), sim
 
     def _new_learner(self, seed: int) -> SbertLearner:
+        in_batch = self.sampling == "in_batch"
         return SbertLearner(
             self.model,
             loss=self.loss,
             n_epochs=self.n_epochs,
-            batch_size=self.batch_size,
+            batch_size=self._group_size() * (1 + self.n_neg) if in_batch else self.batch_size,
+            shuffle=not in_batch,
             learning_rate=self.learning_rate,
             warmup_ratio=self.warmup_ratio,
             max_length=self.max_length,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from embkit.pairs import make_pairs, pairs_from_cats, sample_pairs
+from embkit.pairs import make_grouped_pairs, make_pairs, pairs_from_cats, sample_pairs
 
 
 def test_every_row_gets_one_positive_and_n_neg_negatives():
@@ -124,3 +124,64 @@ def test_pairs_from_cats_on_embetter_data(shared_data):
     texts1, texts2, similar = pairs["new-dataset"]
     assert len(texts1) == len(texts2) == len(similar)
     assert 0 < similar.mean() < 1
+
+
+@pytest.mark.parametrize("n_neg", [0, 1, 3])
+def test_grouped_pairs_stay_inside_their_group(n_neg):
+    y = np.repeat(["a", "b", "c"], [30, 20, 13])  # 63 rows: the last group of a round is short
+    group, rounds = 8, 3
+    idx1, idx2, similar = make_grouped_pairs(
+        y, group_size=group, n_rounds=rounds, n_neg=n_neg, random_state=0
+    )
+    per_group = group * (1 + n_neg)
+    assert len(idx1) == len(y) * rounds * (1 + n_neg)
+    for start in range(0, len(idx1), per_group):
+        rows = set(idx1[start : start + per_group]) | set(idx2[start : start + per_group])
+        assert len(rows) <= group
+    positives = similar == 1
+    assert np.all(y[idx1[positives]] == y[idx2[positives]])
+    assert np.all(y[idx1[~positives]] != y[idx2[~positives]])
+    # every row is an anchor 1 + n_neg times per round
+    assert np.all(np.bincount(idx1, minlength=len(y)) == rounds * (1 + n_neg))
+
+
+def test_grouped_pairs_interleave_classes_and_are_seeded():
+    y = np.repeat([0, 1], [90, 10])  # imbalanced: groups still mix both classes
+    idx1, _, similar = make_grouped_pairs(y, group_size=10, n_neg=1, random_state=3)
+    anchors = idx1.reshape(10, 20)  # 10 groups of 10 rows, 20 pairs each
+    assert all(len(set(y[row])) == 2 for row in anchors)
+    assert np.mean(similar) == 0.5
+    again = make_grouped_pairs(y, group_size=10, n_neg=1, random_state=3)
+    np.testing.assert_array_equal(again[0], idx1)
+    other = make_grouped_pairs(y, group_size=10, n_neg=1, random_state=4)
+    assert not np.array_equal(other[0], idx1)
+
+
+def test_grouped_pairs_single_class_group_gets_positives_instead():
+    y = np.array([0, 0, 0, 0, 1, 1])
+    idx1, idx2, similar = make_grouped_pairs(y, group_size=2, n_rounds=4, random_state=0)
+    assert len(idx1) == 6 * 4 * 2
+    for start in range(0, len(idx1), 4):
+        if len(set(y[idx1[start : start + 4]])) == 1:  # a group of one class: all positives
+            assert np.all(similar[start : start + 4] == 1)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error", "match"),
+    [
+        ({"group_size": 1}, ValueError, "group_size"),
+        ({"group_size": 2.5}, TypeError, "group_size"),
+        ({"group_size": 4, "n_rounds": 0}, ValueError, "n_rounds"),
+        ({"group_size": 4, "n_neg": -1}, ValueError, "n_neg"),
+    ],
+)
+def test_grouped_pairs_bad_params(kwargs, error, match):
+    with pytest.raises(error, match=match):
+        make_grouped_pairs([0, 1, 0, 1], **kwargs)
+
+
+def test_grouped_pairs_bad_labels():
+    with pytest.raises(ValueError, match="single class"):
+        make_grouped_pairs(["a"] * 4, group_size=2)
+    with pytest.raises(ValueError, match="1-D labels"):
+        make_grouped_pairs([[0, 1]], group_size=2)

@@ -255,3 +255,53 @@ def test_tuner_bad_input_leaves_it_unchanged(fitted_tuner, X, y, error, match):
         fitted_tuner.fit(X, y)
     assert fitted_tuner.learner_ is learner
     assert fitted_tuner.classes_.tolist() == ["neg", "pos"]
+
+
+def _texts_per_step(monkeypatch, fit):
+    """Run ``fit`` and return how many distinct texts each training step encoded."""
+    from embkit import sbert
+
+    seen = []
+    original = sbert.Tokenized.batch
+
+    def spy(self, ids, device):
+        seen.append(len(ids))
+        return original(self, ids, device)
+
+    monkeypatch.setattr(sbert.Tokenized, "batch", spy)
+    fit()
+    return seen
+
+
+def test_learner_without_shuffle_trains_pairs_in_the_given_order(monkeypatch):
+    # pairs (0, 1) then (2, 3), twice over: in order each step sees only the texts of one pair
+    left = [TEXTS[0], TEXTS[4]] * 2
+    right = [TEXTS[1], TEXTS[5]] * 2
+    ordered = _learner(batch_size=1, shuffle=False)
+    steps = _texts_per_step(monkeypatch, lambda: ordered.fit(left, right, [1.0, 0.0] * 2))
+    assert steps == [2, 2, 2, 2]
+    reversed_order = _learner(batch_size=1, shuffle=False).fit(
+        left[::-1], right[::-1], [0.0, 1.0] * 2
+    )
+    assert not np.array_equal(ordered.transform(TEXTS), reversed_order.transform(TEXTS))
+    with pytest.raises(TypeError, match="shuffle must be True or False"):
+        _learner(shuffle="no").fit(LEFT, RIGHT, SIM)
+
+
+def test_tuner_in_batch_sampling_encodes_only_the_group(monkeypatch):
+    tuner = _tuner(sampling="in_batch", n_pairs_per_example=4, batch_size=8)
+    steps = _texts_per_step(monkeypatch, lambda: tuner.fit(TEXTS, LABELS))
+    # 8 texts x 2 rounds x 2 pairs = 32 pairs; groups of 8 // 2 = 4 texts, 8 pairs a step
+    assert tuner.learner_.t_ == 4 and tuner.learner_.shuffle is False
+    assert max(steps[: tuner.learner_.t_]) <= 4
+    spread = _tuner(sampling="random", n_pairs_per_example=4, batch_size=8)
+    random_steps = _texts_per_step(monkeypatch, lambda: spread.fit(TEXTS, LABELS))
+    assert max(random_steps[: spread.learner_.t_]) > 4
+    assert not np.allclose(tuner.transform(TEXTS), spread.transform(TEXTS), atol=1e-5)
+    again = _tuner(sampling="in_batch", n_pairs_per_example=4, batch_size=8).fit(TEXTS, LABELS)
+    np.testing.assert_array_equal(again.transform(TEXTS), tuner.transform(TEXTS))
+
+
+def test_tuner_bad_sampling_is_clear():
+    with pytest.raises(ValueError, match="sampling must be one of"):
+        _tuner(sampling="everywhere").fit(TEXTS, LABELS)
