@@ -81,29 +81,50 @@ def check_similarity(y: Any, n: int, *, name: str = "y") -> np.ndarray:
 
 
 class Tokenized:
-    """Texts tokenised once (no padding); batches are padded to their own longest text."""
+    """Texts tokenised once (no padding); batches are padded to their own longest text.
+
+    The token columns are kept flat, one ``int64`` array per key with each text's offset,
+    so a batch is gathered with one vectorised index per key.
+
+    Examples
+    --------
+    >>> class Toy:  # a tokenizer that maps each word to its length
+    ...     pad_token_id = 0
+    ...     def __call__(self, texts, **kwargs):
+    ...         ids = [[len(w) for w in t.split()] for t in texts]
+    ...         return {"input_ids": ids, "attention_mask": [[1] * len(i) for i in ids]}
+    >>> tokens = Tokenized(Toy(), ["a bb", "ccc", "dd e ffff"], max_length=8)
+    >>> tokens.batch([2, 1], torch.device("cpu"))["input_ids"].tolist()
+    [[2, 1, 4], [3, 0, 0]]
+    """
 
     def __init__(self, tokenizer: Any, texts: Sequence[str], max_length: int) -> None:
         enc = tokenizer(list(texts), truncation=True, max_length=max_length, padding=False)
         self.keys = [k for k in ("input_ids", "token_type_ids", "attention_mask") if k in enc]
-        self.columns = {k: enc[k] for k in self.keys}
         self.lengths = np.fromiter((len(ids) for ids in enc["input_ids"]), dtype=np.int64)
+        self.offsets = np.cumsum(self.lengths) - self.lengths
+        self.flat = {
+            k: np.fromiter(
+                (token for row in enc[k] for token in row), dtype=np.int64, count=self.lengths.sum()
+            )
+            for k in self.keys
+        }
         self.pad_id = int(tokenizer.pad_token_id or 0)
 
     def __len__(self) -> int:
         return len(self.lengths)
 
     def batch(self, idx: Sequence[int], device: torch.device) -> dict[str, torch.Tensor]:
-        idx = np.asarray(idx)
-        width = int(self.lengths[idx].max())
+        idx = np.asarray(idx, dtype=np.int64)
+        lengths = self.lengths[idx]
+        width = int(lengths.max())
+        column = np.arange(width)
+        valid = column < lengths[:, None]
+        positions = np.where(valid, self.offsets[idx][:, None] + column, 0)
         out = {}
         for key in self.keys:
             fill = self.pad_id if key == "input_ids" else 0
-            arr = np.full((len(idx), width), fill, dtype=np.int64)
-            rows = self.columns[key]
-            for r, i in enumerate(idx):
-                seq = rows[i]
-                arr[r, : len(seq)] = seq
+            arr = np.where(valid, self.flat[key][positions], fill)
             out[key] = torch.from_numpy(arr).to(device)
         return out
 
