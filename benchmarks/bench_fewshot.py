@@ -68,17 +68,14 @@ def run_setfit(model_path, X, y, X_test, seed, iterations):
 def parse_config(cfg: str) -> dict[str, Any]:
     """``PAIRS:LR[:SAMPLING[:N_NEG[:BATCH]]]`` -> SbertTuner keyword arguments.
 
-    >>> parse_config("40:2e-5:in_batch")["sampling"], parse_config("40:2e-5")["n_neg"]
-    ('in_batch', 1)
+    The parts left out keep ``SbertTuner``'s defaults.
+
+    >>> parse_config("40:2e-5:random:1:16")["batch_size"], parse_config("40:2e-5")
+    (16, {'n_pairs_per_example': 40, 'learning_rate': 2e-05})
     """
-    parts = cfg.split(":")
-    return {
-        "n_pairs_per_example": int(parts[0]),
-        "learning_rate": float(parts[1]),
-        "sampling": parts[2] if len(parts) > 2 else "random",
-        "n_neg": int(parts[3]) if len(parts) > 3 else 1,
-        "batch_size": int(parts[4]) if len(parts) > 4 else 16,
-    }
+    names = ("n_pairs_per_example", "learning_rate", "sampling", "n_neg", "batch_size")
+    kinds = (int, float, str, int, int)
+    return {n: kind(v) for n, kind, v in zip(names, kinds, cfg.split(":"), strict=False)}
 
 
 def run_embkit(model_path, X, y, X_test, seed, cfg):
@@ -163,9 +160,10 @@ def main(argv: list[str] | None = None) -> list[dict[str, Any]]:
     parser.add_argument(
         "--embkit",
         nargs="+",
-        default=["40:5e-5:in_batch"],
+        default=["40:5e-5"],
         help="SbertTuner settings PAIRS:LR[:SAMPLING[:N_NEG[:BATCH]]] (n_pairs_per_example, "
-        "learning_rate, sampling, n_neg, batch_size; defaults random, 1, 16), one run each",
+        "learning_rate, sampling, n_neg, batch_size; parts left out keep the tuner's "
+        "defaults), one run each",
     )
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--name", default="fewshot")

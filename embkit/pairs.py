@@ -184,13 +184,14 @@ def make_grouped_pairs(
     """Pairs laid out in groups: each run of ``group_size * (1 + n_neg)`` pairs uses only
     ``group_size`` rows.
 
-    Every round visits each row once, in an order that interleaves the classes; the rows are
-    cut into groups of ``group_size`` and, inside each group, every row gets one positive
-    partner and ``n_neg`` negatives drawn among the group's own rows (with
-    :func:`sample_pairs`). A row whose class fills its whole group gets ``n_neg`` further
-    positives instead, so every group yields the same number of pairs. Training on
-    consecutive batches of ``group_size * (1 + n_neg)`` pairs then encodes only
-    ``group_size`` texts per step, however many pairs it learns from.
+    Every round visits each row once, in an order that interleaves the classes in runs of
+    two class-mates; the rows are cut into groups of ``group_size`` and, inside each group,
+    every row gets one positive partner and ``n_neg`` negatives drawn among the group's own
+    rows (with :func:`sample_pairs`). The runs give a row a class-mate in its group even
+    when there are more classes than rows in a group. A row whose class fills its whole
+    group gets ``n_neg`` further positives instead, so every group yields the same number
+    of pairs. Training on consecutive batches of ``group_size * (1 + n_neg)`` pairs then
+    encodes only ``group_size`` texts per step, however many pairs it learns from.
 
     Parameters
     ----------
@@ -215,11 +216,11 @@ def make_grouped_pairs(
     Examples
     --------
     >>> idx1, idx2, similar = make_grouped_pairs(
-    ...     ["a", "a", "b", "b", "a", "b"], group_size=2, n_rounds=2, random_state=0
+    ...     ["a", "a", "b", "b", "a", "a", "b", "b"], group_size=4, n_rounds=2, random_state=0
     ... )
     >>> len(idx1), int(similar.sum())
-    (24, 12)
-    >>> all(len(set(idx1[k:k + 4]) | set(idx2[k:k + 4])) <= 2 for k in range(0, 24, 4))
+    (32, 16)
+    >>> all(len(set(idx1[k:k + 8]) | set(idx2[k:k + 8])) <= 4 for k in range(0, 32, 8))
     True
     """
     if isinstance(group_size, bool) or not isinstance(group_size, (int, np.integer)):
@@ -255,16 +256,24 @@ def make_grouped_pairs(
     return np.concatenate(parts1), np.concatenate(parts2), np.concatenate(parts_s)
 
 
-def _interleaved_order(codes: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """A random order of the rows in which every class is spread evenly."""
+def _interleaved_order(codes: np.ndarray, rng: np.random.Generator, run: int = 2) -> np.ndarray:
+    """A random order of the rows in runs of ``run`` class-mates, the classes spread evenly.
+
+    Runs keep a row beside a member of its own class, so a group cut from this order
+    gives (almost) every row a similar partner inside the group, even with many classes.
+    """
     perm = rng.permutation(len(codes))
     shuffled = codes[perm]
     counts = np.bincount(shuffled)
     rank = np.empty(len(perm), dtype=np.int64)
     by_class = np.argsort(shuffled, kind="stable")
     rank[by_class] = np.arange(len(perm)) - np.repeat(np.cumsum(counts) - counts, counts)
-    position = (rank + rng.random(len(perm))) / counts[shuffled]
-    return perm[np.argsort(position, kind="stable")]
+    block = rank // run  # the run a row belongs to, within its class
+    n_blocks = -(-counts // run)
+    first_of_class = np.cumsum(n_blocks) - n_blocks
+    jitter = rng.random(int(n_blocks.sum()))[first_of_class[shuffled] + block]
+    position = (block + jitter) / n_blocks[shuffled]  # rows of one run share a position
+    return perm[np.lexsort((rank, position))]
 
 
 def pairs_from_cats(

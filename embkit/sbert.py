@@ -460,8 +460,9 @@ class SbertTuner(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimato
         Pair loss of the learner (see :class:`SbertLearner`).
     n_epochs : int, default=1
         Passes over the sampled pairs.
-    batch_size : int, default=16
-        Pairs per step.
+    batch_size : int, default=32
+        Pairs per step (with ``sampling="in_batch"``, among ``batch_size // (1 + n_neg)``
+        texts).
     learning_rate : float, default=5e-5
         Peak AdamW learning rate.
     warmup_ratio : float, default=0.1
@@ -500,7 +501,7 @@ class SbertTuner(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimato
         sampling: str = "in_batch",
         loss: str = "cosine",
         n_epochs: int = 1,
-        batch_size: int = 16,
+        batch_size: int = 32,
         learning_rate: float = 5e-5,
         warmup_ratio: float = 0.1,
         max_length: int | None = None,

@@ -145,12 +145,22 @@ def test_grouped_pairs_stay_inside_their_group(n_neg):
     assert np.all(np.bincount(idx1, minlength=len(y)) == rounds * (1 + n_neg))
 
 
-def test_grouped_pairs_interleave_classes_and_are_seeded():
-    y = np.repeat([0, 1], [90, 10])  # imbalanced: groups still mix both classes
+def test_grouped_pairs_give_every_row_a_class_mate_in_its_group():
+    y = np.repeat(np.arange(6), 8)  # more classes than half a group: runs of two class-mates
+    idx1, idx2, similar = make_grouped_pairs(y, group_size=8, n_rounds=5, random_state=0)
+    positives = similar == 1
+    assert not np.any(idx1[positives] == idx2[positives])  # never a row with itself
+    groups = idx1.reshape(-1, 16)  # 8 rows a group, 16 pairs
+    assert all(len(set(y[g])) >= 3 for g in groups)  # classes are spread over the groups
+
+
+def test_grouped_pairs_are_seeded_and_balanced():
+    y = np.repeat([0, 1], [90, 10])
     idx1, _, similar = make_grouped_pairs(y, group_size=10, n_neg=1, random_state=3)
-    anchors = idx1.reshape(10, 20)  # 10 groups of 10 rows, 20 pairs each
-    assert all(len(set(y[row])) == 2 for row in anchors)
-    assert np.mean(similar) == 0.5
+    assert np.mean(similar) >= 0.5  # single-class groups trade negatives for positives
+    # the minority class is spread, not bunched: its rows fall in 5 different groups
+    groups_with_minority = {k // 20 for k in np.flatnonzero(y[idx1] == 1)}
+    assert len(groups_with_minority) == 5
     again = make_grouped_pairs(y, group_size=10, n_neg=1, random_state=3)
     np.testing.assert_array_equal(again[0], idx1)
     other = make_grouped_pairs(y, group_size=10, n_neg=1, random_state=4)
