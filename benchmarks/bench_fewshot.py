@@ -5,8 +5,9 @@ from the train split and every contender is scored on the full test split:
 
 * ``setfit``: SetFit 1.2.0 (``num_iterations`` pairs rounds, CosineSimilarityLoss, batch 16,
   one epoch, LogisticRegression head) - installed in ``.bench-venv`` only;
-* ``embkit-setfit P:LR``: ``make_pipeline(SbertTuner(n_pairs_per_example=P,
-  learning_rate=LR, batch_size=16), LogisticRegression())``;
+* ``embkit-setfit P:LR[:SAMPLING[:N_NEG[:BATCH]]]``: ``make_pipeline(SbertTuner(
+  n_pairs_per_example=P, learning_rate=LR, ...), LogisticRegression())``, the other
+  settings at the tuner's defaults unless named (``40:5e-5`` is the default tuner);
 * ``frozen-lr``: frozen-body embeddings (``SentenceEncoder``) + ``LogisticRegression``;
 * ``frozen-contrastive``: frozen-body embeddings + ``ContrastiveTuner`` + ``LogisticRegression``.
 
