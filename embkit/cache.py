@@ -26,6 +26,7 @@ import hashlib
 import os
 import sqlite3
 import threading
+import time
 import warnings
 import zlib
 from collections.abc import Sequence
@@ -149,27 +150,7 @@ class EmbeddingCache:
             self.path, timeout=_TIMEOUT_S, isolation_level=None, check_same_thread=False
         )
         try:
-            conn.execute(f"PRAGMA busy_timeout = {int(_TIMEOUT_S * 1000)}")
-            # Larger pages suit ~1.5 KB vectors (no overflow pages); only takes effect on a
-            # new file, before WAL mode is set.
-            conn.execute("PRAGMA page_size = 16384")
-            conn.execute("PRAGMA journal_mode = WAL")
-            conn.execute("PRAGMA synchronous = NORMAL")
-            conn.execute("BEGIN IMMEDIATE")
-            conn.execute(
-                "CREATE TABLE IF NOT EXISTS embeddings ("
-                " key BLOB PRIMARY KEY, vector BLOB NOT NULL, checksum INTEGER NOT NULL)"
-            )
-            conn.execute(
-                "CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT NOT NULL)"
-            )
-            conn.execute(
-                "INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)", (_SCHEMA_VERSION,)
-            )
-            conn.execute("COMMIT")
-            (version,) = conn.execute(
-                "SELECT value FROM meta WHERE name = 'schema_version'"
-            ).fetchone()
+            version = _prepare_with_retry(conn)
         except sqlite3.DatabaseError as exc:
             conn.close()
             raise sqlite3.DatabaseError(
@@ -417,3 +398,46 @@ def as_cache(cache: Any) -> EmbeddingCache | None:
         if shared is None:
             shared = _shared_caches[path] = EmbeddingCache(path)
         return shared
+
+
+def _prepare(conn: sqlite3.Connection) -> str:
+    """Set the connection up and make the schema; return the file's schema version."""
+    conn.execute(f"PRAGMA busy_timeout = {int(_TIMEOUT_S * 1000)}")
+    # Larger pages suit ~1.5 KB vectors (no overflow pages); only takes effect on a new
+    # file, before WAL mode is set.
+    conn.execute("PRAGMA page_size = 16384")
+    conn.execute("PRAGMA journal_mode = WAL")
+    conn.execute("PRAGMA synchronous = NORMAL")
+    conn.execute("BEGIN IMMEDIATE")
+    conn.execute(
+        "CREATE TABLE IF NOT EXISTS embeddings ("
+        " key BLOB PRIMARY KEY, vector BLOB NOT NULL, checksum INTEGER NOT NULL)"
+    )
+    conn.execute("CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT NOT NULL)")
+    conn.execute("INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)", (_SCHEMA_VERSION,))
+    conn.execute("COMMIT")
+    (version,) = conn.execute("SELECT value FROM meta WHERE name = 'schema_version'").fetchone()
+    return version
+
+
+def _prepare_with_retry(conn: sqlite3.Connection) -> str:
+    """``_prepare``, retried while another process holds the lock.
+
+    Switching a new file to WAL mode needs an exclusive lock, and SQLite answers "database
+    is locked" at once, without waiting for the busy timeout, when another process is
+    creating the same file at that moment. Retried for up to the busy timeout.
+    """
+    deadline = time.monotonic() + _TIMEOUT_S
+    pause = 0.01
+    while True:
+        try:
+            return _prepare(conn)
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) and "busy" not in str(exc):
+                raise
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            if time.monotonic() + pause > deadline:
+                raise
+            time.sleep(pause)
+            pause = min(pause * 2, 0.5)
