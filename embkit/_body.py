@@ -225,11 +225,45 @@ def encode_body(
     return out
 
 
+# models whose position ids start after the padding index: two rows of the table unused
+_OFFSET_POSITIONS = ("roberta", "xlm-roberta", "camembert", "mpnet")
+
+
+def position_limit(body: SentenceTransformer) -> int | None:
+    """The longest input, in tokens, the body's position table can take (None if unknown).
+
+    Read from the transformer's ``max_position_embeddings`` (less the two rows that
+    RoBERTa-style models skip), else from the tokenizer's ``model_max_length``
+    (sentence-transformers sets that to the body's ``max_seq_length``, often shorter).
+    """
+    first = body[0] if len(body) else None
+    config = getattr(getattr(first, "auto_model", None), "config", None)
+    positions = getattr(config, "max_position_embeddings", None)
+    if isinstance(positions, int) and positions > 0:
+        offset = 2 if getattr(config, "model_type", None) in _OFFSET_POSITIONS else 0
+        return positions - offset
+    limit = getattr(getattr(body, "tokenizer", None), "model_max_length", None)
+    if isinstance(limit, int) and 0 < limit < 1_000_000:  # no limit reads as a huge number
+        return limit
+    return None
+
+
 def body_max_length(body: SentenceTransformer, max_length: int | None) -> int:
-    """``max_length`` or the body's own maximum sequence length (512 when it has none)."""
+    """``max_length`` or the body's own maximum sequence length (512 when it has none).
+
+    A ``max_length`` beyond the body's position table is refused with a ValueError here,
+    before any training step (torch would fail with a bare IndexError on a long text).
+    """
+    limit = position_limit(body)
     if max_length is not None:
+        if limit is not None and max_length > limit:
+            raise ValueError(
+                f"max_length={max_length} is longer than the model takes: its position table "
+                f"holds {limit} tokens; use max_length <= {limit}"
+            )
         return int(max_length)
-    return int(body.max_seq_length or 512)
+    own = int(body.max_seq_length or 512)
+    return min(own, limit) if limit is not None else own
 
 
 def check_label_types(y: Any, *, name: str = "y") -> None:

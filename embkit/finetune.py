@@ -20,6 +20,7 @@ from tqdm.auto import tqdm
 from embkit._body import (
     DEFAULT_MODEL,
     Tokenized,
+    body_max_length,
     bucketed_batches,
     check_label_types,
     cpu_state,
@@ -55,6 +56,37 @@ def _pool(tokens: torch.Tensor, mask: torch.Tensor, pooling: str) -> torch.Tenso
     if pooling == "max":
         return tokens.masked_fill(m == 0, torch.finfo(tokens.dtype).min).amax(dim=1)
     return (tokens * m).sum(dim=1) / m.sum(dim=1).clamp_min(1.0)
+
+
+def _plain(value: Any) -> Any:
+    """A numpy scalar as the matching Python scalar (JSON writes those as they are)."""
+    return value.item() if isinstance(value, np.generic) else value
+
+
+def _params_to_json(params: dict[str, Any]) -> dict[str, Any]:
+    """Parameters as JSON keeps them: label keys keep their type, objects become None.
+
+    A model object (not a name or path) is saved as the ``body`` folder instead; a
+    ``RandomState`` or ``Generator`` cannot be written, so the loaded copy gets None.
+    """
+    out = dict(params)
+    if not isinstance(out["model"], str):
+        out["model"] = None
+    seed = _plain(out["random_state"])
+    out["random_state"] = seed if isinstance(seed, int) and not isinstance(seed, bool) else None
+    if isinstance(out["class_weight"], dict):  # JSON object keys are always strings
+        out["class_weight"] = {
+            "items": [[_plain(k), float(v)] for k, v in out["class_weight"].items()]
+        }
+    return out
+
+
+def _params_from_json(params: dict[str, Any]) -> dict[str, Any]:
+    params = dict(params)
+    weights = params.get("class_weight")
+    if isinstance(weights, dict) and list(weights) == ["items"]:
+        params["class_weight"] = {k: v for k, v in weights["items"]}
+    return params
 
 
 class FineTuneClassifier(ClassifierMixin, BaseEstimator):
@@ -225,7 +257,8 @@ class FineTuneClassifier(ClassifierMixin, BaseEstimator):
                 )
         self.classes_ = labels
 
-    def _class_weights(self, codes: np.ndarray) -> torch.Tensor | None:
+    def _class_weights(self, codes: np.ndarray) -> np.ndarray | None:
+        """Weight of each class code for the loss (None: all equal); checks ``class_weight``."""
         cw = self.class_weight
         if cw is None:
             return None
@@ -239,6 +272,11 @@ class FineTuneClassifier(ClassifierMixin, BaseEstimator):
             if unknown:
                 raise ValueError(f"class_weight has labels not in classes_: {sorted(unknown)!r}")
             weights = np.array([float(cw.get(c, 1.0)) for c in self.classes_.tolist()])
+        return weights
+
+    def _weight_tensor(self, weights: np.ndarray | None) -> torch.Tensor | None:
+        if weights is None:
+            return None
         return torch.as_tensor(weights, dtype=torch.float32, device=self.device_)
 
     # ---------------------------------------------------------------- training
@@ -264,10 +302,11 @@ class FineTuneClassifier(ClassifierMixin, BaseEstimator):
             device = resolve_device(self.device)
             rng = np.random.default_rng(check_random_state(self.random_state).randint(2**31))
             train, valid = self._split(codes, rng)
+            class_weights = self._class_weights(codes[train])
             body = load_body(self.model, device)
+            tokens = Tokenized(body.tokenizer, texts, body_max_length(body, self.max_length))
         self._initialize(body, device, rng)
-        weights = self._class_weights(codes[train])
-        tokens = Tokenized(self.model_.tokenizer, texts, self.max_length)
+        weights = self._weight_tensor(class_weights)
         n_steps = self.n_epochs * math.ceil(len(train) / self.batch_size)
         scheduler = linear_schedule(self.optimizer_, n_steps, self.warmup_ratio)
         self.validation_scores_ = [] if valid is not None else None
@@ -312,8 +351,7 @@ class FineTuneClassifier(ClassifierMixin, BaseEstimator):
         """
         first = not hasattr(self, "model_")
         with unchanged_on_error(self):
-            if first:
-                self._check_params()
+            self._check_params()  # every call: set_params may have changed them
             texts, y = self._check_data(X, y)
             if first:
                 if classes is None:
@@ -328,10 +366,14 @@ class FineTuneClassifier(ClassifierMixin, BaseEstimator):
                     f"partial_fit call, {self.classes_.tolist()!r}"
                 )
             codes = self._codes(y)
+            class_weights = self._class_weights(codes)
             if first:
                 device = resolve_device(self.device)
                 rng = np.random.default_rng(check_random_state(self.random_state).randint(2**31))
                 body = load_body(self.model, device)
+            else:
+                body = self.model_
+            tokens = Tokenized(body.tokenizer, texts, body_max_length(body, self.max_length))
         if first:
             self._initialize(body, device, rng)
             self.validation_scores_ = None
@@ -344,8 +386,7 @@ class FineTuneClassifier(ClassifierMixin, BaseEstimator):
         scheduler = linear_schedule(
             self.optimizer_, math.ceil(len(rows) / self.batch_size), self.warmup_ratio
         )
-        tokens = Tokenized(self.model_.tokenizer, texts, self.max_length)
-        self._run_epoch(tokens, rows, codes, self._class_weights(codes), scheduler)
+        self._run_epoch(tokens, rows, codes, self._weight_tensor(class_weights), scheduler)
         return self
 
     def _split(
@@ -459,7 +500,9 @@ class FineTuneClassifier(ClassifierMixin, BaseEstimator):
         texts = check_texts(X, name="X")
         if not texts:
             return np.empty((0, len(self.classes_)), dtype=np.float32)
-        tokens = Tokenized(self.model_.tokenizer, texts, self.max_length)
+        tokens = Tokenized(
+            self.model_.tokenizer, texts, body_max_length(self.model_, self.max_length)
+        )
         return self._proba_tokens(tokens, np.arange(len(texts)))
 
     def predict(self, X: Any) -> np.ndarray:
@@ -481,7 +524,9 @@ class FineTuneClassifier(ClassifierMixin, BaseEstimator):
         """Write the fitted classifier to a folder; :meth:`load` reads it back.
 
         The body is saved as a sentence-transformers folder (``path/body``), so it can also
-        be used alone, e.g. ``SentenceEncoder(model=path + "/body")``.
+        be used alone, e.g. ``SentenceEncoder(model=str(Path(path) / "body"))``. Parameters
+        are written as JSON: a ``random_state`` that is a ``RandomState`` or ``Generator``
+        (not an int) comes back as None.
 
         Parameters
         ----------
@@ -492,11 +537,8 @@ class FineTuneClassifier(ClassifierMixin, BaseEstimator):
         folder.mkdir(parents=True, exist_ok=True)
         self.model_.save(str(folder / "body"), create_model_card=False)
         torch.save(cpu_state(self.head_), folder / _HEAD_FILE)
-        params = self.get_params()
-        if not isinstance(params["model"], str):
-            params["model"] = None
         meta = {
-            "params": params,
+            "params": _params_to_json(self.get_params()),
             "classes": self.classes_.tolist(),
             "fitted": {
                 k: getattr(self, k)
@@ -524,7 +566,7 @@ class FineTuneClassifier(ClassifierMixin, BaseEstimator):
         if not meta_file.is_file():
             raise ValueError(f"{folder} holds no saved FineTuneClassifier ({_META_FILE} missing)")
         meta = json.loads(meta_file.read_text())
-        params = meta["params"]
+        params = _params_from_json(meta["params"])
         if params.get("model") is None:
             params["model"] = str(folder / "body")
         params["device"] = device

@@ -48,6 +48,9 @@ __all__ = ["SbertLearner", "SbertTuner"]
 _LOSSES = ("cosine", "contrastive")
 _SAMPLINGS = ("in_batch", "random")
 _MAX_SEED = 2**31 - 1
+# in-batch groups hold at least two runs of two class-mates, so a step always has
+# dissimilar pairs as well as similar ones
+_MIN_GROUP = 4
 
 
 def _pair_loss(
@@ -212,6 +215,7 @@ class SbertLearner(ClassNamePrefixFeaturesOutMixin, BaseEstimator):
             pairs = self._check_pairs(texts1, texts2, y)
             device = resolve_device(self.device)
             body = load_body(self.model, device)
+            body_max_length(body, self.max_length)
         self._initialize(body, device)
         n_steps = self.n_epochs * math.ceil(len(pairs[0]) / self.batch_size)
         scheduler = linear_schedule(self.optimizer_, n_steps, self.warmup_ratio)
@@ -237,12 +241,12 @@ class SbertLearner(ClassNamePrefixFeaturesOutMixin, BaseEstimator):
         """
         first = not hasattr(self, "model_")
         with unchanged_on_error(self):
-            if first:
-                self._check_params()
+            self._check_params()  # every call: set_params may have changed them
             pairs = self._check_pairs(texts1, texts2, y)
             if first:
                 device = resolve_device(self.device)
                 body = load_body(self.model, device)
+            body_max_length(body if first else self.model_, self.max_length)
         if first:
             self._initialize(body, device)
         elif not hasattr(self, "optimizer_"):  # unpickled: the optimiser was not saved
@@ -452,17 +456,18 @@ class SbertTuner(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimato
         How pairs meet in a step. "random": each example's partners are drawn from all the
         data (:func:`embkit.make_pairs`) and batches of ``batch_size`` pairs are shuffled,
         as SetFit does; a step encodes up to ``2 * batch_size`` texts. "in_batch": each
-        step takes ``batch_size // (1 + n_neg)`` texts (classes interleaved) and pairs them
-        among themselves (:func:`embkit.pairs.make_grouped_pairs`): the same number of
-        pairs per step and per example, but a step encodes only those texts, about a
-        quarter of the work with ``n_neg=1``.
+        step takes ``batch_size // (1 + n_neg)`` texts (at least 4; classes interleaved in
+        runs of two class-mates) and pairs them among themselves
+        (:func:`embkit.pairs.make_grouped_pairs`): the same number of pairs per step and
+        per example, but a step encodes only those texts, about a quarter of the work with
+        ``n_neg=1``.
     loss : {"cosine", "contrastive"}, default="cosine"
         Pair loss of the learner (see :class:`SbertLearner`).
     n_epochs : int, default=1
         Passes over the sampled pairs.
     batch_size : int, default=32
         Pairs per step (with ``sampling="in_batch"``, among ``batch_size // (1 + n_neg)``
-        texts).
+        texts; below 4 texts the step grows to 4 texts and their ``4 * (1 + n_neg)`` pairs).
     learning_rate : float, default=5e-5
         Peak AdamW learning rate.
     warmup_ratio : float, default=0.1
@@ -538,7 +543,7 @@ class SbertTuner(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimato
 
     def _group_size(self) -> int:
         """Texts per step with ``sampling="in_batch"``."""
-        return max(2, self.batch_size // (1 + self.n_neg))
+        return max(_MIN_GROUP, self.batch_size // (1 + self.n_neg))
 
     def _pairs(self, texts: list[str], y: np.ndarray, rng: np.random.Generator):
         check_positive_int(self.n_pairs_per_example, "n_pairs_per_example")

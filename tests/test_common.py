@@ -12,22 +12,14 @@ from sklearn.utils.estimator_checks import (
     parametrize_with_checks,
 )
 
-from embkit import ContrastiveLearner, ContrastiveTuner, FeedForwardTuner
+from embkit import ContrastiveLearner, ContrastiveTuner, DifferentiableHead, FeedForwardTuner
 
 # Cheap constructor arguments: enough training for the checks' accuracy thresholds.
 NUMERIC_ESTIMATORS = [
     FeedForwardTuner(hidden_dim=16, n_epochs=40, batch_size=16, learning_rate=1e-2, random_state=0),
     ContrastiveTuner(hidden_dim=8, n_epochs=5, batch_size=32, random_state=0),
+    DifferentiableHead(n_epochs=40, batch_size=16, learning_rate=1e-2, random_state=0),
 ]
-
-try:  # the differentiable head lives in its own module
-    from embkit import DifferentiableHead
-
-    NUMERIC_ESTIMATORS.append(
-        DifferentiableHead(n_epochs=40, batch_size=16, learning_rate=1e-2, random_state=0)
-    )
-except (ImportError, AttributeError):  # pragma: no cover - until the head exists
-    pass
 
 STOCHASTIC_WEIGHTS = (
     "mini-batch training draws its batches at random, so weighting a row by 2 is the "
@@ -41,7 +33,7 @@ def expected_failed_checks(estimator):
         failures["check_n_features_in_after_fitting"] = (
             "the check calls partial_fit without classes=, which only classifiers get; "
             "label-aware tuners require classes on the first partial_fit (tested in "
-            "test_partial_fit.py)"
+            "test_tuners.py)"
         )
     return failures
 

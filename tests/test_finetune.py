@@ -157,6 +157,65 @@ def test_class_weight():
         _clf(class_weight={"maybe": 2.0}).fit(TEXTS, LABELS)
 
 
+def test_bad_class_weight_leaves_the_classifier_as_it_was():
+    clf = _clf(n_epochs=1).fit(TEXTS, LABELS)
+    weights, head, curve = _weights(clf), clf.head_.weight.detach().clone(), clf.loss_curve_
+    clf.set_params(class_weight={"maybe": 2.0})
+    for call in (lambda: clf.fit(TEXTS, LABELS), lambda: clf.partial_fit(TEXTS, LABELS)):
+        with pytest.raises(ValueError, match="class_weight has labels not in classes_"):
+            call()
+        assert torch.equal(_weights(clf), weights) and torch.equal(clf.head_.weight, head)
+        assert clf.loss_curve_ is curve
+    fresh = _clf(class_weight={"maybe": 2.0})
+    with pytest.raises(ValueError, match="class_weight has labels not in classes_"):
+        fresh.partial_fit(TEXTS, LABELS, classes=["neg", "pos"])
+    with pytest.raises(NotFittedError):
+        fresh.predict(TEXTS)
+
+
+def test_parameters_are_checked_on_every_partial_fit_call():
+    clf = _clf().partial_fit(TEXTS, LABELS, classes=["neg", "pos"])
+    weights = _weights(clf)
+    for params, match in (({"batch_size": 0}, "batch_size"), ({"pooling": "sum"}, "pooling")):
+        with pytest.raises(ValueError, match=match):
+            clone(clf).set_params(**params).partial_fit(TEXTS, LABELS, classes=["neg", "pos"])
+        original = clf.get_params()
+        clf.set_params(**params)
+        with pytest.raises(ValueError, match=match):
+            clf.partial_fit(TEXTS, LABELS)
+        clf.set_params(**original)
+    assert torch.equal(_weights(clf), weights) and clf.n_iter_ == 1
+
+
+def test_max_length_beyond_the_position_table_is_refused(fitted):
+    weights = _weights(fitted)
+    long_text = " ".join(["word"] * 700)  # more than MiniLM's 512 positions
+    with pytest.raises(ValueError, match="max_length=1024 is longer than the model takes"):
+        clone(fitted).set_params(max_length=1024).fit([long_text] + TEXTS[1:], LABELS)
+    fitted.set_params(max_length=1024)
+    try:
+        with pytest.raises(ValueError, match="position table holds 512 tokens"):
+            fitted.partial_fit([long_text] + TEXTS[1:], LABELS)
+        with pytest.raises(ValueError, match="max_length=1024"):
+            fitted.predict([long_text])
+    finally:
+        fitted.set_params(max_length=16)
+    assert torch.equal(_weights(fitted), weights)
+
+
+def test_save_and_load_keep_label_keys_and_drop_a_generator_seed(tmp_path):
+    clf = _clf(
+        n_epochs=1, class_weight={0: 2.0, 1: 1.0}, random_state=np.random.RandomState(0)
+    ).fit(TEXTS, [1] * 4 + [0] * 4)
+    clf.save(tmp_path / "clf")
+    loaded = FineTuneClassifier.load(tmp_path / "clf", device="cpu")
+    assert loaded.class_weight == {0: 2.0, 1: 1.0}
+    assert loaded.random_state is None
+    np.testing.assert_allclose(loaded.predict_proba(TEXTS), clf.predict_proba(TEXTS), atol=1e-5)
+    loaded.partial_fit(TEXTS, [1] * 4 + [0] * 4)  # class_weight keys still match classes_
+    assert loaded.n_iter_ == 2
+
+
 @pytest.mark.parametrize(
     ("X", "y", "error", "match"),
     [

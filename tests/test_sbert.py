@@ -191,18 +191,18 @@ def fitted_tuner():
 def test_tuner_is_setfit_pipeline(fitted_tuner):
     pipe = make_pipeline(_tuner(n_pairs_per_example=1), LogisticRegression()).fit(TEXTS, LABELS)
     assert pipe.score(TEXTS, LABELS) == 1.0
-    assert set(pipe.predict(["an awful film"])) <= {"pos", "neg"}
+    assert pipe.predict(["an awful film", "a lovely film"]).tolist() == ["neg", "pos"]
     assert fitted_tuner.classes_.tolist() == ["neg", "pos"]
     assert fitted_tuner.transform(TEXTS).shape == (8, 384)
 
 
-def test_tuner_samples_pairs_with_make_pairs_and_tunes_the_body(fitted_tuner, model_path):
+def test_tuner_samples_grouped_pairs_and_tunes_the_body(fitted_tuner, model_path):
     from sentence_transformers import SentenceTransformer
 
     original = SentenceTransformer(model_path, device="cpu").encode(TEXTS)
     tuned = fitted_tuner.transform(TEXTS)
     assert not np.allclose(original, tuned, atol=1e-4)
-    # 2 pairs per example with n_neg=1: one round of make_pairs, 16 pairs, 2 steps of 8
+    # 2 pairs per example with n_neg=1: one round of make_grouped_pairs, 16 pairs, 2 steps of 8
     assert fitted_tuner.learner_.t_ == 2
 
 
@@ -210,7 +210,9 @@ def test_tuner_gridsearch_over_head_parameter():
     pipe = make_pipeline(_tuner(n_pairs_per_example=1), DifferentiableHead(n_epochs=20))
     search = GridSearchCV(pipe, {"differentiablehead__hidden_dim": [None, 8]}, cv=2)
     search.fit(TEXTS, LABELS)
-    assert search.best_params_["differentiablehead__hidden_dim"] in (None, 8)
+    assert [p["differentiablehead__hidden_dim"] for p in search.cv_results_["params"]] == [None, 8]
+    best = search.best_params_["differentiablehead__hidden_dim"]
+    assert search.best_estimator_[-1].hidden_dim == best
     assert search.predict(TEXTS).shape == (8,)
 
 
@@ -305,3 +307,37 @@ def test_tuner_in_batch_sampling_encodes_only_the_group(monkeypatch):
 def test_tuner_bad_sampling_is_clear():
     with pytest.raises(ValueError, match="sampling must be one of"):
         _tuner(sampling="everywhere").fit(TEXTS, LABELS)
+
+
+def test_tuner_with_a_small_batch_still_trains_on_dissimilar_pairs(monkeypatch):
+    from embkit import sbert
+
+    seen = []
+    original = sbert.SbertLearner.fit
+
+    def spy(self, texts1, texts2, y):
+        seen.append(np.asarray(y))
+        return original(self, texts1, texts2, y)
+
+    monkeypatch.setattr(sbert.SbertLearner, "fit", spy)
+    tuner = _tuner(batch_size=2, n_pairs_per_example=2).fit(TEXTS[2:6], LABELS[2:6])
+    (similar,) = seen
+    assert set(similar.tolist()) == {0.0, 1.0}  # groups of 4 texts: two runs of class-mates
+    assert tuner.learner_.batch_size == 8
+
+
+def test_learner_refuses_max_length_beyond_the_position_table(model_path):
+    learner = _learner().partial_fit(LEFT, RIGHT, SIM)
+    weights = _weights(learner.model_)
+    with pytest.raises(ValueError, match="max_length=1024 is longer than the model takes"):
+        _learner(max_length=1024).fit(LEFT, RIGHT, SIM)
+    for params, match in (
+        ({"max_length": 1024}, "position table holds 512"),
+        ({"batch_size": 0}, "batch_size"),
+    ):
+        original = learner.get_params()
+        learner.set_params(**params)
+        with pytest.raises(ValueError, match=match):
+            learner.partial_fit(LEFT, RIGHT, SIM)
+        learner.set_params(**original)
+    assert torch.equal(_weights(learner.model_), weights) and learner.n_iter_ == 1
