@@ -58,37 +58,6 @@ def _pool(tokens: torch.Tensor, mask: torch.Tensor, pooling: str) -> torch.Tenso
     return (tokens * m).sum(dim=1) / m.sum(dim=1).clamp_min(1.0)
 
 
-def _plain(value: Any) -> Any:
-    """A numpy scalar as the matching Python scalar (JSON writes those as they are)."""
-    return value.item() if isinstance(value, np.generic) else value
-
-
-def _params_to_json(params: dict[str, Any]) -> dict[str, Any]:
-    """Parameters as JSON keeps them: label keys keep their type, objects become None.
-
-    A model object (not a name or path) is saved as the ``body`` folder instead; a
-    ``RandomState`` or ``Generator`` cannot be written, so the loaded copy gets None.
-    """
-    out = dict(params)
-    if not isinstance(out["model"], str):
-        out["model"] = None
-    seed = _plain(out["random_state"])
-    out["random_state"] = seed if isinstance(seed, int) and not isinstance(seed, bool) else None
-    if isinstance(out["class_weight"], dict):  # JSON object keys are always strings
-        out["class_weight"] = {
-            "items": [[_plain(k), float(v)] for k, v in out["class_weight"].items()]
-        }
-    return out
-
-
-def _params_from_json(params: dict[str, Any]) -> dict[str, Any]:
-    params = dict(params)
-    weights = params.get("class_weight")
-    if isinstance(weights, dict) and list(weights) == ["items"]:
-        params["class_weight"] = {k: v for k, v in weights["items"]}
-    return params
-
-
 class FineTuneClassifier(ClassifierMixin, BaseEstimator):
     """Fine-tune a transformer body and a linear head end to end: texts in, labels out.
 
@@ -525,8 +494,8 @@ class FineTuneClassifier(ClassifierMixin, BaseEstimator):
 
         The body is saved as a sentence-transformers folder (``path/body``), so it can also
         be used alone, e.g. ``SentenceEncoder(model=str(Path(path) / "body"))``. Parameters
-        are written as JSON: a ``random_state`` that is a ``RandomState`` or ``Generator``
-        (not an int) comes back as None.
+        are written as tagged JSON (as :func:`embkit.save` writes them), so label keys of
+        ``class_weight`` and a ``RandomState`` or ``Generator`` come back as they were.
 
         Parameters
         ----------
@@ -537,8 +506,13 @@ class FineTuneClassifier(ClassifierMixin, BaseEstimator):
         folder.mkdir(parents=True, exist_ok=True)
         self.model_.save(str(folder / "body"), create_model_card=False)
         torch.save(cpu_state(self.head_), folder / _HEAD_FILE)
+        from embkit.persistence import json_value
+
+        params = self.get_params()
+        if not isinstance(params["model"], str):  # a model object: load the saved body
+            params["model"] = None
         meta = {
-            "params": _params_to_json(self.get_params()),
+            "params": json_value(params, "FineTuneClassifier parameters"),
             "classes": self.classes_.tolist(),
             "fitted": {
                 k: getattr(self, k)
@@ -565,8 +539,10 @@ class FineTuneClassifier(ClassifierMixin, BaseEstimator):
         meta_file = folder / _META_FILE
         if not meta_file.is_file():
             raise ValueError(f"{folder} holds no saved FineTuneClassifier ({_META_FILE} missing)")
+        from embkit.persistence import from_json_value
+
         meta = json.loads(meta_file.read_text())
-        params = _params_from_json(meta["params"])
+        params = from_json_value(meta["params"], str(meta_file))
         if params.get("model") is None:
             params["model"] = str(folder / "body")
         params["device"] = device

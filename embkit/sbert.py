@@ -215,7 +215,7 @@ class SbertLearner(ClassNamePrefixFeaturesOutMixin, BaseEstimator):
             pairs = self._check_pairs(texts1, texts2, y)
             device = resolve_device(self.device)
             body = load_body(self.model, device)
-            body_max_length(body, self.max_length)
+            body_max_length(body, self.max_length)  # refuses what the body cannot take
         self._initialize(body, device)
         n_steps = self.n_epochs * math.ceil(len(pairs[0]) / self.batch_size)
         scheduler = linear_schedule(self.optimizer_, n_steps, self.warmup_ratio)
@@ -246,7 +246,7 @@ class SbertLearner(ClassNamePrefixFeaturesOutMixin, BaseEstimator):
             if first:
                 device = resolve_device(self.device)
                 body = load_body(self.model, device)
-            body_max_length(body if first else self.model_, self.max_length)
+            body_max_length(body if first else self.model_, self.max_length)  # refuses early
         if first:
             self._initialize(body, device)
         elif not hasattr(self, "optimizer_"):  # unpickled: the optimiser was not saved

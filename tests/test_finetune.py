@@ -203,14 +203,17 @@ def test_max_length_beyond_the_position_table_is_refused(fitted):
     assert torch.equal(_weights(fitted), weights)
 
 
-def test_save_and_load_keep_label_keys_and_drop_a_generator_seed(tmp_path):
-    clf = _clf(
-        n_epochs=1, class_weight={0: 2.0, 1: 1.0}, random_state=np.random.RandomState(0)
-    ).fit(TEXTS, [1] * 4 + [0] * 4)
+def test_save_and_load_keep_label_keys_and_a_generator_seed(tmp_path):
+    seed = np.random.RandomState(0)
+    clf = _clf(n_epochs=1, class_weight={0: 2.0, 1: 1.0}, random_state=seed).fit(
+        TEXTS, [1] * 4 + [0] * 4
+    )
     clf.save(tmp_path / "clf")
     loaded = FineTuneClassifier.load(tmp_path / "clf", device="cpu")
     assert loaded.class_weight == {0: 2.0, 1: 1.0}
-    assert loaded.random_state is None
+    assert isinstance(loaded.random_state, np.random.RandomState)
+    seed.randint(2**31)  # load draws the classifier's own seed from it, as fit does
+    assert loaded.random_state.randint(2**31) == seed.randint(2**31)
     np.testing.assert_allclose(loaded.predict_proba(TEXTS), clf.predict_proba(TEXTS), atol=1e-5)
     loaded.partial_fit(TEXTS, [1] * 4 + [0] * 4)  # class_weight keys still match classes_
     assert loaded.n_iter_ == 2
