@@ -72,6 +72,10 @@ def run_setfit(model_path, X, y, X_test, seed, iterations):
     return pred, fit, time.perf_counter() - start
 
 
+def _batch_size(text: str) -> int | str:
+    return text if text == "auto" else int(text)
+
+
 def parse_config(cfg: str) -> dict[str, Any]:
     """``PAIRS:LR[:SAMPLING[:N_NEG[:BATCH]]]`` -> SbertTuner keyword arguments.
 
@@ -81,7 +85,7 @@ def parse_config(cfg: str) -> dict[str, Any]:
     (16, {'n_pairs_per_example': 40, 'learning_rate': 2e-05})
     """
     names = ("n_pairs_per_example", "learning_rate", "sampling", "n_neg", "batch_size")
-    kinds = (int, float, str, int, int)
+    kinds = (int, float, str, int, _batch_size)
     return {n: kind(v) for n, kind, v in zip(names, kinds, cfg.split(":"), strict=False)}
 
 

@@ -51,6 +51,12 @@ _MAX_SEED = 2**31 - 1
 # in-batch groups hold at least two runs of two class-mates, so a step always has
 # dissimilar pairs as well as similar ones
 _MIN_GROUP = 4
+# batch_size="auto": pairs per step. A few examples per class are over-fitted by many
+# small steps, while larger training sets gain from them (measured on the validation
+# splits of sst2 and emotion at 8 and 64 examples per class: docs/fewshot.md)
+_AUTO_BATCH_FEW = 32
+_AUTO_BATCH_MANY = 16
+_AUTO_MANY_PER_CLASS = 32
 
 
 def _pair_loss(
@@ -465,9 +471,12 @@ class SbertTuner(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimato
         Pair loss of the learner (see :class:`SbertLearner`).
     n_epochs : int, default=1
         Passes over the sampled pairs.
-    batch_size : int, default=32
+    batch_size : int or "auto", default="auto"
         Pairs per step (with ``sampling="in_batch"``, among ``batch_size // (1 + n_neg)``
         texts; below 4 texts the step grows to 4 texts and their ``4 * (1 + n_neg)`` pairs).
+        "auto" takes 32 when the texts of the call have fewer than 32 examples per class
+        on average, else 16: twice the steps for the same pairs once there is enough
+        data not to over-fit them.
     learning_rate : float, default=5e-5
         Peak AdamW learning rate.
     warmup_ratio : float, default=0.1
@@ -506,7 +515,7 @@ class SbertTuner(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimato
         sampling: str = "in_batch",
         loss: str = "cosine",
         n_epochs: int = 1,
-        batch_size: int = 32,
+        batch_size: int | str = "auto",
         learning_rate: float = 5e-5,
         warmup_ratio: float = 0.1,
         max_length: int | None = None,
@@ -541,20 +550,36 @@ class SbertTuner(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimato
         check_classification_targets(y)
         return texts, y
 
-    def _group_size(self) -> int:
-        """Texts per step with ``sampling="in_batch"``."""
-        return max(_MIN_GROUP, self.batch_size // (1 + self.n_neg))
+    def _pairs_per_step(self, y: np.ndarray) -> int:
+        """``batch_size``, with "auto" resolved on the labels ``y`` of this call."""
+        if isinstance(self.batch_size, str):
+            if self.batch_size != "auto":
+                raise ValueError(
+                    f"batch_size must be a positive integer or 'auto', got {self.batch_size!r}"
+                )
+            per_class = len(y) / len(np.unique(y))
+            return _AUTO_BATCH_MANY if per_class >= _AUTO_MANY_PER_CLASS else _AUTO_BATCH_FEW
+        return check_positive_int(self.batch_size, "batch_size")
 
-    def _pairs(self, texts: list[str], y: np.ndarray, rng: np.random.Generator):
+    def _step_size(self, pairs_per_step: int) -> int:
+        """Pairs per learner step: with ``sampling="in_batch"``, whole groups of texts."""
+        if self.sampling != "in_batch":
+            return pairs_per_step
+        return self._group_size(pairs_per_step) * (1 + self.n_neg)
+
+    def _group_size(self, pairs_per_step: int) -> int:
+        """Texts per step with ``sampling="in_batch"``."""
+        return max(_MIN_GROUP, pairs_per_step // (1 + self.n_neg))
+
+    def _pairs(self, texts: list[str], y: np.ndarray, rng: np.random.Generator, step: int):
         check_positive_int(self.n_pairs_per_example, "n_pairs_per_example")
         check_positive_int(self.n_neg, "n_neg", minimum=0)
-        check_positive_int(self.batch_size, "batch_size")
         check_choice(self.sampling, "sampling", _SAMPLINGS)
         rounds = math.ceil(self.n_pairs_per_example / (1 + self.n_neg))
         if self.sampling == "in_batch":
             idx1, idx2, sim = make_grouped_pairs(
                 y,
-                group_size=self._group_size(),
+                group_size=self._group_size(step),
                 n_rounds=rounds,
                 n_neg=self.n_neg,
                 random_state=rng,
@@ -565,14 +590,13 @@ class SbertTuner(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimato
         arr = np.asarray(texts, dtype=object)
         return arr[idx1].tolist(), arr[idx2].tolist(), sim
 
-    def _new_learner(self, seed: int) -> SbertLearner:
-        in_batch = self.sampling == "in_batch"
+    def _new_learner(self, seed: int, step: int) -> SbertLearner:
         return SbertLearner(
             self.model,
             loss=self.loss,
             n_epochs=self.n_epochs,
-            batch_size=self._group_size() * (1 + self.n_neg) if in_batch else self.batch_size,
-            shuffle=not in_batch,
+            batch_size=self._step_size(step),
+            shuffle=self.sampling != "in_batch",
             learning_rate=self.learning_rate,
             warmup_ratio=self.warmup_ratio,
             max_length=self.max_length,
@@ -603,8 +627,9 @@ class SbertTuner(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimato
                     f"y has a single class {classes.tolist()!r}: pairs need at least two classes"
                 )
             rng = np.random.default_rng(check_random_state(self.random_state).randint(2**31))
-            pairs = self._pairs(texts, y, rng)
-            learner = self._new_learner(int(rng.integers(_MAX_SEED)))
+            step = self._pairs_per_step(y)
+            pairs = self._pairs(texts, y, rng, step)
+            learner = self._new_learner(int(rng.integers(_MAX_SEED)), step)
             learner.fit(*pairs)
         self._rng = rng
         self.learner_ = learner
@@ -655,13 +680,20 @@ class SbertTuner(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimato
                 )
             if len(np.unique(y)) < 2:
                 raise ValueError("y has a single class in this batch: pairs need two classes")
+            step = self._pairs_per_step(y)
             state = rng.bit_generator.state
-            pairs = self._pairs(texts, y, rng)
-            learner = self._new_learner(int(rng.integers(_MAX_SEED))) if first else self.learner_
+            pairs = self._pairs(texts, y, rng, step)
+            if first:
+                learner = self._new_learner(int(rng.integers(_MAX_SEED)), step)
+            else:
+                learner = self.learner_
+            previous_step = learner.batch_size
+            learner.batch_size = self._step_size(step)
             try:
                 learner.partial_fit(*pairs)
             except BaseException:
                 rng.bit_generator.state = state
+                learner.batch_size = previous_step
                 raise
         self._rng = rng
         self.learner_ = learner
