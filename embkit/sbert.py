@@ -53,10 +53,10 @@ _MAX_SEED = 2**31 - 1
 _MIN_GROUP = 4
 # batch_size="auto": pairs per step. A few examples per class are over-fitted by many
 # small steps, while larger training sets gain from them (measured on the validation
-# splits of sst2 and emotion at 8 and 64 examples per class: docs/fewshot.md)
+# splits of sst2 and emotion at 8, 24 and 64 examples per class: docs/fewshot.md)
 _AUTO_BATCH_FEW = 32
 _AUTO_BATCH_MANY = 16
-_AUTO_MANY_PER_CLASS = 32
+_AUTO_MANY_PER_CLASS = 16
 
 
 def _pair_loss(
@@ -474,7 +474,7 @@ class SbertTuner(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimato
     batch_size : int or "auto", default="auto"
         Pairs per step (with ``sampling="in_batch"``, among ``batch_size // (1 + n_neg)``
         texts; below 4 texts the step grows to 4 texts and their ``4 * (1 + n_neg)`` pairs).
-        "auto" takes 32 when the texts of the call have fewer than 32 examples per class
+        "auto" takes 32 when the texts of the call have fewer than 16 examples per class
         on average, else 16: twice the steps for the same pairs once there is enough
         data not to over-fit them.
     learning_rate : float, default=5e-5

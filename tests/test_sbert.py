@@ -341,3 +341,31 @@ def test_learner_refuses_max_length_beyond_the_position_table(model_path):
             learner.partial_fit(LEFT, RIGHT, SIM)
         learner.set_params(**original)
     assert torch.equal(_weights(learner.model_), weights) and learner.n_iter_ == 1
+
+
+def test_tuner_auto_batch_size_follows_examples_per_class():
+    # 4 examples per class: 32 pairs a step; 32 per class: 16 pairs a step (twice the steps)
+    few = _tuner(batch_size="auto", n_pairs_per_example=2).fit(TEXTS, LABELS)
+    assert few.learner_.batch_size == 32
+    many_texts, many_labels = TEXTS * 8, LABELS * 8
+    many = _tuner(batch_size="auto", n_pairs_per_example=1).fit(many_texts, many_labels)
+    assert many.learner_.batch_size == 16
+    assert many.learner_.t_ == 64 * 2 // 16  # one round: a similar and a dissimilar pair each
+    assert SbertTuner().batch_size == "auto"
+    with pytest.raises(ValueError, match="batch_size must be a positive integer or 'auto'"):
+        _tuner(batch_size="big").fit(TEXTS, LABELS)
+
+
+def test_tuner_auto_batch_size_is_resolved_on_each_partial_fit_call():
+    tuner = _tuner(batch_size="auto", n_pairs_per_example=1)
+    tuner.partial_fit(TEXTS, LABELS, classes=["neg", "pos"])
+    assert tuner.learner_.batch_size == 32
+    tuner.partial_fit(TEXTS * 8, LABELS * 8)
+    assert tuner.learner_.batch_size == 16
+    learner, steps = tuner.learner_, tuner.learner_.t_
+    with pytest.raises(TypeError, match="X must contain only strings"):
+        tuner.partial_fit(TEXTS[:7] + [None], LABELS)
+    tuner.set_params(batch_size=0)
+    with pytest.raises(ValueError, match="batch_size must be an integer >= 1"):
+        tuner.partial_fit(TEXTS, LABELS)
+    assert tuner.learner_ is learner and learner.batch_size == 16 and learner.t_ == steps
