@@ -683,12 +683,10 @@ class SbertTuner(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimato
             step = self._pairs_per_step(y)
             state = rng.bit_generator.state
             pairs = self._pairs(texts, y, rng, step)
-            if first:
-                learner = self._new_learner(int(rng.integers(_MAX_SEED)), step)
-            else:
-                learner = self.learner_
-            previous_step = learner.batch_size
-            learner.batch_size = self._step_size(step)
+            learner = (
+                self._new_learner(int(rng.integers(_MAX_SEED)), step) if first else self.learner_
+            )
+            previous_step, learner.batch_size = learner.batch_size, self._step_size(step)
             try:
                 learner.partial_fit(*pairs)
             except BaseException:
