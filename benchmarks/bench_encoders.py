@@ -41,7 +41,7 @@ def main(argv: list[str] | None = None) -> dict:
     from sentence_transformers import SentenceTransformer
 
     from embkit import SentenceEncoder
-    from embkit._models import resolve_model
+    from embkit._core.models import resolve_model
 
     texts, _ = read_split("emotion", "train")
     texts = texts[: args.limit]

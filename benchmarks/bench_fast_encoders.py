@@ -61,7 +61,7 @@ def make_encoder(name: str, cache: Any = None):
 
 def prepare_static() -> dict[str, float]:
     """Distil (once, if not on disk yet) and time it; then time a load from disk."""
-    from embkit._models import clear_models
+    from embkit._core.models import clear_models
 
     start = time.perf_counter()
     encoder = make_encoder("static").set_params(show_progress_bar=None).fit(["x"])

@@ -101,7 +101,7 @@ def run_arm(texts, labels, *, cached: bool, client: Any, prefill: bool = False) 
     import joblib
 
     from embkit import SentenceEncoder
-    from embkit.distributed import encode_bag
+    from embkit.streaming.distributed import encode_bag
 
     with tempfile.TemporaryDirectory() as folder:
         before = encoded(client)
@@ -129,7 +129,7 @@ def encoding_throughput(texts, client: Any) -> dict[str, float]:
     import dask.bag as db
 
     from embkit import SentenceEncoder
-    from embkit.distributed import encode_bag
+    from embkit.streaming.distributed import encode_bag
 
     encoder = SentenceEncoder(device="cpu", show_progress_bar=False).fit([])
     start = time.perf_counter()

@@ -143,7 +143,7 @@ def run_dataset(name: str, repeats: int, only: list[str]) -> list[dict[str, Any]
 
 def draw_spaces(name: str, spaces: dict[str, np.ndarray], y: np.ndarray):
     """PCA of the test embeddings before and after each tuner, saved under docs/img."""
-    from embkit.plotting import plot_embeddings
+    from embkit.cli.plotting import plot_embeddings
 
     fig = plot_embeddings(
         spaces, y, suptitle=f"{name} test split: PCA before and after tuning (seed 0)"

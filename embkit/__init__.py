@@ -13,34 +13,34 @@ __version__ = "0.1.0"
 
 # public name -> private module that defines it
 _EXPORTS: dict[str, str] = {
-    "SentenceEncoder": "embkit.encoders",
-    "TransformerEncoder": "embkit.transformer_encoder",
-    "StaticEncoder": "embkit.static_encoder",
-    "EmbeddingCache": "embkit.cache",
-    "CacheDamagedWarning": "embkit.cache",
-    "TextTruncatedWarning": "embkit._encoder_base",
-    "FeedForwardTuner": "embkit.feedforward",
-    "ContrastiveLearner": "embkit.contrastive",
-    "ContrastiveTuner": "embkit.contrastive",
-    "DifferentiableHead": "embkit.heads",
-    "SbertLearner": "embkit.sbert",
-    "SbertTuner": "embkit.sbert",
-    "FineTuneClassifier": "embkit.finetune",
-    "PartialPipeline": "embkit.streaming",
-    "make_partial_pipeline": "embkit.streaming",
-    "make_pairs": "embkit.pairs",
-    "pairs_from_cats": "embkit.pairs",
-    "save": "embkit.persistence",
-    "load": "embkit.persistence",
+    "SentenceEncoder": "embkit.encoders.sentence",
+    "TransformerEncoder": "embkit.encoders.transformer",
+    "StaticEncoder": "embkit.encoders.static",
+    "EmbeddingCache": "embkit.io.cache",
+    "CacheDamagedWarning": "embkit.io.cache",
+    "TextTruncatedWarning": "embkit.encoders._base",
+    "FeedForwardTuner": "embkit.tuning.feedforward",
+    "ContrastiveLearner": "embkit.tuning.contrastive",
+    "ContrastiveTuner": "embkit.tuning.contrastive",
+    "DifferentiableHead": "embkit.heads.differentiable",
+    "SbertLearner": "embkit.tuning.sbert",
+    "SbertTuner": "embkit.tuning.sbert",
+    "FineTuneClassifier": "embkit.heads.finetune",
+    "PartialPipeline": "embkit.streaming.partial_pipeline",
+    "make_partial_pipeline": "embkit.streaming.partial_pipeline",
+    "make_pairs": "embkit.tuning.pairs",
+    "pairs_from_cats": "embkit.tuning.pairs",
+    "save": "embkit.io.persistence",
+    "load": "embkit.io.persistence",
 }
 
 __all__ = sorted(_EXPORTS) + ["__version__"]
 
 if TYPE_CHECKING:  # pragma: no cover - for static analysis only
-    from embkit.contrastive import ContrastiveLearner, ContrastiveTuner  # noqa: F401
-    from embkit.encoders import SentenceEncoder  # noqa: F401
-    from embkit.feedforward import FeedForwardTuner  # noqa: F401
-    from embkit.pairs import make_pairs, pairs_from_cats  # noqa: F401
+    from embkit.encoders.sentence import SentenceEncoder  # noqa: F401
+    from embkit.tuning.contrastive import ContrastiveLearner, ContrastiveTuner  # noqa: F401
+    from embkit.tuning.feedforward import FeedForwardTuner  # noqa: F401
+    from embkit.tuning.pairs import make_pairs, pairs_from_cats  # noqa: F401
 
 
 def __getattr__(name: str) -> Any:

@@ -6,7 +6,7 @@ import zlib
 
 import numpy as np
 
-from embkit.cache import EmbeddingCache
+from embkit.io.cache import EmbeddingCache
 
 
 def fake_vectors(texts, dim=8):

@@ -31,7 +31,7 @@ def model_calls(monkeypatch):
     """Count model work on the CPU copies of the bundled model (use ``device="cpu"``)."""
     from sentence_transformers import SentenceTransformer
 
-    from embkit._models import load_hf_model
+    from embkit._core.models import load_hf_model
 
     calls = ModelCalls()
     original = SentenceTransformer.encode

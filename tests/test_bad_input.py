@@ -18,7 +18,7 @@ import torch
 from sklearn.base import clone
 
 import embkit
-import embkit._encoder_base as encoder_base
+import embkit.encoders._base as encoder_base
 from embkit import (
     ContrastiveLearner,
     ContrastiveTuner,

@@ -121,8 +121,8 @@ def test_docs_exist():
 
 @pytest.mark.parametrize("path", DOC_FILES, ids=lambda p: p.relative_to(ROOT).as_posix())
 def test_code_blocks_run(path, monkeypatch, capsys):
-    from embkit import pipelines
     from embkit.cli import main
+    from embkit.cli import registry as pipelines
 
     monkeypatch.chdir(ROOT)
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")

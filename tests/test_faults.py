@@ -18,7 +18,7 @@ from sklearn.exceptions import NotFittedError
 from sklearn.utils.validation import check_is_fitted
 
 from embkit import ContrastiveLearner, ContrastiveTuner, DifferentiableHead, FeedForwardTuner
-from embkit._torch_base import TorchEstimatorBase
+from embkit._training.torch_base import TorchEstimatorBase
 
 ESTIMATORS = {
     "FeedForwardTuner": FeedForwardTuner(6, n_epochs=3, batch_size=16, random_state=0),
@@ -177,7 +177,7 @@ def test_cli_train_refuses_a_broken_file_before_training(content, line, tmp_path
 
 
 def test_non_utf8_line_names_file_and_line(tmp_path):
-    from embkit.datasets import load_jsonl
+    from embkit.io.datasets import load_jsonl
 
     data = tmp_path / "data.jsonl"
     data.write_bytes(b'{"text": "ok", "label": "a"}\n{"text": "\xff\xfe", "label": "b"}\n')

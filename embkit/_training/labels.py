@@ -1,0 +1,278 @@
+"""Label handling shared by the torch classifiers (``FeedForwardTuner``, ``DifferentiableHead``).
+
+Single-label ``y`` (any labels, strings included) trains with cross-entropy on the logits;
+a 2-D 0/1 indicator ``y`` trains one binary (sigmoid) loss per label. ``classes=`` is
+required on the first ``partial_fit``, as in scikit-learn's incremental classifiers.
+"""
+
+from __future__ import annotations
+
+import warnings
+from typing import Any
+
+import numpy as np
+import torch
+from sklearn.exceptions import DataConversionWarning
+from sklearn.utils.class_weight import compute_class_weight
+from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.validation import check_array, check_is_fitted
+from torch.nn import functional as F
+
+from embkit._core.validation import check_positive_int
+from embkit._training.nn import MLP, DropoutNoise, check_layer_params
+from embkit._training.torch_base import TorchEstimatorBase, TrainData, check_sample_weight, check_X
+
+
+def _check_y(y: Any, n_samples: int) -> np.ndarray:
+    if y is None:
+        raise ValueError(
+            "This estimator requires y to be passed, but the target y is None: pass the labels "
+            "of X (1-D) or a 2-D 0/1 label matrix"
+        )
+    if isinstance(y, (str, bytes)):
+        raise TypeError(f"y must be an array-like of labels, got a single {type(y).__name__}")
+    y = check_array(
+        y, ensure_2d=False, allow_nd=True, dtype=None, ensure_all_finite=False, input_name="y"
+    )
+    if y.ndim == 2 and y.shape[1] == 1:
+        warnings.warn(
+            "A column-vector y was passed when a 1d array was expected; it is used as 1-D.",
+            DataConversionWarning,
+            stacklevel=4,
+        )
+        y = y.ravel()
+    if y.ndim not in (1, 2):
+        raise ValueError(f"y must be 1-D labels or a 2-D 0/1 matrix, got shape {y.shape}")
+    if y.shape[0] != n_samples:
+        raise ValueError(
+            f"X and y have different lengths: {n_samples} rows in X, {y.shape[0]} in y"
+        )
+    if y.dtype.kind in "fc" and not np.all(np.isfinite(y)):
+        raise ValueError("y contains NaN or infinity")
+    if y.dtype.kind == "O" and any(v is None for v in y.ravel()):
+        raise ValueError("y contains None")
+    return y
+
+
+class LabelMixin:
+    """Turns labels into training targets: ``classes_``, ``multi_label_``, unseen labels.
+
+    Used by the torch classifiers and by the label-aware tuners.
+    """
+
+    def _encode_labels(
+        self, y: Any, n_samples: int, *, reset: bool, classes: Any = None, partial: bool = False
+    ) -> np.ndarray:
+        """Validate ``y`` and return int64 class codes, or a float32 0/1 matrix (multi-label).
+
+        On ``reset`` it sets ``classes_`` and ``multi_label_`` (from ``classes`` when given);
+        later calls check ``y`` against them.
+        """
+        y = _check_y(y, n_samples)
+        multi_label = y.ndim == 2
+        if reset:
+            self._set_classes(y, classes, partial=partial)
+        elif classes is not None and not np.array_equal(np.unique(classes), self.classes_):
+            raise ValueError(
+                f"classes={list(classes)!r} differs from the classes of the first partial_fit "
+                f"call, {self.classes_.tolist()!r}"
+            )
+        if multi_label != self.multi_label_:
+            raise ValueError(
+                "y is a 2-D label matrix but the estimator was fitted on 1-D labels"
+                if multi_label
+                else "y is 1-D but the estimator was fitted on a 2-D label matrix"
+            )
+        if multi_label:
+            if y.shape[1] != len(self.classes_):
+                raise ValueError(f"y has {y.shape[1]} label columns, expected {len(self.classes_)}")
+            if not np.isin(y, (0, 1)).all():
+                raise ValueError("a 2-D y must contain only 0 and 1")
+            return y.astype(np.float32)
+        check_classification_targets(y)
+        codes = np.clip(np.searchsorted(self.classes_, y), 0, len(self.classes_) - 1)
+        unknown = self.classes_[codes] != y
+        if np.any(unknown):
+            raise ValueError(
+                f"y contains labels that are not in classes_ {self.classes_.tolist()!r}: "
+                f"{np.unique(y[unknown]).tolist()!r}"
+            )
+        return codes.astype(np.int64)
+
+    def _set_classes(self, y: np.ndarray, classes: Any, *, partial: bool) -> None:
+        self.multi_label_ = y.ndim == 2
+        if self.multi_label_:
+            self.classes_ = np.arange(y.shape[1])
+            return
+        if partial and classes is None:
+            raise ValueError(
+                "classes must be passed on the first call to partial_fit: all the labels "
+                "the stream may contain, e.g. classes=['neg', 'pos']"
+            )
+        labels = np.unique(np.asarray(classes if classes is not None else y))
+        if len(labels) < 2:
+            raise ValueError(
+                f"at least two classes are needed; got only one class: {labels.tolist()!r}"
+            )
+        self.classes_ = labels
+
+
+class TorchClassifierBase(LabelMixin, TorchEstimatorBase):
+    """Classifier logic on top of the torch base. Subclasses build the module."""
+
+    def _check_params(self) -> None:
+        super()._check_params()
+        if self.hidden_dim is not None:
+            check_positive_int(self.hidden_dim, "hidden_dim")
+        check_layer_params(self.activation, self.dropout)
+        cw = self.class_weight
+        if not (cw is None or cw == "balanced" or isinstance(cw, dict)):
+            raise ValueError(f"class_weight must be None, 'balanced' or a dict, got {cw!r}")
+
+    def _build_module(self, data: TrainData) -> torch.nn.Module:
+        return MLP(
+            self.n_features_in_,
+            len(self.classes_),
+            hidden_dim=self.hidden_dim,
+            activation=self.activation,
+            dropout=self.dropout,
+        )
+
+    def fit(self, X: Any, y: Any, sample_weight: Any = None):
+        """Train from scratch for ``n_epochs`` passes.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Embeddings.
+        y : array-like of shape (n_samples,) or (n_samples, n_labels)
+            Labels, or a 0/1 label matrix for multi-label data.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Per-row loss weights.
+
+        Returns
+        -------
+        self
+        """
+        return self._fit(X, y, sample_weight)
+
+    def partial_fit(self, X: Any, y: Any, sample_weight: Any = None, classes: Any = None):
+        """Make one pass over a batch, keeping the network and optimiser of earlier calls.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+        y : array-like of shape (n_samples,) or (n_samples, n_labels)
+        sample_weight : array-like of shape (n_samples,), default=None
+        classes : array-like, default=None
+            Every label the stream can contain. Required on the first call for 1-D ``y``.
+
+        Returns
+        -------
+        self
+        """
+        return self._partial_fit(X, y, sample_weight, classes=classes, partial=True)
+
+    def _prepare_data(
+        self,
+        X: Any,
+        y: Any,
+        sample_weight: Any = None,
+        *,
+        reset: bool,
+        device: torch.device,
+        classes: Any = None,
+        partial: bool = False,
+    ) -> TrainData:
+        X = check_X(self, X, reset=reset)
+        targets = self._encode_labels(y, X.shape[0], reset=reset, classes=classes, partial=partial)
+        weights = check_sample_weight(sample_weight, X.shape[0])
+        return TrainData(
+            n=X.shape[0],
+            X=self._to_tensor(X, device),
+            y=torch.as_tensor(targets, device=device),
+            sample_weight=None if weights is None else torch.as_tensor(weights, device=device),
+            extra={"class_weight": self._class_weight_tensor(targets, device)},
+        )
+
+    def _class_weight_tensor(self, y: np.ndarray, device: torch.device) -> torch.Tensor | None:
+        cw = self.class_weight
+        if cw is None:
+            return None
+        if self.multi_label_:
+            if cw != "balanced":
+                raise ValueError("class_weight for a 2-D label matrix must be None or 'balanced'")
+            positives = y.sum(axis=0).astype(np.float64)
+            negatives = y.shape[0] - positives
+            pos_weight = np.where(positives > 0, negatives / np.maximum(positives, 1), 1.0)
+            return torch.as_tensor(pos_weight, dtype=torch.float32, device=device)
+        if cw == "balanced":
+            present = np.unique(y)
+            weights = np.ones(len(self.classes_))
+            weights[present] = compute_class_weight("balanced", classes=present, y=y)
+        else:
+            unknown = set(cw) - set(self.classes_.tolist())
+            if unknown:
+                raise ValueError(f"class_weight has labels not in classes_: {sorted(unknown)!r}")
+            weights = np.array([float(cw.get(c, 1.0)) for c in self.classes_.tolist()])
+        return torch.as_tensor(weights, dtype=torch.float32, device=device)
+
+    def _batch_loss(self, data: TrainData, idx: torch.Tensor, noise: DropoutNoise) -> torch.Tensor:
+        logits = self.module_(data.X.index_select(0, idx), noise)
+        target = data.y.index_select(0, idx)
+        class_weight = data.extra["class_weight"]
+        if self.multi_label_:
+            per_row = F.binary_cross_entropy_with_logits(
+                logits, target, pos_weight=class_weight, reduction="none"
+            ).mean(dim=1)
+        else:
+            per_row = F.cross_entropy(logits, target, weight=class_weight, reduction="none")
+        if data.sample_weight is not None:
+            per_row = per_row * data.sample_weight.index_select(0, idx)
+        return per_row.mean()
+
+    # ------------------------------------------------------------- prediction
+    def _check_X(self, X: Any) -> np.ndarray:
+        check_is_fitted(self)
+        return check_X(self, X, reset=False)
+
+    def predict_proba(self, X: Any) -> np.ndarray:
+        """Class probabilities (rows sum to 1), or per-label probabilities for multi-label.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+
+        Returns
+        -------
+        ndarray of shape (n_samples, n_classes), float32
+            Columns in the order of ``classes_``.
+        """
+        X = self._check_X(X)
+        link = torch.sigmoid if self.multi_label_ else (lambda z: torch.softmax(z, dim=1))
+        proba = self._infer(X, lambda xb: link(self.module_(xb)))
+        return proba.reshape(X.shape[0], len(self.classes_))
+
+    def predict(self, X: Any) -> np.ndarray:
+        """Predicted labels (``classes_`` values), or a 0/1 matrix for multi-label.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+
+        Returns
+        -------
+        ndarray of shape (n_samples,) or (n_samples, n_labels)
+        """
+        proba = self.predict_proba(X)
+        if self.multi_label_:
+            return (proba >= getattr(self, "threshold", 0.5)).astype(np.int64)
+        return self.classes_[np.argmax(proba, axis=1)]
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.target_tags.required = True
+        tags.non_deterministic = False
+        if tags.classifier_tags is not None:
+            tags.classifier_tags.multi_label = True
+        return tags

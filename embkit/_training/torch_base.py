@@ -1,0 +1,343 @@
+"""The private base of every numeric torch estimator (tuners, learners, heads).
+
+The training loop is split into small named steps, so a subclass overrides one step:
+
+* ``_check_params`` - validate hyper-parameters (at fit time, never in ``__init__``);
+* ``_prepare_data`` - validate the input and turn it into tensors on ``device_``;
+* ``_build_module`` - the network, un-initialised (on the ``meta`` device);
+* ``_batch_loss`` - the loss of one batch of row indices.
+
+``fit`` is ``_reset`` + ``_initialize`` + ``n_epochs`` passes; ``partial_fit`` initialises
+on its first call only and then makes exactly one pass, so a fit with ``n_epochs=n``
+equals ``n`` calls of ``partial_fit`` with the same seed.
+"""
+
+from __future__ import annotations
+
+import copy
+import io
+import re
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import torch
+from sklearn.base import BaseEstimator
+from sklearn.utils import check_random_state
+from sklearn.utils.validation import validate_data
+from tqdm.auto import tqdm
+
+from embkit._core.device import loadable_device, resolve_device
+from embkit._core.validation import check_positive_float, check_positive_int
+from embkit._training.nn import DropoutNoise
+
+_TORCH_ATTRIBUTES = ("module_", "optimizer_")
+_MAX_SEED = 2**63 - 1
+
+
+@dataclass
+class TrainData:
+    """Validated training input, already on the training device."""
+
+    n: int
+    X: torch.Tensor | None = None
+    y: torch.Tensor | None = None
+    sample_weight: torch.Tensor | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def check_sample_weight(sample_weight: Any, n_samples: int) -> np.ndarray | None:
+    """Validate ``sample_weight``: ``None`` or ``n_samples`` finite, non-negative numbers.
+
+    Examples
+    --------
+    >>> check_sample_weight([1, 2], 2)
+    array([1., 2.], dtype=float32)
+    """
+    if sample_weight is None:
+        return None
+    try:
+        w = np.asarray(sample_weight, dtype=np.float32)
+    except (TypeError, ValueError) as exc:
+        raise TypeError(
+            f"sample_weight must be an array of numbers, got {sample_weight!r}"
+        ) from exc
+    if w.ndim == 0:
+        w = np.full(n_samples, float(w), dtype=np.float32)
+    if w.shape != (n_samples,):
+        raise ValueError(f"sample_weight must have shape ({n_samples},), got {w.shape}")
+    if not np.all(np.isfinite(w)) or np.any(w < 0):
+        raise ValueError("sample_weight must contain only finite, non-negative numbers")
+    if n_samples and not np.any(w > 0):
+        raise ValueError("sample_weight must not be all zero: at least one weight must be positive")
+    return w
+
+
+def check_X(estimator: Any, X: Any, *, reset: bool, name: str = "X") -> np.ndarray:
+    """``validate_data`` for float32 embeddings, with errors that name the argument.
+
+    ``None``, a string or non-numeric values are a ``TypeError``; every other problem is
+    scikit-learn's ``ValueError``, prefixed with ``name`` when its message does not say it.
+
+    Examples
+    --------
+    >>> from sklearn.preprocessing import StandardScaler
+    >>> check_X(StandardScaler(), [[1, 2]], reset=True).dtype
+    dtype('float32')
+    """
+    if X is None or isinstance(X, (str, bytes)):
+        got = "None" if X is None else f"a single {type(X).__name__}"
+        raise TypeError(f"{name} must be an array-like of shape (n_samples, n_features), got {got}")
+    try:
+        return validate_data(estimator, X, reset=reset, dtype=np.float32)
+    except (TypeError, ValueError) as exc:
+        message = str(exc)
+        if "could not convert" in message or "argument must be a string" in message:
+            raise TypeError(f"{name} must contain only numbers (embeddings): {message}") from exc
+        if re.search(rf"\b{re.escape(name)}\b", message):
+            raise
+        raise type(exc)(f"{name}: {message}") from exc
+
+
+@contextmanager
+def unchanged_on_error(obj: Any, *, deep: bool = False) -> Iterator[None]:
+    """Undo every change made to ``obj`` inside the block if the block raises.
+
+    Anything raised counts: bad input, an error in a training step, ``KeyboardInterrupt``.
+    The attributes are restored as they were; with ``deep=True`` so is the content of the
+    objects that training changes in place (network weights and buffers, optimiser state,
+    ``numpy`` random generators and lists such as ``loss_curve_``). A fitted estimator is
+    then exactly as before the call, and a call on an unfitted one leaves it unfitted.
+
+    Examples
+    --------
+    >>> class Thing:
+    ...     pass
+    >>> thing = Thing()
+    >>> thing.curve = [1.0]
+    >>> try:
+    ...     with unchanged_on_error(thing, deep=True):
+    ...         thing.curve.append(2.0)
+    ...         thing.n_iter_ = 1
+    ...         raise KeyboardInterrupt
+    ... except KeyboardInterrupt:
+    ...     pass
+    >>> thing.curve, hasattr(thing, "n_iter_")
+    ([1.0], False)
+    """
+    snapshot = obj.__dict__.copy()
+    restores = [_snapshot(value) for value in snapshot.values()] if deep else []
+    try:
+        yield
+    except BaseException:
+        obj.__dict__.clear()
+        obj.__dict__.update(snapshot)
+        for restore in restores:
+            if restore is not None:
+                restore()
+        raise
+
+
+def _snapshot(value: Any) -> Callable[[], None] | None:
+    """A function that puts ``value``'s mutable content back as it is now (or ``None``)."""
+    if isinstance(value, torch.nn.Module):
+        saved = {k: v.detach().clone() for k, v in value.state_dict().items()}
+        training = [m.training for m in value.modules()]
+
+        def restore_module() -> None:
+            with torch.no_grad():
+                value.load_state_dict(saved)
+            for m, mode in zip(value.modules(), training, strict=True):
+                m.training = mode
+
+        return restore_module
+    if isinstance(value, torch.optim.Optimizer):
+        saved_state = copy.deepcopy(value.state_dict())
+        return lambda: value.load_state_dict(saved_state)
+    if isinstance(value, np.random.Generator):
+        rng_state = value.bit_generator.state
+        return lambda: setattr(value.bit_generator, "state", rng_state)
+    if isinstance(value, list):
+        items = list(value)
+
+        def restore_list() -> None:
+            value[:] = items
+
+        return restore_list
+    return None
+
+
+class TorchEstimatorBase(BaseEstimator):
+    """Shared machinery; not public. Subclasses define the hooks listed in the module doc."""
+
+    # ------------------------------------------------------------------ hooks
+    def _check_params(self) -> None:
+        check_positive_int(self.n_epochs, "n_epochs")
+        check_positive_int(self.batch_size, "batch_size")
+        check_positive_float(self.learning_rate, "learning_rate")
+        check_positive_float(getattr(self, "weight_decay", 0.0), "weight_decay", allow_zero=True)
+
+    def _prepare_data(self, *args: Any, reset: bool, **kwargs: Any) -> TrainData:
+        raise NotImplementedError
+
+    def _build_module(self, data: TrainData) -> torch.nn.Module:
+        raise NotImplementedError
+
+    def _batch_loss(self, data: TrainData, idx: torch.Tensor, noise: DropoutNoise) -> torch.Tensor:
+        raise NotImplementedError
+
+    def _make_optimizer(self) -> torch.optim.Optimizer:
+        # the fused kernel updates all parameters in one call: several times faster per
+        # step for the small networks trained here (same update rule)
+        return torch.optim.AdamW(
+            self.module_.parameters(),
+            lr=float(self.learning_rate),
+            weight_decay=float(getattr(self, "weight_decay", 0.0)),
+            fused=self.device_.type in ("cpu", "cuda"),
+        )
+
+    # ------------------------------------------------------------ public API
+    def _fit(self, *args: Any, **kwargs: Any):
+        """``fit``: validate everything, then start afresh and make ``n_epochs`` passes.
+
+        All or nothing: if anything raises (bad input, a failing step, ``KeyboardInterrupt``)
+        the estimator is left exactly as it was before the call.
+        """
+        with self._unchanged_on_error():
+            self._check_params()
+            device = resolve_device(self.device)
+            data = self._prepare_data(*args, reset=True, device=device, **kwargs)
+            self._reset()
+            self._initialize(data, device)
+            epochs = range(self.n_epochs)
+            if getattr(self, "verbose", False):
+                epochs = tqdm(epochs, desc=type(self).__name__, unit="epoch")
+            for _ in epochs:
+                self._run_pass(data)
+        return self
+
+    def _partial_fit(self, *args: Any, **kwargs: Any):
+        """``partial_fit``: initialise on the first call only, then make one pass.
+
+        All or nothing, like ``fit``: a call that raises leaves weights, optimiser state,
+        ``n_iter_``, ``t_``, ``loss_curve_`` and the random state as they were, so the same
+        batch can simply be given again.
+        """
+        first = not self._is_initialized()
+        with unchanged_on_error(self, deep=not first):
+            if first:
+                self._check_params()
+                device = resolve_device(self.device)
+            else:
+                device = self.device_
+            data = self._prepare_data(*args, reset=first, device=device, **kwargs)
+            if first:
+                self._initialize(data, device)
+            self._run_pass(data)
+        return self
+
+    # -------------------------------------------------------------- internals
+    def _is_initialized(self) -> bool:
+        return hasattr(self, "module_")
+
+    def _reset(self) -> None:
+        for name in ("module_", "optimizer_", "_rng", "n_iter_", "t_", "loss_curve_"):
+            self.__dict__.pop(name, None)
+
+    def _initialize(self, data: TrainData, device: torch.device) -> None:
+        self.device_ = device
+        self._rng = np.random.default_rng(check_random_state(self.random_state).randint(2**31))
+        module = self._build_module(data)
+        self.module_ = module.materialize_(device, self._torch_generator())
+        self.optimizer_ = self._make_optimizer()
+        self.n_iter_ = 0
+        self.t_ = 0
+        self.loss_curve_: list[float] = []
+
+    def _torch_generator(self) -> torch.Generator:
+        seed = int(self._rng.integers(_MAX_SEED))
+        return torch.Generator(device=self.device_).manual_seed(seed)
+
+    def _batches(self, n: int) -> Iterator[torch.Tensor]:
+        order = torch.from_numpy(self._rng.permutation(n))
+        for start in range(0, n, self.batch_size):
+            yield order[start : start + self.batch_size].to(self.device_)
+
+    def _run_pass(self, data: TrainData) -> None:
+        """One pass over ``data`` in shuffled mini-batches."""
+        noise = DropoutNoise(int(self._rng.integers(_MAX_SEED)), self.device_)
+        self.module_.train()
+        total = torch.zeros((), dtype=torch.float64, device=self.device_)
+        seen = 0
+        for idx in self._batches(data.n):
+            loss = self._train_step(data, idx, noise)
+            total += loss * len(idx)  # stays on the device: no synchronisation per step
+            seen += len(idx)
+        self.n_iter_ += 1
+        self.loss_curve_.append(float(total) / max(seen, 1))
+
+    def _train_step(self, data: TrainData, idx: torch.Tensor, noise: DropoutNoise) -> torch.Tensor:
+        """One optimisation step on the rows ``idx``; returns the detached batch loss."""
+        self.optimizer_.zero_grad(set_to_none=True)
+        loss = self._batch_loss(data, idx, noise)
+        loss.backward()
+        self.optimizer_.step()
+        self.t_ += 1
+        return loss.detach()
+
+    def _to_tensor(self, X: np.ndarray, device: torch.device) -> torch.Tensor:
+        X = np.ascontiguousarray(X, dtype=np.float32)
+        if not X.flags.writeable:  # e.g. a read-only view from pandas or a memory map
+            X = X.copy()  # torch would warn: it cannot share memory with read-only arrays
+        return torch.as_tensor(X, device=device)
+
+    def _infer(
+        self, X: np.ndarray, fn: Callable[[torch.Tensor], torch.Tensor], batch_size: int = 8192
+    ) -> np.ndarray:
+        """Apply ``fn`` to ``X`` in batches, in eval mode without gradients; float32 numpy out."""
+        self.module_.eval()
+        outs = []
+        with torch.inference_mode():
+            for start in range(0, len(X), batch_size):
+                xb = self._to_tensor(X[start : start + batch_size], self.device_)
+                outs.append(fn(xb).float().cpu().numpy())
+        if not outs:
+            return np.empty((0, 0), dtype=np.float32)
+        return np.concatenate(outs) if len(outs) > 1 else outs[0]
+
+    def _unchanged_on_error(self):
+        return unchanged_on_error(self)
+
+    # -------------------------------------------------------------- pickling
+    def __getstate__(self) -> dict[str, Any]:
+        state = dict(super().__getstate__())
+        torch_objects = {k: state.pop(k) for k in _TORCH_ATTRIBUTES if k in state}
+        if torch_objects:
+            buffer = io.BytesIO()
+            # module and optimiser are saved together, so they keep sharing parameters
+            torch.save(torch_objects, buffer)
+            state["_torch_state"] = buffer.getvalue()
+        if "device_" in state:
+            state["device_"] = str(state["device_"])
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        state = dict(state)
+        blob = state.pop("_torch_state", None)
+        if "device_" in state:
+            state["device_"] = loadable_device(state["device_"])
+        super().__setstate__(state)
+        if blob is not None:
+            device = self.device_
+            objects = torch.load(io.BytesIO(blob), map_location="cpu", weights_only=False)
+            module = objects["module_"].to(device)
+            self.module_ = module
+            if "optimizer_" in objects:
+                optimizer = objects["optimizer_"]
+                for param_state in optimizer.state.values():
+                    for key, value in param_state.items():
+                        if torch.is_tensor(value) and value.dim() > 0:
+                            param_state[key] = value.to(device)
+                self.optimizer_ = optimizer

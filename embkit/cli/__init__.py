@@ -1,0 +1,13 @@
+"""The ``embkit`` command and what only it needs.
+
+``app`` (argument parsing and the sub-commands), ``compare`` (fit and score several
+pipelines side by side), ``registry`` (named pipelines the commands build), ``plotting``
+(matplotlib pictures of embeddings and confusion matrices).
+May import every other part of embkit; nothing else imports it.
+"""
+
+from __future__ import annotations
+
+from embkit.cli.app import main
+
+__all__ = ["main"]

@@ -1,0 +1,488 @@
+"""The ``embkit`` command: compare pipelines, train one, predict with it, encode texts.
+
+Exit codes: 0 success, 1 bad input (a one-line reason on stderr, no traceback; set
+``EMBKIT_DEBUG=1`` to see it), 2 usage errors (from argparse). Results go to stdout;
+progress bars and news go to stderr (``--quiet`` silences them).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import warnings
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+__all__ = ["main"]
+
+DEFAULT_MODEL = "all-MiniLM-L6-v2"
+SAVED_FORMAT = "embkit-pipeline"
+SAVED_FILE = "pipeline.joblib"
+
+
+class CLIError(Exception):
+    """A problem with the user's input: reported in one line, exit code 1."""
+
+
+# --------------------------------------------------------------------------------------
+# Argument parsing
+
+
+def _test_size(value: str) -> float:
+    try:
+        size = float(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {value!r}") from None
+    if not 0 < size < 1:
+        raise argparse.ArgumentTypeError(f"must be between 0 and 1 (exclusive), got {value}")
+    return size
+
+
+def _positive_int(value: str) -> int:
+    try:
+        number = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an integer: {value!r}") from None
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
+    return number
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of the ``embkit`` command."""
+    from embkit import __version__
+
+    parser = argparse.ArgumentParser(
+        prog="embkit",
+        description="Find the embedding pipeline that serves your labelled texts best, "
+        "then use it.",
+        epilog="Data files: .jsonl (text/label fields), .csv/.tsv (text/label columns), "
+        ".txt (text;label lines); .gz allowed. Exit codes: 0 ok, 1 bad input, 2 usage.",
+    )
+    parser.add_argument("--version", action="version", version=f"embkit {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    def common(p: argparse.ArgumentParser, *, labels: bool = True, model: bool = True) -> None:
+        p.add_argument("--text-field", default="text", help="text field/column (default: text)")
+        if labels:
+            p.add_argument(
+                "--label-field", default="label", help="label field/column (default: label)"
+            )
+        p.add_argument(
+            "--on-error", choices=("raise", "skip"), default="raise",
+            help="bad rows in DATA: stop with an error (default) or skip them with a count",
+        )  # fmt: skip
+        p.add_argument(
+            "--limit", type=_positive_int, metavar="N", help="read only the first N good rows"
+        )
+        p.add_argument(
+            "--format", choices=("jsonl", "csv", "tsv", "txt"),
+            help="file format (default: from the suffix)",
+        )  # fmt: skip
+        if model:
+            p.add_argument(
+                "--model", default=DEFAULT_MODEL,
+                help=f"sentence-transformers model name or folder (default: {DEFAULT_MODEL}, "
+                "bundled, offline)",
+            )  # fmt: skip
+        p.add_argument("--cache", metavar="DIR", help="embedding cache directory")
+        p.add_argument("--quiet", "-q", action="store_true", help="no progress bars or news")
+
+    p = sub.add_parser(
+        "compare",
+        help="fit every pipeline on the same embeddings and compare them",
+        description="Encode DATA once, fit each pipeline on the same embeddings, print "
+        "accuracy, macro F1 and fit time on a test split next to a most-frequent baseline, "
+        "and write tables and pictures to --out.",
+    )
+    p.add_argument("data", metavar="DATA", help="labelled texts")
+    split = p.add_mutually_exclusive_group()
+    split.add_argument("--test", metavar="DATA", help="labelled test texts (default: a split)")
+    split.add_argument(
+        "--test-size", type=_test_size, default=0.2,
+        help="share of DATA held out for testing, stratified (default: 0.2)",
+    )  # fmt: skip
+    p.add_argument(
+        "--pipelines", metavar="NAMES",
+        help="comma-separated pipeline names (default: every available one but setfit; "
+        "see 'embkit pipelines')",
+    )  # fmt: skip
+    p.add_argument("--setfit", action="store_true", help="add the SetFit pipeline (slow)")
+    p.add_argument("--out", metavar="DIR", help="write tables and pictures here")
+    p.add_argument("--seed", type=int, default=0, help="seed of the split and every pipeline")
+    common(p)
+
+    p = sub.add_parser(
+        "train",
+        help="fit one named pipeline on all of DATA and save it",
+        description="Fit the pipeline called NAME (encoder included) on every row of DATA "
+        "and save it to DIR for 'embkit predict'.",
+    )
+    p.add_argument("data", metavar="DATA", help="labelled texts")
+    p.add_argument("--pipeline", required=True, metavar="NAME", help="see 'embkit pipelines'")
+    p.add_argument("--out", required=True, metavar="DIR", help="folder to save the pipeline in")
+    p.add_argument("--seed", type=int, default=0, help="seed of the pipeline")
+    common(p)
+
+    p = sub.add_parser(
+        "predict",
+        help="label new texts with a saved pipeline (JSON lines out)",
+        description="Load the pipeline saved by 'embkit train' in DIR and write one JSON "
+        'line per text of TEXTS_FILE: {"text", "label", "score"} (score: the predicted '
+        "label's probability, when the pipeline has one). Only load folders you trust: the "
+        "pipeline is stored with joblib (pickle).",
+    )
+    p.add_argument("model_dir", metavar="DIR", help="folder written by 'embkit train'")
+    p.add_argument(
+        "texts", metavar="TEXTS_FILE", help=".jsonl/.csv (text field) or .txt (a text per line)"
+    )
+    p.add_argument("--out", metavar="FILE", help="write JSON lines here (default: stdout)")
+    common(p, labels=False, model=False)
+
+    p = sub.add_parser(
+        "encode",
+        help="embed texts into a .npy file",
+        description="Embed the texts of DATA (labels, if any, are ignored; a .txt file holds "
+        "one text per line) and save a float32 array of shape (n_texts, dim).",
+    )
+    p.add_argument("data", metavar="DATA", help="texts")
+    p.add_argument("--out", required=True, metavar="FILE.npy", help="output array")
+    p.add_argument("--batch-size", type=_positive_int, default=64, help="texts per batch")
+    common(p, labels=False)
+
+    sub.add_parser("pipelines", help="list the named pipelines", description="List pipelines.")
+    return parser
+
+
+# --------------------------------------------------------------------------------------
+# Entry point
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the ``embkit`` command and return its exit code.
+
+    Examples
+    --------
+    >>> main(["pipelines"])  # doctest: +ELLIPSIS
+    lr ...
+    0
+    """
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # --help, --version, usage errors (2)
+        return exc.code if isinstance(exc.code, int) else 2
+    commands = {
+        "compare": _compare,
+        "train": _train,
+        "predict": _predict,
+        "encode": _encode,
+        "pipelines": _pipelines,
+    }
+    if getattr(args, "quiet", False):
+        _quiet_libraries()
+    with warnings.catch_warnings():
+        warnings.showwarning = _show_warning
+        try:
+            return commands[args.command](args)
+        except (CLIError, ValueError, TypeError, OSError, ImportError) as exc:
+            if os.environ.get("EMBKIT_DEBUG"):
+                raise
+            print(f"embkit: error: {_one_line(exc)}", file=sys.stderr)
+            return 1
+        except KeyboardInterrupt:
+            print("embkit: interrupted", file=sys.stderr)
+            return 130
+
+
+def _quiet_libraries() -> None:
+    """Silence the progress bars that Hugging Face libraries draw while loading a model."""
+    os.environ["HF_HUB_DISABLE_PROGRESS_BARS"] = "1"
+    try:
+        from transformers.utils import logging as hf_logging
+    except ImportError:  # pragma: no cover - transformers comes with sentence-transformers
+        return
+    hf_logging.disable_progress_bar()
+
+
+def _one_line(exc: BaseException) -> str:
+    text = str(exc).strip() or type(exc).__name__
+    if isinstance(exc, FileNotFoundError) and exc.filename and str(exc.filename) not in text:
+        text = f"no such file: {exc.filename}"
+    first = text.splitlines()[0]
+    return first if len(first) <= 500 else first[:497] + "..."
+
+
+def _show_warning(message: Any, category: Any, *args: Any, **kwargs: Any) -> None:
+    print(f"embkit: warning: {_one_line(Warning(str(message)))}", file=sys.stderr)
+
+
+def _news(args: argparse.Namespace):
+    def say(message: str) -> None:
+        if not args.quiet:
+            print(message, file=sys.stderr)
+
+    return say
+
+
+def _reading(reader: Any, *args: Any, **kwargs: Any) -> Any:
+    """Call a loader; report skipped rows (``--on-error skip``) on stderr, one line each."""
+    from embkit.io.datasets import SkippedRowsWarning
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", SkippedRowsWarning)
+        result = reader(*args, **kwargs)
+    for item in caught:
+        if issubclass(item.category, SkippedRowsWarning):
+            print(f"embkit: warning: {item.message}", file=sys.stderr)
+        else:
+            warnings.warn_explicit(item.message, item.category, item.filename, item.lineno)
+    return result
+
+
+def _load_labelled(path: str, args: argparse.Namespace) -> tuple[list[str], list[Any]]:
+    from embkit.io.datasets import load
+
+    texts, labels = _reading(
+        load, path, format=args.format, text_field=args.text_field,
+        label_field=args.label_field, on_error=args.on_error, limit=args.limit,
+    )  # fmt: skip
+    if not texts:
+        raise CLIError(f"{path}: no labelled texts found")
+    return texts, labels
+
+
+def _check_labels(labels: Sequence[Any], path: str) -> None:
+    kinds = {type(label).__name__ for label in labels}
+    if len(kinds) > 1:
+        raise CLIError(f"{path}: labels mix types ({', '.join(sorted(kinds))}); use one type")
+    distinct = set(labels)
+    if len(distinct) < 2:
+        raise CLIError(
+            f"{path}: only one label ({next(iter(distinct))!r}); at least two are needed"
+        )
+
+
+def _compare_names(args: argparse.Namespace) -> list[str]:
+    from embkit.cli.registry import available_pipelines, get_pipeline_spec
+
+    if args.pipelines:
+        names = [n.strip() for n in args.pipelines.split(",") if n.strip()]
+        for name in names:
+            get_pipeline_spec(name)
+    else:
+        names = [n for n, spec in available_pipelines().items() if spec.in_compare]
+    if args.setfit and "setfit" not in names:
+        get_pipeline_spec("setfit")
+        names.append("setfit")
+    if not names:
+        raise CLIError("no pipeline to compare")
+    return names
+
+
+def _compare(args: argparse.Namespace) -> int:
+    from embkit.cli.compare import compare_pipelines, write_report
+
+    say = _news(args)
+    names = _compare_names(args)
+    texts, labels = _load_labelled(args.data, args)
+    _check_labels(labels, args.data)
+    if args.test:
+        train_texts, y_train = texts, labels
+        test_texts, y_test = _load_labelled(args.test, args)
+        _check_labels(list(y_train) + list(y_test), args.test)
+    else:
+        train_texts, test_texts, y_train, y_test = _split(texts, labels, args, say)
+    say(f"{args.data}: {len(train_texts)} train, {len(test_texts)} test texts; pipelines: "
+        f"{', '.join(names)}")  # fmt: skip
+    result = compare_pipelines(
+        train_texts, y_train, test_texts, y_test, names=names, model=args.model,
+        cache=args.cache, random_state=args.seed, verbose=not args.quiet, log=say,
+    )  # fmt: skip
+    print(result.table())
+    print(
+        f"\n{len(test_texts)} test texts; encoding {result.encode_time_s:.1f} s, shared by "
+        f"every pipeline (not in the fit times). Best by macro F1: {result.best}."
+    )
+    if args.out:
+        pictures = True
+        try:
+            import matplotlib  # noqa: F401
+        except ImportError:
+            pictures = False
+            say("matplotlib is not installed: no pictures (pip install 'embkit[plot]')")
+        written = write_report(result, args.out, pictures=pictures)
+        print(f"\nwrote {len(written)} files to {args.out}/:")
+        for kind, path in written.items():
+            print(f"  {kind:<18} {path}")
+    return 0
+
+
+def _split(texts: list[str], labels: list[Any], args: argparse.Namespace, say: Any) -> tuple:
+    from collections import Counter
+
+    from sklearn.model_selection import train_test_split
+
+    counts = Counter(labels)
+    stratify = labels if min(counts.values()) >= 2 else None
+    try:
+        parts = train_test_split(
+            texts, labels, test_size=args.test_size, random_state=args.seed, stratify=stratify
+        )
+    except ValueError:
+        say("note: the test split is too small to hold every label; splitting without strata")
+        parts = train_test_split(texts, labels, test_size=args.test_size, random_state=args.seed)
+    if stratify is None:
+        rare = sorted(str(k) for k, v in counts.items() if v < 2)
+        say(f"note: labels with a single example ({', '.join(rare)}): split without strata")
+    train_texts, test_texts, y_train, y_test = parts
+    if len(set(y_train)) < 2:
+        raise CLIError(f"{args.data}: the training split has fewer than two labels")
+    return train_texts, test_texts, y_train, y_test
+
+
+def _train(args: argparse.Namespace) -> int:
+    import time
+
+    import joblib
+
+    from embkit import __version__
+    from embkit.cli.registry import get_pipeline_spec, make_named_pipeline
+
+    say = _news(args)
+    get_pipeline_spec(args.pipeline)
+    texts, labels = _load_labelled(args.data, args)
+    _check_labels(labels, args.data)
+    pipe = make_named_pipeline(
+        args.pipeline, model=args.model, cache=args.cache, random_state=args.seed,
+        verbose=not args.quiet,
+    )  # fmt: skip
+    say(f"fitting {args.pipeline} on {len(texts)} texts from {args.data}")
+    start = time.perf_counter()
+    pipe.fit(texts, labels)
+    fit_time = time.perf_counter() - start
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    classes = [_plain(c) for c in getattr(pipe, "classes_", sorted(set(labels), key=str))]
+    meta = {
+        "format": SAVED_FORMAT,
+        "format_version": 1,
+        "pipeline_name": args.pipeline,
+        "model": args.model,
+        "labels": classes,
+        "n_train": len(texts),
+        "trained_on": str(args.data),
+        "fit_time_s": round(fit_time, 3),
+        "embkit_version": __version__,
+    }
+    # The cache folder is a setting of this machine, not of the model: not saved.
+    _configure_loaded(pipe, verbose=False, cache=None)
+    joblib.dump({**meta, "pipeline": pipe}, out / SAVED_FILE)
+    (out / "meta.json").write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
+    print(f"trained {args.pipeline} on {len(texts)} texts ({len(classes)} labels) in "
+          f"{fit_time:.1f} s; saved to {out / SAVED_FILE}")  # fmt: skip
+    return 0
+
+
+def _load_saved(path: str) -> dict[str, Any]:
+    import joblib
+
+    location = Path(path)
+    file = location / SAVED_FILE if location.is_dir() else location
+    if not file.is_file():
+        raise CLIError(f"no saved pipeline at {file} (run 'embkit train ... --out {path}')")
+    try:
+        saved = joblib.load(file)
+    except Exception as exc:  # any unpickling failure means a broken or foreign file
+        raise CLIError(f"{file}: not a readable saved pipeline ({_one_line(exc)})") from exc
+    if not isinstance(saved, dict) or saved.get("format") != SAVED_FORMAT:
+        raise CLIError(f"{file}: not a pipeline saved by 'embkit train'")
+    return saved
+
+
+def _predict(args: argparse.Namespace) -> int:
+    from embkit.io.datasets import load_texts
+
+    saved = _load_saved(args.model_dir)
+    pipe = saved["pipeline"]
+    texts = _reading(
+        load_texts, args.texts, format=args.format, text_field=args.text_field,
+        on_error=args.on_error, limit=args.limit,
+    )  # fmt: skip
+    if not texts:
+        raise CLIError(f"{args.texts}: no texts found")
+    _configure_loaded(pipe, verbose=not args.quiet, cache=args.cache)
+    labels = pipe.predict(texts)
+    scores = None
+    if hasattr(pipe, "predict_proba"):
+        scores = pipe.predict_proba(texts).max(axis=1)
+    lines = []
+    for i, (text, label) in enumerate(zip(texts, labels, strict=True)):
+        record = {"text": text, "label": _plain(label)}
+        if scores is not None:
+            record["score"] = round(float(scores[i]), 6)
+        lines.append(json.dumps(record, ensure_ascii=False))
+    output = "\n".join(lines) + "\n"
+    if args.out:
+        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.out).write_text(output, encoding="utf-8")
+        _news(args)(f"wrote {len(lines)} predictions to {args.out}")
+    else:
+        sys.stdout.write(output)
+    return 0
+
+
+def _configure_loaded(pipe: Any, *, verbose: bool, cache: str | None) -> None:
+    """Set the progress bars (auto or off) and the embedding cache of a pipeline's steps."""
+    for _, step in getattr(pipe, "steps", []):
+        params = step.get_params(deep=False) if hasattr(step, "get_params") else {}
+        if "show_progress_bar" in params:
+            step.set_params(show_progress_bar=None if verbose else False)
+        if "cache" in params:
+            step.set_params(cache=cache)
+
+
+def _encode(args: argparse.Namespace) -> int:
+    import numpy as np
+
+    from embkit.encoders.sentence import SentenceEncoder
+    from embkit.io.datasets import load_texts
+
+    texts = _reading(
+        load_texts, args.data, format=args.format, text_field=args.text_field,
+        on_error=args.on_error, limit=args.limit,
+    )  # fmt: skip
+    if not texts:
+        raise CLIError(f"{args.data}: no texts found")
+    encoder = SentenceEncoder(
+        args.model, batch_size=args.batch_size, cache=args.cache,
+        show_progress_bar=False if args.quiet else None,
+    )  # fmt: skip
+    X = encoder.fit_transform(texts)
+    out = Path(args.out)
+    if out.suffix != ".npy":
+        out = out.with_name(out.name + ".npy")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    np.save(out, X)
+    print(f"encoded {X.shape[0]} texts into a {X.dtype} array of shape {X.shape}: {out}")
+    return 0
+
+
+def _pipelines(args: argparse.Namespace) -> int:
+    from embkit.cli.registry import available_pipelines
+
+    for name, spec in available_pipelines(include_unavailable=True).items():
+        reason = spec.unavailable_reason()
+        state = "" if reason is None else f" [unavailable: {reason}]"
+        default = "" if spec.in_compare else " (compare: only when asked)"
+        print(f"{name:<12} {spec.description}{default}{state}")
+    return 0
+
+
+def _plain(value: Any) -> Any:
+    """Numpy scalars to Python values, so labels serialise to JSON."""
+    item = getattr(value, "item", None)
+    return item() if callable(item) and not isinstance(value, (str, bytes)) else value

@@ -1,0 +1,331 @@
+"""Fit several named pipelines on the same embeddings and report how they do.
+
+This is the engine of ``embkit compare``. The texts are encoded once (with the embedding
+cache, when given); every pipeline that works on embeddings is fitted on those same
+vectors, and a most-frequent baseline is scored beside them. Scores are on the test split
+only.
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+__all__ = ["ComparisonResult", "compare_pipelines", "write_report"]
+
+BASELINE = "most-frequent baseline"
+
+
+@dataclass
+class ComparisonResult:
+    """What :func:`compare_pipelines` measured.
+
+    Attributes
+    ----------
+    rows : list of dict
+        One row per pipeline (baseline first): ``pipeline``, ``accuracy``, ``macro_f1``,
+        ``fit_time_s`` (excludes the shared encoding), ``predict_time_s``.
+    best : str or None
+        The pipeline with the highest macro F1 (not the baseline).
+    pipelines : dict
+        The fitted pipelines by name (embedding pipelines take embeddings).
+    predictions, probabilities : dict
+        Test predictions and ``predict_proba`` outputs (``None`` when unavailable).
+    tuned_test : dict
+        Test embeddings after each tuning pipeline's steps before the classifier.
+    X_test : ndarray
+        Raw test embeddings.
+    encode_time_s : float
+        Seconds spent encoding train and test texts (once, for every pipeline).
+    """
+
+    test_texts: list[str]
+    y_test: np.ndarray
+    X_test: np.ndarray
+    rows: list[dict[str, Any]] = field(default_factory=list)
+    best: str | None = None
+    pipelines: dict[str, Any] = field(default_factory=dict)
+    predictions: dict[str, np.ndarray] = field(default_factory=dict)
+    probabilities: dict[str, np.ndarray | None] = field(default_factory=dict)
+    tuned_test: dict[str, np.ndarray] = field(default_factory=dict)
+    encode_time_s: float = 0.0
+
+    def table(self) -> str:
+        """The results as a Markdown table."""
+        header = ["pipeline", "accuracy", "macro F1", "fit time (s)"]
+        body = [
+            [
+                r["pipeline"],
+                f"{r['accuracy']:.3f}",
+                f"{r['macro_f1']:.3f}",
+                f"{r['fit_time_s']:.2f}",
+            ]
+            for r in self.rows
+        ]
+        return markdown_table(header, body)
+
+    def highest_loss(self, name: str | None = None, n: int = 20) -> list[dict[str, Any]]:
+        """Test examples with the highest log loss under pipeline ``name`` (default: best).
+
+        The loss of an example is ``-log p(true label)`` (p clipped at 1e-12). Pipelines
+        without ``predict_proba`` give the misclassified examples with ``loss=None``.
+        """
+        name = self.best if name is None else name
+        if name is None:
+            return []
+        pred = self.predictions[name]
+        proba = self.probabilities.get(name)
+        rows = []
+        if proba is not None:
+            classes = list(self.pipelines[name].classes_)
+            column = {c: j for j, c in enumerate(classes)}
+            for i, (text, label) in enumerate(zip(self.test_texts, self.y_test, strict=True)):
+                j = column.get(label)
+                p = float(proba[i, j]) if j is not None else 0.0
+                rows.append({
+                    "text": text, "label": label, "predicted": pred[i],
+                    "p_label": p, "loss": -math.log(max(p, 1e-12)),
+                })  # fmt: skip
+            rows.sort(key=lambda r: -r["loss"])
+        else:
+            for text, label, p in zip(self.test_texts, self.y_test, pred, strict=True):
+                if label != p:
+                    rows.append(
+                        {
+                            "text": text,
+                            "label": label,
+                            "predicted": p,
+                            "p_label": None,
+                            "loss": None,
+                        }
+                    )
+        return rows[:n]
+
+
+def compare_pipelines(
+    train_texts: Sequence[str],
+    y_train: Sequence[Any],
+    test_texts: Sequence[str],
+    y_test: Sequence[Any],
+    *,
+    names: Sequence[str],
+    model: str = "all-MiniLM-L6-v2",
+    cache: Any = None,
+    random_state: int | None = 0,
+    verbose: bool = False,
+    log: Callable[[str], None] | None = None,
+) -> ComparisonResult:
+    """Encode once, fit each named pipeline, score all of them on the test split.
+
+    Parameters
+    ----------
+    train_texts, y_train, test_texts, y_test : sequences
+        The two splits.
+    names : sequence of str
+        Registered pipeline names (see :func:`embkit.cli.registry.available_pipelines`).
+    model : str, default="all-MiniLM-L6-v2"
+        The encoder's model.
+    cache : None, str or path-like
+        Embedding cache directory; a second run on the same texts skips the model.
+    random_state : int or None, default=0
+        Seed of every pipeline.
+    verbose : bool, default=False
+        Progress bars while encoding and training.
+    log : callable or None
+        Called with one line of progress news per step (e.g. ``print``).
+
+    Returns
+    -------
+    ComparisonResult
+
+    Examples
+    --------
+    >>> from embkit.cli.compare import compare_pipelines
+    >>> texts = ["good", "great", "fine film", "bad", "awful", "dull film"] * 4
+    >>> labels = ["pos"] * 3 + ["neg"] * 3
+    >>> result = compare_pipelines(texts[:18], labels * 3, texts[18:], labels,
+    ...                            names=["lr"])
+    >>> [row["pipeline"] for row in result.rows]
+    ['most-frequent baseline', 'lr']
+    """
+    from sklearn.dummy import DummyClassifier
+    from sklearn.metrics import accuracy_score, f1_score
+
+    from embkit.cli.registry import get_pipeline_spec, make_named_pipeline
+    from embkit.encoders.sentence import SentenceEncoder
+
+    say = log or (lambda message: None)
+    specs = [get_pipeline_spec(name) for name in names]  # fail early on a bad name
+    y_train = np.asarray(y_train)
+    y_test = np.asarray(y_test)
+
+    encoder = SentenceEncoder(model, cache=cache, show_progress_bar=None if verbose else False)
+    start = time.perf_counter()
+    X_all = encoder.fit_transform(list(train_texts) + list(test_texts))
+    encode_time = time.perf_counter() - start
+    X_train, X_test = X_all[: len(train_texts)], X_all[len(train_texts) :]
+    say(
+        f"encoded {len(X_all)} texts with {model} in {encode_time:.1f} s "
+        f"(train {len(X_train)}, test {len(X_test)}, dim {X_all.shape[1]})"
+    )
+    result = ComparisonResult(list(test_texts), y_test, X_test, encode_time_s=encode_time)
+
+    def score(name: str, fitted: Any, X_fit: Any, X_eval: Any, fit_time: float) -> None:
+        start = time.perf_counter()
+        pred = np.asarray(fitted.predict(X_eval))
+        predict_time = time.perf_counter() - start
+        proba = fitted.predict_proba(X_eval) if hasattr(fitted, "predict_proba") else None
+        result.pipelines[name] = fitted
+        result.predictions[name] = pred
+        result.probabilities[name] = None if proba is None else np.asarray(proba)
+        result.rows.append({
+            "pipeline": name,
+            "accuracy": float(accuracy_score(y_test, pred)),
+            "macro_f1": float(f1_score(y_test, pred, average="macro", zero_division=0)),
+            "fit_time_s": fit_time,
+            "predict_time_s": predict_time,
+        })  # fmt: skip
+
+    baseline = DummyClassifier(strategy="most_frequent").fit(X_train, y_train)
+    score(BASELINE, baseline, X_train, X_test, 0.0)
+
+    for spec in specs:
+        pipe = make_named_pipeline(
+            spec.name, model=model, cache=cache, random_state=random_state, verbose=verbose,
+            embeddings=not spec.on_text,
+        )  # fmt: skip
+        X_fit, X_eval = (list(train_texts), list(test_texts)) if spec.on_text else (X_train, X_test)
+        say(f"fitting {spec.name}: {spec.description}")
+        start = time.perf_counter()
+        pipe.fit(X_fit, y_train)
+        fit_time = time.perf_counter() - start
+        score(spec.name, pipe, X_fit, X_eval, fit_time)
+        row = result.rows[-1]
+        say(
+            f"  {spec.name}: accuracy {row['accuracy']:.3f}, macro F1 {row['macro_f1']:.3f}, "
+            f"fit {fit_time:.1f} s"
+        )
+        if spec.tunes and len(pipe.steps) > 1:
+            result.tuned_test[spec.name] = np.asarray(pipe[:-1].transform(X_eval))
+
+    candidates = [r for r in result.rows if r["pipeline"] != BASELINE]
+    if candidates:
+        result.best = max(candidates, key=lambda r: (r["macro_f1"], r["accuracy"]))["pipeline"]
+    return result
+
+
+def write_report(
+    result: ComparisonResult, out_dir: str | Path, *, pictures: bool = True, n_examples: int = 20
+) -> dict[str, Path]:
+    """Write the table (CSV, Markdown), pictures and highest-loss examples to ``out_dir``.
+
+    Returns
+    -------
+    dict of str to Path
+        What was written, by kind: ``results_csv``, ``results_md``, ``highest_loss_csv``,
+        ``highest_loss_md``, and with ``pictures`` (needs matplotlib) ``embedding_pca``
+        and ``confusion_matrix``.
+    """
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    written: dict[str, Path] = {}
+
+    keys = ["pipeline", "accuracy", "macro_f1", "fit_time_s", "predict_time_s"]
+    written["results_csv"] = _write_csv(out / "results.csv", keys, result.rows)
+    note = (
+        f"\nTest split: {len(result.y_test)} texts. Encoding (shared by every pipeline, "
+        f"not in the fit times): {result.encode_time_s:.1f} s. Best by macro F1: "
+        f"{result.best}.\n"
+    )
+    (out / "results.md").write_text(result.table() + "\n" + note, encoding="utf-8")
+    written["results_md"] = out / "results.md"
+
+    losses = result.highest_loss(n=n_examples)
+    loss_keys = ["loss", "p_label", "label", "predicted", "text"]
+    written["highest_loss_csv"] = _write_csv(out / "highest_loss.csv", loss_keys, losses)
+    body = [
+        [
+            "" if r["loss"] is None else f"{r['loss']:.2f}",
+            "" if r["p_label"] is None else f"{r['p_label']:.3f}",
+            str(r["label"]),
+            str(r["predicted"]),
+            _shorten(r["text"], 200),
+        ]
+        for r in losses
+    ]
+    (out / "highest_loss.md").write_text(
+        f"Test examples with the highest loss under `{result.best}`\n\n"
+        + markdown_table(["loss", "p(label)", "label", "predicted", "text"], body)
+        + "\n",
+        encoding="utf-8",
+    )
+    written["highest_loss_md"] = out / "highest_loss.md"
+
+    if pictures:
+        from embkit.cli.plotting import plot_confusion_matrix, plot_embeddings
+
+        panels = {"raw embeddings": result.X_test}
+        panels.update({f"after {name}": X for name, X in result.tuned_test.items()})
+        fig = plot_embeddings(panels, result.y_test, suptitle="Test embeddings (PCA)")
+        fig.savefig(out / "embedding_pca.png", dpi=110)
+        written["embedding_pca"] = out / "embedding_pca.png"
+        if result.best is not None:
+            labels = sorted(
+                set(result.y_test.tolist()) | set(result.predictions[result.best].tolist()), key=str
+            )
+            ax = plot_confusion_matrix(
+                result.y_test, result.predictions[result.best], labels=labels,
+                title=f"Confusion matrix: {result.best} (test)",
+            )  # fmt: skip
+            ax.figure.savefig(out / "confusion_matrix.png", dpi=110)
+            written["confusion_matrix"] = out / "confusion_matrix.png"
+    return written
+
+
+def markdown_table(header: Sequence[str], body: Sequence[Sequence[Any]]) -> str:
+    """A GitHub-flavoured Markdown table; cells are escaped for ``|`` and new lines.
+
+    Examples
+    --------
+    >>> print(markdown_table(["a", "b"], [[1, "x|y"]]))
+    | a | b |
+    |---|---|
+    | 1 | x\\|y |
+    """
+
+    def cell(value: Any) -> str:
+        return str(value).replace("|", "\\|").replace("\n", " ")
+
+    lines = ["| " + " | ".join(cell(h) for h in header) + " |"]
+    lines.append("|" + "---|" * len(header))
+    lines += ["| " + " | ".join(cell(v) for v in row) + " |" for row in body]
+    return "\n".join(lines)
+
+
+def _shorten(text: str, width: int) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def _write_csv(path: Path, keys: Sequence[str], rows: Sequence[dict[str, Any]]) -> Path:
+    with open(path, "w", newline="", encoding="utf-8") as fh:
+        writer = csv.DictWriter(fh, fieldnames=list(keys), extrasaction="ignore")
+        writer.writeheader()
+        for row in rows:
+            writer.writerow({k: _plain(row.get(k)) for k in keys})
+    return path
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, float):
+        return round(value, 6)
+    return value

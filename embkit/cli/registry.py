@@ -1,0 +1,254 @@
+"""A small registry of named pipelines, shared by ``embkit compare`` and ``embkit train``.
+
+Most pipelines work on embeddings: their steps come after a shared
+:class:`~embkit.SentenceEncoder`, so ``compare`` encodes the texts once and fits every
+such pipeline on the same vectors. A pipeline registered with ``on_text=True`` (SetFit)
+tunes the encoder itself and takes raw texts.
+
+Register another one with :func:`register_pipeline`; its estimators are imported only
+when it is built, so an entry whose module is missing is listed as unavailable instead
+of breaking the command line.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+__all__ = [
+    "PipelineSpec",
+    "available_pipelines",
+    "get_pipeline_spec",
+    "make_named_pipeline",
+    "register_pipeline",
+]
+
+
+@dataclass(frozen=True)
+class PipelineSpec:
+    """A named recipe for a pipeline.
+
+    Attributes
+    ----------
+    name : str
+        The name used on the command line (``--pipeline NAME``).
+    build : callable
+        ``build(random_state=..., verbose=..., model=...)`` returning a list of
+        ``(name, estimator)`` steps: the steps after the encoder, or the whole text
+        pipeline when ``on_text`` is true.
+    description : str
+        One line for ``embkit pipelines``.
+    on_text : bool
+        Whether the steps take raw texts (they bring their own encoder).
+    requires : tuple of str
+        Modules that must import for the pipeline to be available.
+    in_compare : bool
+        Whether ``embkit compare`` runs it by default (SetFit only with ``--setfit``).
+    tunes : bool
+        Whether the steps before the classifier reshape the embedding space (drawn in the
+        before/after picture).
+    """
+
+    name: str
+    build: Callable[..., list[tuple[str, Any]]]
+    description: str = ""
+    on_text: bool = False
+    requires: tuple[str, ...] = ()
+    in_compare: bool = True
+    tunes: bool = True
+
+    def is_available(self) -> bool:
+        """Whether every module in ``requires`` imports."""
+        return self.unavailable_reason() is None
+
+    def unavailable_reason(self) -> str | None:
+        """Why the pipeline cannot be built here, or ``None`` when it can."""
+        for module in self.requires:
+            try:
+                importlib.import_module(module)
+            except ImportError as exc:
+                return f"{module} cannot be imported ({exc})"
+        return None
+
+
+_REGISTRY: dict[str, PipelineSpec] = {}
+
+
+def register_pipeline(
+    name: str,
+    build: Callable[..., list[tuple[str, Any]]],
+    *,
+    description: str = "",
+    on_text: bool = False,
+    requires: tuple[str, ...] = (),
+    in_compare: bool = True,
+    tunes: bool = True,
+) -> PipelineSpec:
+    """Add (or replace) a named pipeline.
+
+    Examples
+    --------
+    >>> from sklearn.svm import LinearSVC
+    >>> spec = register_pipeline(
+    ...     "svm", lambda **kw: [("linearsvc", LinearSVC())],
+    ...     description="linear SVM on the embeddings", tunes=False, in_compare=False)
+    >>> make_named_pipeline("svm", embeddings=True)
+    Pipeline(steps=[('linearsvc', LinearSVC())])
+    >>> _ = _REGISTRY.pop("svm")
+    """
+    spec = PipelineSpec(name, build, description, on_text, tuple(requires), in_compare, tunes)
+    _REGISTRY[name] = spec
+    return spec
+
+
+def available_pipelines(*, include_unavailable: bool = False) -> dict[str, PipelineSpec]:
+    """The registered pipelines, by name (only the importable ones unless asked).
+
+    Examples
+    --------
+    >>> "lr" in available_pipelines()
+    True
+    """
+    return {
+        name: spec for name, spec in _REGISTRY.items() if include_unavailable or spec.is_available()
+    }
+
+
+def get_pipeline_spec(name: str) -> PipelineSpec:
+    """Return the spec called ``name``; unknown or unavailable names are a clear error.
+
+    Examples
+    --------
+    >>> get_pipeline_spec("lr").on_text
+    False
+    """
+    spec = _REGISTRY.get(name)
+    if spec is None:
+        raise ValueError(f"unknown pipeline {name!r}; choose from {', '.join(sorted(_REGISTRY))}")
+    reason = spec.unavailable_reason()
+    if reason is not None:
+        raise ImportError(f"pipeline {name!r} is not available: {reason}")
+    return spec
+
+
+def make_named_pipeline(
+    name: str,
+    *,
+    model: str = "all-MiniLM-L6-v2",
+    cache: Any = None,
+    random_state: int | None = 0,
+    verbose: bool = False,
+    embeddings: bool = False,
+) -> Any:
+    """Build the pipeline called ``name``.
+
+    Parameters
+    ----------
+    name : str
+        A registered name, see :func:`available_pipelines`.
+    model : str, default="all-MiniLM-L6-v2"
+        The sentence-transformers model of the encoder (or the body SetFit tunes).
+    cache : None, str or path-like, default=None
+        Embedding cache of the encoder.
+    random_state : int or None, default=0
+        Seed of every step that draws random numbers.
+    verbose : bool, default=False
+        Progress bars while encoding and training.
+    embeddings : bool, default=False
+        Return only the steps after the encoder (input: embeddings). Refused for
+        pipelines that work on raw texts.
+
+    Returns
+    -------
+    sklearn.pipeline.Pipeline
+
+    Examples
+    --------
+    >>> make_named_pipeline("lr", embeddings=True)
+    Pipeline(steps=[('logisticregression', LogisticRegression(max_iter=3000))])
+    >>> [step for step, _ in make_named_pipeline("lr").steps]
+    ['sentenceencoder', 'logisticregression']
+    """
+    from sklearn.pipeline import Pipeline
+
+    spec = get_pipeline_spec(name)
+    steps = spec.build(random_state=random_state, verbose=verbose, model=model)
+    if spec.on_text:
+        if embeddings:
+            raise ValueError(f"pipeline {name!r} works on raw texts, not on embeddings")
+        return Pipeline(steps)
+    if embeddings:
+        return Pipeline(steps)
+    from embkit.encoders.sentence import SentenceEncoder
+
+    encoder = SentenceEncoder(model, cache=cache, show_progress_bar=None if verbose else False)
+    return Pipeline([("sentenceencoder", encoder), *steps])
+
+
+# --------------------------------------------------------------------------------------
+# The built-in entries
+
+
+def _logistic_regression() -> Any:
+    from sklearn.linear_model import LogisticRegression
+
+    return LogisticRegression(max_iter=3000)
+
+
+def _build_lr(**_: Any) -> list[tuple[str, Any]]:
+    return [("logisticregression", _logistic_regression())]
+
+
+def _build_feedforward(*, random_state: Any, verbose: bool, **_: Any) -> list[tuple[str, Any]]:
+    from embkit.tuning.feedforward import FeedForwardTuner
+
+    tuner = FeedForwardTuner(random_state=random_state, verbose=verbose)
+    return [("feedforwardtuner", tuner), ("logisticregression", _logistic_regression())]
+
+
+def _build_contrastive(*, random_state: Any, verbose: bool, **_: Any) -> list[tuple[str, Any]]:
+    from embkit.tuning.contrastive import ContrastiveTuner
+
+    tuner = ContrastiveTuner(random_state=random_state, verbose=verbose)
+    return [("contrastivetuner", tuner), ("logisticregression", _logistic_regression())]
+
+
+def _build_setfit(
+    *, random_state: Any, verbose: bool, model: str, **_: Any
+) -> list[tuple[str, Any]]:
+    from embkit.tuning.sbert import SbertTuner
+
+    tuner = SbertTuner(
+        model, n_pairs_per_example=4, random_state=random_state, show_progress_bar=verbose
+    )
+    return [("sberttuner", tuner), ("logisticregression", _logistic_regression())]
+
+
+register_pipeline(
+    "lr",
+    _build_lr,
+    description="logistic regression on the embeddings",
+    tunes=False,
+)
+register_pipeline(
+    "feedforward",
+    _build_feedforward,
+    description="FeedForwardTuner (hidden layer trained on the labels) + logistic regression",
+    requires=("embkit.tuning.feedforward",),
+)
+register_pipeline(
+    "contrastive",
+    _build_contrastive,
+    description="ContrastiveTuner (pairs of same/different labels) + logistic regression",
+    requires=("embkit.tuning.contrastive",),
+)
+register_pipeline(
+    "setfit",
+    _build_setfit,
+    description="SetFit: SbertTuner fine-tunes the encoder on pairs + logistic regression (slow)",
+    on_text=True,
+    requires=("embkit.tuning.sbert",),
+    in_compare=False,
+)

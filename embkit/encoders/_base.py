@@ -1,0 +1,237 @@
+"""The private base of the text encoders: validation, fitted state, cache, pickling.
+
+A subclass says how to load its model and how to embed a list of texts; the base does the
+rest the same way for every encoder:
+
+* ``fit`` validates the parameters and the texts, resolves ``device="auto"``, loads the
+  shared model (see :mod:`embkit._core.models`) and records ``device_``, ``embedding_dim_``
+  and ``_n_features_out``. It learns nothing from the texts, so it is cheap and idempotent.
+* ``transform`` embeds each distinct text once, reads and fills the embedding cache,
+  shows a progress bar when many texts reach the model, and returns float32 ``(n, dim)``.
+  An empty sequence gives a ``(0, dim)`` array.
+* The loaded model lives in the process-wide registry, never on the estimator: pickles
+  and clones hold the model's name only, and reload it from the registry on first use.
+
+Subclass hooks: ``_check_params``, ``_load``, ``_dim``, ``_encode``, ``_cache_settings``.
+"""
+
+from __future__ import annotations
+
+import json
+import warnings
+from typing import Any
+
+import numpy as np
+from sklearn.base import BaseEstimator, ClassNamePrefixFeaturesOutMixin, TransformerMixin
+from sklearn.utils.validation import check_is_fitted
+
+from embkit._core.device import loadable_device, resolve_device
+from embkit._core.models import model_identity, resolve_model
+from embkit._core.validation import check_positive_int, check_texts
+from embkit.io.cache import as_cache
+
+# With show_progress_bar=None, a progress bar appears when more texts reach the model.
+PROGRESS_MIN_TEXTS = 1000
+
+# (encoder class, model, window) already warned about truncation in this process
+_TRUNCATION_WARNED: set[tuple[str, str, int]] = set()
+
+
+class TextTruncatedWarning(UserWarning):
+    """Some texts are longer than the model's window and were truncated."""
+
+
+class TextEncoderBase(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
+    """What SentenceEncoder and TransformerEncoder share (see the module docstring)."""
+
+    # A name for what produces the vectors; part of every cache key.
+    _cache_kind = "base"
+
+    # -- hooks ----------------------------------------------------------------------------
+    def _check_params(self) -> None:
+        """Validate the subclass's own parameters (called by ``fit``)."""
+
+    def _load(self, device: Any) -> Any:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def _dim(self, loaded: Any) -> int:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def _encode(self, loaded: Any, texts: list[str], show_progress: bool) -> np.ndarray:
+        """Embed ``texts`` with the loaded model: float32 array of shape (len(texts), dim)."""
+        raise NotImplementedError  # pragma: no cover - abstract
+
+    def _cache_settings(self) -> dict[str, Any]:
+        """Settings besides the model that change the raw vectors (part of the cache key)."""
+        return {}
+
+    def _normalize_output(self) -> bool:
+        return False
+
+    def _window(self, loaded: Any) -> tuple[Any, int] | None:
+        """``(tokenizer, max_tokens)`` beyond which the model truncates, or ``None``.
+
+        The default reads a sentence-transformers model's ``tokenizer`` and
+        ``max_seq_length``.
+        """
+        tokenizer = getattr(loaded, "tokenizer", None)
+        limit = getattr(loaded, "max_seq_length", None)
+        return (tokenizer, int(limit)) if tokenizer is not None and limit else None
+
+    # -- scikit-learn -----------------------------------------------------------------------
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.string = True
+        tags.input_tags.one_d_array = True
+        tags.input_tags.two_d_array = False
+        tags.transformer_tags.preserves_dtype = []
+        return tags
+
+    def fit(self, X: Any, y: Any = None) -> TextEncoderBase:
+        """Check the parameters and texts and load the (shared) model.
+
+        Nothing is learned from ``X``: fitting is cheap and fitting again gives the same
+        state.
+
+        Parameters
+        ----------
+        X : list, tuple, numpy array or pandas Series of str
+            The texts (validated, otherwise unused).
+        y : None
+            Ignored; accepted for pipeline compatibility.
+
+        Returns
+        -------
+        self
+        """
+        resolve_model(self.model)  # type check of ``model``
+        check_positive_int(self.batch_size, "batch_size")
+        if self.show_progress_bar not in (None, True, False):
+            raise TypeError(
+                f"show_progress_bar must be None, True or False, got {self.show_progress_bar!r}"
+            )
+        as_cache(self.cache)  # type check of ``cache``
+        self._check_params()
+        check_texts(X)
+        # checked first, changed last: a failing fit leaves a fitted encoder as it was
+        device = resolve_device(self.device)
+        dim = int(self._dim(self._loaded(device)))
+        self.device_ = device
+        self.embedding_dim_ = dim
+        self._n_features_out = dim
+        return self
+
+    def transform(self, X: Any) -> np.ndarray:
+        """Embed the texts.
+
+        Parameters
+        ----------
+        X : list, tuple, numpy array or pandas Series of str
+            The texts. An empty sequence gives an array of shape ``(0, embedding_dim_)``.
+
+        Returns
+        -------
+        ndarray of float32, shape (n_texts, embedding_dim_)
+        """
+        check_is_fitted(self)
+        return self._embed(check_texts(X))
+
+    # -- implementation ---------------------------------------------------------------------
+    def _loaded(self, device: Any = None) -> Any:
+        """The model for the current ``model`` parameter, from the process-wide registry.
+
+        It is never stored on the estimator, so pickles and clones cannot carry it, an
+        unpickled encoder reloads it by name on first use, and the vectors always come
+        from the model the cache namespace names.
+        """
+        if device is None:
+            device = loadable_device(self.device_)
+        return self._load(device)
+
+    def _cache_namespace(self) -> str:
+        """The cache namespace of this encoder: model identity and vector-changing settings.
+
+        Returns
+        -------
+        str
+        """
+        settings = {
+            "kind": self._cache_kind,
+            "model": model_identity(self.model),
+            **self._cache_settings(),
+        }
+        return json.dumps(settings, sort_keys=True)
+
+    def _embed(self, texts: list[str]) -> np.ndarray:
+        dim = self.embedding_dim_
+        if not texts:
+            return np.empty((0, dim), dtype=np.float32)
+        first: dict[str, int] = {}
+        inverse = np.fromiter(
+            (first.setdefault(t, len(first)) for t in texts), dtype=np.intp, count=len(texts)
+        )
+        unique = list(first) if len(first) < len(texts) else texts
+        cache = as_cache(self.cache)
+        if cache is None:
+            vectors = self._run_model(unique)
+        else:
+            namespace = self._cache_namespace()
+            found, cached = cache.get_many(namespace, unique, dim)
+            if len(found) == len(unique):
+                vectors = cached
+            else:
+                missing = np.ones(len(unique), dtype=bool)
+                missing[found] = False
+                missing_idx = np.flatnonzero(missing)
+                new_texts = [unique[i] for i in missing_idx]
+                new = self._run_model(new_texts)
+                cache.set_many(namespace, new_texts, new)
+                vectors = np.empty((len(unique), dim), dtype=np.float32)
+                vectors[found] = cached
+                vectors[missing_idx] = new
+        if len(unique) < len(texts):
+            vectors = vectors[inverse]
+        if self._normalize_output():
+            norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+            np.maximum(norms, 1e-12, out=norms)
+            vectors /= norms
+        return vectors
+
+    def _run_model(self, texts: list[str]) -> np.ndarray:
+        show = self.show_progress_bar
+        if show is None:
+            show = len(texts) > PROGRESS_MIN_TEXTS
+        loaded = self._loaded()
+        self._warn_truncation(loaded, texts)
+        vectors = self._encode(loaded, texts, bool(show))
+        return np.asarray(vectors, dtype=np.float32)
+
+    def _warn_truncation(self, loaded: Any, texts: list[str]) -> None:
+        """Warn (once per process, model and window) when texts exceed the model's window.
+
+        Only texts whose UTF-8 length could exceed the window are tokenised again (a token
+        covers at least one byte), so ordinary short texts cost nothing.
+        """
+        window = self._window(loaded)
+        if window is None:
+            return
+        tokenizer, limit = window
+        key = (type(self).__name__, str(self.model), limit)
+        if key in _TRUNCATION_WARNED:
+            return
+        candidates = [t for t in texts if len(t) + 2 > limit and len(t.encode("utf-8")) + 2 > limit]
+        if not candidates:
+            return
+        ids = tokenizer(candidates, truncation=False, verbose=False)["input_ids"]
+        longest = max(len(row) for row in ids)
+        n_long = sum(len(row) > limit for row in ids)
+        if n_long:
+            _TRUNCATION_WARNED.add(key)
+            warnings.warn(
+                TextTruncatedWarning(
+                    f"{n_long} of the texts are longer than the {limit}-token window of "
+                    f"{self.model!r} (the longest has {longest} tokens); the model sees only "
+                    "their first tokens. This warning is shown once per model."
+                ),
+                stacklevel=4,
+            )

@@ -1,0 +1,354 @@
+"""`StaticEncoder`: a sentence-transformer distilled into static token vectors (model2vec).
+
+The first use of a source model with given settings distils it with model2vec: every
+token of its vocabulary is run once through the transformer, the outputs are reduced
+with PCA and weighted (SIF), and the result is stored as a model2vec folder under a cache
+directory. Every later use, in this process or another, loads that folder in
+milliseconds. Encoding a text is then a table look-up and a mean, with no transformer.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import numbers
+import os
+import shutil
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from embkit._core.models import (
+    DEFAULT_MODEL,
+    _load_error,
+    _local_folder,
+    _shared,
+    downloads_allowed,
+    model_identity,
+    resolve_model,
+)
+from embkit._core.validation import check_positive_int
+from embkit.encoders._base import TextEncoderBase
+from embkit.io.cache import EmbeddingCache
+
+__all__ = ["StaticEncoder"]
+
+# Bumped when the stored folder's layout or the distillation recipe changes here.
+# 2: rows stored in C order (format 1 folders hold a scrambled table) and no padding.
+_FORMAT = 2
+_PROVENANCE = "embkit-static.json"
+
+
+def default_cache_dir() -> Path:
+    """Where distilled models are kept when ``cache_dir=None``.
+
+    ``$EMBKIT_CACHE_DIR/static`` if that variable is set, otherwise
+    ``$XDG_CACHE_HOME/embkit/static`` (``~/.cache/embkit/static`` by default).
+
+    Examples
+    --------
+    >>> default_cache_dir().name
+    'static'
+    """
+    root = os.environ.get("EMBKIT_CACHE_DIR")
+    if root:
+        return Path(root).expanduser() / "static"
+    xdg = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(xdg).expanduser() / "embkit" / "static"
+
+
+def is_static_folder(path: str | os.PathLike[str]) -> bool:
+    """Whether ``path`` is an already distilled model2vec folder.
+
+    Examples
+    --------
+    >>> is_static_folder("no/such/folder")
+    False
+    """
+    config = Path(path) / "config.json"
+    if not config.is_file():
+        return False
+    try:
+        return json.loads(config.read_text(encoding="utf-8")).get("model_type") == "model2vec"
+    except (OSError, ValueError, AttributeError):
+        return False
+
+
+def _transformer_folder(folder: Path) -> Path:
+    """The folder of the transformer inside a sentence-transformers (or plain HF) folder."""
+    if (folder / "config.json").is_file():
+        return folder
+    modules = folder / "modules.json"
+    if modules.is_file():
+        for module in json.loads(modules.read_text(encoding="utf-8")):
+            if str(module.get("type", "")).endswith("Transformer"):
+                return folder / module.get("path", "")
+    raise ValueError(f"{folder} holds neither a transformer (config.json) nor a modules.json")
+
+
+def _distil(source: str, dim: int | None, sif_coefficient: float | None, device: str) -> Any:
+    """Distil the transformer at ``source`` (a local folder or hub name) into a StaticModel."""
+    from model2vec.distill import distill_from_model
+    from transformers import AutoModel, AutoTokenizer
+
+    offline = not downloads_allowed()
+    path = Path(source)
+    where = str(_transformer_folder(path)) if path.is_dir() else source
+    tokenizer = AutoTokenizer.from_pretrained(where, local_files_only=offline, use_fast=True)
+    net = AutoModel.from_pretrained(where, local_files_only=offline)
+    static = distill_from_model(
+        model=net,
+        tokenizer=tokenizer,
+        device=device,
+        pca_dims=dim,
+        sif_coefficient=sif_coefficient,
+        quantize_to="float32",
+    )
+    # PCA returns a Fortran-ordered array, and safetensors' numpy writer stores the raw
+    # buffer as if it were C-ordered: saved as it is, every row would hold other tokens'
+    # numbers. A C-ordered copy is stored as intended.
+    static.embedding = np.ascontiguousarray(static.embedding)
+    if static.weights is not None:
+        static.weights = np.ascontiguousarray(static.weights)
+    return _without_padding(static)
+
+
+def _without_padding(static: Any) -> Any:
+    """Stop ``static``'s tokenizer from padding (and truncating) texts, in place.
+
+    The tokenizer model2vec keeps is the transformer's, which may pad every text to a fixed
+    length (all-MiniLM-L6-v2: 128 tokens); a text's mean vector would then be mostly the
+    ``[PAD]`` row. Truncation is left to ``max_length``.
+    """
+    static.tokenizer.no_padding()
+    static.tokenizer.no_truncation()
+    return static
+
+
+def _load_static(folder: Path) -> Any:
+    from model2vec import StaticModel
+
+    return _without_padding(StaticModel.from_pretrained(folder))
+
+
+class StaticEncoder(TextEncoderBase):
+    """Embed texts with static token vectors distilled from a sentence-transformer.
+
+    On first use the source model is distilled with model2vec (every vocabulary token
+    through the transformer once, PCA to ``dim`` dimensions, SIF weighting) and the
+    result is stored under ``cache_dir``, keyed by the source's weights and the settings.
+    Later uses load it in milliseconds; a text's vector is then the normalised mean of
+    its tokens' vectors: tens of times faster than the transformer, somewhat less
+    accurate (see the encoders guide).
+
+    Parameters
+    ----------
+    model : str or path-like, default="all-MiniLM-L6-v2"
+        The source: ``"all-MiniLM-L6-v2"`` (the bundled offline model), a local
+        sentence-transformers or Hugging Face folder, or a name in the local hub cache.
+        An already distilled model2vec folder is used as it is (``dim`` and
+        ``sif_coefficient`` are then ignored).
+    dim : int or None, default=256
+        Output dimensions (PCA components, at most the transformer's hidden size);
+        ``None`` keeps the hidden size.
+    sif_coefficient : float or None, default=1e-4
+        Smooth inverse frequency weighting of the tokens (between 0 and 1 exclusive);
+        ``None`` weights all tokens alike.
+    max_length : int or None, default=512
+        Tokens per text beyond which a text is truncated; ``None`` keeps them all.
+    batch_size : int, default=1024
+        Texts per encoding batch.
+    device : {"auto", "cpu", "cuda", "mps"} or torch.device, default="auto"
+        Where the transformer runs while distilling (encoding itself is numpy).
+    cache_dir : None, str or path-like, default=None
+        Where distilled models are stored; ``None`` means ``$EMBKIT_CACHE_DIR/static``
+        or ``~/.cache/embkit/static``. Each model lives in a sub-folder named by a hash
+        of the source model's weights and the settings, written atomically.
+    cache : None, str, path-like or EmbeddingCache, default=None
+        An embedding cache for the vectors, as in :class:`~embkit.SentenceEncoder`
+        (rarely worth it: the static model is about as fast as the cache).
+    show_progress_bar : bool or None, default=None
+        ``False`` silences embkit's progress output; distillation always reports its
+        progress unless this is ``False`` (model2vec's own token bar still shows).
+
+    Attributes
+    ----------
+    device_ : torch.device
+        The device distillation runs (or ran) on.
+    embedding_dim_ : int
+        The length of every vector.
+    model_path_ : str
+        The model2vec folder the vectors come from (in ``cache_dir``, or ``model``).
+
+    See Also
+    --------
+    SentenceEncoder : The transformer itself (slower, more accurate).
+
+    Notes
+    -----
+    Needs the ``static`` extra: ``pip install "embkit[static]"`` (model2vec with its
+    ``distill`` extra). Distilling all-MiniLM-L6-v2 takes a minute or two on a laptop
+    CPU; two processes distilling the same model at once are safe (each writes to a
+    temporary folder renamed into place; the first rename wins). Pickles and clones
+    hold the parameters only and reload the distilled folder by name.
+
+    Examples
+    --------
+    >>> from embkit import StaticEncoder
+    >>> StaticEncoder(dim=128).get_params()["dim"]
+    128
+    >>> encoder = StaticEncoder().fit(["hello"])  # doctest: +SKIP
+    >>> encoder.transform(["a happy text", "a sad text"]).shape  # doctest: +SKIP
+    (2, 256)
+    """
+
+    _cache_kind = "model2vec"
+
+    def __init__(
+        self,
+        model: str | os.PathLike[str] = DEFAULT_MODEL,
+        *,
+        dim: int | None = 256,
+        sif_coefficient: float | None = 1e-4,
+        max_length: int | None = 512,
+        batch_size: int = 1024,
+        device: Any = "auto",
+        cache_dir: str | os.PathLike[str] | None = None,
+        cache: str | os.PathLike[str] | EmbeddingCache | None = None,
+        show_progress_bar: bool | None = None,
+    ) -> None:
+        self.model = model
+        self.dim = dim
+        self.sif_coefficient = sif_coefficient
+        self.max_length = max_length
+        self.batch_size = batch_size
+        self.device = device
+        self.cache_dir = cache_dir
+        self.cache = cache
+        self.show_progress_bar = show_progress_bar
+
+    # -- hooks ------------------------------------------------------------------------------
+    def _check_params(self) -> None:
+        if self.dim is not None:
+            check_positive_int(self.dim, "dim")
+        if self.max_length is not None:
+            check_positive_int(self.max_length, "max_length")
+        sif = self.sif_coefficient
+        if sif is not None and (
+            isinstance(sif, bool) or not isinstance(sif, numbers.Real) or not 0 < sif < 1
+        ):
+            raise ValueError(f"sif_coefficient must be None or a number in (0, 1), got {sif!r}")
+        if self.cache_dir is not None and not isinstance(self.cache_dir, (str, os.PathLike)):
+            raise TypeError(f"cache_dir must be None, a str or a path, got {self.cache_dir!r}")
+        try:
+            import model2vec  # noqa: F401
+        except ImportError as exc:  # pragma: no cover - depends on the environment
+            raise ImportError(
+                'StaticEncoder needs model2vec: pip install "embkit[static]"'
+            ) from exc
+
+    def _settings(self) -> dict[str, Any]:
+        """What decides the distilled vectors besides the source weights."""
+        sif = None if self.sif_coefficient is None else float(self.sif_coefficient)
+        return {"dim": self.dim, "sif_coefficient": sif}
+
+    def _cache_settings(self) -> dict[str, Any]:
+        if is_static_folder(resolve_model(self.model)):
+            return {"max_length": self.max_length}
+        return {**self._settings(), "max_length": self.max_length}
+
+    def fit(self, X: Any, y: Any = None) -> StaticEncoder:
+        """Check the parameters and texts; distil the source model unless already cached.
+
+        Parameters
+        ----------
+        X : list, tuple, numpy array or pandas Series of str
+            The texts (validated, otherwise unused).
+        y : None
+            Ignored; accepted for pipeline compatibility.
+
+        Returns
+        -------
+        self
+        """
+        self.__dict__.pop("model_path_", None)
+        super().fit(X, y)
+        self.model_path_ = str(self._entry(self.device_)[0])
+        return self
+
+    def _entry(self, device: Any) -> tuple[Path, Any]:
+        """The shared ``(folder, StaticModel)`` for the current parameters."""
+        resolved = resolve_model(self.model)
+        if is_static_folder(resolved):
+            folder = Path(resolved)
+            return _shared(("model2vec", resolved), lambda: (folder, _load_static(folder)))
+        settings = self._settings()
+        root = Path(self.cache_dir).expanduser() if self.cache_dir else default_cache_dir()
+        key = ("model2vec-distilled", resolved, json.dumps(settings), str(root.resolve()))
+
+        def load() -> tuple[Path, Any]:
+            folder = self._distilled_folder(resolved, root, settings, str(device))
+            return folder, _load_static(folder)
+
+        return _shared(key, load)
+
+    def _load(self, device: Any) -> Any:
+        return self._entry(device)[1]
+
+    def _dim(self, loaded: Any) -> int:
+        return int(loaded.dim)
+
+    def _encode(self, loaded: Any, texts: list[str], show_progress: bool) -> np.ndarray:
+        return loaded.encode(
+            texts,
+            show_progress_bar=show_progress,
+            max_length=self.max_length,
+            batch_size=self.batch_size,
+            use_multiprocessing=False,
+        )
+
+    # -- distillation -----------------------------------------------------------------------
+    def _distilled_folder(
+        self, resolved: str, root: Path, settings: dict[str, Any], device: str
+    ) -> Path:
+        """The cached model2vec folder for ``resolved`` and ``settings``, distilling if absent."""
+        from importlib.metadata import version
+
+        if _local_folder(resolved) is None and not downloads_allowed():
+            raise _load_error(self.model, resolved, FileNotFoundError("no such local model"))
+        identity = model_identity(resolved)
+        provenance = {
+            "format": _FORMAT,
+            "source": identity,
+            **settings,
+            "model2vec": version("model2vec"),
+        }
+        digest = hashlib.blake2b(json.dumps(provenance, sort_keys=True).encode(), digest_size=12)
+        folder = root / digest.hexdigest()
+        if folder.is_dir():
+            return folder
+        root.mkdir(parents=True, exist_ok=True)
+        if self.show_progress_bar is not False:
+            print(
+                f"embkit: distilling {self.model} into a static model, once (stored in {folder})",
+                file=sys.stderr,
+                flush=True,
+            )
+        source = str(_local_folder(resolved) or resolved)
+        static = _distil(source, settings["dim"], settings["sif_coefficient"], device)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", suffix=".tmp", dir=root))
+        try:
+            static.save_pretrained(tmp)
+            provenance["model"] = os.fspath(self.model)
+            (tmp / _PROVENANCE).write_text(json.dumps(provenance, indent=2), encoding="utf-8")
+            try:
+                os.rename(tmp, folder)  # atomic; fails if another process got there first
+            except OSError:
+                if not folder.is_dir():
+                    raise
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+        return folder

@@ -1,0 +1,126 @@
+"""``DifferentiableHead``: a small torch classifier over embeddings."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from sklearn.base import ClassifierMixin
+
+from embkit._core.validation import check_positive_float
+from embkit._training.labels import TorchClassifierBase
+from embkit._training.torch_base import TrainData
+
+__all__ = ["DifferentiableHead"]
+
+
+class DifferentiableHead(ClassifierMixin, TorchClassifierBase):
+    """A linear (or one-hidden-layer) torch classifier trained with cross-entropy on logits.
+
+    The head SetFit trains on top of a tuned body, as a scikit-learn classifier: ``fit``,
+    ``partial_fit(classes=...)``, ``predict_proba`` (rows sum to 1, argmax equals
+    ``predict``), string labels, ``class_weight`` and ``sample_weight``. A 2-D 0/1 ``y``
+    trains one sigmoid per label, and ``predict`` thresholds the probabilities.
+
+    Parameters
+    ----------
+    hidden_dim : int or None, default=None
+        ``None`` for a linear head; otherwise the width of one hidden layer.
+    n_epochs : int, default=50
+        Passes over the data made by ``fit``; ``partial_fit`` makes one pass per call.
+    learning_rate : float, default=1e-2
+        AdamW learning rate.
+    batch_size : int, default=32
+        Rows per optimisation step.
+    activation : {"relu", "gelu", "tanh", "identity"}, default="relu"
+        Activation of the hidden layer (unused without one).
+    dropout : float, default=0.0
+        Dropout on the hidden layer while training, in [0, 1).
+    weight_decay : float, default=0.0
+        AdamW weight decay.
+    class_weight : None, "balanced" or dict, default=None
+        Per-class loss weights ("balanced" gives each class the same total weight).
+    multi_label : bool, default=False
+        If True, ``y`` must be a 2-D 0/1 indicator matrix (an error otherwise). A 2-D ``y``
+        is always trained as multi-label, as in scikit-learn's ``MLPClassifier``.
+    threshold : float, default=0.5
+        Probability above which a label is predicted, for multi-label ``y``.
+    random_state : int, RandomState instance or None, default=None
+        Seeds weight initialisation, shuffling and dropout.
+    device : str, default="auto"
+        "auto" picks cuda, then mps, then cpu at fit time (stored in ``device_``).
+    verbose : bool, default=False
+        Show a progress bar over epochs.
+
+    Attributes
+    ----------
+    classes_ : ndarray
+        Class labels, in the order of the ``predict_proba`` columns.
+    multi_label_ : bool
+        Whether the head was trained on a 2-D label matrix.
+    n_features_in_ : int
+        Width of the embeddings.
+    module_ : torch.nn.Module
+        The network.
+    loss_curve_ : list of float
+        Mean training loss of every pass.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from embkit import DifferentiableHead
+    >>> rng = np.random.default_rng(0)
+    >>> X = rng.normal(size=(40, 4)).astype("float32")
+    >>> y = np.where(X[:, 0] > 0, "pos", "neg")
+    >>> head = DifferentiableHead(n_epochs=100, random_state=0).fit(X, y)
+    >>> head.predict_proba(X[:2]).sum(axis=1).round(3).tolist()
+    [1.0, 1.0]
+    >>> head.score(X, y) > 0.9
+    True
+    """
+
+    def __init__(
+        self,
+        *,
+        hidden_dim: int | None = None,
+        n_epochs: int = 50,
+        learning_rate: float = 1e-2,
+        batch_size: int = 32,
+        activation: str = "relu",
+        dropout: float = 0.0,
+        weight_decay: float = 0.0,
+        class_weight: Any = None,
+        multi_label: bool = False,
+        threshold: float = 0.5,
+        random_state: Any = None,
+        device: str = "auto",
+        verbose: bool = False,
+    ) -> None:
+        self.hidden_dim = hidden_dim
+        self.n_epochs = n_epochs
+        self.learning_rate = learning_rate
+        self.batch_size = batch_size
+        self.activation = activation
+        self.dropout = dropout
+        self.weight_decay = weight_decay
+        self.class_weight = class_weight
+        self.multi_label = multi_label
+        self.threshold = threshold
+        self.random_state = random_state
+        self.device = device
+        self.verbose = verbose
+
+    def _check_params(self) -> None:
+        super()._check_params()
+        if not 0 < check_positive_float(self.threshold, "threshold") < 1:
+            raise ValueError(f"threshold must be in (0, 1), got {self.threshold!r}")
+        if not isinstance(self.multi_label, bool):
+            raise TypeError(f"multi_label must be True or False, got {self.multi_label!r}")
+
+    def _prepare_data(self, X: Any, y: Any, *args: Any, **kwargs: Any) -> TrainData:
+        if self.multi_label and y is not None and np.ndim(y) != 2:
+            raise ValueError(
+                "multi_label=True needs y as a 2-D 0/1 label matrix of shape "
+                f"(n_samples, n_labels), got shape {np.shape(y)}"
+            )
+        return super()._prepare_data(X, y, *args, **kwargs)

@@ -1,0 +1,124 @@
+"""Encode a large corpus in parallel partitions on Dask (``pip install "embkit[dask]"``).
+
+:func:`encode_bag` and :func:`encode_series` turn a ``dask.bag`` or a ``dask.dataframe``
+column of texts into a ``dask.array`` of embeddings, one block per partition. Each task
+gets a pickled encoder, which holds the model's *name* only, and fits a copy of it on the
+worker: the model comes from the process-wide registry (:mod:`embkit._core.models`), so each
+worker process loads it once, on its first partition, and every later partition, clone
+and grid-search candidate on that worker reuses it. ``device="auto"`` resolves on the
+worker, so GPU workers use their GPU while the client may have none.
+
+With ``cache=`` the workers share the encoder's SQLite cache: fine on one machine or a
+filesystem with working locks, see ``docs/scaling.md`` for clusters.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from sklearn.base import clone
+
+__all__ = ["encode_bag", "encode_series"]
+
+
+def _import_dask() -> tuple[Any, Any]:
+    try:
+        import dask
+        import dask.array as da
+    except ImportError as exc:  # pragma: no cover - depends on the environment
+        raise ImportError(
+            'embkit.streaming.distributed needs Dask: pip install "embkit[dask]"'
+        ) from exc
+    return dask, da
+
+
+def _encode_partition(texts: Any, encoder: Any) -> np.ndarray:
+    """Embed one partition on a worker with a fresh copy of ``encoder`` (shared model)."""
+    texts = list(texts)
+    local = clone(encoder).fit(texts[:1])
+    return local.transform(texts)
+
+
+def _width(encoder: Any) -> int:
+    """The embedding width, from a fitted encoder or by fitting a copy here."""
+    dim = getattr(encoder, "embedding_dim_", None)
+    if dim is None:
+        dim = clone(encoder).fit([]).embedding_dim_
+    return int(dim)
+
+
+def _encode_parts(parts: list[Any], encoder: Any, width: int | None) -> Any:
+    dask, da = _import_dask()
+    dim = _width(encoder) if width is None else int(width)
+    encode = dask.delayed(_encode_partition, pure=True)
+    blocks = [
+        da.from_delayed(encode(part, encoder), shape=(np.nan, dim), dtype=np.float32)
+        for part in parts
+    ]
+    if not blocks:
+        return da.empty((0, dim), dtype=np.float32)
+    return da.concatenate(blocks, axis=0)
+
+
+def encode_bag(bag: Any, encoder: Any, *, width: int | None = None) -> Any:
+    """Embed a ``dask.bag`` of texts partition by partition.
+
+    Parameters
+    ----------
+    bag : dask.bag.Bag of str
+        The texts.
+    encoder : SentenceEncoder, TransformerEncoder or another embkit text encoder
+        Fitted or not; each task fits its own copy on the worker it runs on.
+    width : int, default=None
+        The embedding width. ``None`` takes ``encoder.embedding_dim_`` when the encoder is
+        fitted, and otherwise fits a copy in this process to read it (which loads the
+        model here once).
+
+    Returns
+    -------
+    dask.array.Array of float32, shape (n_texts, width)
+        One block per partition; the block lengths are unknown until computed (call
+        ``.compute_chunk_sizes()`` to learn them).
+
+    Examples
+    --------
+    >>> import dask.bag as db
+    >>> from embkit import SentenceEncoder
+    >>> texts = db.from_sequence(["a good day", "a bad day", "fine"], npartitions=2)
+    >>> X = encode_bag(texts, SentenceEncoder(device="cpu"), width=384)
+    >>> X.compute(scheduler="synchronous").shape
+    (3, 384)
+    """
+    return _encode_parts(list(bag.to_delayed()), encoder, width)
+
+
+def encode_series(series: Any, encoder: Any, *, width: int | None = None) -> Any:
+    """Embed a ``dask.dataframe`` column of texts partition by partition.
+
+    Parameters
+    ----------
+    series : dask.dataframe.Series of str
+        The texts, e.g. ``ddf["text"]`` of ``dask.dataframe.read_json(..., lines=True)``.
+    encoder : SentenceEncoder, TransformerEncoder or another embkit text encoder
+        Fitted or not; each task fits its own copy on the worker it runs on.
+    width : int, default=None
+        The embedding width, as in :func:`encode_bag`.
+
+    Returns
+    -------
+    dask.array.Array of float32, shape (n_texts, width)
+        One block per partition, rows in the order of the series.
+
+    Examples
+    --------
+    >>> import dask.dataframe as dd
+    >>> import pandas as pd
+    >>> from embkit import SentenceEncoder
+    >>> frame = pd.DataFrame({"text": ["a good day", "a bad day", "fine"]})
+    >>> texts = dd.from_pandas(frame, npartitions=2)["text"]
+    >>> X = encode_series(texts, SentenceEncoder(device="cpu"), width=384)
+    >>> X.compute(scheduler="synchronous").shape
+    (3, 384)
+    """
+    return _encode_parts(list(series.to_delayed()), encoder, width)

@@ -1,0 +1,7 @@
+"""Tuners and the learners they wrap: reshape an embedding space towards labels.
+
+``feedforward`` (FeedForwardTuner), ``contrastive`` (ContrastiveLearner on pairs,
+ContrastiveTuner on ``(X, y)``), ``sbert`` (SbertLearner / SbertTuner: SetFit-style
+training of the encoder body itself), ``pairs`` (pair sampling, vectorised).
+May import ``embkit._core`` and ``embkit._training``.
+"""

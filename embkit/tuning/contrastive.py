@@ -1,0 +1,532 @@
+"""Contrastive learning on pairs: ``ContrastiveLearner`` and ``ContrastiveTuner``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import torch
+from scipy.stats import spearmanr
+from sklearn.base import BaseEstimator, ClassNamePrefixFeaturesOutMixin, TransformerMixin
+from sklearn.utils.validation import check_array, check_is_fitted
+
+from embkit._core.validation import check_positive_int
+from embkit._training.labels import LabelMixin
+from embkit._training.nn import (
+    DropoutNoise,
+    Projection,
+    check_layer_params,
+    cosine_pairs,
+    gathered_cosine,
+)
+from embkit._training.torch_base import (
+    TorchEstimatorBase,
+    TrainData,
+    check_sample_weight,
+    check_X,
+    unchanged_on_error,
+)
+from embkit.tuning.pairs import _multilabel_pairs, sample_pairs
+
+
+class ContrastiveLearner(ClassNamePrefixFeaturesOutMixin, TorchEstimatorBase):
+    """A shared-weight (siamese) network that learns an embedding from pairs.
+
+    Both sides of a pair go through the same network; training pulls the cosine
+    similarity of the two outputs towards the pair's target (mean squared error).
+
+    Parameters
+    ----------
+    shape_out : int, default=512
+        Size of the learned embedding.
+    n_layers : int, default=2
+        Linear layers in the network (1: a single projection).
+    activation : {"relu", "gelu", "tanh", "identity"}, default="relu"
+        Activation between layers (and after a single layer).
+    dropout : float, default=0.3
+        Dropout between layers while training.
+    n_epochs : int, default=20
+        Passes over the pairs made by ``fit``; ``partial_fit`` makes one per call.
+    learning_rate : float, default=3e-3
+        AdamW learning rate.
+    batch_size : int, default=256
+        Pairs (or, when trained by a tuner, points) per optimisation step.
+    weight_decay : float, default=0.0
+        AdamW weight decay.
+    random_state : int, RandomState instance or None, default=None
+        Seeds initialisation, shuffling, dropout and in-batch pair sampling.
+    device : str, default="auto"
+        "auto" picks cuda, then mps, then cpu at fit time (stored in ``device_``).
+    verbose : bool, default=False
+        Show a progress bar over epochs.
+
+    Attributes
+    ----------
+    module_ : torch.nn.Module
+        The shared network.
+    optimizer_ : torch.optim.Optimizer
+        Its optimiser, kept by ``partial_fit``.
+    n_features_in_ : int
+        Width of the input vectors.
+    loss_curve_ : list of float
+        Mean loss of every pass.
+    n_iter_ : int
+        Passes made.
+    device_ : torch.device
+        Where the network lives.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from embkit import ContrastiveLearner
+    >>> rng = np.random.default_rng(0)
+    >>> X1, X2 = rng.normal(size=(2, 200, 8)).astype("float32")
+    >>> y = (np.sign(X1[:, 0]) == np.sign(X2[:, 0])).astype("float32")
+    >>> learner = ContrastiveLearner(4, n_epochs=50, batch_size=64, learning_rate=1e-2)
+    >>> learner = learner.set_params(random_state=0).fit(X1, X2, y)
+    >>> learner.transform(X1).shape
+    (200, 4)
+    >>> learner.score(X1, X2, y) > 0.5
+    True
+    """
+
+    def __init__(
+        self,
+        shape_out: int = 512,
+        *,
+        n_layers: int = 2,
+        activation: str = "relu",
+        dropout: float = 0.3,
+        n_epochs: int = 20,
+        learning_rate: float = 3e-3,
+        batch_size: int = 256,
+        weight_decay: float = 0.0,
+        random_state: Any = None,
+        device: str = "auto",
+        verbose: bool = False,
+    ) -> None:
+        self.shape_out = shape_out
+        self.n_layers = n_layers
+        self.activation = activation
+        self.dropout = dropout
+        self.n_epochs = n_epochs
+        self.learning_rate = learning_rate
+        self.batch_size = batch_size
+        self.weight_decay = weight_decay
+        self.random_state = random_state
+        self.device = device
+        self.verbose = verbose
+
+    # ----------------------------------------------------------------- hooks
+    def _check_params(self) -> None:
+        super()._check_params()
+        check_positive_int(self.shape_out, "shape_out")
+        check_positive_int(self.n_layers, "n_layers")
+        check_layer_params(self.activation, self.dropout)
+
+    def _build_module(self, data: TrainData) -> torch.nn.Module:
+        return Projection(
+            self.n_features_in_,
+            self.shape_out,
+            n_layers=self.n_layers,
+            activation=self.activation,
+            dropout=self.dropout,
+        )
+
+    def _prepare_data(
+        self,
+        X1: Any,
+        X2: Any = None,
+        y: Any = None,
+        sample_weight: Any = None,
+        *,
+        reset: bool,
+        device: torch.device,
+        grouped: bool = False,
+        n_neg: int = 3,
+    ) -> TrainData:
+        if grouped:  # points with class codes: pairs are drawn inside each batch
+            X = check_X(self, X1, reset=reset)
+            return TrainData(
+                n=X.shape[0],
+                X=self._to_tensor(X, device),
+                y=None,
+                sample_weight=(
+                    None if sample_weight is None else torch.as_tensor(sample_weight, device=device)
+                ),
+                extra={"groups": X2, "n_neg": n_neg},
+            )
+        X1 = check_X(self, X1, reset=reset, name="X1")
+        X2 = self._check_second(X2, X1)
+        y = _check_similarity(y, X1.shape[0])
+        weights = check_sample_weight(sample_weight, X1.shape[0])
+        return TrainData(
+            n=X1.shape[0],
+            X=self._to_tensor(X1, device),
+            y=torch.as_tensor(y, device=device),
+            sample_weight=None if weights is None else torch.as_tensor(weights, device=device),
+            extra={"X2": self._to_tensor(X2, device)},
+        )
+
+    def _check_second(self, X2: Any, X1: np.ndarray) -> np.ndarray:
+        if X2 is None:
+            raise ValueError("X2 is required: the second side of every pair")
+        try:
+            X2 = check_array(X2, dtype=np.float32, input_name="X2")
+        except (TypeError, ValueError) as exc:
+            if "X2" in str(exc):
+                raise
+            raise type(exc)(f"X2: {exc}") from exc
+        if X2.shape[0] != X1.shape[0]:
+            raise ValueError(
+                f"X1 and X2 must have the same number of rows (one pair per row), "
+                f"got {X1.shape[0]} and {X2.shape[0]}"
+            )
+        if X2.shape[1] != X1.shape[1]:
+            raise ValueError(
+                f"X1 and X2 must have the same number of columns, got {X1.shape[1]} and "
+                f"{X2.shape[1]}"
+            )
+        return X2
+
+    def _batch_loss(self, data: TrainData, idx: torch.Tensor, noise: DropoutNoise) -> torch.Tensor:
+        if "groups" in data.extra:
+            return self._grouped_loss(data, idx, noise)
+        left = self.module_(data.X.index_select(0, idx), noise)
+        right = self.module_(data.extra["X2"].index_select(0, idx), noise)
+        per_pair = (cosine_pairs(left, right) - data.y.index_select(0, idx)) ** 2
+        if data.sample_weight is not None:
+            per_pair = per_pair * data.sample_weight.index_select(0, idx)
+        return per_pair.mean()
+
+    def _grouped_loss(
+        self, data: TrainData, idx: torch.Tensor, noise: DropoutNoise
+    ) -> torch.Tensor:
+        """Embed each point of the batch once, then pair points inside the batch."""
+        groups = data.extra["groups"]
+        local = groups[idx.cpu().numpy()]
+        if local.ndim == 2:
+            i1, i2, target = _multilabel_pairs(local.astype(bool), data.extra["n_neg"], self._rng)
+        else:
+            _, codes = np.unique(local, return_inverse=True)
+            i1, i2, target = sample_pairs(codes, data.extra["n_neg"], self._rng)
+        emb = self.module_(data.X.index_select(0, idx), noise)
+        i1_t = torch.from_numpy(i1).to(self.device_)
+        i2_t = torch.from_numpy(i2).to(self.device_)
+        per_pair = (gathered_cosine(emb, i1_t, i2_t) - torch.from_numpy(target).to(emb)) ** 2
+        if data.sample_weight is not None:
+            per_pair = per_pair * data.sample_weight.index_select(0, idx).index_select(0, i1_t)
+        return per_pair.mean()
+
+    # ------------------------------------------------------------ public API
+    def fit(self, X1: Any, X2: Any, y: Any, sample_weight: Any = None) -> ContrastiveLearner:
+        """Train from scratch on pairs for ``n_epochs`` passes.
+
+        Parameters
+        ----------
+        X1, X2 : array-like of shape (n_pairs, n_features)
+            The two sides of every pair.
+        y : array-like of shape (n_pairs,)
+            Target cosine similarity of each pair, in [-1, 1] (1 similar, 0 unrelated).
+        sample_weight : array-like of shape (n_pairs,), default=None
+            Per-pair loss weights.
+
+        Returns
+        -------
+        self
+        """
+        return self._fit(X1, X2, y, sample_weight)
+
+    def partial_fit(
+        self, X1: Any, X2: Any, y: Any, sample_weight: Any = None
+    ) -> ContrastiveLearner:
+        """One pass over a batch of pairs, continuing earlier training.
+
+        Parameters
+        ----------
+        X1, X2 : array-like of shape (n_pairs, n_features)
+        y : array-like of shape (n_pairs,)
+        sample_weight : array-like of shape (n_pairs,), default=None
+
+        Returns
+        -------
+        self
+        """
+        return self._partial_fit(X1, X2, y, sample_weight)
+
+    def transform(self, X: Any) -> np.ndarray:
+        """The learned embedding of ``X``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+
+        Returns
+        -------
+        ndarray of shape (n_samples, shape_out), float32
+        """
+        check_is_fitted(self)
+        X = check_X(self, X, reset=False)
+        return self._infer(X, self.module_).reshape(X.shape[0], self.shape_out_)
+
+    def predict(self, X1: Any, X2: Any) -> np.ndarray:
+        """Cosine similarity of every pair in the learned space.
+
+        Parameters
+        ----------
+        X1, X2 : array-like of shape (n_pairs, n_features)
+
+        Returns
+        -------
+        ndarray of shape (n_pairs,), float32, values in [-1, 1]
+        """
+        check_is_fitted(self)
+        X1 = check_X(self, X1, reset=False, name="X1")
+        X2 = self._check_second(X2, X1)
+        left = torch.as_tensor(self.transform(X1))
+        right = torch.as_tensor(self.transform(X2))
+        return cosine_pairs(left, right).numpy()
+
+    def score(self, X1: Any, X2: Any, y: Any) -> float:
+        """Spearman rank correlation between predicted cosine and the targets ``y``.
+
+        Parameters
+        ----------
+        X1, X2 : array-like of shape (n_pairs, n_features)
+        y : array-like of shape (n_pairs,)
+
+        Returns
+        -------
+        float
+        """
+        predicted = self.predict(X1, X2)
+        y = _check_similarity(y, len(predicted))
+        return float(spearmanr(predicted, y).statistic)
+
+    @property
+    def shape_out_(self) -> int:
+        check_is_fitted(self, "module_")
+        return self.module_.layers[-1].out_features
+
+    @property
+    def _n_features_out(self) -> int:
+        return self.shape_out_
+
+
+def _check_similarity(y: Any, n_pairs: int) -> np.ndarray:
+    if y is None:
+        raise ValueError("y is required: the target similarity of every pair")
+    y = check_array(y, ensure_2d=False, dtype=np.float32, input_name="y")
+    if y.ndim != 1:
+        raise ValueError(f"y must be 1-D (one target per pair), got shape {y.shape}")
+    if y.shape[0] != n_pairs:
+        raise ValueError(f"y has {y.shape[0]} targets for {n_pairs} pairs")
+    if np.any(np.abs(y) > 1):
+        raise ValueError(
+            "y must hold target cosine similarities in [-1, 1] (1 similar, 0 dissimilar), "
+            f"got values from {y.min()} to {y.max()}"
+        )
+    return y
+
+
+class ContrastiveTuner(
+    ClassNamePrefixFeaturesOutMixin, TransformerMixin, LabelMixin, BaseEstimator
+):
+    """Reshape an embedding space so that points with the same label move together.
+
+    The pipeline face of :class:`ContrastiveLearner`: ``fit(X, y)`` trains a learner
+    (built in ``fit`` as ``learner_``) on pairs drawn from the labels. Each point of a
+    batch is embedded once per step and paired inside the batch: one partner of its own
+    class and ``n_neg`` of other classes. ``transform`` returns the learned embedding.
+
+    Parameters
+    ----------
+    hidden_dim : int, default=512
+        Size of the tuned embedding. The defaults (512, dropout 0.3, 20 epochs of
+        batches of 256 at learning rate 3e-3) were tuned on the emotion data set.
+    n_neg : int, default=3
+        Dissimilar partners per point and step.
+    n_epochs : int, default=20
+        Passes made by ``fit``; ``partial_fit`` makes one per call.
+    learning_rate : float, default=3e-3
+        AdamW learning rate.
+    batch_size : int, default=256
+        Points per step (pairs are formed among them).
+    n_layers : int, default=2
+        Linear layers of the learner's network: ``linear -> activation -> linear``.
+        A single linear layer cannot help a linear classifier downstream.
+    activation : {"relu", "gelu", "tanh", "identity"}, default="relu"
+        Activation of the learner's network.
+    dropout : float, default=0.3
+        Dropout between layers while training.
+    weight_decay : float, default=0.0
+        AdamW weight decay.
+    random_state : int, RandomState instance or None, default=None
+        Seeds everything random; same seed, same data, CPU: identical output.
+    device : str, default="auto"
+        "auto" picks cuda, then mps, then cpu at fit time.
+    verbose : bool, default=False
+        Show a progress bar over epochs.
+
+    Attributes
+    ----------
+    learner_ : ContrastiveLearner
+        The trained learner.
+    classes_ : ndarray
+        Labels seen (``arange(n_labels)`` for a 2-D 0/1 ``y``).
+    multi_label_ : bool
+        Whether ``y`` was a 2-D 0/1 matrix.
+    n_features_in_ : int
+        Input width.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from embkit import ContrastiveTuner
+    >>> rng = np.random.default_rng(0)
+    >>> X = rng.normal(size=(90, 8)).astype("float32")
+    >>> y = np.repeat(["a", "b", "c"], 30)
+    >>> X[y == "a", 0] += 3
+    >>> tuner = ContrastiveTuner(hidden_dim=4, n_epochs=5, random_state=0).fit(X, y)
+    >>> tuner.transform(X).shape
+    (90, 4)
+    """
+
+    def __init__(
+        self,
+        hidden_dim: int = 512,
+        *,
+        n_neg: int = 3,
+        n_epochs: int = 20,
+        learning_rate: float = 3e-3,
+        batch_size: int = 256,
+        n_layers: int = 2,
+        activation: str = "relu",
+        dropout: float = 0.3,
+        weight_decay: float = 0.0,
+        random_state: Any = None,
+        device: str = "auto",
+        verbose: bool = False,
+    ) -> None:
+        self.hidden_dim = hidden_dim
+        self.n_neg = n_neg
+        self.n_epochs = n_epochs
+        self.learning_rate = learning_rate
+        self.batch_size = batch_size
+        self.n_layers = n_layers
+        self.activation = activation
+        self.dropout = dropout
+        self.weight_decay = weight_decay
+        self.random_state = random_state
+        self.device = device
+        self.verbose = verbose
+
+    def _make_learner(self) -> ContrastiveLearner:
+        return ContrastiveLearner(
+            shape_out=self.hidden_dim,
+            n_layers=self.n_layers,
+            activation=self.activation,
+            dropout=self.dropout,
+            n_epochs=self.n_epochs,
+            learning_rate=self.learning_rate,
+            batch_size=self.batch_size,
+            weight_decay=self.weight_decay,
+            random_state=self.random_state,
+            device=self.device,
+            verbose=self.verbose,
+        )
+
+    def _check_inputs(
+        self, X: Any, y: Any, sample_weight: Any, *, reset: bool, classes: Any, partial: bool
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+        check_positive_int(self.hidden_dim, "hidden_dim")
+        check_positive_int(self.n_neg, "n_neg", minimum=0)
+        X = check_X(self, X, reset=reset)
+        targets = self._encode_labels(y, X.shape[0], reset=reset, classes=classes, partial=partial)
+        weights = check_sample_weight(sample_weight, X.shape[0])
+        return X, targets, weights
+
+    def fit(self, X: Any, y: Any, sample_weight: Any = None) -> ContrastiveTuner:
+        """Train a fresh learner for ``n_epochs`` passes over ``(X, y)``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Embeddings.
+        y : array-like of shape (n_samples,) or (n_samples, n_labels)
+            Labels, or a 0/1 label matrix.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Per-point weights (a pair takes its anchor's weight).
+
+        Returns
+        -------
+        self
+        """
+        with unchanged_on_error(self):
+            X, targets, weights = self._check_inputs(
+                X, y, sample_weight, reset=True, classes=None, partial=False
+            )
+            learner = self._make_learner()
+            learner._check_params()
+            # inside the block: an interrupted fit leaves the tuner as it was
+            self.learner_ = learner._fit(X, targets, None, weights, grouped=True, n_neg=self.n_neg)
+        return self
+
+    def partial_fit(
+        self, X: Any, y: Any, sample_weight: Any = None, classes: Any = None
+    ) -> ContrastiveTuner:
+        """One pass over a batch, continuing the same network and optimiser.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+        y : array-like of shape (n_samples,) or (n_samples, n_labels)
+        sample_weight : array-like of shape (n_samples,), default=None
+        classes : array-like, default=None
+            Every label the stream can contain; required on the first call for 1-D ``y``.
+
+        Returns
+        -------
+        self
+        """
+        first = not hasattr(self, "learner_")
+        with unchanged_on_error(self):
+            X, targets, weights = self._check_inputs(
+                X, y, sample_weight, reset=first, classes=classes, partial=True
+            )
+            learner = self._make_learner() if first else self.learner_
+            # the learner undoes its own changes if the pass fails; this block undoes ours
+            learner._partial_fit(X, targets, None, weights, grouped=True, n_neg=self.n_neg)
+            self.learner_ = learner
+        return self
+
+    def transform(self, X: Any) -> np.ndarray:
+        """The tuned embedding.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+
+        Returns
+        -------
+        ndarray of shape (n_samples, hidden_dim), float32
+        """
+        check_is_fitted(self)
+        X = check_X(self, X, reset=False)
+        return self.learner_.transform(X)
+
+    @property
+    def loss_curve_(self) -> list[float]:
+        """Mean loss of every pass (from the learner)."""
+        check_is_fitted(self)
+        return self.learner_.loss_curve_
+
+    @property
+    def _n_features_out(self) -> int:
+        return self.learner_.shape_out_
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.target_tags.required = True
+        tags.transformer_tags.preserves_dtype = ["float32"]
+        return tags

@@ -1,0 +1,308 @@
+"""The embkit command end to end on a small file: exit codes, files, pictures, predictions."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from embkit.cli import main
+from embkit.cli.registry import available_pipelines, register_pipeline
+
+ROOT = Path(__file__).resolve().parents[2]
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+N_TEXTS = 60
+
+
+@pytest.fixture(scope="module")
+def small_data(tmp_path_factory) -> Path:
+    """The first 60 records of the shipped Rotten Tomatoes file (a shuffled mix of labels)."""
+    lines = (ROOT / "datasets" / "rotten_tomatoes.jsonl").read_text(encoding="utf-8").splitlines()
+    path = tmp_path_factory.mktemp("data") / "small.jsonl"
+    path.write_text("\n".join(lines[:N_TEXTS]) + "\n", encoding="utf-8")
+    return path
+
+
+@pytest.fixture(scope="module")
+def cache_dir(tmp_path_factory) -> Path:
+    """One embedding cache for the module, so each text reaches the model once."""
+    return tmp_path_factory.mktemp("cache")
+
+
+@pytest.fixture(scope="module")
+def compared(small_data, cache_dir, tmp_path_factory):
+    """``embkit compare`` run once with every available default pipeline."""
+    out = tmp_path_factory.mktemp("compare") / "report"
+    argv = [
+        "compare", str(small_data), "--test-size", "0.25", "--out", str(out),
+        "--cache", str(cache_dir), "--seed", "0", "--quiet",
+    ]  # fmt: skip
+    return main(argv), out
+
+
+def read_jsonl(path: Path) -> list[dict]:
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+
+
+def assert_png(path: Path) -> np.ndarray:
+    import matplotlib.image
+
+    assert path.read_bytes()[:8] == PNG_SIGNATURE, f"{path} is not a PNG"
+    image = matplotlib.image.imread(path)
+    assert image.ndim == 3 and image.shape[0] > 100 and image.shape[1] > 100
+    assert image.std() > 0.01, f"{path} is blank"
+    return image
+
+
+# ---------------------------------------------------------------------------- compare
+
+
+def test_compare_writes_tables_and_pictures(compared):
+    code, out = compared
+    assert code == 0
+    expected = ["most-frequent baseline"] + [
+        name for name, spec in available_pipelines().items() if spec.in_compare
+    ]
+    with open(out / "results.csv", newline="", encoding="utf-8") as fh:
+        rows = list(csv.DictReader(fh))
+    assert [r["pipeline"] for r in rows] == expected
+    for row in rows:
+        assert 0 <= float(row["accuracy"]) <= 1 and 0 <= float(row["macro_f1"]) <= 1
+        assert float(row["fit_time_s"]) >= 0
+    baseline = rows[0]
+    # 15 test texts; the baseline always predicts the majority label.
+    assert float(baseline["macro_f1"]) < float(baseline["accuracy"])
+    markdown = (out / "results.md").read_text(encoding="utf-8")
+    assert markdown.startswith("| pipeline | accuracy | macro F1 | fit time (s) |")
+    assert all(f"| {name} |" in markdown for name in expected)
+
+    pca = assert_png(out / "embedding_pca.png")
+    n_tuners = sum(spec.tunes for spec in available_pipelines().values() if spec.in_compare)
+    assert pca.shape[1] > pca.shape[0] * (1 + min(n_tuners, 2)) * 0.6  # one panel per space
+    assert_png(out / "confusion_matrix.png")
+
+    losses = read_csv(out / "highest_loss.csv")
+    assert 1 <= len(losses) <= 15
+    values = [float(r["loss"]) for r in losses]
+    assert values == sorted(values, reverse=True)
+    for row in losses:
+        assert row["label"] in {"fresh", "rotten", "plot"} and row["text"]
+        assert abs(float(row["loss"]) + np.log(max(float(row["p_label"]), 1e-12))) < 1e-3
+
+
+def read_csv(path: Path) -> list[dict]:
+    with open(path, newline="", encoding="utf-8") as fh:
+        return list(csv.DictReader(fh))
+
+
+def test_compare_prints_table_and_where_files_are(small_data, cache_dir, tmp_path, capsys):
+    test_file = tmp_path / "test.jsonl"
+    test_file.write_text(small_data.read_text(encoding="utf-8"), encoding="utf-8")
+    code = main([
+        "compare", str(small_data), "--test", str(test_file), "--pipelines", "lr",
+        "--cache", str(cache_dir), "--out", str(tmp_path / "out"), "--quiet",
+    ])  # fmt: skip
+    captured = capsys.readouterr()
+    assert code == 0
+    assert captured.err == ""  # --quiet: no progress bars, no news
+    assert "| most-frequent baseline |" in captured.out and "| lr |" in captured.out
+    assert "60 test texts" in captured.out
+    assert str(tmp_path / "out" / "embedding_pca.png") in captured.out
+    assert str(tmp_path / "out" / "confusion_matrix.png") in captured.out
+
+
+def test_compare_reports_progress_unless_quiet(small_data, cache_dir, capsys):
+    code = main(["compare", str(small_data), "--pipelines", "lr", "--cache", str(cache_dir)])
+    captured = capsys.readouterr()
+    assert code == 0
+    assert "encoded 60 texts" in captured.err and "fitting lr" in captured.err
+
+
+def test_compare_skips_bad_rows_with_a_count(small_data, cache_dir, tmp_path, capsys):
+    path = tmp_path / "with-bad.jsonl"
+    lines = small_data.read_text(encoding="utf-8").splitlines()
+    path.write_text("\n".join(lines[:30] + ["{not json", '{"text": ""}'] + lines[30:]) + "\n")
+    code = main([
+        "compare", str(path), "--pipelines", "lr", "--cache", str(cache_dir), "--quiet",
+        "--on-error", "skip",
+    ])  # fmt: skip
+    captured = capsys.readouterr()
+    assert code == 0
+    assert "embkit: warning: skipped 2 bad rows" in captured.err
+    assert "line 31: bad JSON" in captured.err
+
+
+# ---------------------------------------------------------------------------- train / predict
+
+
+def test_train_then_predict_jsonl(small_data, cache_dir, tmp_path, capsys):
+    model_dir = tmp_path / "model"
+    code = main([
+        "train", str(small_data), "--pipeline", "lr", "--out", str(model_dir),
+        "--cache", str(cache_dir), "--quiet",
+    ])  # fmt: skip
+    assert code == 0
+    assert (model_dir / "pipeline.joblib").is_file()
+    meta = json.loads((model_dir / "meta.json").read_text())
+    assert meta["pipeline_name"] == "lr" and meta["model"] == "all-MiniLM-L6-v2"
+    assert meta["labels"] == ["fresh", "plot", "rotten"] and meta["n_train"] == N_TEXTS
+    import joblib
+
+    saved = joblib.load(model_dir / "pipeline.joblib")
+    assert saved["format"] == "embkit-pipeline" and saved["labels"] == meta["labels"]
+    assert saved["pipeline"].steps[0][1].cache is None  # the machine's cache path is not saved
+    capsys.readouterr()
+
+    new = tmp_path / "new.txt"
+    new.write_text(
+        "A gripping, beautifully acted drama.\n\nTedious and far too long.\n"
+        "A retired detective travels to Rome to find his missing daughter.\n"
+    )
+    assert main(["predict", str(model_dir), str(new), "--quiet"]) == 0
+    out = capsys.readouterr().out
+    records = [json.loads(line) for line in out.splitlines()]
+    assert [r["text"] for r in records] == [
+        "A gripping, beautifully acted drama.",
+        "Tedious and far too long.",
+        "A retired detective travels to Rome to find his missing daughter.",
+    ]
+    assert all(r["label"] in meta["labels"] and 0 < r["score"] <= 1 for r in records)
+
+    out_file = tmp_path / "preds" / "out.jsonl"
+    assert main(["predict", str(model_dir / "pipeline.joblib"), str(small_data),
+                 "--out", str(out_file), "--cache", str(cache_dir), "--quiet"]) == 0  # fmt: skip
+    preds = read_jsonl(out_file)
+    assert len(preds) == N_TEXTS and {p["label"] for p in preds} <= set(meta["labels"])
+    # Trained on these very texts: most predictions match (a sanity check, not a score).
+    truth = [r["label"] for r in read_jsonl(small_data)]
+    assert np.mean([p["label"] == t for p, t in zip(preds, truth, strict=True)]) > 0.8
+
+
+def test_encode_writes_npy(small_data, cache_dir, tmp_path, capsys):
+    out = tmp_path / "emb"  # the .npy suffix is added
+    assert main(["encode", str(small_data), "--out", str(out), "--cache", str(cache_dir),
+                 "--limit", "7", "--quiet"]) == 0  # fmt: skip
+    X = np.load(tmp_path / "emb.npy")
+    assert X.shape == (7, 384) and X.dtype == np.float32
+    assert "shape (7, 384)" in capsys.readouterr().out
+
+
+# ---------------------------------------------------------------------------- exit codes
+
+
+def bad_inputs(tmp_path: Path, small_data: Path) -> dict[str, tuple[list[str], str]]:
+    one_label = tmp_path / "one.jsonl"
+    one_label.write_text('{"text": "a", "label": "x"}\n{"text": "b", "label": "x"}\n')
+    broken = tmp_path / "broken.jsonl"
+    broken.write_text('{"text": "a", "label": "x"}\n{"text": "b", "lab\n')
+    return {
+        "missing file": (["compare", str(tmp_path / "nope.jsonl")], "no such file"),
+        "bad json": (["compare", str(broken)], "broken.jsonl:2: bad JSON"),
+        "one label": (["compare", str(one_label)], "only one label ('x')"),
+        "unknown pipeline": (["compare", str(small_data), "--pipelines", "lr,nope"], "'nope'"),
+        "train unknown": (
+            ["train", str(small_data), "--pipeline", "x", "--out", str(tmp_path / "m")],
+            "unknown pipeline 'x'",
+        ),  # fmt: skip
+        "wrong field": (["compare", str(small_data), "--text-field", "body"], "no 'body' field"),
+        "no model dir": (["predict", str(tmp_path), str(small_data)], "no saved pipeline"),
+        "foreign file": (["predict", str(small_data), str(small_data)], "not a readable saved"),
+        "bad format": (["encode", str(tmp_path / "x.parquet"), "--out", "x.npy"], "--format"),
+        "format given": (
+            ["encode", str(broken), "--format", "csv", "--out", "x.npy"],
+            "no column 'text'",
+        ),  # fmt: skip
+    }
+
+
+@pytest.mark.parametrize(
+    "case",
+    ["missing file", "bad json", "one label", "unknown pipeline", "train unknown",
+     "wrong field", "no model dir", "foreign file", "bad format", "format given"],
+)  # fmt: skip
+def test_bad_input_exits_1_with_one_line(case, tmp_path, small_data, capsys):
+    argv, reason = bad_inputs(tmp_path, small_data)[case]
+    code = main(argv)
+    captured = capsys.readouterr()
+    assert code == 1
+    lines = captured.err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("embkit: error: ")
+    assert reason in lines[0]
+    assert "Traceback" not in captured.err and captured.out == ""
+
+
+def test_unavailable_pipeline_exits_1(small_data, capsys):
+    from embkit.cli import registry as pipelines
+
+    register_pipeline("ghost", lambda **kw: [], requires=("embkit_no_such_module",))
+    try:
+        assert main(["train", str(small_data), "--pipeline", "ghost", "--out", "unused"]) == 1
+        assert "not available" in capsys.readouterr().err
+        assert main(["pipelines"]) == 0
+        listing = capsys.readouterr().out
+        assert "ghost" in listing and "[unavailable: embkit_no_such_module" in listing
+    finally:
+        pipelines._REGISTRY.pop("ghost")
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        [],
+        ["frobnicate"],
+        ["compare"],
+        ["compare", "x.jsonl", "--test", "y.jsonl", "--test-size", "0.3"],
+        ["compare", "x.jsonl", "--test-size", "1.5"],
+        ["compare", "x.jsonl", "--limit", "0"],
+        ["train", "x.jsonl", "--out", "d"],
+        ["encode", "x.jsonl"],
+        ["predict", "d"],
+    ],
+)
+def test_usage_errors_exit_2(argv, capsys):
+    assert main(argv) == 2
+    assert "usage: embkit" in capsys.readouterr().err
+
+
+def test_help_exits_0(capsys):
+    assert main(["compare", "--help"]) == 0
+    assert "--test-size" in capsys.readouterr().out
+
+
+def test_python_dash_m_embkit_exit_codes(tmp_path):
+    env = {**os.environ, "HF_HUB_OFFLINE": "1"}
+    usage = subprocess.run(
+        [sys.executable, "-m", "embkit", "compare"], capture_output=True, text=True, env=env,
+        cwd=ROOT,
+    )  # fmt: skip
+    assert usage.returncode == 2 and "usage: embkit compare" in usage.stderr
+    listing = subprocess.run(
+        [sys.executable, "-m", "embkit", "pipelines"], capture_output=True, text=True, env=env,
+        cwd=ROOT,
+    )  # fmt: skip
+    assert listing.returncode == 0 and listing.stdout.startswith("lr ")
+    missing = subprocess.run(
+        [sys.executable, "-m", "embkit", "encode", str(tmp_path / "a.jsonl"), "--out", "a.npy"],
+        capture_output=True, text=True, env=env, cwd=ROOT,
+    )  # fmt: skip
+    assert missing.returncode == 1 and "Traceback" not in missing.stderr
+    assert missing.stderr.startswith("embkit: error: no such file")
+
+
+@pytest.mark.slow
+def test_compare_with_setfit(small_data, cache_dir, tmp_path):
+    """SetFit fine-tunes the encoder: minutes on CPU, so only with -m slow."""
+    out = tmp_path / "setfit"
+    code = main([
+        "compare", str(small_data), "--limit", "30", "--pipelines", "lr", "--setfit",
+        "--cache", str(cache_dir), "--out", str(out), "--quiet",
+    ])  # fmt: skip
+    assert code == 0
+    assert [r["pipeline"] for r in read_csv(out / "results.csv")][-1] == "setfit"
+    assert_png(out / "embedding_pca.png")

@@ -1,0 +1,301 @@
+"""SentenceEncoder and TransformerEncoder on the real bundled MiniLM (offline)."""
+
+from __future__ import annotations
+
+import io
+import pickle
+
+import joblib
+import numpy as np
+import pandas as pd
+import pytest
+from _model_calls import model_calls  # noqa: F401 - fixture
+from sklearn.base import clone
+from sklearn.exceptions import NotFittedError
+from sklearn.utils.estimator_checks import (
+    check_get_params_invariance,
+    check_no_attributes_set_in_init,
+    check_parameters_default_constructible,
+    check_set_params,
+)
+
+import embkit.encoders._base as encoder_base
+from embkit import SentenceEncoder, TransformerEncoder
+from embkit._core.models import clear_models, load_sentence_transformer, resolve_model
+
+TEXTS = ["i feel wonderful today", "this is terrible news", "a quiet afternoon", "ok"]
+ENCODERS = [SentenceEncoder, TransformerEncoder]
+
+
+@pytest.fixture(params=ENCODERS, ids=lambda cls: cls.__name__)
+def encoder_cls(request):
+    return request.param
+
+
+@pytest.fixture
+def fitted(encoder_cls):
+    return encoder_cls(device="cpu").fit(TEXTS)
+
+
+# -- output ---------------------------------------------------------------------------------
+def test_shape_dtype_and_input_kinds(fitted):
+    X = fitted.transform(TEXTS)
+    assert X.shape == (4, 384)
+    assert X.dtype == np.float32
+    assert np.isfinite(X).all()
+    for kind in (tuple(TEXTS), np.array(TEXTS), np.array(TEXTS, dtype=object), pd.Series(TEXTS)):
+        np.testing.assert_allclose(fitted.transform(kind), X, atol=1e-6)
+
+
+def test_fit_transform_equals_fit_then_transform(encoder_cls):
+    a = encoder_cls(device="cpu").fit_transform(TEXTS)
+    b = encoder_cls(device="cpu").fit(TEXTS).transform(TEXTS)
+    np.testing.assert_allclose(a, b, atol=1e-6)
+
+
+def test_sentence_encoder_matches_raw_sentence_transformers(model_path):
+    from sentence_transformers import SentenceTransformer
+
+    raw = SentenceTransformer(model_path, device="cpu").encode(TEXTS)
+    ours = SentenceEncoder(device="cpu").fit(TEXTS).transform(TEXTS)
+    np.testing.assert_allclose(ours, raw, atol=1e-5)
+
+
+def test_transformer_encoder_mean_pooling_is_minilm_sentence_embedding():
+    # all-MiniLM-L6-v2 is mean pooling + L2 normalisation: our mean pooling must agree.
+    mean = TransformerEncoder(device="cpu", pooling="mean").fit(TEXTS).transform(TEXTS)
+    mean /= np.linalg.norm(mean, axis=1, keepdims=True)
+    sentence = SentenceEncoder(device="cpu").fit(TEXTS).transform(TEXTS)
+    np.testing.assert_allclose(mean, sentence, atol=1e-5)
+    cls = TransformerEncoder(device="cpu", pooling="cls").fit(TEXTS).transform(TEXTS)
+    assert not np.allclose(cls / np.linalg.norm(cls, axis=1, keepdims=True), sentence, atol=1e-2)
+
+
+def test_transformer_encoder_results_do_not_depend_on_batching():
+    # Length-sorted batches with padding: a text's vector must not depend on its neighbours.
+    texts = TEXTS + ["a much longer text " * 10, "short"]
+    full = TransformerEncoder(device="cpu", batch_size=64).fit(texts).transform(texts)
+    single = TransformerEncoder(device="cpu", batch_size=1).fit(texts).transform(texts)
+    np.testing.assert_allclose(full, single, atol=1e-5)
+
+
+def test_max_length_truncates(monkeypatch):
+    monkeypatch.setattr(encoder_base, "_TRUNCATION_WARNED", set())
+    long = ["word " * 100]
+    with pytest.warns(encoder_base.TextTruncatedWarning, match="8-token window"):
+        short = TransformerEncoder(device="cpu", max_length=8).fit(long).transform(long)
+    full = TransformerEncoder(device="cpu", max_length=256).fit(long).transform(long)
+    assert not np.allclose(short, full, atol=1e-3)
+
+
+def test_normalize():
+    enc = TransformerEncoder(device="cpu").fit(TEXTS)
+    assert not np.allclose(np.linalg.norm(enc.transform(TEXTS), axis=1), 1.0, atol=1e-3)
+    X = SentenceEncoder(device="cpu", normalize=True).fit(TEXTS).transform(TEXTS)
+    np.testing.assert_allclose(np.linalg.norm(X, axis=1), 1.0, atol=1e-5)
+
+
+def test_repeated_texts_are_encoded_once(encoder_cls, model_calls):  # noqa: F811
+    enc = encoder_cls(device="cpu").fit(TEXTS)
+    model_calls.reset()
+    X = enc.transform(["b", "a", "b", "b", "a"])
+    assert model_calls.n == 2
+    np.testing.assert_array_equal(X[0], X[2])
+    np.testing.assert_array_equal(X[1], X[4])
+    assert not np.allclose(X[0], X[1])
+
+
+# -- empty and bad input --------------------------------------------------------------------
+def test_empty_input_gives_zero_rows(fitted):
+    for empty in ([], (), np.array([], dtype=str), pd.Series([], dtype=object)):
+        X = fitted.transform(empty)
+        assert X.shape == (0, 384) and X.dtype == np.float32
+    assert clone(fitted).fit([]).embedding_dim_ == 384  # fit accepts it too
+
+
+BAD_INPUTS = [
+    (None, TypeError, "got None"),
+    ("just one text", TypeError, "got a single str; wrap it in a list"),
+    (["a", 3], TypeError, "item 1 is int"),
+    (["a", None], TypeError, "item 1 is NoneType"),
+    (["a", float("nan")], TypeError, "item 1 is NaN"),
+    (pd.Series(["a", np.nan]), TypeError, "item 1 is NaN"),
+    (np.array([["a", "b"], ["c", "d"]]), ValueError, "must be 1-D"),
+    (42, TypeError, "got int"),
+]
+
+
+@pytest.mark.parametrize(("bad", "error", "match"), BAD_INPUTS)
+def test_bad_input_is_a_clear_error(fitted, bad, error, match):
+    with pytest.raises(error, match=match):
+        fitted.transform(bad)
+    with pytest.raises(error, match=match):
+        clone(fitted).fit(bad)
+
+
+@pytest.mark.parametrize(
+    ("params", "error", "match"),
+    [
+        ({"batch_size": 0}, ValueError, "batch_size"),
+        ({"batch_size": 2.5}, TypeError, "batch_size"),
+        ({"device": "tpu"}, ValueError, "device"),
+        ({"cache": 3}, TypeError, "cache must be"),
+        ({"show_progress_bar": "yes"}, TypeError, "show_progress_bar"),
+        ({"model": 3}, TypeError, "model must be"),
+    ],
+)
+def test_bad_params_fail_at_fit(encoder_cls, params, error, match):
+    enc = encoder_cls(**params)  # __init__ never validates
+    with pytest.raises(error, match=match):
+        enc.fit(TEXTS)
+
+
+@pytest.mark.parametrize(
+    ("cls", "params", "error", "match"),
+    [
+        (SentenceEncoder, {"normalize": "yes"}, TypeError, "normalize"),
+        (TransformerEncoder, {"pooling": "max"}, ValueError, "pooling"),
+        (TransformerEncoder, {"max_length": 0}, ValueError, "max_length"),
+    ],
+)
+def test_bad_own_params_fail_at_fit(cls, params, error, match):
+    with pytest.raises(error, match=match):
+        cls(**params).fit(TEXTS)
+
+
+def test_unknown_model_is_a_clear_offline_error(encoder_cls, tmp_path):
+    with pytest.raises(ValueError, match="could not load model .*offline"):
+        encoder_cls(model=str(tmp_path / "no-such-model"), device="cpu").fit(TEXTS)
+
+
+# -- scikit-learn contract -------------------------------------------------------------------
+@pytest.mark.parametrize(
+    "check",
+    [
+        check_no_attributes_set_in_init,
+        check_parameters_default_constructible,
+        check_get_params_invariance,
+        check_set_params,
+    ],
+    ids=lambda c: c.__name__,
+)
+def test_sklearn_data_free_checks(encoder_cls, check):
+    check(encoder_cls.__name__, encoder_cls())
+
+
+def test_tags_declare_string_input(encoder_cls):
+    tags = encoder_cls().__sklearn_tags__()
+    assert tags.input_tags.string and not tags.input_tags.two_d_array
+
+
+def test_get_params_set_params_clone(encoder_cls, tmp_path):
+    enc = encoder_cls(batch_size=8, cache=str(tmp_path))
+    assert enc.get_params()["batch_size"] == 8
+    assert enc.set_params(batch_size=16) is enc and enc.batch_size == 16
+    copy = clone(enc)
+    assert copy.get_params() == enc.get_params()
+    assert encoder_cls(**enc.get_params()).get_params() == enc.get_params()
+
+
+def test_clone_of_fitted_is_unfitted_and_shares_the_model(fitted):
+    copy = clone(fitted)
+    with pytest.raises(NotFittedError):
+        copy.transform(TEXTS)
+    copy.fit(TEXTS)
+    assert copy._loaded() is fitted._loaded()  # loaded once per process, shared by clones
+
+
+def test_not_fitted(encoder_cls):
+    enc = encoder_cls()
+    with pytest.raises(NotFittedError):
+        enc.transform(TEXTS)
+    with pytest.raises(NotFittedError):
+        enc.get_feature_names_out()
+
+
+def test_fit_is_idempotent_and_returns_self(fitted):
+    before = fitted.transform(TEXTS)
+    state = {k: v for k, v in vars(fitted).items() if k.endswith("_") and not k.startswith("_")}
+    assert fitted.fit(TEXTS) is fitted
+    after = {k: v for k, v in vars(fitted).items() if k.endswith("_") and not k.startswith("_")}
+    assert after == state == {"device_": fitted.device_, "embedding_dim_": 384}
+    np.testing.assert_array_equal(fitted.transform(TEXTS), before)
+
+
+def test_device_auto_is_resolved_at_fit_without_touching_the_parameter(encoder_cls):
+    enc = encoder_cls().fit(TEXTS)
+    assert enc.device == "auto"
+    assert enc.device_.type in {"cpu", "cuda", "mps"}
+
+
+def test_feature_names_and_pandas_output(fitted):
+    name = type(fitted).__name__.lower()
+    names = fitted.get_feature_names_out()
+    assert names.shape == (384,) and names[0] == f"{name}0" and names[-1] == f"{name}383"
+    fitted.set_output(transform="pandas")
+    texts = pd.Series(TEXTS, index=[10, 11, 12, 13])
+    df = fitted.transform(texts)
+    assert isinstance(df, pd.DataFrame)
+    assert list(df.columns) == list(names)
+    assert list(df.index) == [10, 11, 12, 13]
+    assert df.to_numpy().dtype == np.float32
+
+
+def test_pickle_round_trip_is_small_and_reloads_by_name(fitted):
+    expected = fitted.transform(TEXTS)
+    before = fitted._loaded()
+    blob = pickle.dumps(fitted)
+    assert len(blob) < 5_000  # no weights inside
+    clear_models()  # as in a fresh process: the model must be loaded again, by name
+    loaded = pickle.loads(blob)
+    np.testing.assert_allclose(loaded.transform(TEXTS), expected, atol=1e-6)
+    assert loaded._loaded() is not before  # really reloaded
+
+
+def test_joblib_dump_is_small(fitted):
+    buffer = io.BytesIO()
+    joblib.dump(fitted, buffer)
+    assert len(buffer.getvalue()) < 5_000
+    buffer.seek(0)
+    np.testing.assert_allclose(
+        joblib.load(buffer).transform(TEXTS[:2]), fitted.transform(TEXTS[:2]), atol=1e-6
+    )
+
+
+# -- model resolution --------------------------------------------------------------------------
+def test_default_model_names_resolve_offline_to_the_bundled_folder(model_path):
+    from pathlib import Path
+
+    assert resolve_model("all-MiniLM-L6-v2") == str(Path(model_path).resolve())
+    assert resolve_model("sentence-transformers/all-MiniLM-L6-v2") == resolve_model(
+        "all-MiniLM-L6-v2"
+    )
+    bundled = load_sentence_transformer("all-MiniLM-L6-v2", "cpu")
+    assert load_sentence_transformer(model_path, "cpu") is bundled
+
+
+def test_models_load_once_under_threads():
+    from concurrent.futures import ThreadPoolExecutor
+
+    clear_models()
+    with ThreadPoolExecutor(4) as pool:
+        models = list(
+            pool.map(lambda _: load_sentence_transformer("all-MiniLM-L6-v2", "cpu"), range(8))
+        )
+    assert all(m is models[0] for m in models)
+
+
+# -- progress bar ---------------------------------------------------------------------------
+def test_progress_bar_only_on_long_inputs_unless_asked(encoder_cls, capsys, monkeypatch):
+    enc = encoder_cls(device="cpu").fit(TEXTS)
+    capsys.readouterr()
+    enc.transform(TEXTS)
+    assert "%" not in capsys.readouterr().err  # short input: quiet
+    monkeypatch.setattr(encoder_base, "PROGRESS_MIN_TEXTS", 3)
+    enc.transform(TEXTS)
+    assert "100%" in capsys.readouterr().err  # "long" input: a bar
+    enc.set_params(show_progress_bar=False).transform(TEXTS)
+    assert "%" not in capsys.readouterr().err
+    monkeypatch.setattr(encoder_base, "PROGRESS_MIN_TEXTS", 1000)
+    enc.set_params(show_progress_bar=True).transform(TEXTS)
+    assert "100%" in capsys.readouterr().err

@@ -1,0 +1,331 @@
+"""EmbeddingCache on its own, and behind the encoders (hits, misses, invalidation, corruption)."""
+
+from __future__ import annotations
+
+import multiprocessing
+import pickle
+import shutil
+import signal
+import sqlite3
+import time
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pytest
+from _cache_writer import fake_vectors, write_and_read, write_forever
+from _model_calls import model_calls  # noqa: F401 - fixture
+from sklearn.base import clone
+from sklearn.linear_model import LogisticRegression
+from sklearn.model_selection import GridSearchCV
+from sklearn.pipeline import make_pipeline
+
+from embkit import EmbeddingCache, SentenceEncoder, TransformerEncoder
+from embkit._core.models import model_identity
+from embkit.io.cache import CacheDamagedWarning, as_cache
+
+TEXTS = ["i feel wonderful today", "this is terrible news", "a quiet afternoon", "ok"]
+
+
+# -- the cache object ---------------------------------------------------------------------------
+def test_round_trip_and_namespaces(tmp_path):
+    cache = EmbeddingCache(tmp_path)
+    assert cache.path == tmp_path / "embeddings.sqlite3"
+    vectors = fake_vectors(["a", "b", "c"])
+    cache.set_many("ns1", ["a", "b", "c"], vectors)
+    found, got = cache.get_many("ns1", ["c", "x", "a"], dim=8)
+    assert found.tolist() == [0, 2]
+    np.testing.assert_array_equal(got, vectors[[2, 0]])
+    assert got.flags.writeable
+    found, got = cache.get_many("ns2", ["a", "b"], dim=8)  # another namespace: nothing
+    assert found.tolist() == [] and got.shape == (0, 8)
+    assert len(cache) == 3
+    assert (cache.hits, cache.misses) == (2, 3)
+
+
+def test_file_path_and_reopen(tmp_path):
+    path = tmp_path / "sub" / "vectors.sqlite3"
+    cache = EmbeddingCache(path)
+    cache.set_many("ns", ["a"], fake_vectors(["a"]))
+    cache.close()
+    assert path.is_file()
+    found, got = EmbeddingCache(path).get_many("ns", ["a"], dim=8)
+    assert found.tolist() == [0]
+    np.testing.assert_array_equal(got, fake_vectors(["a"]))
+
+
+def test_pickle_holds_the_path_only(tmp_path):
+    cache = EmbeddingCache(tmp_path)
+    cache.set_many("ns", ["a"], fake_vectors(["a"]))
+    assert cache.__getstate__() == {"path": str(cache.path)}
+    copy = pickle.loads(pickle.dumps(cache))
+    assert len(pickle.dumps(cache)) < 500
+    assert copy == cache and copy._conn is None
+    assert copy.get_many("ns", ["a"], dim=8)[0].tolist() == [0]
+
+
+def test_as_cache(tmp_path):
+    assert as_cache(None) is None
+    cache = EmbeddingCache(tmp_path)
+    assert as_cache(cache) is cache
+    assert as_cache(str(tmp_path)) is as_cache(tmp_path)  # one shared object per file
+    with pytest.raises(TypeError, match="cache must be"):
+        as_cache(3.5)
+
+
+def test_wrong_length_and_bad_checksum_are_misses(tmp_path):
+    cache = EmbeddingCache(tmp_path)
+    cache.set_many("ns", ["a", "b", "c"], fake_vectors(["a", "b", "c"]))
+    conn = sqlite3.connect(cache.path)
+    key_a, key_b = EmbeddingCache.keys("ns", ["a", "b"])
+    with conn:
+        conn.execute("UPDATE embeddings SET vector = substr(vector, 1, 12) WHERE key = ?", (key_a,))
+        blob = bytearray(
+            conn.execute("SELECT vector FROM embeddings WHERE key = ?", (key_b,)).fetchone()[0]
+        )
+        blob[5] ^= 0xFF  # one flipped byte, same length
+        conn.execute("UPDATE embeddings SET vector = ? WHERE key = ?", (bytes(blob), key_b))
+    conn.close()
+    with pytest.warns(CacheDamagedWarning, match="2 entries .* failed their checksum"):
+        found, got = cache.get_many("ns", ["a", "b", "c"], dim=8)
+    assert found.tolist() == [2]
+    assert cache.corrupt == 2
+    found, _ = cache.get_many("ns", ["c"], dim=4)  # wrong dimension: corrupt too
+    assert found.tolist() == []
+
+
+def test_not_a_database_is_reported_once_and_rebuilt(tmp_path):
+    path = tmp_path / "broken.sqlite3"
+    path.write_bytes(b"this is not sqlite" * 100)
+    cache = EmbeddingCache(path)
+    with pytest.warns(CacheDamagedWarning, match="is damaged .* moved to .*broken.sqlite3.corrupt"):
+        found, _ = cache.get_many("ns", ["a"], dim=8)
+    assert found.tolist() == []
+    assert (tmp_path / "broken.sqlite3.corrupt").read_bytes().startswith(b"this is not")
+    cache.set_many("ns", ["a"], fake_vectors(["a"]))  # a working cache again, no new warning
+    np.testing.assert_array_equal(cache.get_many("ns", ["a"], dim=8)[1], fake_vectors(["a"]))
+
+
+def _filled(path, n=3000, dim=64):
+    cache = EmbeddingCache(path)
+    texts = [f"text {i}" for i in range(n)]
+    cache.set_many("ns", texts, fake_vectors(texts, dim))
+    cache.close()
+    return texts
+
+
+@pytest.mark.parametrize("damage", ["truncate", "zero-middle", "wal-garbage"])
+def test_damaged_file_never_gives_a_wrong_vector(damage, tmp_path):
+    texts = _filled(tmp_path)
+    db = tmp_path / "embeddings.sqlite3"
+    size = db.stat().st_size
+    if damage == "truncate":
+        with open(db, "r+b") as fh:
+            fh.truncate(size // 2)
+    elif damage == "zero-middle":
+        with open(db, "r+b") as fh:
+            fh.seek(size // 3)
+            fh.write(b"\0" * (size // 3))
+    else:  # a leftover write-ahead log full of garbage
+        (tmp_path / "embeddings.sqlite3-wal").write_bytes(b"\x37\x7f\x06\x82" + b"x" * 50_000)
+    cache = EmbeddingCache(tmp_path)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        for _ in range(2):  # reported once, however often it is read
+            found, got = cache.get_many("ns", texts, dim=64)
+            np.testing.assert_array_equal(got, fake_vectors([texts[i] for i in found], 64))
+    reports = [w for w in caught if issubclass(w.category, CacheDamagedWarning)]
+    assert len(reports) <= 1
+    if damage != "wal-garbage":  # SQLite ignores a WAL whose header is not valid
+        assert len(reports) == 1
+    cache.set_many("ns", texts[:5], fake_vectors(texts[:5], 64))  # and it works again
+    assert cache.get_many("ns", texts[:5], dim=64)[0].tolist() == [0, 1, 2, 3, 4]
+
+
+def test_writer_killed_mid_write_leaves_no_wrong_vector(tmp_path):
+    """kill -9 a process in the middle of its writes, three times; then read everything."""
+    ctx = multiprocessing.get_context("spawn")
+    for delay in (0.0, 0.15, 0.4):
+        started = ctx.Event()
+        proc = ctx.Process(target=write_forever, args=(str(tmp_path), started))
+        proc.start()
+        assert started.wait(120), "the writer never committed a batch"
+        time.sleep(delay)
+        proc.kill()  # SIGKILL: no cleanup, no rollback by the writer
+        proc.join(30)
+        assert proc.exitcode == -signal.SIGKILL
+    conn = sqlite3.connect(tmp_path / "embeddings.sqlite3")
+    assert conn.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+    conn.close()
+    cache = EmbeddingCache(tmp_path)
+    texts = [f"batch {b} text {i}" for b in range(200) for i in range(2000)]
+    found, got = cache.get_many("ns", texts, dim=64)
+    assert len(found) >= 2000 and len(found) % 2000 == 0  # whole batches only
+    np.testing.assert_array_equal(got, fake_vectors([texts[i] for i in found], 64))
+    assert cache.corrupt == 0
+
+
+def test_two_processes_writing_one_cache(tmp_path):
+    ctx = multiprocessing.get_context("spawn")
+    barrier = ctx.Barrier(2)
+    procs = [
+        ctx.Process(target=write_and_read, args=(str(tmp_path), w, 30, barrier)) for w in range(2)
+    ]
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join(120)
+    assert [p.exitcode for p in procs] == [0, 0]
+    cache = EmbeddingCache(tmp_path)
+    texts = [f"text {i}" for i in range(29 * 50 + 100)]
+    found, got = cache.get_many("ns", texts, dim=8)
+    assert len(found) == len(texts) == len(cache)
+    np.testing.assert_array_equal(got, fake_vectors(texts))
+    assert cache.corrupt == 0
+
+
+# -- behind the encoders ------------------------------------------------------------------------
+@pytest.fixture(params=[SentenceEncoder, TransformerEncoder], ids=lambda c: c.__name__)
+def encoder_cls(request):
+    return request.param
+
+
+def test_hit_returns_the_same_vectors_without_the_model(encoder_cls, tmp_path, model_calls):  # noqa: F811
+    plain = encoder_cls(device="cpu").fit(TEXTS).transform(TEXTS)
+    enc = encoder_cls(device="cpu", cache=tmp_path).fit(TEXTS)
+    model_calls.reset()
+    first = enc.transform(TEXTS)
+    assert model_calls.n == len(TEXTS)  # all misses
+    second = clone(enc).fit(TEXTS).transform(TEXTS)
+    assert model_calls.n == len(TEXTS)  # all hits: the model did not run again
+    np.testing.assert_array_equal(first, second)
+    np.testing.assert_allclose(first, plain, atol=1e-6)
+    assert second.dtype == np.float32
+
+
+def test_partial_miss_encodes_only_new_texts(encoder_cls, tmp_path, model_calls):  # noqa: F811
+    enc = encoder_cls(device="cpu", cache=EmbeddingCache(tmp_path)).fit(TEXTS)
+    enc.transform(TEXTS[:2])
+    model_calls.reset()
+    X = enc.transform(TEXTS + [TEXTS[3]])
+    assert model_calls.n == 2  # TEXTS[2] and TEXTS[3], the repeat once
+    np.testing.assert_allclose(
+        X[:4], encoder_cls(device="cpu").fit(TEXTS).transform(TEXTS), atol=1e-6
+    )
+    np.testing.assert_array_equal(X[3], X[4])
+
+
+@pytest.mark.filterwarnings("ignore::embkit.TextTruncatedWarning")
+@pytest.mark.parametrize(
+    ("cls", "change"),
+    [
+        (TransformerEncoder, {"pooling": "cls"}),
+        (TransformerEncoder, {"max_length": 4}),
+    ],
+)
+def test_settings_that_change_vectors_invalidate(cls, change, tmp_path, model_calls):  # noqa: F811
+    long = ["a text long enough to be truncated by a small max_length"]
+    before = cls(device="cpu", cache=tmp_path).fit(long).transform(long)
+    model_calls.reset()
+    after = cls(device="cpu", cache=tmp_path, **change).fit(long).transform(long)
+    assert model_calls.n == 1
+    assert not np.allclose(before, after, atol=1e-3)
+    np.testing.assert_allclose(after, cls(device="cpu", **change).fit(long).transform(long))
+
+
+def test_settings_that_do_not_change_raw_vectors_share_entries(tmp_path, model_calls):  # noqa: F811
+    SentenceEncoder(device="cpu", cache=tmp_path).fit(TEXTS).transform(TEXTS)
+    model_calls.reset()
+    enc = SentenceEncoder(device="cpu", cache=tmp_path, normalize=True, batch_size=2)
+    X = enc.fit(TEXTS).transform(TEXTS)
+    assert model_calls.n == 0  # normalisation runs after the cache
+    np.testing.assert_allclose(np.linalg.norm(X, axis=1), 1.0, atol=1e-6)
+    assert SentenceEncoder()._cache_kind != TransformerEncoder()._cache_kind
+
+
+@pytest.mark.filterwarnings("ignore::embkit.TextTruncatedWarning")
+def test_model_change_invalidates(tmp_path, model_path, model_calls):  # noqa: F811
+    # Another model: the bundled weights behind a different sentence-transformers config
+    # (max_seq_length 4), in a folder of symlinks to the bundled files.
+    other = tmp_path / "other-model"
+    shutil.copytree(model_path, other, symlinks=True, copy_function=_symlink)
+    config = other / "sentence_bert_config.json"
+    config.unlink()
+    config.write_text('{"max_seq_length": 4, "do_lower_case": false}')
+    assert model_identity(other) != model_identity("all-MiniLM-L6-v2")
+
+    # the same files somewhere else are the same model: identity follows the contents
+    twin = tmp_path / "twin"
+    shutil.copytree(model_path, twin, symlinks=True, copy_function=_symlink)
+    assert model_identity(twin) == model_identity(Path(model_path))
+
+    long = ["a text long enough to be truncated after four tokens"]
+    cache = tmp_path / "cache"
+    base = SentenceEncoder(device="cpu", cache=cache).fit(long).transform(long)
+    model_calls.reset()
+    changed = SentenceEncoder(str(other), device="cpu", cache=cache).fit(long).transform(long)
+    assert model_calls.n == 1
+    assert not np.allclose(base, changed, atol=1e-3)
+    model_calls.reset()
+    SentenceEncoder(str(twin), device="cpu", cache=cache).fit(long).transform(long)
+    assert model_calls.n == 0
+
+
+def _symlink(src, dst):
+    import os
+
+    os.symlink(os.path.abspath(src), dst)
+
+
+def test_model_identity_follows_file_changes(tmp_path, model_path):
+    folder = tmp_path / "m"
+    shutil.copytree(model_path, folder, symlinks=True, copy_function=_symlink)
+    first = model_identity(folder)
+    assert model_identity(folder) == first  # memoised and stable
+    (folder / "config.json").unlink()
+    original = (Path(model_path) / "config.json").read_text()
+    (folder / "config.json").write_text(original + " ")
+    assert model_identity(folder) != first
+
+
+def test_corrupt_entry_is_recomputed_never_returned(encoder_cls, tmp_path, model_calls):  # noqa: F811
+    enc = encoder_cls(device="cpu", cache=tmp_path).fit(TEXTS)
+    good = enc.transform(TEXTS)
+    cache = as_cache(tmp_path)
+    key = EmbeddingCache.keys(enc._cache_namespace(), [TEXTS[1]])[0]
+    conn = sqlite3.connect(cache.path)
+    with conn:
+        conn.execute(
+            "UPDATE embeddings SET vector = zeroblob(length(vector)) WHERE key = ?", (key,)
+        )
+    conn.close()
+    model_calls.reset()
+    with pytest.warns(CacheDamagedWarning, match="failed their checksum"):
+        again = enc.transform(TEXTS)
+    assert model_calls.n == 1  # only the corrupt entry
+    np.testing.assert_allclose(again, good, atol=1e-6)
+    model_calls.reset()
+    enc.transform(TEXTS)
+    assert model_calls.n == 0  # and it was repaired on disk
+
+
+def test_grid_search_runs_the_model_once_per_unique_text(tmp_path, model_calls):  # noqa: F811
+    positive = ["what a lovely day", "i am so happy", "this is great", "wonderful news"]
+    negative = ["what an awful day", "i am so sad", "this is terrible", "dreadful news"]
+    texts = (positive + negative) * 2 + ["i am so happy", "dreadful news"]  # repeats
+    labels = ["pos"] * 4 + ["neg"] * 4
+    labels = labels * 2 + ["pos", "neg"]
+    pipe = make_pipeline(SentenceEncoder(device="cpu", cache=tmp_path), LogisticRegression())
+    grid = {"logisticregression__C": [0.1, 1.0, 10.0], "sentenceencoder__normalize": [False, True]}
+    search = GridSearchCV(pipe, grid, cv=3).fit(texts, labels)
+    assert sorted(model_calls.st_texts) == sorted(set(texts))
+    assert search.best_estimator_.predict(["so happy today"]).tolist() == ["pos"]
+
+
+def test_grid_search_without_cache_would_encode_again(tmp_path, model_calls):  # noqa: F811
+    # the control for the test above: the counter does see repeated work
+    texts = ["a", "b", "c", "d", "e", "f"]
+    labels = ["x", "y"] * 3
+    pipe = make_pipeline(SentenceEncoder(device="cpu"), LogisticRegression())
+    GridSearchCV(pipe, {"logisticregression__C": [0.1, 1.0]}, cv=2).fit(texts, labels)
+    assert len(model_calls.st_texts) > len(set(texts))

@@ -1,0 +1,371 @@
+"""SbertLearner and SbertTuner: a few training steps on tiny inputs with the bundled model."""
+
+from __future__ import annotations
+
+import pickle
+
+import numpy as np
+import pytest
+import torch
+from sklearn.base import clone
+from sklearn.linear_model import LogisticRegression
+from sklearn.model_selection import GridSearchCV
+from sklearn.pipeline import make_pipeline
+
+from embkit import DifferentiableHead, SbertLearner, SbertTuner
+
+LEFT = ["a cat sleeps on the sofa", "stock markets fell sharply", "the team won the final"]
+RIGHT = ["quarterly earnings were weak", "a kitten naps on the couch", "rain is expected today"]
+SIM = [1.0, 0.0, 1.0]
+
+TEXTS = [
+    "what a wonderful film",
+    "i loved every minute",
+    "a delightful story",
+    "brilliant acting",
+    "a boring mess",
+    "i hated this movie",
+    "dull and tedious",
+    "a waste of time",
+]
+LABELS = ["pos"] * 4 + ["neg"] * 4
+
+
+def _learner(**kw):
+    params = dict(batch_size=2, learning_rate=1e-4, random_state=0, device="cpu")
+    params.update(kw)
+    return SbertLearner(**params)
+
+
+def _tuner(**kw):
+    params = dict(
+        n_pairs_per_example=2, batch_size=8, learning_rate=5e-5, random_state=0, device="cpu"
+    )
+    params.update(kw)
+    return SbertTuner(**params)
+
+
+def _weights(model) -> torch.Tensor:
+    return next(model.parameters()).detach().clone()
+
+
+@pytest.fixture(scope="module")
+def fitted_learner():
+    return _learner(n_epochs=2).fit(LEFT, RIGHT, SIM)
+
+
+def test_training_brings_similar_pairs_closer(model_path):
+    from sentence_transformers import SentenceTransformer
+
+    a, b = SentenceTransformer(model_path, device="cpu").encode([LEFT[0], RIGHT[0]])
+    after = _learner(n_epochs=2, batch_size=1).fit(LEFT[:1], RIGHT[:1], [1.0])
+    assert after.predict(LEFT[:1], RIGHT[:1])[0] > float(a @ b) + 0.05
+
+
+def test_caller_model_is_not_changed(model_path):
+    from sentence_transformers import SentenceTransformer
+
+    body = SentenceTransformer(model_path, device="cpu")
+    reference = _weights(body)
+    learner = _learner(model=body, batch_size=3).fit(LEFT, RIGHT, SIM)
+    assert torch.equal(_weights(body), reference)
+    assert not torch.equal(_weights(learner.model_), reference)
+    assert learner.model_ is not body
+
+
+def test_transform_predict_score(fitted_learner):
+    emb = fitted_learner.transform(LEFT)
+    assert emb.shape == (3, 384) and emb.dtype == np.float32
+    sims = fitted_learner.predict(LEFT, RIGHT)
+    expected = (emb * fitted_learner.transform(RIGHT)).sum(1)  # the body normalises
+    np.testing.assert_allclose(sims, expected, atol=1e-5)
+    assert -1.0 <= fitted_learner.score(LEFT, RIGHT, SIM) <= 1.0
+    names = fitted_learner.get_feature_names_out()
+    assert len(names) == 384 and names[0] == "sbertlearner0"
+
+
+def test_save_gives_the_same_vectors(fitted_learner, tmp_path):
+    from sentence_transformers import SentenceTransformer
+
+    fitted_learner.save(tmp_path / "body")
+    reloaded = SentenceTransformer(str(tmp_path / "body"), device="cpu")
+    np.testing.assert_allclose(
+        reloaded.encode(LEFT, convert_to_numpy=True), fitted_learner.transform(LEFT), atol=1e-5
+    )
+
+
+def test_save_is_loadable_by_sentence_encoder(fitted_learner, tmp_path):
+    from embkit import SentenceEncoder
+
+    fitted_learner.save(tmp_path / "body")
+    vectors = SentenceEncoder(model=tmp_path / "body").fit_transform(LEFT)
+    np.testing.assert_allclose(vectors, fitted_learner.transform(LEFT), atol=1e-5)
+
+
+def test_pickle_keeps_tuned_weights(fitted_learner):
+    blob = pickle.dumps(fitted_learner)
+    restored = pickle.loads(blob)
+    np.testing.assert_allclose(restored.transform(LEFT), fitted_learner.transform(LEFT), atol=1e-6)
+    assert restored.device_ == torch.device("cpu")
+    # not fitted: only the name is pickled, not the weights
+    assert len(pickle.dumps(SbertLearner())) < 5_000
+    assert len(blob) > 10_000_000
+
+
+def test_clone_and_set_params_give_a_fresh_learner(fitted_learner):
+    fresh = clone(fitted_learner).set_params(n_epochs=3)
+    assert not hasattr(fresh, "model_")
+    assert fresh.get_params()["n_epochs"] == 3
+    assert fresh.get_params()["learning_rate"] == fitted_learner.learning_rate
+
+
+def test_random_state_reproducible_and_global_rng_untouched(fitted_learner):
+    state = torch.random.get_rng_state()
+    a = _learner(n_epochs=2).fit(LEFT, RIGHT, SIM).transform(LEFT)
+    assert torch.equal(torch.random.get_rng_state(), state)
+    c = _learner(n_epochs=2, random_state=1).fit(LEFT, RIGHT, SIM).transform(LEFT)
+    np.testing.assert_array_equal(a, fitted_learner.transform(LEFT))
+    assert not np.array_equal(a, c)
+
+
+def test_partial_fit_continues_and_first_call_equals_fit():
+    learner = _learner(batch_size=3).partial_fit(LEFT, RIGHT, SIM)
+    fitted = _learner(batch_size=3, n_epochs=1).fit(LEFT, RIGHT, SIM)
+    np.testing.assert_array_equal(learner.transform(LEFT), fitted.transform(LEFT))
+    first = _weights(learner.model_)
+    learner.partial_fit(LEFT, RIGHT, SIM)
+    assert learner.n_iter_ == 2 and learner.t_ == 2
+    assert not torch.equal(_weights(learner.model_), first)
+
+
+def test_contrastive_loss_trains():
+    learner = _learner(loss="contrastive", batch_size=3).fit(LEFT, RIGHT, SIM)
+    assert np.isfinite(learner.loss_curve_).all()
+
+
+@pytest.mark.parametrize(
+    ("args", "error", "match"),
+    [
+        ((LEFT, RIGHT[:2], SIM), ValueError, "texts1 and texts2 have different lengths"),
+        ((LEFT, RIGHT, SIM[:2]), ValueError, "different lengths"),
+        ((LEFT, [1, 2, 3], SIM), TypeError, "texts2 must contain only strings"),
+        (("a cat", RIGHT, SIM), TypeError, "texts1 must be a 1-D sequence"),
+        ((LEFT, RIGHT, ["yes", "no", "yes"]), TypeError, "y must contain numbers"),
+        ((LEFT, RIGHT, [2.0, 0.0, 1.0]), ValueError, r"y must lie in \[-1, 1\]"),
+    ],
+)
+def test_bad_input_leaves_fitted_learner_unchanged(fitted_learner, args, error, match):
+    weights, t = _weights(fitted_learner.model_), fitted_learner.t_
+    with pytest.raises(error, match=match):
+        fitted_learner.partial_fit(*args)
+    with pytest.raises(error, match=match):
+        fitted_learner.fit(*args)
+    assert torch.equal(_weights(fitted_learner.model_), weights)
+    assert fitted_learner.t_ == t
+
+
+def test_bad_params_are_clear():
+    with pytest.raises(ValueError, match="loss must be one of"):
+        _learner(loss="triplet").fit(LEFT, RIGHT, SIM)
+    with pytest.raises(ValueError, match="warmup_ratio"):
+        _learner(warmup_ratio=1.5).fit(LEFT, RIGHT, SIM)
+    with pytest.raises(TypeError, match="model must be"):
+        _learner(model=3).fit(LEFT, RIGHT, SIM)
+
+
+def test_not_fitted_errors():
+    from sklearn.exceptions import NotFittedError
+
+    with pytest.raises(NotFittedError):
+        SbertLearner().transform(LEFT)
+    with pytest.raises(NotFittedError):
+        SbertTuner().transform(LEFT)
+
+
+# ---------------------------------------------------------------------- SbertTuner
+@pytest.fixture(scope="module")
+def fitted_tuner():
+    return _tuner().fit(TEXTS, LABELS)
+
+
+def test_tuner_is_setfit_pipeline(fitted_tuner):
+    pipe = make_pipeline(_tuner(n_pairs_per_example=1), LogisticRegression()).fit(TEXTS, LABELS)
+    assert pipe.score(TEXTS, LABELS) == 1.0
+    assert pipe.predict(["an awful film", "a lovely film"]).tolist() == ["neg", "pos"]
+    assert fitted_tuner.classes_.tolist() == ["neg", "pos"]
+    assert fitted_tuner.transform(TEXTS).shape == (8, 384)
+
+
+def test_tuner_samples_grouped_pairs_and_tunes_the_body(fitted_tuner, model_path):
+    from sentence_transformers import SentenceTransformer
+
+    original = SentenceTransformer(model_path, device="cpu").encode(TEXTS)
+    tuned = fitted_tuner.transform(TEXTS)
+    assert not np.allclose(original, tuned, atol=1e-4)
+    # 2 pairs per example with n_neg=1: one round of make_grouped_pairs, 16 pairs, 2 steps of 8
+    assert fitted_tuner.learner_.t_ == 2
+
+
+def test_tuner_gridsearch_over_head_parameter():
+    pipe = make_pipeline(_tuner(n_pairs_per_example=1), DifferentiableHead(n_epochs=20))
+    search = GridSearchCV(pipe, {"differentiablehead__hidden_dim": [None, 8]}, cv=2)
+    search.fit(TEXTS, LABELS)
+    assert [p["differentiablehead__hidden_dim"] for p in search.cv_results_["params"]] == [None, 8]
+    best = search.best_params_["differentiablehead__hidden_dim"]
+    assert search.best_estimator_[-1].hidden_dim == best
+    assert search.predict(TEXTS).shape == (8,)
+
+
+def test_tuner_pickle_set_output_and_reproducibility(fitted_tuner):
+    restored = pickle.loads(pickle.dumps(fitted_tuner))
+    np.testing.assert_allclose(restored.transform(TEXTS), fitted_tuner.transform(TEXTS), atol=1e-6)
+    frame = restored.set_output(transform="pandas").transform(TEXTS)
+    assert frame.shape == (8, 384) and frame.columns[0] == "sberttuner0"
+    again = _tuner().fit(TEXTS, LABELS)
+    np.testing.assert_array_equal(again.transform(TEXTS), fitted_tuner.transform(TEXTS))
+
+
+def test_tuner_partial_fit():
+    tuner = _tuner()
+    with pytest.raises(ValueError, match="classes must be passed"):
+        tuner.partial_fit(TEXTS, LABELS)
+    assert not hasattr(tuner, "learner_")
+    tuner.partial_fit(TEXTS, LABELS, classes=["neg", "pos", "mixed"])
+    weights = _weights(tuner.learner_.model_)
+    with pytest.raises(ValueError, match="not in classes_"):
+        tuner.partial_fit(TEXTS, ["pos"] * 4 + ["other"] * 4)
+    assert torch.equal(_weights(tuner.learner_.model_), weights)
+    tuner.partial_fit(TEXTS[:6], LABELS[2:8])
+    assert tuner.learner_.n_iter_ == 2
+    assert not torch.equal(_weights(tuner.learner_.model_), weights)
+    assert tuner.classes_.tolist() == ["mixed", "neg", "pos"]
+
+
+@pytest.mark.parametrize(
+    ("X", "y", "error", "match"),
+    [
+        (TEXTS, ["pos"] * 8, ValueError, "single class"),
+        (TEXTS, LABELS[:5], ValueError, "X and y have different lengths"),
+        (TEXTS[:7] + [None], LABELS, TypeError, "X must contain only strings"),
+        (TEXTS, np.linspace(0, 1, 8), ValueError, "Unknown label type"),
+        (TEXTS, ["pos", 1] * 4, TypeError, "y mixes label types"),
+    ],
+)
+def test_tuner_bad_input_leaves_it_unchanged(fitted_tuner, X, y, error, match):
+    learner = fitted_tuner.learner_
+    with pytest.raises(error, match=match):
+        fitted_tuner.fit(X, y)
+    assert fitted_tuner.learner_ is learner
+    assert fitted_tuner.classes_.tolist() == ["neg", "pos"]
+
+
+def _texts_per_step(monkeypatch, fit):
+    """Run ``fit`` and return how many distinct texts each training step encoded."""
+    from embkit.tuning import sbert
+
+    seen = []
+    original = sbert.Tokenized.batch
+
+    def spy(self, ids, device):
+        seen.append(len(ids))
+        return original(self, ids, device)
+
+    monkeypatch.setattr(sbert.Tokenized, "batch", spy)
+    fit()
+    return seen
+
+
+def test_learner_without_shuffle_trains_pairs_in_the_given_order(monkeypatch):
+    # pairs (0, 1) then (2, 3), twice over: in order each step sees only the texts of one pair
+    left = [TEXTS[0], TEXTS[4]] * 2
+    right = [TEXTS[1], TEXTS[5]] * 2
+    ordered = _learner(batch_size=1, shuffle=False)
+    steps = _texts_per_step(monkeypatch, lambda: ordered.fit(left, right, [1.0, 0.0] * 2))
+    assert steps == [2, 2, 2, 2]
+    reversed_order = _learner(batch_size=1, shuffle=False).fit(
+        left[::-1], right[::-1], [0.0, 1.0] * 2
+    )
+    assert not np.array_equal(ordered.transform(TEXTS), reversed_order.transform(TEXTS))
+    with pytest.raises(TypeError, match="shuffle must be True or False"):
+        _learner(shuffle="no").fit(LEFT, RIGHT, SIM)
+
+
+def test_tuner_in_batch_sampling_encodes_only_the_group(monkeypatch):
+    tuner = _tuner(sampling="in_batch", n_pairs_per_example=4, batch_size=8)
+    steps = _texts_per_step(monkeypatch, lambda: tuner.fit(TEXTS, LABELS))
+    # 8 texts x 2 rounds x 2 pairs = 32 pairs; groups of 8 // 2 = 4 texts, 8 pairs a step
+    assert tuner.learner_.t_ == 4 and tuner.learner_.shuffle is False
+    assert max(steps[: tuner.learner_.t_]) <= 4
+    spread = _tuner(sampling="random", n_pairs_per_example=4, batch_size=8)
+    random_steps = _texts_per_step(monkeypatch, lambda: spread.fit(TEXTS, LABELS))
+    assert max(random_steps[: spread.learner_.t_]) > 4
+    assert not np.allclose(tuner.transform(TEXTS), spread.transform(TEXTS), atol=1e-5)
+    again = _tuner(sampling="in_batch", n_pairs_per_example=4, batch_size=8).fit(TEXTS, LABELS)
+    np.testing.assert_array_equal(again.transform(TEXTS), tuner.transform(TEXTS))
+
+
+def test_tuner_bad_sampling_is_clear():
+    with pytest.raises(ValueError, match="sampling must be one of"):
+        _tuner(sampling="everywhere").fit(TEXTS, LABELS)
+
+
+def test_tuner_with_a_small_batch_still_trains_on_dissimilar_pairs(monkeypatch):
+    from embkit.tuning import sbert
+
+    seen = []
+    original = sbert.SbertLearner.fit
+
+    def spy(self, texts1, texts2, y):
+        seen.append(np.asarray(y))
+        return original(self, texts1, texts2, y)
+
+    monkeypatch.setattr(sbert.SbertLearner, "fit", spy)
+    tuner = _tuner(batch_size=2, n_pairs_per_example=2).fit(TEXTS[2:6], LABELS[2:6])
+    (similar,) = seen
+    assert set(similar.tolist()) == {0.0, 1.0}  # groups of 4 texts: two runs of class-mates
+    assert tuner.learner_.batch_size == 8
+
+
+def test_learner_refuses_max_length_beyond_the_position_table(model_path):
+    learner = _learner().partial_fit(LEFT, RIGHT, SIM)
+    weights = _weights(learner.model_)
+    with pytest.raises(ValueError, match="max_length=1024 is longer than the model takes"):
+        _learner(max_length=1024).fit(LEFT, RIGHT, SIM)
+    for params, match in (
+        ({"max_length": 1024}, "position table holds 512"),
+        ({"batch_size": 0}, "batch_size"),
+    ):
+        original = learner.get_params()
+        learner.set_params(**params)
+        with pytest.raises(ValueError, match=match):
+            learner.partial_fit(LEFT, RIGHT, SIM)
+        learner.set_params(**original)
+    assert torch.equal(_weights(learner.model_), weights) and learner.n_iter_ == 1
+
+
+def test_tuner_auto_batch_size_follows_examples_per_class():
+    # 4 examples per class: 32 pairs a step; 32 per class: 16 pairs a step (twice the steps)
+    few = _tuner(batch_size="auto", n_pairs_per_example=2).fit(TEXTS, LABELS)
+    assert few.learner_.batch_size == 32
+    many_texts, many_labels = TEXTS * 8, LABELS * 8
+    many = _tuner(batch_size="auto", n_pairs_per_example=1).fit(many_texts, many_labels)
+    assert many.learner_.batch_size == 16
+    assert many.learner_.t_ == 64 * 2 // 16  # one round: a similar and a dissimilar pair each
+    assert SbertTuner().batch_size == "auto"
+    with pytest.raises(ValueError, match="batch_size must be a positive integer or 'auto'"):
+        _tuner(batch_size="big").fit(TEXTS, LABELS)
+
+
+def test_tuner_auto_batch_size_is_resolved_on_each_partial_fit_call():
+    tuner = _tuner(batch_size="auto", n_pairs_per_example=1)
+    tuner.partial_fit(TEXTS, LABELS, classes=["neg", "pos"])
+    assert tuner.learner_.batch_size == 32
+    tuner.partial_fit(TEXTS * 8, LABELS * 8)
+    assert tuner.learner_.batch_size == 16
+    learner, steps = tuner.learner_, tuner.learner_.t_
+    with pytest.raises(TypeError, match="X must contain only strings"):
+        tuner.partial_fit(TEXTS[:7] + [None], LABELS)
+    tuner.set_params(batch_size=0)
+    with pytest.raises(ValueError, match="batch_size must be an integer >= 1"):
+        tuner.partial_fit(TEXTS, LABELS)
+    assert tuner.learner_ is learner and learner.batch_size == 16 and learner.t_ == steps
