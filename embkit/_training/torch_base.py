@@ -341,3 +341,39 @@ class TorchEstimatorBase(BaseEstimator):
                         if torch.is_tensor(value) and value.dim() > 0:
                             param_state[key] = value.to(device)
                 self.optimizer_ = optimizer
+
+    # ------------------------------------------------------------ embkit.save
+    def _get_saved_state(self) -> tuple[dict[str, Any], dict[str, dict[str, torch.Tensor]]]:
+        """``(values, weights)`` for :func:`embkit.save`: attributes, and the network's weights.
+
+        The optimiser state goes with the values (``optimizer_`` as its state dict), so
+        ``partial_fit`` after loading continues exactly where it stopped.
+        """
+        values = {k: v for k, v in vars(self).items() if k not in _TORCH_ATTRIBUTES}
+        weights = {}
+        if "module_" in vars(self):
+            weights["module_"] = self.module_.state_dict()
+            if "optimizer_" in vars(self):
+                values["optimizer_"] = self.optimizer_.state_dict()
+        return values, weights
+
+    def _set_saved_state(
+        self, values: dict[str, Any], weights: dict[str, dict[str, torch.Tensor]]
+    ) -> None:
+        """Restore what :meth:`_get_saved_state` gave onto a bare instance (``cls.__new__``)."""
+        values = dict(values)
+        optimizer_state = values.pop("optimizer_", None)
+        if set(weights) - {"module_"}:
+            raise ValueError(f"unexpected weights {sorted(set(weights) - {'module_'})}")
+        self.__dict__.update(values)
+        if "module_" not in weights:
+            if optimizer_state is not None:
+                raise ValueError("an optimiser state without network weights")
+            return
+        module = self._build_module(TrainData(n=0))
+        module.to_empty(device=self.device_)
+        module.load_state_dict(weights["module_"], strict=True)
+        self.module_ = module
+        if optimizer_state is not None:
+            self.optimizer_ = self._make_optimizer()
+            self.optimizer_.load_state_dict(optimizer_state)

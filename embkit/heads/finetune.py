@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 from pathlib import Path
 from typing import Any
 
@@ -583,6 +584,26 @@ class FineTuneClassifier(ClassifierMixin, BaseEstimator):
             self.head_ = self._new_head(int(body.get_embedding_dimension()), self.device_)
             self.head_.load_state_dict(tuned[1])
             self.head_.eval()
+
+    # ------------------------------------------------------------ embkit.save
+    def _get_saved_state(self) -> tuple[dict[str, Any], dict[str, dict[str, Any]]]:
+        """``(values, weights)`` for :func:`embkit.save`: what the pickle keeps, weights apart."""
+        if not isinstance(self.model, (str, os.PathLike)):
+            raise TypeError(
+                f"its model parameter is a {type(self.model).__name__} object; pass the "
+                "model's name or folder as model= to save it safely"
+            )
+        values = self.__getstate__()
+        tuned = values.pop("_tuned_state", None)
+        return values, ({} if tuned is None else {"model_": tuned[0], "head_": tuned[1]})
+
+    def _set_saved_state(self, values: dict[str, Any], weights: dict[str, Any]) -> None:
+        """Restore what :meth:`_get_saved_state` gave onto a bare instance (``cls.__new__``)."""
+        if weights and set(weights) != {"model_", "head_"}:
+            raise ValueError(f"expected weights model_ and head_, got {sorted(weights)}")
+        if weights:
+            values = {**values, "_tuned_state": (weights["model_"], weights["head_"])}
+        self.__setstate__(values)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

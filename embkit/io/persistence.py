@@ -22,6 +22,13 @@ subclasses; anything else (a callable in a ``FunctionTransformer``, a user class
 ``SentenceTransformer`` object passed as ``model=``) is a :class:`TypeError` at save time
 that names where it sits, and pickle or joblib remain the way to save it.
 
+What an estimator keeps is its own to say, through a method pair (the protocol):
+``_get_saved_state()`` returns ``(values, weights)``, the attributes to store as tagged
+JSON and the named torch state dicts to store as tensors, and ``_set_saved_state(values,
+weights)`` restores them onto a bare instance (``cls.__new__(cls)``). A class without the
+pair keeps its pickle state (``__getstate__`` / ``__setstate__``). The allow-list is every
+public estimator class of ``embkit`` and a fixed set of scikit-learn classes.
+
 What each embkit estimator keeps:
 
 * text encoders keep their model name or folder and settings, never the pretrained
@@ -54,7 +61,7 @@ __all__ = ["FORMAT_VERSION", "SUPPORTED_CLASSES", "load", "save"]
 
 FORMAT_NAME = "embkit"
 #: The format version this embkit writes (and the newest it reads).
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 
 _MANIFEST = "embkit.json"
 _TREE = "object.json"
@@ -65,39 +72,49 @@ _ZIP_TIME = (2020, 1, 1, 0, 0, 0)  # fixed, so the same object gives the same by
 # numpy dtypes stored as tensors; other arrays (strings, objects, rare ints) go to JSON
 _TENSOR_DTYPES = frozenset({"f2", "f4", "f8", "i1", "i2", "i4", "i8", "u1", "b1"})
 
-# public name -> (module, attribute, how it is stored)
-_CLASSES: dict[str, tuple[str, str, str]] = {
-    "embkit.SentenceEncoder": ("embkit.encoders.sentence", "SentenceEncoder", "plain"),
-    "embkit.TransformerEncoder": ("embkit.encoders.transformer", "TransformerEncoder", "plain"),
-    "embkit.StaticEncoder": ("embkit.encoders.static", "StaticEncoder", "plain"),
-    "embkit.FeedForwardTuner": ("embkit.tuning.feedforward", "FeedForwardTuner", "torch"),
-    "embkit.ContrastiveLearner": ("embkit.tuning.contrastive", "ContrastiveLearner", "torch"),
-    "embkit.ContrastiveTuner": ("embkit.tuning.contrastive", "ContrastiveTuner", "plain"),
-    "embkit.DifferentiableHead": ("embkit.heads.differentiable", "DifferentiableHead", "torch"),
-    "embkit.SbertLearner": ("embkit.tuning.sbert", "SbertLearner", "body"),
-    "embkit.SbertTuner": ("embkit.tuning.sbert", "SbertTuner", "plain"),
-    "embkit.FineTuneClassifier": ("embkit.heads.finetune", "FineTuneClassifier", "body"),
-    "embkit.PartialPipeline": ("embkit.streaming.partial_pipeline", "PartialPipeline", "plain"),
-    "sklearn.pipeline.Pipeline": ("sklearn.pipeline", "Pipeline", "plain"),
-    "sklearn.pipeline.FeatureUnion": ("sklearn.pipeline", "FeatureUnion", "plain"),
-    "sklearn.compose.ColumnTransformer": ("sklearn.compose", "ColumnTransformer", "plain"),
-    "sklearn.frozen.FrozenEstimator": ("sklearn.frozen", "FrozenEstimator", "plain"),
-    "sklearn.preprocessing.StandardScaler": ("sklearn.preprocessing", "StandardScaler", "plain"),
-    "sklearn.preprocessing.Normalizer": ("sklearn.preprocessing", "Normalizer", "plain"),
-    # only without functions: a callable is not a value the format can hold
-    "sklearn.preprocessing.FunctionTransformer": (
-        "sklearn.preprocessing",
-        "FunctionTransformer",
-        "plain",
-    ),
-    "sklearn.decomposition.PCA": ("sklearn.decomposition", "PCA", "plain"),
-    "sklearn.linear_model.LogisticRegression": (
-        "sklearn.linear_model",
-        "LogisticRegression",
-        "plain",
-    ),
-    "sklearn.linear_model.SGDClassifier": ("sklearn.linear_model", "SGDClassifier", "sgd"),
+# Classes from scikit-learn that the format holds: public name -> (module, attribute).
+_SKLEARN_CLASSES: dict[str, tuple[str, str]] = {
+    f"{module}.{attr}": (module, attr)
+    for module, attr in [
+        ("sklearn.pipeline", "Pipeline"),
+        ("sklearn.pipeline", "FeatureUnion"),
+        ("sklearn.compose", "ColumnTransformer"),
+        ("sklearn.frozen", "FrozenEstimator"),
+        ("sklearn.preprocessing", "StandardScaler"),
+        ("sklearn.preprocessing", "Normalizer"),
+        # only without functions: a callable is not a value the format can hold
+        ("sklearn.preprocessing", "FunctionTransformer"),
+        ("sklearn.decomposition", "PCA"),
+        ("sklearn.linear_model", "LogisticRegression"),
+        ("sklearn.linear_model", "SGDClassifier"),
+    ]
 }
+# Attributes of foreign classes that hold compiled objects: dropped on save, rebuilt on load.
+_REBUILT: dict[str, tuple[str, Callable[[Any], Any]]] = {
+    "sklearn.linear_model.SGDClassifier": (
+        "_loss_function_",
+        lambda est: est._get_loss_function(est.loss),
+    ),
+}
+
+
+def _embkit_classes() -> dict[str, tuple[str, str]]:
+    """Every public embkit estimator class, from the package's own export table.
+
+    Estimators live in the families (encoders, tuning, heads, streaming, ...); ``embkit.io``
+    holds none (the cache is a value of its own), and functions and warnings are not classes
+    this format builds.
+    """
+    import embkit
+
+    return {
+        f"embkit.{name}": (module, name)
+        for name, module in embkit._EXPORTS.items()
+        if name[:1].isupper() and not name.endswith("Warning") and ".io." not in module
+    }
+
+
+_CLASSES: dict[str, tuple[str, str]] = {**_embkit_classes(), **_SKLEARN_CLASSES}
 
 #: Public names of the classes :func:`save` writes and :func:`load` builds.
 SUPPORTED_CLASSES: tuple[str, ...] = tuple(_CLASSES)
@@ -107,20 +124,47 @@ def _class(name: str) -> type | None:
     """The class behind an allow-listed name (``None`` when its module is not installed)."""
     import importlib
 
-    module, attr, _ = _CLASSES[name]
+    module, attr = _CLASSES[name]
     try:
-        return getattr(importlib.import_module(module), attr)
+        cls = getattr(importlib.import_module(module), attr)
     except (ImportError, AttributeError):
         return None
+    return cls if isinstance(cls, type) else None
 
 
 def _name_of(obj: Any) -> str | None:
     """The allow-listed name of ``type(obj)`` exactly (a subclass has none)."""
     cls = type(obj)
-    for name, (_module, attr, _kind) in _CLASSES.items():
+    for name, (_module, attr) in _CLASSES.items():
         if cls.__qualname__ == attr and _class(name) is cls:
             return name
     return None
+
+
+def _saved_state(est: Any) -> tuple[dict[str, Any], dict[str, dict[str, Any]]]:
+    """The protocol: an estimator's ``(values, weights)``; plain ones give their pickle state."""
+    getter = getattr(est, "_get_saved_state", None)
+    if getter is not None:
+        return getter()
+    values = dict(est.__getstate__())
+    rebuilt = _REBUILT.get(_name_of(est))
+    if rebuilt is not None:
+        values.pop(rebuilt[0], None)
+    return values, {}
+
+
+def _restore_state(obj: Any, name: str, values: dict[str, Any], weights: dict[str, Any]) -> None:
+    """Apply the protocol's ``(values, weights)`` to a bare instance of ``name``."""
+    setter = getattr(obj, "_set_saved_state", None)
+    if setter is not None:
+        setter(values, weights)
+        return
+    if weights:
+        raise ValueError(f"a {name} holds no weights, the file gives {sorted(weights)}")
+    obj.__setstate__(values)
+    rebuilt = _REBUILT.get(name)
+    if rebuilt is not None and "coef_" in values:
+        setattr(obj, rebuilt[0], rebuilt[1](obj))
 
 
 # ------------------------------------------------------------------------------ saving
@@ -201,32 +245,17 @@ class _Writer:
         return {"__ndarray__": spec}
 
     def estimator(self, est: Any, where: str) -> dict[str, Any]:
-        name = _name_of(est)
-        kind = _CLASSES[name][2]
-        state = dict(est.__getstate__()) if kind in ("plain", "sgd") else dict(vars(est))
-        node: dict[str, Any] = {"class": name}
-        if kind == "sgd":
-            state.pop("_loss_function_", None)  # a compiled object, rebuilt from ``loss``
-        elif kind == "torch":
-            module = state.pop("module_", None)
-            optimizer = state.pop("optimizer_", None)
-            if module is not None:
-                node["module"] = {k: self.tensor(t) for k, t in module.state_dict().items()}
-            if optimizer is not None:
-                node["optimizer"] = self.value(optimizer.state_dict(), f"{where}.optimizer_")
-        elif kind == "body":
-            if not isinstance(est.model, (str, os.PathLike)):
-                raise TypeError(
-                    f"cannot save {where}: its model parameter is a {type(est.model).__name__} "
-                    "object; pass the model's name or folder as model= to save it safely"
-                )
-            state.pop("optimizer_", None)  # as in its pickle: not kept
-            for part in ("model_", "head_"):
-                module = state.pop(part, None)
-                if module is not None:
-                    weights = module.state_dict()
-                    node[part] = {k: self.tensor(t) for k, t in weights.items()}
-        node["state"] = {k: self.value(v, f"{where}.{k}") for k, v in state.items()}
+        try:
+            values, weights = _saved_state(est)
+        except TypeError as exc:
+            raise TypeError(f"cannot save {where}: {exc}") from exc
+        node: dict[str, Any] = {"class": _name_of(est)}
+        if weights:
+            node["weights"] = {
+                part: {k: self.tensor(t) for k, t in state_dict.items()}
+                for part, state_dict in weights.items()
+            }
+        node["state"] = {k: self.value(v, f"{where}.{k}") for k, v in values.items()}
         return {"__estimator__": node}
 
 
@@ -345,10 +374,13 @@ def _digest(data: bytes) -> dict[str, Any]:
 class _Reader:
     """Builds objects back from tagged JSON and the loaded tensors; refuses anything else."""
 
-    def __init__(self, tensors: dict[str, Any], source: str) -> None:
+    def __init__(
+        self, tensors: dict[str, Any], source: str, format_version: int = FORMAT_VERSION
+    ) -> None:
         self.tensors = tensors
         self.used: set[str] = set()
         self.source = source
+        self.format_version = format_version
 
     def error(self, message: str) -> ValueError:
         return ValueError(f"{self.source}: {message}; refusing to load it")
@@ -445,56 +477,30 @@ class _Reader:
         cls = _class(name)
         if cls is None:
             raise self.error(f"class {name!r} is not available in this installation")
-        unknown = set(node) - {"class", "state", "module", "optimizer", "model_", "head_"}
+        node = _from_format_1(node) if self.format_version == 1 else node
+        unknown = set(node) - {"class", "state", "weights"}
         if unknown:
             raise self.error(f"unexpected keys {sorted(unknown)!r} in a {name}")
-        state = self.value(node["state"])
-        if not isinstance(state, dict):
+        values = self.value(node["state"])
+        if not isinstance(values, dict):
             raise self.error(f"the state of a {name} is not a mapping")
-        kind = _CLASSES[name][2]
+        parts = node.get("weights", {})
+        if not isinstance(parts, dict):
+            raise self.error(f"the weights of a {name} are not a mapping")
+        weights = {str(part): self._state_dict(refs) for part, refs in parts.items()}
         obj = cls.__new__(cls)
-        if kind in ("plain", "sgd"):
-            obj.__setstate__(state)
-            if kind == "sgd" and "coef_" in state:
-                obj._loss_function_ = obj._get_loss_function(obj.loss)
-        elif kind == "torch":
-            obj.__dict__.update(state)
-            self._restore_torch(obj, node, name)
-        else:  # a fine-tuned body (and head): restored as their own __setstate__ does
-            weights = [self._state_dict(node[k]) for k in ("model_", "head_") if k in node]
-            if weights:
-                state["_tuned_state"] = weights[0] if len(weights) == 1 else tuple(weights)
-            try:
-                obj.__setstate__(state)
-            except RuntimeError as exc:  # load_state_dict: missing, extra or mis-shaped
-                raise self.error(f"the weights do not fit the {name} ({exc})") from exc
+        try:
+            _restore_state(obj, name, values, weights)
+        except (RuntimeError, KeyError, AttributeError, TypeError, ValueError) as exc:
+            if str(exc).startswith(self.source):
+                raise
+            raise self.error(f"the weights do not fit the {name} ({exc})") from exc
         return obj
 
     def _state_dict(self, refs: Any) -> dict[str, Any]:
         if not isinstance(refs, dict):
             raise self.error("weights must be a mapping of names to tensors")
         return {str(k): self.tensor(key) for k, key in refs.items()}
-
-    def _restore_torch(self, obj: Any, node: dict[str, Any], name: str) -> None:
-        from embkit._training.torch_base import TrainData
-
-        if "module" not in node:
-            if "optimizer" in node:
-                raise self.error(f"a {name} has an optimiser state but no weights")
-            return
-        weights = self._state_dict(node["module"])
-        try:
-            module = obj._build_module(TrainData(n=0))
-            module.to_empty(device=obj.device_)
-            module.load_state_dict(weights, strict=True)
-            obj.module_ = module
-            if "optimizer" in node:
-                obj.optimizer_ = obj._make_optimizer()
-                obj.optimizer_.load_state_dict(self.value(node["optimizer"]))
-        except (RuntimeError, KeyError, AttributeError, TypeError, ValueError) as exc:
-            if str(exc).startswith(self.source):
-                raise
-            raise self.error(f"the weights do not fit the {name} ({exc})") from exc
 
     _TAGS: dict[str, Callable[[_Reader, Any], Any]] = {
         "__float__": _float,
@@ -511,6 +517,22 @@ class _Reader:
         "__cache__": _cache,
         "__estimator__": _estimator,
     }
+
+
+def _from_format_1(node: dict[str, Any]) -> dict[str, Any]:
+    """A format-1 estimator node in today's layout (weights under ``weights``)."""
+    node = dict(node)
+    weights = {}
+    if "module" in node:
+        weights["module_"] = node.pop("module")
+    for part in ("model_", "head_"):
+        if part in node:
+            weights[part] = node.pop(part)
+    if "optimizer" in node and isinstance(node.get("state"), dict):
+        node["state"] = {**node["state"], "optimizer_": node.pop("optimizer")}
+    if weights:
+        node["weights"] = weights
+    return node
 
 
 def _dtype(text: Any, kinds: str) -> np.dtype:
@@ -615,7 +637,7 @@ def load(path: str | os.PathLike[str]) -> Any:
     path = Path(path).expanduser()
     if not path.is_file():
         raise FileNotFoundError(f"no such file: {path}")
-    _, tree_bytes, tensor_bytes = _read_archive(path)
+    manifest, tree_bytes, tensor_bytes = _read_archive(path)
     source = str(path)
     try:
         tensors = load_tensors(tensor_bytes)
@@ -624,7 +646,7 @@ def load(path: str | os.PathLike[str]) -> Any:
         raise ValueError(f"{source}: damaged content ({exc}); refusing to load it") from exc
     if not isinstance(tree, dict) or set(tree) != {"root"}:
         raise ValueError(f"{source}: unexpected object tree; refusing to load it")
-    reader = _Reader(tensors, source)
+    reader = _Reader(tensors, source, manifest["format_version"])
     try:
         obj = reader.value(tree["root"])
     except RecursionError as exc:

@@ -8,6 +8,7 @@ on the tuned embeddings.
 from __future__ import annotations
 
 import math
+import os
 from typing import Any
 
 import numpy as np
@@ -430,6 +431,25 @@ class SbertLearner(ClassNamePrefixFeaturesOutMixin, BaseEstimator):
             body.load_state_dict(tuned)
             body.eval()
             self.model_ = body
+
+    # ------------------------------------------------------------ embkit.save
+    def _get_saved_state(self) -> tuple[dict[str, Any], dict[str, dict[str, Any]]]:
+        """``(values, weights)`` for :func:`embkit.save`: what the pickle keeps, weights apart."""
+        if not isinstance(self.model, (str, os.PathLike)):
+            raise TypeError(
+                f"its model parameter is a {type(self.model).__name__} object; pass the "
+                "model's name or folder as model= to save it safely"
+            )
+        values = self.__getstate__()
+        tuned = values.pop("_tuned_state", None)
+        return values, ({} if tuned is None else {"model_": tuned})
+
+    def _set_saved_state(self, values: dict[str, Any], weights: dict[str, Any]) -> None:
+        """Restore what :meth:`_get_saved_state` gave onto a bare instance (``cls.__new__``)."""
+        if set(weights) - {"model_"}:
+            raise ValueError(f"unexpected weights {sorted(set(weights) - {'model_'})}")
+        tuned = weights.get("model_")
+        self.__setstate__(values if tuned is None else {**values, "_tuned_state": tuned})
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

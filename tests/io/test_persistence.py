@@ -255,7 +255,7 @@ def test_future_format_version_is_a_clear_error(saved):
     manifest = json.loads(_read(saved, "embkit.json"))
     manifest["format_version"] = FORMAT_VERSION + 1
     _rewrite(saved, "embkit.json", json.dumps(manifest).encode())
-    with pytest.raises(ValueError, match=r"format version 2 .*upgrade embkit"):
+    with pytest.raises(ValueError, match=rf"format version {FORMAT_VERSION + 1} .*upgrade embkit"):
         load(saved)
 
 
@@ -295,6 +295,44 @@ def test_unsupported_content_is_a_clear_type_error(tmp_path):
 def test_supported_classes_are_listed():
     assert "embkit.FeedForwardTuner" in SUPPORTED_CLASSES
     assert "sklearn.linear_model.LogisticRegression" in SUPPORTED_CLASSES
+
+
+def test_allow_list_is_every_public_estimator_class():
+    from sklearn.base import BaseEstimator
+
+    public = {
+        f"embkit.{name}"
+        for name in embkit.__all__
+        if isinstance(getattr(embkit, name), type)
+        and issubclass(getattr(embkit, name), BaseEstimator)
+    }
+    listed = {name for name in SUPPORTED_CLASSES if name.startswith("embkit.")}
+    assert public == listed
+
+
+def _as_format_1(path):
+    """Rewrite a saved tuner in the layout format 1 used (weights and optimiser apart)."""
+    tree = json.loads(_read(path, "object.json"))
+    node = tree["root"]["__estimator__"]
+    node["module"] = node.pop("weights")["module_"]
+    node["optimizer"] = node["state"].pop("optimizer_")
+    _rewrite(path, "object.json", json.dumps(tree).encode(), fix_checksum=True)
+    data = json.loads(_read(path, "embkit.json"))
+    data["format_version"] = 1
+    _rewrite(path, "embkit.json", json.dumps(data).encode())
+
+
+def test_format_1_files_still_load(blobs, tmp_path):
+    X, y = blobs
+    tuner = clone(NUMERIC["FeedForwardTuner"]).fit(X, y)
+    path = save(tuner, tmp_path / "old.embkit")
+    _as_format_1(path)
+    assert _peek(path)["format_version"] == 1
+    loaded = load(path)
+    _assert_same_outputs(tuner, loaded, X)
+    tuner.partial_fit(X, y)  # the optimiser state came back too: both continue alike
+    loaded.partial_fit(X, y)
+    _assert_same_outputs(tuner, loaded, X)
 
 
 # ------------------------------------------------------------------------ text estimators
