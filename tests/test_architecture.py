@@ -57,7 +57,7 @@ def test_module_follows_import_rules(module):
     own = module.parent.name
     allowed = rules[own] | {own}
     broken = embkit_imports(module) - allowed
-    assert not broken, f"{module.name} in {own}/ imports {sorted(broken)}; allowed: {sorted(allowed)}"
+    assert not broken, f"{own}/{module.name} imports {sorted(broken)}; allowed: {sorted(allowed)}"
 
 
 def test_rules_parser_sees_a_violation(tmp_path):
