@@ -507,7 +507,7 @@ class FineTuneClassifier(ClassifierMixin, BaseEstimator):
         folder.mkdir(parents=True, exist_ok=True)
         self.model_.save(str(folder / "body"), create_model_card=False)
         torch.save(cpu_state(self.head_), folder / _HEAD_FILE)
-        from embkit.io.persistence import json_value
+        from embkit.io.tagged_json import json_value
 
         params = self.get_params()
         if not isinstance(params["model"], str):  # a model object: load the saved body
@@ -540,7 +540,7 @@ class FineTuneClassifier(ClassifierMixin, BaseEstimator):
         meta_file = folder / _META_FILE
         if not meta_file.is_file():
             raise ValueError(f"{folder} holds no saved FineTuneClassifier ({_META_FILE} missing)")
-        from embkit.io.persistence import from_json_value
+        from embkit.io.tagged_json import from_json_value
 
         meta = json.loads(meta_file.read_text())
         params = from_json_value(meta["params"], str(meta_file))
