@@ -114,9 +114,14 @@ def test_extract_blocks_and_commands():
     assert skip_reason(Block("python", "x = 1\n", 1)) is None
 
 
-def test_docs_exist():
-    names = {p.relative_to(ROOT).as_posix() for p in DOC_FILES}
-    assert {"docs/index.md", "docs/cli.md", "docs/datasets.md"} <= names
+def test_every_guide_is_reachable():
+    """Each page in docs/ is in the site's navigation and linked from the README."""
+    guides = {p.name for p in (ROOT / "docs").glob("*.md")}
+    nav = set(re.findall(r"^\s+- [^:]+: (\S+\.md)$", (ROOT / "mkdocs.yml").read_text(), re.M))
+    readme = set(re.findall(r"\(docs/(\S+?\.md)\)", (ROOT / "README.md").read_text()))
+    assert {"index.md", "cli.md", "architecture.md"} <= guides
+    assert guides == nav, f"not in mkdocs.yml nav: {sorted(guides - nav)}"
+    assert guides == readme, f"not linked from README.md: {sorted(guides - readme)}"
 
 
 @pytest.mark.parametrize("path", DOC_FILES, ids=lambda p: p.relative_to(ROOT).as_posix())
