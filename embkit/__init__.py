@@ -24,7 +24,7 @@ _EXPORTS: dict[str, str] = {
     "ContrastiveTuner": "embkit.tuning.contrastive",
     "DifferentiableHead": "embkit.heads.differentiable",
     "SbertLearner": "embkit.tuning.sbert",
-    "SbertTuner": "embkit.tuning.sbert",
+    "SbertTuner": "embkit.tuning.sbert_tuner",
     "FineTuneClassifier": "embkit.heads.finetune",
     "PartialPipeline": "embkit.streaming.partial_pipeline",
     "make_partial_pipeline": "embkit.streaming.partial_pipeline",
@@ -38,9 +38,12 @@ __all__ = sorted(_EXPORTS) + ["__version__"]
 
 if TYPE_CHECKING:  # pragma: no cover - for static analysis only
     from embkit.encoders.sentence import SentenceEncoder  # noqa: F401
+    from embkit.heads.finetune import FineTuneClassifier  # noqa: F401
     from embkit.tuning.contrastive import ContrastiveLearner, ContrastiveTuner  # noqa: F401
     from embkit.tuning.feedforward import FeedForwardTuner  # noqa: F401
     from embkit.tuning.pairs import make_pairs, pairs_from_cats  # noqa: F401
+    from embkit.tuning.sbert import SbertLearner  # noqa: F401
+    from embkit.tuning.sbert_tuner import SbertTuner  # noqa: F401
 
 
 def __getattr__(name: str) -> Any:

@@ -1,31 +1,52 @@
-"""Private machinery of the estimators that fine-tune a sentence-transformers body.
+"""The private base of the estimators that fine-tune a sentence-transformers body.
 
-``SbertLearner``, ``SbertTuner`` and ``FineTuneClassifier`` share: loading a private copy of
-the body (the caller's model object is never trained in place), tokenising with the
-model's own tokenizer and dynamic padding, length-bucketed batches, a linear warm-up /
-decay schedule, seeded passes that leave torch's global RNG as it was, and pickling of
-tuned weights as a CPU state dict.
+``SbertLearner`` (pairs) and ``FineTuneClassifier`` (labels, with a linear head) share one
+training loop made of named steps; a subclass fills in the steps marked *hook*:
+
+* ``_check_params`` - hyper-parameters, checked at every ``fit`` and ``partial_fit`` call;
+* ``_check_input`` (hook) - validate the call's input before anything changes;
+* ``_prepare_data`` (hook) - tokenise once per call, hold out a validation split, weights;
+* ``_initialize`` - a private copy of the body, ``_init_head`` (hook), the optimiser;
+* ``_batches`` (hook) - the batches of one epoch;
+* ``_train_step`` - one optimiser step on the loss of ``_batch_loss`` (hook);
+* ``_epoch_end`` - after each epoch of ``fit``: validation scores, early stopping;
+* ``_fit_end`` - after the last epoch of ``fit`` (e.g. keep the best epoch's weights).
+
+``fit`` validates, initialises and makes ``n_epochs`` epochs; ``partial_fit`` initialises
+on its first call only and makes one epoch whose learning rate warms up and decays over
+its own steps. A call whose input or parameters are refused leaves the estimator as it was.
+The saved state (pickles, :meth:`BodyEstimatorBase._get_saved_state`) holds the model
+name and the tuned weights as CPU state dicts, never the optimiser nor the pretrained
+weights the name loads; the optimiser is rebuilt by the next ``partial_fit``.
 """
 
 from __future__ import annotations
 
 import copy
+import math
 import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
+from sklearn.base import BaseEstimator
+from tqdm.auto import tqdm
 
-from embkit._core.device import loadable_device
-from embkit._core.models import DEFAULT_MODEL as DEFAULT_MODEL  # re-exported for the estimators
+from embkit._core.device import loadable_device, resolve_device
 from embkit._core.models import resolve_model
+from embkit._core.seeding import draw_seed, make_rng
+from embkit._core.validation import check_positive_float, check_positive_int
+from embkit._training.optim import linear_schedule, make_adamw
+from embkit._training.rollback import unchanged_on_error
 
 if TYPE_CHECKING:  # pragma: no cover
     from sentence_transformers import SentenceTransformer
 
-_MAX_SEED = 2**63 - 1
+# the pickle key of the tuned weights; "_tuned_state" is the key of earlier releases
+_WEIGHTS_KEY = "_tuned_weights"
+_LEGACY_WEIGHTS_KEY = "_tuned_state"
 
 
 def load_body(model: Any, device: torch.device) -> SentenceTransformer:
@@ -33,7 +54,6 @@ def load_body(model: Any, device: torch.device) -> SentenceTransformer:
 
     Examples
     --------
-    >>> import torch
     >>> body = load_body("all-MiniLM-L6-v2", torch.device("cpu"))
     >>> body.get_embedding_dimension()
     384
@@ -58,234 +78,260 @@ def load_body(model: Any, device: torch.device) -> SentenceTransformer:
         ) from exc
 
 
-def check_similarity(y: Any, n: int, *, name: str = "y") -> np.ndarray:
-    """Validate pair targets: ``n`` finite numbers (similarity scores), as float32."""
-    if y is None:
-        raise TypeError(f"{name} must be an array of similarity scores, got None")
-    arr = np.asarray(y)
-    if arr.ndim != 1:
-        raise ValueError(f"{name} must be 1-D, got an array of shape {arr.shape}")
-    if arr.dtype.kind not in "biuf":
-        raise TypeError(
-            f"{name} must contain numbers (similarity scores, e.g. 1.0 similar, 0.0 dissimilar), "
-            f"got dtype {arr.dtype}"
-        )
-    if arr.shape[0] != n:
-        raise ValueError(
-            f"texts and {name} have different lengths: {n} pairs, {arr.shape[0]} in {name}"
-        )
-    arr = arr.astype(np.float32)
-    if not np.all(np.isfinite(arr)):
-        raise ValueError(f"{name} contains NaN or infinity")
-    return arr
-
-
-class Tokenized:
-    """Texts tokenised once (no padding); batches are padded to their own longest text.
-
-    The token columns are kept flat, one ``int64`` array per key with each text's offset,
-    so a batch is gathered with one vectorised index per key.
+@contextmanager
+def seeded_torch(rng: np.random.Generator, device: torch.device) -> Iterator[None]:
+    """Seed torch for one pass (dropout inside the body), restoring the global RNG afterwards.
 
     Examples
     --------
-    >>> class Toy:  # a tokenizer that maps each word to its length
-    ...     pad_token_id = 0
-    ...     def __call__(self, texts, **kwargs):
-    ...         ids = [[len(w) for w in t.split()] for t in texts]
-    ...         return {"input_ids": ids, "attention_mask": [[1] * len(i) for i in ids]}
-    >>> tokens = Tokenized(Toy(), ["a bb", "ccc", "dd e ffff"], max_length=8)
-    >>> tokens.batch([2, 1], torch.device("cpu"))["input_ids"].tolist()
-    [[2, 1, 4], [3, 0, 0]]
+    >>> before = torch.random.get_rng_state()
+    >>> with seeded_torch(np.random.default_rng(0), torch.device("cpu")):
+    ...     a = torch.rand(1)
+    >>> with seeded_torch(np.random.default_rng(0), torch.device("cpu")):
+    ...     b = torch.rand(1)
+    >>> bool(a == b), torch.equal(torch.random.get_rng_state(), before)
+    (True, True)
     """
-
-    def __init__(self, tokenizer: Any, texts: Sequence[str], max_length: int) -> None:
-        enc = tokenizer(list(texts), truncation=True, max_length=max_length, padding=False)
-        self.keys = [k for k in ("input_ids", "token_type_ids", "attention_mask") if k in enc]
-        self.lengths = np.fromiter((len(ids) for ids in enc["input_ids"]), dtype=np.int64)
-        self.offsets = np.cumsum(self.lengths) - self.lengths
-        self.flat = {
-            k: np.fromiter(
-                (token for row in enc[k] for token in row), dtype=np.int64, count=self.lengths.sum()
-            )
-            for k in self.keys
-        }
-        self.pad_id = int(tokenizer.pad_token_id or 0)
-
-    def __len__(self) -> int:
-        return len(self.lengths)
-
-    def batch(self, idx: Sequence[int], device: torch.device) -> dict[str, torch.Tensor]:
-        idx = np.asarray(idx, dtype=np.int64)
-        lengths = self.lengths[idx]
-        width = int(lengths.max())
-        column = np.arange(width)
-        valid = column < lengths[:, None]
-        positions = np.where(valid, self.offsets[idx][:, None] + column, 0)
-        out = {}
-        for key in self.keys:
-            fill = self.pad_id if key == "input_ids" else 0
-            arr = np.where(valid, self.flat[key][positions], fill)
-            out[key] = torch.from_numpy(arr).to(device)
-        return out
-
-
-def bucketed_batches(
-    lengths: np.ndarray, batch_size: int, rng: np.random.Generator | None
-) -> list[np.ndarray]:
-    """Mini-batches of similar length: shuffle, sort within chunks of 50 batches, shuffle batches.
-
-    Without ``rng`` the batches are in sorted order (for inference).
-    """
-    n = len(lengths)
-    if rng is None:
-        order = np.argsort(lengths, kind="stable")
-        return [order[s : s + batch_size] for s in range(0, n, batch_size)]
-    order = rng.permutation(n)
-    chunk = batch_size * 50
-    batches = []
-    for s in range(0, n, chunk):
-        part = order[s : s + chunk]
-        part = part[np.argsort(lengths[part], kind="stable")]
-        batches.extend(part[b : b + batch_size] for b in range(0, len(part), batch_size))
-    return [batches[i] for i in rng.permutation(len(batches))]
-
-
-def linear_schedule(
-    optimizer: torch.optim.Optimizer, n_steps: int, warmup_ratio: float
-) -> torch.optim.lr_scheduler.LambdaLR:
-    """Linear warm-up over ``warmup_ratio * n_steps`` steps, then linear decay to zero."""
-    warmup = int(round(warmup_ratio * n_steps))
-
-    def factor(step: int) -> float:
-        if step < warmup:
-            return (step + 1) / (warmup + 1)
-        return max(0.0, (n_steps - step) / max(1, n_steps - warmup))
-
-    return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
-
-
-@contextmanager
-def seeded_torch(rng: np.random.Generator, device: torch.device) -> Iterator[None]:
-    """Seed torch for one pass (dropout inside the body), restoring the global RNG afterwards."""
     devices = [device.index or 0] if device.type == "cuda" else []
     with torch.random.fork_rng(devices=devices, device_type=device.type):
-        torch.manual_seed(int(rng.integers(_MAX_SEED)))
+        torch.manual_seed(draw_seed(rng))
         yield
-
-
-@contextmanager
-def unchanged_on_error(estimator: Any) -> Iterator[None]:
-    """Undo any attribute change made inside the block if it raises."""
-    snapshot = estimator.__dict__.copy()
-    try:
-        yield
-    except BaseException:
-        estimator.__dict__.clear()
-        estimator.__dict__.update(snapshot)
-        raise
 
 
 def cpu_state(module: torch.nn.Module) -> dict[str, torch.Tensor]:
-    """A CPU copy of ``module``'s state dict (for pickling)."""
+    """A CPU copy of ``module``'s state dict (for saving and for keeping a best epoch)."""
     return {k: v.detach().to("cpu", copy=True) for k, v in module.state_dict().items()}
 
 
-def restore_device(device: Any) -> torch.device:
-    """The device to restore a pickled model onto: the saved one if available, else the CPU."""
-    return loadable_device(device)
+class BodyEstimatorBase(BaseEstimator):
+    """Shared training loop and saved state of the body estimators; not public.
 
-
-def encode_body(
-    body: SentenceTransformer,
-    texts: Sequence[str],
-    *,
-    batch_size: int,
-    max_length: int,
-    device: torch.device,
-    show_progress_bar: bool | None = None,
-) -> np.ndarray:
-    """Sentence embeddings from ``body`` in eval mode, length-sorted batches; float32."""
-    from tqdm.auto import tqdm
-
-    dim = body.get_embedding_dimension()
-    if len(texts) == 0:
-        return np.empty((0, dim), dtype=np.float32)
-    tokens = Tokenized(body.tokenizer, texts, max_length)
-    out = np.empty((len(texts), dim), dtype=np.float32)
-    batches = bucketed_batches(tokens.lengths, batch_size, None)
-    was_training = body.training
-    body.eval()
-    try:
-        with torch.inference_mode():
-            for idx in tqdm(batches, desc="encode", disable=not show_progress_bar, leave=False):
-                emb = body(tokens.batch(idx, device))["sentence_embedding"]
-                out[idx] = emb.float().cpu().numpy()
-    finally:
-        body.train(was_training)
-    return out
-
-
-# models whose position ids start after the padding index: two rows of the table unused
-_OFFSET_POSITIONS = ("roberta", "xlm-roberta", "camembert", "mpnet")
-
-
-def position_limit(body: SentenceTransformer) -> int | None:
-    """The longest input, in tokens, the body's position table can take (None if unknown).
-
-    Read from the transformer's ``max_position_embeddings`` (less the two rows that
-    RoBERTa-style models skip), else from the tokenizer's ``model_max_length``
-    (sentence-transformers sets that to the body's ``max_seq_length``, often shorter).
+    Subclasses declare ``model``, ``n_epochs``, ``batch_size``, ``learning_rate``,
+    ``weight_decay``, ``warmup_ratio``, ``random_state``, ``device`` and
+    ``show_progress_bar``, list their trained modules in ``_weight_names`` and fill in the
+    hooks named in the module docstring. A subclass's data object has ``n``, the number of
+    training rows of the call.
     """
-    first = body[0] if len(body) else None
-    config = getattr(getattr(first, "auto_model", None), "config", None)
-    positions = getattr(config, "max_position_embeddings", None)
-    if isinstance(positions, int) and positions > 0:
-        offset = 2 if getattr(config, "model_type", None) in _OFFSET_POSITIONS else 0
-        return positions - offset
-    limit = getattr(getattr(body, "tokenizer", None), "model_max_length", None)
-    if isinstance(limit, int) and 0 < limit < 1_000_000:  # no limit reads as a huge number
-        return limit
-    return None
 
+    _weight_names: tuple[str, ...] = ("model_",)
 
-def body_max_length(body: SentenceTransformer, max_length: int | None) -> int:
-    """``max_length`` or the body's own maximum sequence length (512 when it has none).
+    # ------------------------------------------------------------------ hooks
+    def _check_params(self) -> None:
+        check_positive_int(self.n_epochs, "n_epochs")
+        check_positive_int(self.batch_size, "batch_size")
+        check_positive_float(self.learning_rate, "learning_rate")
+        check_positive_float(self.weight_decay, "weight_decay", allow_zero=True)
+        if check_positive_float(self.warmup_ratio, "warmup_ratio", allow_zero=True) >= 1:
+            raise ValueError(f"warmup_ratio must be in [0, 1), got {self.warmup_ratio!r}")
 
-    A ``max_length`` beyond the body's position table is refused with a ValueError here,
-    before any training step (torch would fail with a bare IndexError on a long text).
-    """
-    limit = position_limit(body)
-    if max_length is not None:
-        if limit is not None and max_length > limit:
-            raise ValueError(
-                f"max_length={max_length} is longer than the model takes: its position table "
-                f"holds {limit} tokens; use max_length <= {limit}"
+    def _check_input(self, *args: Any, reset: bool, partial: bool, **kwargs: Any) -> Any:
+        """Validate the input of a call (``reset``: the first call, ``partial``: partial_fit)."""
+        raise NotImplementedError
+
+    def _prepare_data(
+        self, checked: Any, body: Any, device: torch.device, rng: np.random.Generator, *, fit: bool
+    ) -> Any:
+        raise NotImplementedError
+
+    def _init_head(self, data: Any, rng: np.random.Generator) -> None:
+        """Build what is trained beside the body (nothing by default)."""
+
+    def _build_head(self) -> None:
+        """Rebuild the head, untrained, for weights being restored (nothing by default)."""
+
+    def _trainable_parameters(self) -> Any:
+        return self.model_.parameters()
+
+    def _batches(self, data: Any) -> list[np.ndarray]:
+        raise NotImplementedError
+
+    def _batch_loss(self, data: Any, batch: np.ndarray) -> tuple[torch.Tensor, int]:
+        """The mean loss of one batch and the number of rows it averages."""
+        raise NotImplementedError
+
+    def _epoch_end(self, data: Any) -> bool:
+        """Called after every epoch of ``fit``; returning True stops training."""
+        return False
+
+    def _fit_end(self, data: Any) -> None:
+        """Called once after the last epoch of ``fit``."""
+
+    # ----------------------------------------------------------- fit, partial_fit
+    def _fit(self, *args: Any) -> Any:
+        """``fit``: validate everything, then a fresh copy of the body and ``n_epochs`` epochs."""
+        with unchanged_on_error(self):
+            self._check_params()
+            checked = self._check_input(*args, reset=True, partial=False)
+            body, device, rng = self._new_body()
+            data = self._prepare_data(checked, body, device, rng, fit=True)
+        self._initialize(body, device, rng, data)
+        scheduler = self._scheduler(self.n_epochs * self._n_steps(data))
+        for _ in range(self.n_epochs):
+            self._run_epoch(data, scheduler)
+            if self._epoch_end(data):
+                break
+        self._fit_end(data)
+        return self
+
+    def _partial_fit(self, *args: Any, **kwargs: Any) -> Any:
+        """``partial_fit``: initialise on the first call only, then one epoch."""
+        first = not hasattr(self, "model_")
+        with unchanged_on_error(self):
+            self._check_params()  # every call: set_params may have changed them
+            checked = self._check_input(*args, reset=first, partial=True, **kwargs)
+            if first:
+                body, device, rng = self._new_body()
+            else:
+                body, device, rng = self.model_, self.device_, self._rng
+            data = self._prepare_data(checked, body, device, rng, fit=False)
+        if first:
+            self._initialize(body, device, rng, data)
+        elif not hasattr(self, "optimizer_"):  # restored from a saved state: rebuilt here
+            self.optimizer_ = self._make_optimizer()
+        self._run_epoch(data, self._scheduler(self._n_steps(data)))
+        return self
+
+    # ----------------------------------------------------------------- steps
+    def _new_body(self) -> tuple[SentenceTransformer, torch.device, np.random.Generator]:
+        device = resolve_device(self.device)
+        rng = make_rng(self.random_state)
+        return load_body(self.model, device), device, rng
+
+    def _initialize(
+        self, body: Any, device: torch.device, rng: np.random.Generator, data: Any
+    ) -> None:
+        self.model_ = body
+        self.device_ = device
+        self._rng = rng
+        self._init_head(data, rng)
+        self.optimizer_ = self._make_optimizer()
+        self.loss_curve_: list[float] = []
+        self.n_iter_ = 0
+        self.t_ = 0
+
+    def _make_optimizer(self) -> torch.optim.Optimizer:
+        return make_adamw(
+            self._trainable_parameters(),
+            lr=float(self.learning_rate),
+            weight_decay=float(self.weight_decay),
+            device=self.device_,
+        )
+
+    def _n_steps(self, data: Any) -> int:
+        return math.ceil(data.n / self.batch_size)
+
+    def _scheduler(self, n_steps: int) -> torch.optim.lr_scheduler.LRScheduler:
+        """Warm-up and decay over ``n_steps``, from the current ``learning_rate``."""
+        for group in self.optimizer_.param_groups:
+            group["lr"] = group["initial_lr"] = float(self.learning_rate)
+        return linear_schedule(self.optimizer_, n_steps, self.warmup_ratio)
+
+    def _modules(self) -> list[torch.nn.Module]:
+        return [getattr(self, name) for name in self._weight_names]
+
+    def _run_epoch(self, data: Any, scheduler: torch.optim.lr_scheduler.LRScheduler) -> None:
+        """One pass over the call's data; dropout is seeded from ``_rng``."""
+        batches = self._batches(data)
+        show = self.show_progress_bar
+        for module in self._modules():
+            module.train()
+        total = 0.0
+        with seeded_torch(self._rng, self.device_):
+            for batch in tqdm(
+                batches,
+                desc=type(self).__name__,
+                disable=None if show is None else not show,
+                leave=False,
+            ):
+                total += self._train_step(data, batch, scheduler)
+        for module in self._modules():
+            module.eval()
+        self.n_iter_ += 1
+        self.loss_curve_.append(total / data.n)
+
+    def _train_step(
+        self, data: Any, batch: np.ndarray, scheduler: torch.optim.lr_scheduler.LRScheduler
+    ) -> float:
+        """One optimiser step; returns the batch's summed loss (mean loss times rows)."""
+        loss, n_rows = self._batch_loss(data, batch)
+        self.optimizer_.zero_grad(set_to_none=True)
+        loss.backward()
+        self.optimizer_.step()
+        scheduler.step()
+        self.t_ += 1
+        return float(loss.detach()) * n_rows
+
+    # ------------------------------------------------------------ saved state
+    def _get_saved_state(self) -> tuple[dict[str, Any], dict[str, dict[str, torch.Tensor]]]:
+        """What to save: ``(values, weights)``.
+
+        ``values`` are the plain attributes (parameters and fitted state; the device as a
+        string); ``weights`` the CPU state dict of each trained module, by attribute name.
+        The optimiser is not saved, nor any weight that ``model`` loads by itself; a
+        ``model`` given as an object (not a name or folder) is a ``TypeError`` (pickling,
+        which keeps the object, accepts it).
+        """
+        if not isinstance(self.model, (str, os.PathLike)):
+            raise TypeError(
+                f"its model parameter is a {type(self.model).__name__} object; pass the "
+                "model's name or folder as model= to save it safely"
             )
-        return int(max_length)
-    own = int(body.max_seq_length or 512)
-    return min(own, limit) if limit is not None else own
+        return self._state_parts()
 
+    def _state_parts(self) -> tuple[dict[str, Any], dict[str, dict[str, torch.Tensor]]]:
+        values = dict(super().__getstate__())
+        values.pop("optimizer_", None)
+        weights = {
+            name: cpu_state(values.pop(name)) for name in self._weight_names if name in values
+        }
+        if "device_" in values:
+            values["device_"] = str(values["device_"])
+        return values, weights
 
-def check_label_types(y: Any, *, name: str = "y") -> None:
-    """Refuse labels that mix strings and numbers (numpy would silently turn all into str)."""
-    if isinstance(y, np.ndarray) and y.dtype != object:
-        return
-    items = y.tolist() if hasattr(y, "tolist") else list(y) if y is not None else []
-    flat = [v for row in items for v in (row if isinstance(row, (list, tuple)) else [row])]
-    has_str = any(isinstance(v, str) for v in flat)
-    if has_str and not all(isinstance(v, str) for v in flat):
-        kinds = sorted({type(v).__name__ for v in flat})
-        raise TypeError(f"{name} mixes label types {kinds}: use only strings or only numbers")
+    def _set_saved_state(
+        self, values: dict[str, Any], weights: dict[str, dict[str, torch.Tensor]]
+    ) -> None:
+        """Restore what :meth:`_get_saved_state` gave onto an instance made by ``cls.__new__``.
 
+        The body is loaded again from ``model`` and the saved weights put into it, on the
+        saved device when it is available here, else on the CPU. Weights that do not fit
+        the modules ``model`` builds are a ``ValueError``.
+        """
+        values = dict(values)
+        if "device_" in values:
+            values["device_"] = loadable_device(values["device_"])
+        super().__setstate__(values)
+        if not weights:
+            return
+        name = type(self).__name__
+        if set(weights) != set(self._weight_names):
+            raise ValueError(
+                f"the saved weights do not fit a {name}: expected weights for "
+                f"{list(self._weight_names)}, got {sorted(weights)}"
+            )
+        self.model_ = load_body(self.model, self.device_)
+        self._build_head()
+        for attr, module in zip(self._weight_names, self._modules(), strict=True):
+            try:
+                module.load_state_dict(weights[attr])
+            except RuntimeError as exc:  # missing, unexpected or mis-shaped tensors
+                raise ValueError(
+                    f"the saved weights do not fit the {name}'s {attr} built from "
+                    f"model={self.model!r}: {exc}"
+                ) from exc
+            module.eval()
 
-def make_adamw(
-    params: Any, *, lr: float, weight_decay: float, device: torch.device
-) -> torch.optim.AdamW:
-    """AdamW, fused where torch supports it: on CPU the fused step is about 10x faster."""
-    params = list(params)
-    if device.type in ("cpu", "cuda"):
-        try:
-            return torch.optim.AdamW(params, lr=lr, weight_decay=weight_decay, fused=True)
-        except (RuntimeError, TypeError, ValueError):  # pragma: no cover - older torch
-            pass
-    return torch.optim.AdamW(params, lr=lr, weight_decay=weight_decay)
+    def __getstate__(self) -> dict[str, Any]:
+        values, weights = self._state_parts()
+        if weights:
+            values[_WEIGHTS_KEY] = weights
+        return values
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        state = dict(state)
+        weights = state.pop(_WEIGHTS_KEY, None)
+        legacy = state.pop(_LEGACY_WEIGHTS_KEY, None)
+        if legacy is not None:  # one state dict, or a tuple in the order of _weight_names
+            parts = legacy if isinstance(legacy, tuple) else (legacy,)
+            weights = dict(zip(self._weight_names, parts, strict=False))
+        self._set_saved_state(state, weights or {})

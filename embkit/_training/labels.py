@@ -1,8 +1,12 @@
-"""Label handling shared by the torch classifiers (``FeedForwardTuner``, ``DifferentiableHead``).
+"""Labels: one mechanism for every estimator trained on labels.
 
-Single-label ``y`` (any labels, strings included) trains with cross-entropy on the logits;
-a 2-D 0/1 indicator ``y`` trains one binary (sigmoid) loss per label. ``classes=`` is
-required on the first ``partial_fit``, as in scikit-learn's incremental classifiers.
+:class:`LabelMixin` turns ``y`` into class codes, sets ``classes_`` (``classes=`` is
+required on the first ``partial_fit``, as in scikit-learn's incremental classifiers) and
+computes the class weights of ``class_weight``. It serves the torch classifiers
+(``FeedForwardTuner``, ``DifferentiableHead``), the label-aware ``ContrastiveTuner`` and
+``FineTuneClassifier``. Single-label ``y`` (any labels, strings included) trains with
+cross-entropy on the logits; a 2-D 0/1 indicator ``y`` trains one binary (sigmoid) loss per
+label, where the estimator accepts one.
 """
 
 from __future__ import annotations
@@ -21,6 +25,27 @@ from torch.nn import functional as F
 from embkit._core.validation import check_positive_int
 from embkit._training.nn import MLP, DropoutNoise, check_layer_params
 from embkit._training.torch_base import TorchEstimatorBase, TrainData, check_sample_weight, check_X
+
+
+def check_label_types(y: Any, *, name: str = "y") -> None:
+    """Refuse labels that mix strings and numbers (numpy would silently turn all into str).
+
+    Examples
+    --------
+    >>> check_label_types(["a", "b"])
+    >>> check_label_types(["a", 1])
+    Traceback (most recent call last):
+    ...
+    TypeError: y mixes label types ['int', 'str']: use only strings or only numbers
+    """
+    if isinstance(y, np.ndarray) and y.dtype != object:
+        return
+    items = y.tolist() if hasattr(y, "tolist") else list(y) if y is not None else []
+    flat = [v for row in items for v in (row if isinstance(row, (list, tuple)) else [row])]
+    has_str = any(isinstance(v, str) for v in flat)
+    if has_str and not all(isinstance(v, str) for v in flat):
+        kinds = sorted({type(v).__name__ for v in flat})
+        raise TypeError(f"{name} mixes label types {kinds}: use only strings or only numbers")
 
 
 def _check_y(y: Any, n_samples: int) -> np.ndarray:
@@ -55,21 +80,26 @@ def _check_y(y: Any, n_samples: int) -> np.ndarray:
 
 
 class LabelMixin:
-    """Turns labels into training targets: ``classes_``, ``multi_label_``, unseen labels.
+    """Turns labels into training targets: ``classes_``, label codes, class weights.
 
-    Used by the torch classifiers and by the label-aware tuners.
+    An estimator that takes only 1-D labels sets ``_accepts_label_matrix = False``: a 2-D
+    ``y`` is then refused, and it has no ``multi_label_`` attribute.
     """
+
+    _accepts_label_matrix = True
 
     def _encode_labels(
         self, y: Any, n_samples: int, *, reset: bool, classes: Any = None, partial: bool = False
     ) -> np.ndarray:
         """Validate ``y`` and return int64 class codes, or a float32 0/1 matrix (multi-label).
 
-        On ``reset`` it sets ``classes_`` and ``multi_label_`` (from ``classes`` when given);
-        later calls check ``y`` against them.
+        On ``reset`` it sets ``classes_`` (and ``multi_label_``) from ``classes`` when given,
+        else from ``y``; later calls check ``y`` against them.
         """
         y = _check_y(y, n_samples)
         multi_label = y.ndim == 2
+        if multi_label and not self._accepts_label_matrix:
+            raise ValueError(f"y must be 1-D labels, got an array of shape {y.shape}")
         if reset:
             self._set_classes(y, classes, partial=partial)
         elif classes is not None and not np.array_equal(np.unique(classes), self.classes_):
@@ -77,7 +107,7 @@ class LabelMixin:
                 f"classes={list(classes)!r} differs from the classes of the first partial_fit "
                 f"call, {self.classes_.tolist()!r}"
             )
-        if multi_label != self.multi_label_:
+        if multi_label != getattr(self, "multi_label_", False):
             raise ValueError(
                 "y is a 2-D label matrix but the estimator was fitted on 1-D labels"
                 if multi_label
@@ -100,8 +130,9 @@ class LabelMixin:
         return codes.astype(np.int64)
 
     def _set_classes(self, y: np.ndarray, classes: Any, *, partial: bool) -> None:
-        self.multi_label_ = y.ndim == 2
-        if self.multi_label_:
+        if self._accepts_label_matrix:
+            self.multi_label_ = y.ndim == 2
+        if y.ndim == 2:
             self.classes_ = np.arange(y.shape[1])
             return
         if partial and classes is None:
@@ -109,12 +140,52 @@ class LabelMixin:
                 "classes must be passed on the first call to partial_fit: all the labels "
                 "the stream may contain, e.g. classes=['neg', 'pos']"
             )
+        if classes is not None and _is_text(np.asarray(classes)) != _is_text(y):
+            raise TypeError(
+                f"y holds {'strings' if _is_text(y) else 'numbers'} but classes holds "
+                f"{'strings' if _is_text(np.asarray(classes)) else 'numbers'}: they must be "
+                "of one type"
+            )
         labels = np.unique(np.asarray(classes if classes is not None else y))
         if len(labels) < 2:
             raise ValueError(
                 f"at least two classes are needed; got only one class: {labels.tolist()!r}"
             )
         self.classes_ = labels
+
+    def _check_class_weight(self) -> None:
+        cw = self.class_weight
+        if not (cw is None or (isinstance(cw, str) and cw == "balanced") or isinstance(cw, dict)):
+            raise ValueError(f"class_weight must be None, 'balanced' or a dict, got {cw!r}")
+
+    def _class_weights(self, targets: np.ndarray) -> np.ndarray | None:
+        """The loss weight of each class (``None``: all equal) for ``targets`` of one call.
+
+        ``targets`` are the class codes (or the 0/1 matrix) of :meth:`_encode_labels`. For a
+        label matrix, "balanced" weighs each label's positives by its negatives/positives.
+        """
+        cw = self.class_weight
+        if cw is None:
+            return None
+        if getattr(self, "multi_label_", False):
+            if cw != "balanced":
+                raise ValueError("class_weight for a 2-D label matrix must be None or 'balanced'")
+            positives = targets.sum(axis=0).astype(np.float64)
+            negatives = targets.shape[0] - positives
+            return np.where(positives > 0, negatives / np.maximum(positives, 1), 1.0)
+        if isinstance(cw, str):
+            present = np.unique(targets)
+            weights = np.ones(len(self.classes_))
+            weights[present] = compute_class_weight("balanced", classes=present, y=targets)
+            return weights
+        unknown = set(cw) - set(self.classes_.tolist())
+        if unknown:
+            raise ValueError(f"class_weight has labels not in classes_: {sorted(unknown)!r}")
+        return np.array([float(cw.get(c, 1.0)) for c in self.classes_.tolist()])
+
+
+def _is_text(labels: np.ndarray) -> bool:
+    return labels.dtype.kind in "OUS"
 
 
 class TorchClassifierBase(LabelMixin, TorchEstimatorBase):
@@ -125,9 +196,7 @@ class TorchClassifierBase(LabelMixin, TorchEstimatorBase):
         if self.hidden_dim is not None:
             check_positive_int(self.hidden_dim, "hidden_dim")
         check_layer_params(self.activation, self.dropout)
-        cw = self.class_weight
-        if not (cw is None or cw == "balanced" or isinstance(cw, dict)):
-            raise ValueError(f"class_weight must be None, 'balanced' or a dict, got {cw!r}")
+        self._check_class_weight()
 
     def _build_module(self, data: TrainData) -> torch.nn.Module:
         return MLP(
@@ -196,25 +265,9 @@ class TorchClassifierBase(LabelMixin, TorchEstimatorBase):
         )
 
     def _class_weight_tensor(self, y: np.ndarray, device: torch.device) -> torch.Tensor | None:
-        cw = self.class_weight
-        if cw is None:
+        weights = self._class_weights(y)
+        if weights is None:
             return None
-        if self.multi_label_:
-            if cw != "balanced":
-                raise ValueError("class_weight for a 2-D label matrix must be None or 'balanced'")
-            positives = y.sum(axis=0).astype(np.float64)
-            negatives = y.shape[0] - positives
-            pos_weight = np.where(positives > 0, negatives / np.maximum(positives, 1), 1.0)
-            return torch.as_tensor(pos_weight, dtype=torch.float32, device=device)
-        if cw == "balanced":
-            present = np.unique(y)
-            weights = np.ones(len(self.classes_))
-            weights[present] = compute_class_weight("balanced", classes=present, y=y)
-        else:
-            unknown = set(cw) - set(self.classes_.tolist())
-            if unknown:
-                raise ValueError(f"class_weight has labels not in classes_: {sorted(unknown)!r}")
-            weights = np.array([float(cw.get(c, 1.0)) for c in self.classes_.tolist()])
         return torch.as_tensor(weights, dtype=torch.float32, device=device)
 
     def _batch_loss(self, data: TrainData, idx: torch.Tensor, noise: DropoutNoise) -> torch.Tensor:

@@ -14,27 +14,26 @@ equals ``n`` calls of ``partial_fit`` with the same seed.
 
 from __future__ import annotations
 
-import copy
 import io
 import re
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import torch
 from sklearn.base import BaseEstimator
-from sklearn.utils import check_random_state
 from sklearn.utils.validation import validate_data
 from tqdm.auto import tqdm
 
 from embkit._core.device import loadable_device, resolve_device
+from embkit._core.seeding import draw_seed, make_rng, torch_generator
 from embkit._core.validation import check_positive_float, check_positive_int
 from embkit._training.nn import DropoutNoise
+from embkit._training.optim import make_adamw
+from embkit._training.rollback import unchanged_on_error
 
 _TORCH_ATTRIBUTES = ("module_", "optimizer_")
-_MAX_SEED = 2**63 - 1
 
 
 @dataclass
@@ -101,74 +100,6 @@ def check_X(estimator: Any, X: Any, *, reset: bool, name: str = "X") -> np.ndarr
         raise type(exc)(f"{name}: {message}") from exc
 
 
-@contextmanager
-def unchanged_on_error(obj: Any, *, deep: bool = False) -> Iterator[None]:
-    """Undo every change made to ``obj`` inside the block if the block raises.
-
-    Anything raised counts: bad input, an error in a training step, ``KeyboardInterrupt``.
-    The attributes are restored as they were; with ``deep=True`` so is the content of the
-    objects that training changes in place (network weights and buffers, optimiser state,
-    ``numpy`` random generators and lists such as ``loss_curve_``). A fitted estimator is
-    then exactly as before the call, and a call on an unfitted one leaves it unfitted.
-
-    Examples
-    --------
-    >>> class Thing:
-    ...     pass
-    >>> thing = Thing()
-    >>> thing.curve = [1.0]
-    >>> try:
-    ...     with unchanged_on_error(thing, deep=True):
-    ...         thing.curve.append(2.0)
-    ...         thing.n_iter_ = 1
-    ...         raise KeyboardInterrupt
-    ... except KeyboardInterrupt:
-    ...     pass
-    >>> thing.curve, hasattr(thing, "n_iter_")
-    ([1.0], False)
-    """
-    snapshot = obj.__dict__.copy()
-    restores = [_snapshot(value) for value in snapshot.values()] if deep else []
-    try:
-        yield
-    except BaseException:
-        obj.__dict__.clear()
-        obj.__dict__.update(snapshot)
-        for restore in restores:
-            if restore is not None:
-                restore()
-        raise
-
-
-def _snapshot(value: Any) -> Callable[[], None] | None:
-    """A function that puts ``value``'s mutable content back as it is now (or ``None``)."""
-    if isinstance(value, torch.nn.Module):
-        saved = {k: v.detach().clone() for k, v in value.state_dict().items()}
-        training = [m.training for m in value.modules()]
-
-        def restore_module() -> None:
-            with torch.no_grad():
-                value.load_state_dict(saved)
-            for m, mode in zip(value.modules(), training, strict=True):
-                m.training = mode
-
-        return restore_module
-    if isinstance(value, torch.optim.Optimizer):
-        saved_state = copy.deepcopy(value.state_dict())
-        return lambda: value.load_state_dict(saved_state)
-    if isinstance(value, np.random.Generator):
-        rng_state = value.bit_generator.state
-        return lambda: setattr(value.bit_generator, "state", rng_state)
-    if isinstance(value, list):
-        items = list(value)
-
-        def restore_list() -> None:
-            value[:] = items
-
-        return restore_list
-    return None
-
-
 class TorchEstimatorBase(BaseEstimator):
     """Shared machinery; not public. Subclasses define the hooks listed in the module doc."""
 
@@ -189,13 +120,11 @@ class TorchEstimatorBase(BaseEstimator):
         raise NotImplementedError
 
     def _make_optimizer(self) -> torch.optim.Optimizer:
-        # the fused kernel updates all parameters in one call: several times faster per
-        # step for the small networks trained here (same update rule)
-        return torch.optim.AdamW(
+        return make_adamw(
             self.module_.parameters(),
             lr=float(self.learning_rate),
             weight_decay=float(getattr(self, "weight_decay", 0.0)),
-            fused=self.device_.type in ("cpu", "cuda"),
+            device=self.device_,
         )
 
     # ------------------------------------------------------------ public API
@@ -248,7 +177,7 @@ class TorchEstimatorBase(BaseEstimator):
 
     def _initialize(self, data: TrainData, device: torch.device) -> None:
         self.device_ = device
-        self._rng = np.random.default_rng(check_random_state(self.random_state).randint(2**31))
+        self._rng = make_rng(self.random_state)
         module = self._build_module(data)
         self.module_ = module.materialize_(device, self._torch_generator())
         self.optimizer_ = self._make_optimizer()
@@ -257,8 +186,7 @@ class TorchEstimatorBase(BaseEstimator):
         self.loss_curve_: list[float] = []
 
     def _torch_generator(self) -> torch.Generator:
-        seed = int(self._rng.integers(_MAX_SEED))
-        return torch.Generator(device=self.device_).manual_seed(seed)
+        return torch_generator(self._rng, self.device_)
 
     def _batches(self, n: int) -> Iterator[torch.Tensor]:
         order = torch.from_numpy(self._rng.permutation(n))
@@ -267,7 +195,7 @@ class TorchEstimatorBase(BaseEstimator):
 
     def _run_pass(self, data: TrainData) -> None:
         """One pass over ``data`` in shuffled mini-batches."""
-        noise = DropoutNoise(int(self._rng.integers(_MAX_SEED)), self.device_)
+        noise = DropoutNoise(draw_seed(self._rng), self.device_)
         self.module_.train()
         total = torch.zeros((), dtype=torch.float64, device=self.device_)
         seen = 0

@@ -16,9 +16,10 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from embkit._core.models import DEFAULT_MODEL
+
 __all__ = ["main"]
 
-DEFAULT_MODEL = "all-MiniLM-L6-v2"
 SAVED_FORMAT = "embkit-pipeline"
 SAVED_FILE = "pipeline.joblib"
 

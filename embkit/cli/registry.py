@@ -218,7 +218,7 @@ def _build_contrastive(*, random_state: Any, verbose: bool, **_: Any) -> list[tu
 def _build_setfit(
     *, random_state: Any, verbose: bool, model: str, **_: Any
 ) -> list[tuple[str, Any]]:
-    from embkit.tuning.sbert import SbertTuner
+    from embkit.tuning.sbert_tuner import SbertTuner
 
     tuner = SbertTuner(
         model, n_pairs_per_example=4, random_state=random_state, show_progress_bar=verbose
@@ -249,6 +249,6 @@ register_pipeline(
     _build_setfit,
     description="SetFit: SbertTuner fine-tunes the encoder on pairs + logistic regression (slow)",
     on_text=True,
-    requires=("embkit.tuning.sbert",),
+    requires=("embkit.tuning.sbert_tuner",),
     in_compare=False,
 )

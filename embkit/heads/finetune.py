@@ -1,53 +1,58 @@
-"""``FineTuneClassifier``: train a transformer body and a linear head end to end on labels."""
+"""``FineTuneClassifier``: train a transformer body and a linear head end to end on labels.
+
+The training loop, the saved state and the optimiser are those of
+:class:`embkit._training.body.BodyEstimatorBase`, the labels and class weights those of
+:class:`embkit._training.labels.LabelMixin`; this module adds the head, pooling, the
+validation split and early stopping.
+"""
 
 from __future__ import annotations
 
 import json
-import math
-import os
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
-from sklearn.base import BaseEstimator, ClassifierMixin
-from sklearn.utils import check_random_state
-from sklearn.utils.class_weight import compute_class_weight
-from sklearn.utils.multiclass import check_classification_targets
+from sklearn.base import ClassifierMixin
 from sklearn.utils.validation import check_is_fitted
 from torch.nn import functional as F
-from tqdm.auto import tqdm
 
 from embkit._core.device import resolve_device
+from embkit._core.models import DEFAULT_MODEL
+from embkit._core.seeding import MAX_INT32_SEED, draw_seed, make_rng, torch_generator
 from embkit._core.validation import (
     check_choice,
     check_positive_float,
     check_positive_int,
     check_texts,
 )
-from embkit._training.body import (
-    DEFAULT_MODEL,
-    Tokenized,
-    body_max_length,
-    bucketed_batches,
-    check_label_types,
-    cpu_state,
-    linear_schedule,
-    load_body,
-    make_adamw,
-    restore_device,
-    seeded_torch,
-    unchanged_on_error,
-)
-from embkit._training.labels import _check_y
+from embkit._training.body import BodyEstimatorBase, cpu_state, load_body
+from embkit._training.labels import LabelMixin, check_label_types
 from embkit._training.nn import init_linear_
+from embkit._training.tokens import Tokenized, body_max_length, bucketed_batches
 
 __all__ = ["FineTuneClassifier"]
 
 _POOLINGS = ("mean", "cls", "max")
-_MAX_SEED = 2**31 - 1
 _META_FILE = "embkit_finetune.json"
 _HEAD_FILE = "head.pt"
+
+
+@dataclass
+class _Labelled:
+    """The texts of one call (tokenised once) with their class codes and split."""
+
+    n: int
+    tokens: Tokenized
+    rows: np.ndarray
+    codes: np.ndarray
+    target: torch.Tensor
+    class_weight: torch.Tensor | None
+    valid: np.ndarray | None = None
+    best_weights: tuple[dict, dict] | None = None
+    stale: int = 0
 
 
 def _pool(tokens: torch.Tensor, mask: torch.Tensor, pooling: str) -> torch.Tensor:
@@ -59,7 +64,7 @@ def _pool(tokens: torch.Tensor, mask: torch.Tensor, pooling: str) -> torch.Tenso
     return (tokens * m).sum(dim=1) / m.sum(dim=1).clamp_min(1.0)
 
 
-class FineTuneClassifier(ClassifierMixin, BaseEstimator):
+class FineTuneClassifier(LabelMixin, ClassifierMixin, BodyEstimatorBase):
     """Fine-tune a transformer body and a linear head end to end: texts in, labels out.
 
     The texts go through the body's transformer, are pooled (``pooling``) and a linear layer
@@ -173,81 +178,29 @@ class FineTuneClassifier(ClassifierMixin, BaseEstimator):
         self.device = device
         self.show_progress_bar = show_progress_bar
 
+    _weight_names = ("model_", "head_")
+    _accepts_label_matrix = False
+
     # ------------------------------------------------------------------ checks
     def _check_params(self) -> None:
+        super()._check_params()
         check_choice(self.pooling, "pooling", _POOLINGS)
-        check_positive_int(self.n_epochs, "n_epochs")
-        check_positive_int(self.batch_size, "batch_size")
         check_positive_int(self.max_length, "max_length", minimum=2)
         check_positive_int(self.n_iter_no_change, "n_iter_no_change")
-        check_positive_float(self.learning_rate, "learning_rate")
-        check_positive_float(self.weight_decay, "weight_decay", allow_zero=True)
-        if check_positive_float(self.warmup_ratio, "warmup_ratio", allow_zero=True) >= 1:
-            raise ValueError(f"warmup_ratio must be in [0, 1), got {self.warmup_ratio!r}")
         vf = self.validation_fraction
         if vf is not None and not 0 < check_positive_float(vf, "validation_fraction") < 1:
             raise ValueError(f"validation_fraction must be in (0, 1) or None, got {vf!r}")
         if not isinstance(self.early_stopping, bool):
             raise TypeError(f"early_stopping must be True or False, got {self.early_stopping!r}")
-        cw = self.class_weight
-        if not (cw is None or (isinstance(cw, str) and cw == "balanced") or isinstance(cw, dict)):
-            raise ValueError(f"class_weight must be None, 'balanced' or a dict, got {cw!r}")
+        self._check_class_weight()
 
-    def _check_data(self, X: Any, y: Any) -> tuple[list[str], np.ndarray]:
+    def _check_input(
+        self, X: Any, y: Any, classes: Any = None, *, reset: bool, partial: bool
+    ) -> tuple[list[str], np.ndarray]:
         texts = check_texts(X, name="X", allow_empty=False)
         check_label_types(y)
-        y = _check_y(y, len(texts))
-        if y.ndim != 1:
-            raise ValueError(f"y must be 1-D labels, got an array of shape {y.shape}")
-        check_classification_targets(y)
-        return texts, y
-
-    def _codes(self, y: np.ndarray) -> np.ndarray:
-        codes = np.clip(np.searchsorted(self.classes_, y), 0, len(self.classes_) - 1)
-        unknown = self.classes_[codes] != y
-        if np.any(unknown):
-            raise ValueError(
-                f"y contains labels that are not in classes_ {self.classes_.tolist()!r}: "
-                f"{np.unique(y[unknown]).tolist()!r}"
-            )
-        return codes
-
-    def _set_classes(self, y: np.ndarray, classes: Any) -> None:
-        labels = np.unique(np.asarray(classes) if classes is not None else y)
-        if len(labels) < 2:
-            raise ValueError(
-                f"a classifier needs at least two classes; y has only {labels.tolist()!r}"
-            )
-        if classes is not None:
-            labels_type = np.asarray(classes).dtype.kind in "OUS"
-            if labels_type != (y.dtype.kind in "OUS"):
-                raise TypeError(
-                    f"y holds {'strings' if y.dtype.kind in 'OUS' else 'numbers'} but classes "
-                    f"holds {'strings' if labels_type else 'numbers'}: they must be of one type"
-                )
-        self.classes_ = labels
-
-    def _class_weights(self, codes: np.ndarray) -> np.ndarray | None:
-        """Weight of each class code for the loss (None: all equal); checks ``class_weight``."""
-        cw = self.class_weight
-        if cw is None:
-            return None
-        k = len(self.classes_)
-        if isinstance(cw, str):
-            present = np.unique(codes)
-            weights = np.ones(k)
-            weights[present] = compute_class_weight("balanced", classes=present, y=codes)
-        else:
-            unknown = set(cw) - set(self.classes_.tolist())
-            if unknown:
-                raise ValueError(f"class_weight has labels not in classes_: {sorted(unknown)!r}")
-            weights = np.array([float(cw.get(c, 1.0)) for c in self.classes_.tolist()])
-        return weights
-
-    def _weight_tensor(self, weights: np.ndarray | None) -> torch.Tensor | None:
-        if weights is None:
-            return None
-        return torch.as_tensor(weights, dtype=torch.float32, device=self.device_)
+        codes = self._encode_labels(y, len(texts), reset=reset, classes=classes, partial=partial)
+        return texts, codes
 
     # ---------------------------------------------------------------- training
     def fit(self, X: Any, y: Any) -> FineTuneClassifier:
@@ -264,43 +217,7 @@ class FineTuneClassifier(ClassifierMixin, BaseEstimator):
         -------
         self : FineTuneClassifier
         """
-        with unchanged_on_error(self):
-            self._check_params()
-            texts, y = self._check_data(X, y)
-            self._set_classes(y, None)
-            codes = self._codes(y)
-            device = resolve_device(self.device)
-            rng = np.random.default_rng(check_random_state(self.random_state).randint(2**31))
-            train, valid = self._split(codes, rng)
-            class_weights = self._class_weights(codes[train])
-            body = load_body(self.model, device)
-            tokens = Tokenized(body.tokenizer, texts, body_max_length(body, self.max_length))
-        self._initialize(body, device, rng)
-        weights = self._weight_tensor(class_weights)
-        n_steps = self.n_epochs * math.ceil(len(train) / self.batch_size)
-        scheduler = linear_schedule(self.optimizer_, n_steps, self.warmup_ratio)
-        self.validation_scores_ = [] if valid is not None else None
-        self.best_validation_score_ = None
-        best_state, stale = None, 0
-        for _ in range(self.n_epochs):
-            self._run_epoch(tokens, train, codes, weights, scheduler)
-            if valid is None:
-                continue
-            proba = self._proba_tokens(tokens, valid)
-            score = float(np.mean(proba.argmax(axis=1) == codes[valid]))
-            self.validation_scores_.append(score)
-            if self.best_validation_score_ is None or score > self.best_validation_score_:
-                self.best_validation_score_, stale = score, 0
-                if self.early_stopping:
-                    best_state = (cpu_state(self.model_), cpu_state(self.head_))
-            else:
-                stale += 1
-                if self.early_stopping and stale >= self.n_iter_no_change:
-                    break
-        if best_state is not None:
-            self.model_.load_state_dict(best_state[0])
-            self.head_.load_state_dict(best_state[1])
-        return self
+        return self._fit(X, y)
 
     def partial_fit(self, X: Any, y: Any, classes: Any = None) -> FineTuneClassifier:
         """One epoch over the given texts, continuing from the current body and head.
@@ -319,45 +236,25 @@ class FineTuneClassifier(ClassifierMixin, BaseEstimator):
         -------
         self : FineTuneClassifier
         """
-        first = not hasattr(self, "model_")
-        with unchanged_on_error(self):
-            self._check_params()  # every call: set_params may have changed them
-            texts, y = self._check_data(X, y)
-            if first:
-                if classes is None:
-                    raise ValueError(
-                        "classes must be passed on the first call to partial_fit: all the "
-                        "labels the stream may contain, e.g. classes=['neg', 'pos']"
-                    )
-                self._set_classes(y, classes)
-            elif classes is not None and not np.array_equal(np.unique(classes), self.classes_):
-                raise ValueError(
-                    f"classes={list(classes)!r} differs from the classes of the first "
-                    f"partial_fit call, {self.classes_.tolist()!r}"
-                )
-            codes = self._codes(y)
-            class_weights = self._class_weights(codes)
-            if first:
-                device = resolve_device(self.device)
-                rng = np.random.default_rng(check_random_state(self.random_state).randint(2**31))
-                body = load_body(self.model, device)
-            else:
-                body = self.model_
-            tokens = Tokenized(body.tokenizer, texts, body_max_length(body, self.max_length))
-        if first:
-            self._initialize(body, device, rng)
-            self.validation_scores_ = None
-            self.best_validation_score_ = None
-        elif not hasattr(self, "optimizer_"):  # unpickled: the optimiser was not saved
-            self.optimizer_ = self._make_optimizer()
-        for group in self.optimizer_.param_groups:
-            group["lr"] = group["initial_lr"] = float(self.learning_rate)
-        rows = np.arange(len(texts))
-        scheduler = linear_schedule(
-            self.optimizer_, math.ceil(len(rows) / self.batch_size), self.warmup_ratio
+        return self._partial_fit(X, y, classes=classes)
+
+    def _prepare_data(
+        self, checked: Any, body: Any, device: torch.device, rng: Any, *, fit: bool
+    ) -> _Labelled:
+        texts, codes = checked
+        train, valid = self._split(codes, rng) if fit else (np.arange(len(codes)), None)
+        class_weight = self._class_weights(codes[train])
+        return _Labelled(
+            n=len(train),
+            tokens=Tokenized(body.tokenizer, texts, body_max_length(body, self.max_length)),
+            rows=train,
+            codes=codes,
+            target=torch.as_tensor(codes, dtype=torch.long, device=device),
+            class_weight=None
+            if class_weight is None
+            else torch.as_tensor(class_weight, dtype=torch.float32, device=device),
+            valid=valid,
         )
-        self._run_epoch(tokens, rows, codes, self._weight_tensor(class_weights), scheduler)
-        return self
 
     def _split(
         self, codes: np.ndarray, rng: np.random.Generator
@@ -375,7 +272,7 @@ class FineTuneClassifier(ClassifierMixin, BaseEstimator):
                 rows,
                 test_size=fraction,
                 stratify=codes,
-                random_state=int(rng.integers(_MAX_SEED)),
+                random_state=draw_seed(rng, MAX_INT32_SEED),
             )
         except ValueError as exc:
             raise ValueError(
@@ -384,65 +281,52 @@ class FineTuneClassifier(ClassifierMixin, BaseEstimator):
             ) from exc
         return np.sort(train), np.sort(valid)
 
-    def _make_optimizer(self) -> torch.optim.Optimizer:
-        params = list(self.model_[0].parameters()) + list(self.head_.parameters())
-        return make_adamw(
-            params,
-            lr=float(self.learning_rate),
-            weight_decay=float(self.weight_decay),
-            device=self.device_,
+    def _init_head(self, data: _Labelled, rng: Any) -> None:
+        self._build_head()
+        init_linear_(self.head_, torch_generator(rng, self.device_, MAX_INT32_SEED))
+        self.validation_scores_ = [] if data.valid is not None else None
+        self.best_validation_score_ = None
+
+    def _build_head(self) -> None:
+        dim = int(self.model_.get_embedding_dimension())
+        self.head_ = torch.nn.Linear(dim, len(self.classes_), device="meta").to_empty(
+            device=self.device_
         )
 
-    def _new_head(self, dim: int, device: torch.device) -> torch.nn.Linear:
-        return torch.nn.Linear(dim, len(self.classes_), device="meta").to_empty(device=device)
+    def _trainable_parameters(self) -> list[torch.nn.Parameter]:
+        return list(self.model_[0].parameters()) + list(self.head_.parameters())
 
-    def _initialize(self, body: Any, device: torch.device, rng: np.random.Generator) -> None:
-        for name in ("optimizer_", "loss_curve_", "n_iter_", "t_"):
-            self.__dict__.pop(name, None)
-        self.model_ = body
-        self.device_ = device
-        self._rng = rng
-        self.head_ = self._new_head(int(body.get_embedding_dimension()), device)
-        generator = torch.Generator(device=device).manual_seed(int(rng.integers(_MAX_SEED)))
-        init_linear_(self.head_, generator)
-        self.optimizer_ = self._make_optimizer()
-        self.loss_curve_: list[float] = []
-        self.n_iter_ = 0
-        self.t_ = 0
+    def _batches(self, data: _Labelled) -> list[np.ndarray]:
+        return bucketed_batches(data.tokens.lengths[data.rows], self.batch_size, self._rng)
+
+    def _batch_loss(self, data: _Labelled, batch: np.ndarray) -> tuple[torch.Tensor, int]:
+        idx = data.rows[batch]
+        logits = self._logits(data.tokens.batch(idx, self.device_))
+        return F.cross_entropy(logits, data.target[idx], weight=data.class_weight), len(idx)
+
+    def _epoch_end(self, data: _Labelled) -> bool:
+        """Score the validation rows; keep the best weights; early stopping."""
+        if data.valid is None:
+            return False
+        proba = self._proba_tokens(data.tokens, data.valid)
+        score = float(np.mean(proba.argmax(axis=1) == data.codes[data.valid]))
+        self.validation_scores_.append(score)
+        if self.best_validation_score_ is None or score > self.best_validation_score_:
+            self.best_validation_score_, data.stale = score, 0
+            if self.early_stopping:
+                data.best_weights = (cpu_state(self.model_), cpu_state(self.head_))
+            return False
+        data.stale += 1
+        return self.early_stopping and data.stale >= self.n_iter_no_change
+
+    def _fit_end(self, data: _Labelled) -> None:
+        if data.best_weights is not None:
+            self.model_.load_state_dict(data.best_weights[0])
+            self.head_.load_state_dict(data.best_weights[1])
 
     def _logits(self, features: dict[str, torch.Tensor]) -> torch.Tensor:
         tokens = self.model_[0](features)["token_embeddings"]
         return self.head_(_pool(tokens, features["attention_mask"], self.pooling))
-
-    def _run_epoch(
-        self,
-        tokens: Tokenized,
-        rows: np.ndarray,
-        codes: np.ndarray,
-        class_weight: torch.Tensor | None,
-        scheduler: torch.optim.lr_scheduler.LRScheduler,
-    ) -> None:
-        batches = bucketed_batches(tokens.lengths[rows], self.batch_size, self._rng)
-        target = torch.as_tensor(codes, dtype=torch.long, device=self.device_)
-        disable = None if self.show_progress_bar is None else not self.show_progress_bar
-        self.model_.train()
-        self.head_.train()
-        total = 0.0
-        with seeded_torch(self._rng, self.device_):
-            for batch in tqdm(batches, desc=type(self).__name__, disable=disable, leave=False):
-                idx = rows[batch]
-                logits = self._logits(tokens.batch(idx, self.device_))
-                loss = F.cross_entropy(logits, target[idx], weight=class_weight)
-                self.optimizer_.zero_grad(set_to_none=True)
-                loss.backward()
-                self.optimizer_.step()
-                scheduler.step()
-                self.t_ += 1
-                total += float(loss.detach()) * len(idx)
-        self.model_.eval()
-        self.head_.eval()
-        self.n_iter_ += 1
-        self.loss_curve_.append(total / len(rows))
 
     # --------------------------------------------------------------- inference
     def _proba_tokens(self, tokens: Tokenized, rows: np.ndarray) -> np.ndarray:
@@ -551,59 +435,13 @@ class FineTuneClassifier(ClassifierMixin, BaseEstimator):
         est.classes_ = np.asarray(meta["classes"])
         est.device_ = resolve_device(device)
         est.model_ = load_body(str(folder / "body"), est.device_).eval()
-        est.head_ = est._new_head(int(est.model_.get_embedding_dimension()), est.device_)
+        est._build_head()
         est.head_.load_state_dict(torch.load(folder / _HEAD_FILE, map_location=est.device_))
         for key, value in meta["fitted"].items():
             setattr(est, key, value)
         est.t_ = 0
-        est._rng = np.random.default_rng(check_random_state(est.random_state).randint(2**31))
+        est._rng = make_rng(est.random_state)
         return est
-
-    # ---------------------------------------------------------------- pickling
-    def __getstate__(self) -> dict[str, Any]:
-        state = dict(super().__getstate__())
-        state.pop("optimizer_", None)
-        body = state.pop("model_", None)
-        head = state.pop("head_", None)
-        if body is not None:
-            state["_tuned_state"] = (cpu_state(body), cpu_state(head))
-        if "device_" in state:
-            state["device_"] = str(state["device_"])
-        return state
-
-    def __setstate__(self, state: dict[str, Any]) -> None:
-        state = dict(state)
-        tuned = state.pop("_tuned_state", None)
-        if "device_" in state:
-            state["device_"] = restore_device(state["device_"])
-        super().__setstate__(state)
-        if tuned is not None:
-            body = load_body(self.model, self.device_)
-            body.load_state_dict(tuned[0])
-            self.model_ = body.eval()
-            self.head_ = self._new_head(int(body.get_embedding_dimension()), self.device_)
-            self.head_.load_state_dict(tuned[1])
-            self.head_.eval()
-
-    # ------------------------------------------------------------ embkit.save
-    def _get_saved_state(self) -> tuple[dict[str, Any], dict[str, dict[str, Any]]]:
-        """``(values, weights)`` for :func:`embkit.save`: what the pickle keeps, weights apart."""
-        if not isinstance(self.model, (str, os.PathLike)):
-            raise TypeError(
-                f"its model parameter is a {type(self.model).__name__} object; pass the "
-                "model's name or folder as model= to save it safely"
-            )
-        values = self.__getstate__()
-        tuned = values.pop("_tuned_state", None)
-        return values, ({} if tuned is None else {"model_": tuned[0], "head_": tuned[1]})
-
-    def _set_saved_state(self, values: dict[str, Any], weights: dict[str, Any]) -> None:
-        """Restore what :meth:`_get_saved_state` gave onto a bare instance (``cls.__new__``)."""
-        if weights and set(weights) != {"model_", "head_"}:
-            raise ValueError(f"expected weights model_ and head_, got {sorted(weights)}")
-        if weights:
-            values = {**values, "_tuned_state": (weights["model_"], weights["head_"])}
-        self.__setstate__(values)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

@@ -19,12 +19,12 @@ from embkit._training.nn import (
     cosine_pairs,
     gathered_cosine,
 )
+from embkit._training.rollback import unchanged_on_error
 from embkit._training.torch_base import (
     TorchEstimatorBase,
     TrainData,
     check_sample_weight,
     check_X,
-    unchanged_on_error,
 )
 from embkit.tuning.pairs import _multilabel_pairs, sample_pairs
 

@@ -10,7 +10,8 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 import numpy as np
-from sklearn.utils import check_random_state
+
+from embkit._core.seeding import make_rng
 
 __all__ = ["make_grouped_pairs", "make_pairs", "pairs_from_cats", "sample_pairs"]
 
@@ -18,7 +19,7 @@ __all__ = ["make_grouped_pairs", "make_pairs", "pairs_from_cats", "sample_pairs"
 def _generator(random_state: Any) -> np.random.Generator:
     if isinstance(random_state, np.random.Generator):
         return random_state
-    return np.random.default_rng(check_random_state(random_state).randint(2**31))
+    return make_rng(random_state)
 
 
 def sample_pairs(

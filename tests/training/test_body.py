@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from embkit._training.body import Tokenized
+from embkit._training.tokens import Tokenized
 
 
 def test_batches_match_the_tokenizer_padding_each_batch_to_its_longest_text(model_path):

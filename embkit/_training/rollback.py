@@ -1,0 +1,83 @@
+"""Roll an object back when a call fails: one helper for every estimator.
+
+A failed ``fit`` or ``partial_fit`` (bad input, an error in a training step,
+``KeyboardInterrupt``) leaves a fitted estimator as it was: see :func:`unchanged_on_error`.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import numpy as np
+import torch
+
+
+@contextmanager
+def unchanged_on_error(obj: Any, *, deep: bool = False) -> Iterator[None]:
+    """Undo every change made to ``obj`` inside the block if the block raises.
+
+    Anything raised counts: bad input, an error in a training step, ``KeyboardInterrupt``.
+    The attributes are restored as they were; with ``deep=True`` so is the content of the
+    objects that training changes in place (network weights and buffers, optimiser state,
+    ``numpy`` random generators and lists such as ``loss_curve_``). A fitted estimator is
+    then exactly as before the call, and a call on an unfitted one leaves it unfitted.
+
+    Examples
+    --------
+    >>> class Thing:
+    ...     pass
+    >>> thing = Thing()
+    >>> thing.curve = [1.0]
+    >>> try:
+    ...     with unchanged_on_error(thing, deep=True):
+    ...         thing.curve.append(2.0)
+    ...         thing.n_iter_ = 1
+    ...         raise KeyboardInterrupt
+    ... except KeyboardInterrupt:
+    ...     pass
+    >>> thing.curve, hasattr(thing, "n_iter_")
+    ([1.0], False)
+    """
+    snapshot = obj.__dict__.copy()
+    restores = [_snapshot(value) for value in snapshot.values()] if deep else []
+    try:
+        yield
+    except BaseException:
+        obj.__dict__.clear()
+        obj.__dict__.update(snapshot)
+        for restore in restores:
+            if restore is not None:
+                restore()
+        raise
+
+
+def _snapshot(value: Any) -> Callable[[], None] | None:
+    """A function that puts ``value``'s mutable content back as it is now (or ``None``)."""
+    if isinstance(value, torch.nn.Module):
+        saved = {k: v.detach().clone() for k, v in value.state_dict().items()}
+        training = [m.training for m in value.modules()]
+
+        def restore_module() -> None:
+            with torch.no_grad():
+                value.load_state_dict(saved)
+            for m, mode in zip(value.modules(), training, strict=True):
+                m.training = mode
+
+        return restore_module
+    if isinstance(value, torch.optim.Optimizer):
+        saved_state = copy.deepcopy(value.state_dict())
+        return lambda: value.load_state_dict(saved_state)
+    if isinstance(value, np.random.Generator):
+        rng_state = value.bit_generator.state
+        return lambda: setattr(value.bit_generator, "state", rng_state)
+    if isinstance(value, list):
+        items = list(value)
+
+        def restore_list() -> None:
+            value[:] = items
+
+        return restore_list
+    return None

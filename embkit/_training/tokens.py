@@ -1,0 +1,158 @@
+"""Texts as token batches for a sentence-transformers body, and encoding with it.
+
+Texts are tokenised once with the body's own tokenizer; batches group texts of similar
+length and are padded to their own longest text. ``body_max_length`` refuses a
+``max_length`` the body's position table cannot take, before any step runs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import torch
+
+if TYPE_CHECKING:  # pragma: no cover
+    from sentence_transformers import SentenceTransformer
+
+
+class Tokenized:
+    """Texts tokenised once (no padding); batches are padded to their own longest text.
+
+    The token columns are kept flat, one ``int64`` array per key with each text's offset,
+    so a batch is gathered with one vectorised index per key.
+
+    Examples
+    --------
+    >>> class Toy:  # a tokenizer that maps each word to its length
+    ...     pad_token_id = 0
+    ...     def __call__(self, texts, **kwargs):
+    ...         ids = [[len(w) for w in t.split()] for t in texts]
+    ...         return {"input_ids": ids, "attention_mask": [[1] * len(i) for i in ids]}
+    >>> tokens = Tokenized(Toy(), ["a bb", "ccc", "dd e ffff"], max_length=8)
+    >>> tokens.batch([2, 1], torch.device("cpu"))["input_ids"].tolist()
+    [[2, 1, 4], [3, 0, 0]]
+    """
+
+    def __init__(self, tokenizer: Any, texts: Sequence[str], max_length: int) -> None:
+        enc = tokenizer(list(texts), truncation=True, max_length=max_length, padding=False)
+        self.keys = [k for k in ("input_ids", "token_type_ids", "attention_mask") if k in enc]
+        self.lengths = np.fromiter((len(ids) for ids in enc["input_ids"]), dtype=np.int64)
+        self.offsets = np.cumsum(self.lengths) - self.lengths
+        self.flat = {
+            k: np.fromiter(
+                (token for row in enc[k] for token in row), dtype=np.int64, count=self.lengths.sum()
+            )
+            for k in self.keys
+        }
+        self.pad_id = int(tokenizer.pad_token_id or 0)
+
+    def __len__(self) -> int:
+        return len(self.lengths)
+
+    def batch(self, idx: Sequence[int], device: torch.device) -> dict[str, torch.Tensor]:
+        idx = np.asarray(idx, dtype=np.int64)
+        lengths = self.lengths[idx]
+        width = int(lengths.max())
+        column = np.arange(width)
+        valid = column < lengths[:, None]
+        positions = np.where(valid, self.offsets[idx][:, None] + column, 0)
+        out = {}
+        for key in self.keys:
+            fill = self.pad_id if key == "input_ids" else 0
+            arr = np.where(valid, self.flat[key][positions], fill)
+            out[key] = torch.from_numpy(arr).to(device)
+        return out
+
+
+def bucketed_batches(
+    lengths: np.ndarray, batch_size: int, rng: np.random.Generator | None
+) -> list[np.ndarray]:
+    """Mini-batches of similar length: shuffle, sort within chunks of 50 batches, shuffle batches.
+
+    Without ``rng`` the batches are in sorted order (for inference).
+    """
+    n = len(lengths)
+    if rng is None:
+        order = np.argsort(lengths, kind="stable")
+        return [order[s : s + batch_size] for s in range(0, n, batch_size)]
+    order = rng.permutation(n)
+    chunk = batch_size * 50
+    batches = []
+    for s in range(0, n, chunk):
+        part = order[s : s + chunk]
+        part = part[np.argsort(lengths[part], kind="stable")]
+        batches.extend(part[b : b + batch_size] for b in range(0, len(part), batch_size))
+    return [batches[i] for i in rng.permutation(len(batches))]
+
+
+def encode_body(
+    body: SentenceTransformer,
+    texts: Sequence[str],
+    *,
+    batch_size: int,
+    max_length: int,
+    device: torch.device,
+    show_progress_bar: bool | None = None,
+) -> np.ndarray:
+    """Sentence embeddings from ``body`` in eval mode, length-sorted batches; float32."""
+    from tqdm.auto import tqdm
+
+    dim = body.get_embedding_dimension()
+    if len(texts) == 0:
+        return np.empty((0, dim), dtype=np.float32)
+    tokens = Tokenized(body.tokenizer, texts, max_length)
+    out = np.empty((len(texts), dim), dtype=np.float32)
+    batches = bucketed_batches(tokens.lengths, batch_size, None)
+    was_training = body.training
+    body.eval()
+    try:
+        with torch.inference_mode():
+            for idx in tqdm(batches, desc="encode", disable=not show_progress_bar, leave=False):
+                emb = body(tokens.batch(idx, device))["sentence_embedding"]
+                out[idx] = emb.float().cpu().numpy()
+    finally:
+        body.train(was_training)
+    return out
+
+
+# models whose position ids start after the padding index: two rows of the table unused
+_OFFSET_POSITIONS = ("roberta", "xlm-roberta", "camembert", "mpnet")
+
+
+def position_limit(body: SentenceTransformer) -> int | None:
+    """The longest input, in tokens, the body's position table can take (None if unknown).
+
+    Read from the transformer's ``max_position_embeddings`` (less the two rows that
+    RoBERTa-style models skip), else from the tokenizer's ``model_max_length``
+    (sentence-transformers sets that to the body's ``max_seq_length``, often shorter).
+    """
+    first = body[0] if len(body) else None
+    config = getattr(getattr(first, "auto_model", None), "config", None)
+    positions = getattr(config, "max_position_embeddings", None)
+    if isinstance(positions, int) and positions > 0:
+        offset = 2 if getattr(config, "model_type", None) in _OFFSET_POSITIONS else 0
+        return positions - offset
+    limit = getattr(getattr(body, "tokenizer", None), "model_max_length", None)
+    if isinstance(limit, int) and 0 < limit < 1_000_000:  # no limit reads as a huge number
+        return limit
+    return None
+
+
+def body_max_length(body: SentenceTransformer, max_length: int | None) -> int:
+    """``max_length`` or the body's own maximum sequence length (512 when it has none).
+
+    A ``max_length`` beyond the body's position table is refused with a ValueError here,
+    before any training step (torch would fail with a bare IndexError on a long text).
+    """
+    limit = position_limit(body)
+    if max_length is not None:
+        if limit is not None and max_length > limit:
+            raise ValueError(
+                f"max_length={max_length} is longer than the model takes: its position table "
+                f"holds {limit} tokens; use max_length <= {limit}"
+            )
+        return int(max_length)
+    own = int(body.max_seq_length or 512)
+    return min(own, limit) if limit is not None else own
