@@ -42,8 +42,8 @@ class SentenceEncoder(TextEncoderBase):
         ``None`` shows a progress bar only when more than 1,000 texts reach the model.
     quantize : {None, "int8"}, default=None
         ``"int8"``: dynamic int8 quantization of the linear layers (CPU only, needs
-        the ``int8`` extra, torchao). 1.4-1.7x as fast on 2 CPU cores; the vectors
-        keep a mean cosine of about 0.996 to the float32 ones, but differ, so they have
+        the ``int8`` extra, torchao). Faster on CPU; the vectors stay close to the
+        float32 ones but differ (both measured in ``docs/benchmarks.md``), so they have
         their own cache entries and their own shared model.
 
     Attributes

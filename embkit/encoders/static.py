@@ -141,8 +141,8 @@ class StaticEncoder(TextEncoderBase):
     through the transformer once, PCA to ``dim`` dimensions, SIF weighting) and the
     result is stored under ``cache_dir``, keyed by the source's weights and the settings.
     Later uses load it in milliseconds; a text's vector is then the normalised mean of
-    its tokens' vectors: tens of times faster than the transformer, somewhat less
-    accurate (see the encoders guide).
+    its tokens' vectors: much faster than the transformer, somewhat less accurate (see
+    the encoders guide and ``docs/benchmarks.md``).
 
     Parameters
     ----------

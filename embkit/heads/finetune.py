@@ -30,7 +30,7 @@ from embkit._core.validation import (
 )
 from embkit._training.body import BodyEstimatorBase, cpu_state, load_body
 from embkit._training.labels import LabelMixin, check_label_types
-from embkit._training.nn import init_linear_
+from embkit._training.nn import init_linear_, pool_tokens
 from embkit._training.tokens import Tokenized, body_max_length, bucketed_batches
 
 __all__ = ["FineTuneClassifier"]
@@ -53,15 +53,6 @@ class _Labelled:
     valid: np.ndarray | None = None
     best_weights: tuple[dict, dict] | None = None
     stale: int = 0
-
-
-def _pool(tokens: torch.Tensor, mask: torch.Tensor, pooling: str) -> torch.Tensor:
-    if pooling == "cls":
-        return tokens[:, 0]
-    m = mask.unsqueeze(-1).to(tokens.dtype)
-    if pooling == "max":
-        return tokens.masked_fill(m == 0, torch.finfo(tokens.dtype).min).amax(dim=1)
-    return (tokens * m).sum(dim=1) / m.sum(dim=1).clamp_min(1.0)
 
 
 class FineTuneClassifier(LabelMixin, ClassifierMixin, BodyEstimatorBase):
@@ -326,7 +317,7 @@ class FineTuneClassifier(LabelMixin, ClassifierMixin, BodyEstimatorBase):
 
     def _logits(self, features: dict[str, torch.Tensor]) -> torch.Tensor:
         tokens = self.model_[0](features)["token_embeddings"]
-        return self.head_(_pool(tokens, features["attention_mask"], self.pooling))
+        return self.head_(pool_tokens(tokens, features["attention_mask"], self.pooling))
 
     # --------------------------------------------------------------- inference
     def _proba_tokens(self, tokens: Tokenized, rows: np.ndarray) -> np.ndarray:

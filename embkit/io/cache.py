@@ -14,10 +14,9 @@ committed.
 
 The database runs in WAL mode with a busy timeout, so several processes can read and
 write one cache at once. Lookups and inserts are batched (``IN (...)`` chunks and
-``executemany`` in one transaction), which keeps a warm lookup of tens of thousands of
-texts well under a second. Vectors live in an ordinary rowid table on 16 KB pages: rows
-of a few kilobytes in a ``WITHOUT ROWID`` table or on 4 KB pages were 3-6x slower to
-read and write here, and the file twice as large.
+``executemany`` in one transaction). Vectors live in an ordinary rowid table on 16 KB
+pages: rows of a few kilobytes in a ``WITHOUT ROWID`` table or on 4 KB pages were slower
+to read and write, and made a larger file (``docs/benchmarks.md``).
 """
 
 from __future__ import annotations

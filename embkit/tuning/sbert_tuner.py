@@ -45,7 +45,7 @@ class SbertTuner(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimato
     (``learner_``), and ``transform`` encodes with the tuned body.
     ``make_pipeline(SbertTuner(), LogisticRegression())`` is SetFit; by default the pairs of
     a step are drawn among a few texts that the step encodes once (``sampling="in_batch"``),
-    which trains in about a quarter of SetFit's time on the same number of pairs.
+    so a step encodes fewer texts than SetFit's (timings in ``docs/benchmarks.md``).
 
     Parameters
     ----------

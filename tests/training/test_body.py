@@ -1,26 +1,95 @@
-"""Tokenised batches of the body trainers: padding, masks, order."""
+"""The body trainer base (embkit._training.body): saved state and its restore."""
 
 from __future__ import annotations
 
+import pickle
+
 import numpy as np
+import pytest
 import torch
 
-from embkit._training.tokens import Tokenized
+from embkit import FineTuneClassifier, SbertLearner
+
+TEXTS = ["great film", "loved it", "awful film", "hated it"]
+LABELS = ["pos", "pos", "neg", "neg"]
+SMALL = dict(batch_size=4, max_length=8, random_state=0, device="cpu")
 
 
-def test_batches_match_the_tokenizer_padding_each_batch_to_its_longest_text(model_path):
-    from transformers import AutoTokenizer
+@pytest.fixture(scope="module")
+def classifier():
+    return FineTuneClassifier(n_epochs=1, **SMALL).fit(TEXTS, LABELS)
 
-    tokenizer = AutoTokenizer.from_pretrained(model_path)
-    texts = ["a", "a much longer sentence about films and books", "", "two words", "a " * 300]
-    tokens = Tokenized(tokenizer, texts, max_length=32)
-    assert tokens.lengths.tolist()[-1] == 32  # truncated to max_length
-    for idx in ([0], [3, 1], [4, 2, 0], [1, 1]):
-        batch = tokens.batch(idx, torch.device("cpu"))
-        expected = tokenizer(
-            [texts[i] for i in idx], truncation=True, max_length=32, padding="longest"
-        )
-        assert batch.keys() == {"input_ids", "token_type_ids", "attention_mask"}
-        for key, value in batch.items():
-            assert value.dtype == torch.int64
-            np.testing.assert_array_equal(value.numpy(), np.asarray(expected[key]))
+
+@pytest.fixture(scope="module")
+def learner():
+    return SbertLearner(**SMALL).fit(TEXTS[:2], TEXTS[2:], [1.0, 0.0])
+
+
+def _restored(est, values, weights):
+    new = type(est).__new__(type(est))
+    new._set_saved_state(values, weights)
+    return new
+
+
+def test_saved_state_is_plain_values_and_named_cpu_weights(classifier):
+    values, weights = classifier._get_saved_state()
+    assert sorted(weights) == ["head_", "model_"]
+    assert all(t.device.type == "cpu" for sd in weights.values() for t in sd.values())
+    assert not any(isinstance(v, (torch.nn.Module, torch.optim.Optimizer)) for v in values.values())
+    assert values["model"] == "all-MiniLM-L6-v2" and values["device_"] == "cpu"
+    assert values["classes_"].tolist() == ["neg", "pos"] and values["n_iter_"] == 1
+    assert "optimizer_" not in values and "model_" not in values
+    # the estimator itself is untouched
+    assert isinstance(classifier.model_, torch.nn.Module) and hasattr(classifier, "optimizer_")
+
+
+@pytest.mark.parametrize("name", ["classifier", "learner"])
+def test_restore_onto_a_new_instance_equals_unpickling(name, request):
+    est = request.getfixturevalue(name)
+    values, weights = est._get_saved_state()
+    restored = _restored(est, values, weights)
+    unpickled = pickle.loads(pickle.dumps(est))
+    out = "predict_proba" if name == "classifier" else "transform"
+    expected = getattr(est, out)(TEXTS)
+    np.testing.assert_array_equal(getattr(restored, out)(TEXTS), expected)
+    np.testing.assert_array_equal(getattr(unpickled, out)(TEXTS), expected)
+    assert restored.get_params() == est.get_params()
+    assert not hasattr(restored, "optimizer_") and restored.device_ == torch.device("cpu")
+    # training continues the same way from either: the optimiser is rebuilt identically
+    args = (TEXTS, LABELS) if name == "classifier" else (TEXTS[:2], TEXTS[2:], [1.0, 0.0])
+    restored.partial_fit(*args)
+    unpickled.partial_fit(*args)
+    np.testing.assert_array_equal(getattr(restored, out)(TEXTS), getattr(unpickled, out)(TEXTS))
+    assert restored.loss_curve_ == unpickled.loss_curve_ and len(restored.loss_curve_) == 2
+
+
+def test_weights_that_do_not_fit_are_a_clear_value_error(classifier):
+    values, weights = classifier._get_saved_state()
+    wrong_shape = dict(
+        weights, head_={k: torch.zeros(3, *v.shape[1:]) for k, v in weights["head_"].items()}
+    )
+    with pytest.raises(ValueError, match="weights do not fit the FineTuneClassifier's head_"):
+        _restored(classifier, values, wrong_shape)
+    with pytest.raises(ValueError, match=r"expected weights for \['model_', 'head_'\]"):
+        _restored(classifier, values, {"model_": weights["model_"]})
+    missing = dict(weights, head_={"weight": weights["head_"]["weight"]})
+    with pytest.raises(ValueError, match="weights do not fit"):
+        _restored(classifier, values, missing)
+
+
+def test_pickles_of_the_earlier_layout_still_load(classifier, learner):
+    # earlier releases pickled the weights under "_tuned_state": one state dict, or a tuple
+    for est, out in ((classifier, "predict_proba"), (learner, "transform")):
+        values, weights = est._get_saved_state()
+        parts = tuple(weights[name] for name in type(est)._weight_names)
+        state = dict(values, _tuned_state=parts if len(parts) > 1 else parts[0])
+        old = type(est).__new__(type(est))
+        old.__setstate__(state)
+        np.testing.assert_array_equal(getattr(old, out)(TEXTS), getattr(est, out)(TEXTS))
+
+
+def test_an_unfitted_estimator_saves_no_weights():
+    values, weights = FineTuneClassifier(n_epochs=3)._get_saved_state()
+    assert weights == {} and values["n_epochs"] == 3
+    restored = _restored(FineTuneClassifier(), values, weights)
+    assert restored.get_params() == FineTuneClassifier(n_epochs=3).get_params()
