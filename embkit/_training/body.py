@@ -261,6 +261,13 @@ class BodyEstimatorBase(BaseEstimator):
         self.t_ += 1
         return float(loss.detach()) * n_rows
 
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.string = True  # texts in
+        tags.input_tags.two_d_array = False
+        tags.non_deterministic = False  # same seed, same data, CPU: same weights
+        return tags
+
     # ------------------------------------------------------------ saved state
     def _get_saved_state(self) -> tuple[dict[str, Any], dict[str, dict[str, torch.Tensor]]]:
         """What to save: ``(values, weights)``.

@@ -436,8 +436,5 @@ class FineTuneClassifier(LabelMixin, ClassifierMixin, BodyEstimatorBase):
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
-        tags.input_tags.string = True
-        tags.input_tags.two_d_array = False
         tags.target_tags.required = True
-        tags.non_deterministic = False
         return tags

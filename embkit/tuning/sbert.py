@@ -363,9 +363,3 @@ class SbertLearner(ClassNamePrefixFeaturesOutMixin, BodyEstimatorBase):
         check_is_fitted(self, "model_")
         self.model_.save(str(path), create_model_card=False)
 
-    def __sklearn_tags__(self):
-        tags = super().__sklearn_tags__()
-        tags.input_tags.string = True
-        tags.input_tags.two_d_array = False
-        tags.non_deterministic = False
-        return tags
