@@ -362,4 +362,3 @@ class SbertLearner(ClassNamePrefixFeaturesOutMixin, BodyEstimatorBase):
         """
         check_is_fitted(self, "model_")
         self.model_.save(str(path), create_model_card=False)
-
