@@ -8,7 +8,7 @@ validation split and early stopping.
 
 from __future__ import annotations
 
-import json
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -21,14 +21,14 @@ from torch.nn import functional as F
 
 from embkit._core.device import resolve_device
 from embkit._core.models import DEFAULT_MODEL
-from embkit._core.seeding import MAX_INT32_SEED, draw_seed, make_rng, torch_generator
+from embkit._core.seeding import MAX_INT32_SEED, draw_seed, torch_generator
 from embkit._core.validation import (
     check_choice,
     check_positive_float,
     check_positive_int,
     check_texts,
 )
-from embkit._training.body import BodyEstimatorBase, cpu_state, load_body
+from embkit._training.body import BodyEstimatorBase, cpu_state
 from embkit._training.labels import LabelMixin, check_label_types
 from embkit._training.nn import init_linear_, pool_tokens
 from embkit._training.tokens import Tokenized, body_max_length, bucketed_batches
@@ -36,8 +36,7 @@ from embkit._training.tokens import Tokenized, body_max_length, bucketed_batches
 __all__ = ["FineTuneClassifier"]
 
 _POOLINGS = ("mean", "cls", "max")
-_META_FILE = "embkit_finetune.json"
-_HEAD_FILE = "head.pt"
+_SAVED_FILE = "classifier.embkit"
 
 
 @dataclass
@@ -368,34 +367,28 @@ class FineTuneClassifier(LabelMixin, ClassifierMixin, BodyEstimatorBase):
     def save(self, path: Any) -> None:
         """Write the fitted classifier to a folder; :meth:`load` reads it back.
 
-        The body is saved as a sentence-transformers folder (``path/body``), so it can also
-        be used alone, e.g. ``SentenceEncoder(model=str(Path(path) / "body"))``. Parameters
-        are written as tagged JSON (as :func:`embkit.save` writes them), so label keys of
-        ``class_weight`` and a ``RandomState`` or ``Generator`` come back as they were.
+        A thin wrapper over :func:`embkit.save`: the folder holds ``classifier.embkit``
+        (parameters, fitted state and tuned weights, no pickle) and the body as a
+        sentence-transformers folder (``path/body``), so the body can also be used alone,
+        e.g. ``SentenceEncoder(model=str(Path(path) / "body"))``.
 
         Parameters
         ----------
         path : str or path-like
         """
+        import copy
+
+        from embkit.io.persistence import save
+
         check_is_fitted(self, "model_")
         folder = Path(path)
         folder.mkdir(parents=True, exist_ok=True)
         self.model_.save(str(folder / "body"), create_model_card=False)
-        torch.save(cpu_state(self.head_), folder / _HEAD_FILE)
-        from embkit.io.tagged_json import json_value
-
-        params = self.get_params()
-        if not isinstance(params["model"], str):  # a model object: load the saved body
-            params["model"] = None
-        meta = {
-            "params": json_value(params, "FineTuneClassifier parameters"),
-            "classes": self.classes_.tolist(),
-            "fitted": {
-                k: getattr(self, k)
-                for k in ("loss_curve_", "validation_scores_", "best_validation_score_", "n_iter_")
-            },
-        }
-        (folder / _META_FILE).write_text(json.dumps(meta, indent=1, default=str))
+        est = self
+        if not isinstance(self.model, (str, os.PathLike)):  # a model object: name the copy
+            est = copy.copy(self)
+            est.model = str(folder / "body")
+        save(est, folder / _SAVED_FILE)
 
     @classmethod
     def load(cls, path: Any, *, device: str = "auto") -> FineTuneClassifier:
@@ -411,27 +404,18 @@ class FineTuneClassifier(LabelMixin, ClassifierMixin, BodyEstimatorBase):
         -------
         FineTuneClassifier
         """
-        folder = Path(path)
-        meta_file = folder / _META_FILE
-        if not meta_file.is_file():
-            raise ValueError(f"{folder} holds no saved FineTuneClassifier ({_META_FILE} missing)")
-        from embkit.io.tagged_json import from_json_value
+        from embkit.io.persistence import load
 
-        meta = json.loads(meta_file.read_text())
-        params = from_json_value(meta["params"], str(meta_file))
-        if params.get("model") is None:
-            params["model"] = str(folder / "body")
-        params["device"] = device
-        est = cls(**params)
-        est.classes_ = np.asarray(meta["classes"])
+        saved = Path(path) / _SAVED_FILE
+        if not saved.is_file():
+            raise ValueError(f"{path} holds no saved FineTuneClassifier ({_SAVED_FILE} missing)")
+        est = load(saved)
+        if not isinstance(est, cls):
+            raise ValueError(f"{saved} holds a {type(est).__name__}, not a {cls.__name__}")
+        est.device = device
         est.device_ = resolve_device(device)
-        est.model_ = load_body(str(folder / "body"), est.device_).eval()
-        est._build_head()
-        est.head_.load_state_dict(torch.load(folder / _HEAD_FILE, map_location=est.device_))
-        for key, value in meta["fitted"].items():
-            setattr(est, key, value)
-        est.t_ = 0
-        est._rng = make_rng(est.random_state)
+        est.model_.to(est.device_)
+        est.head_.to(est.device_)
         return est
 
     def __sklearn_tags__(self):
