@@ -10,6 +10,11 @@ The training loop is split into small named steps, so a subclass overrides one s
 ``fit`` is ``_reset`` + ``_initialize`` + ``n_epochs`` passes; ``partial_fit`` initialises
 on its first call only and then makes exactly one pass, so a fit with ``n_epochs=n``
 equals ``n`` calls of ``partial_fit`` with the same seed.
+
+With ``early_stopping=True`` (estimators that have the parameter), ``fit`` also runs
+``_start_validation`` (hold out rows), ``_validation_step`` after each pass and
+``_end_validation`` (restore the best pass); see :mod:`embkit._training.early_stopping`.
+``partial_fit`` never holds data out.
 """
 
 from __future__ import annotations
@@ -29,6 +34,11 @@ from tqdm.auto import tqdm
 from embkit._core.device import loadable_device, resolve_device
 from embkit._core.seeding import draw_seed, make_rng, torch_generator
 from embkit._core.validation import check_positive_float, check_positive_int
+from embkit._training.early_stopping import (
+    EarlyStopping,
+    check_early_stopping_params,
+    holdout_indices,
+)
 from embkit._training.nn import DropoutNoise
 from embkit._training.optim import make_adamw
 from embkit._training.rollback import unchanged_on_error
@@ -109,6 +119,7 @@ class TorchEstimatorBase(BaseEstimator):
         check_positive_int(self.batch_size, "batch_size")
         check_positive_float(self.learning_rate, "learning_rate")
         check_positive_float(getattr(self, "weight_decay", 0.0), "weight_decay", allow_zero=True)
+        check_early_stopping_params(self)
 
     def _prepare_data(self, *args: Any, reset: bool, **kwargs: Any) -> TrainData:
         raise NotImplementedError
@@ -140,11 +151,16 @@ class TorchEstimatorBase(BaseEstimator):
             data = self._prepare_data(*args, reset=True, device=device, **kwargs)
             self._reset()
             self._initialize(data, device)
+            data, stopping = self._start_validation(data)
             epochs = range(self.n_epochs)
             if getattr(self, "verbose", False):
                 epochs = tqdm(epochs, desc=type(self).__name__, unit="epoch")
             for _ in epochs:
                 self._run_pass(data)
+                if stopping is not None and self._validation_step(stopping):
+                    break
+            if stopping is not None:
+                self._end_validation(stopping)
         return self
 
     def _partial_fit(self, *args: Any, **kwargs: Any):
@@ -168,11 +184,75 @@ class TorchEstimatorBase(BaseEstimator):
         return self
 
     # -------------------------------------------------------------- internals
+    # ------------------------------------------------ validation (early stopping)
+    def _start_validation(self, data: TrainData) -> tuple[TrainData, Any]:
+        """With ``early_stopping``, hold out a seeded (stratified) part of ``data``.
+
+        Returns the rows to train on and the :class:`EarlyStopping` book-keeping (with the
+        validation rows in ``stopping.data``), or ``(data, None)`` when it is off.
+        """
+        if not check_early_stopping_params(self):
+            return data, None
+        train, val = holdout_indices(
+            data.n, float(self.validation_fraction), self._rng, self._stratify_labels(data)
+        )
+        stopping = EarlyStopping(n_iter_no_change=self.n_iter_no_change, tol=float(self.tol))
+        stopping.data = self._prepare_validation(self._take_rows(data, val))
+        self.validation_scores_: list[float] = stopping.scores
+        return self._take_rows(data, train), stopping
+
+    def _stratify_labels(self, data: TrainData) -> np.ndarray | None:
+        """Labels the hold-out is stratified by (1-D class codes), or ``None``."""
+        if data.y is not None and data.y.dim() == 1 and not data.y.is_floating_point():
+            return data.y.cpu().numpy()
+        return None
+
+    def _take_rows(self, data: TrainData, idx: np.ndarray) -> TrainData:
+        """The rows ``idx`` of ``data`` (subclasses subset their own per-row extras)."""
+        rows = torch.as_tensor(idx, device=self.device_)
+
+        def take(t: torch.Tensor | None) -> torch.Tensor | None:
+            return None if t is None else t.index_select(0, rows)
+
+        return TrainData(
+            n=len(idx),
+            X=take(data.X),
+            y=take(data.y),
+            sample_weight=take(data.sample_weight),
+            extra=dict(data.extra),
+        )
+
+    def _prepare_validation(self, val: TrainData) -> TrainData:
+        """Hook: fix anything random in the validation loss once (e.g. sampled pairs)."""
+        return val
+
+    def _validation_score(self, val: TrainData) -> float:
+        """The negated mean loss on the validation rows, in eval mode (no dropout)."""
+        self.module_.eval()
+        with torch.no_grad():
+            loss = self._batch_loss(val, torch.arange(val.n, device=self.device_), None)
+        return -float(loss)
+
+    def _validation_step(self, stopping: EarlyStopping) -> bool:
+        """Score the pass just made; returns whether training should stop."""
+        return stopping.update(
+            self._validation_score(stopping.data), self.module_, iteration=self.n_iter_
+        )
+
+    def _end_validation(self, stopping: EarlyStopping) -> None:
+        """Put back the best pass's weights and record where it was."""
+        stopping.restore_best(self.module_)
+        self.best_validation_score_ = stopping.best_score
+        self.best_iteration_ = stopping.best_iteration
+
     def _is_initialized(self) -> bool:
         return hasattr(self, "module_")
 
     def _reset(self) -> None:
-        for name in ("module_", "optimizer_", "_rng", "n_iter_", "t_", "loss_curve_"):
+        for name in (
+            "module_", "optimizer_", "_rng", "n_iter_", "t_", "loss_curve_",
+            "validation_scores_", "best_validation_score_", "best_iteration_",
+        ):  # fmt: skip
             self.__dict__.pop(name, None)
 
     def _initialize(self, data: TrainData, device: torch.device) -> None:

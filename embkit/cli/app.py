@@ -108,12 +108,17 @@ def build_parser() -> argparse.ArgumentParser:
     )  # fmt: skip
     p.add_argument(
         "--pipelines", metavar="NAMES",
-        help="comma-separated pipeline names (default: every available one but setfit; "
-        "see 'embkit pipelines')",
+        help="comma-separated pipeline names (default: every available one but the slow, "
+        "opt-in setfit, finetune and static; see 'embkit pipelines')",
     )  # fmt: skip
     p.add_argument("--setfit", action="store_true", help="add the SetFit pipeline (slow)")
     p.add_argument("--out", metavar="DIR", help="write tables and pictures here")
     p.add_argument("--seed", type=int, default=0, help="seed of the split and every pipeline")
+    p.add_argument(
+        "--seeds", type=_positive_int, default=3,
+        help="runs of every stochastic pipeline, with seeds SEED, SEED+1, ...; the table "
+        "shows mean ± std (default: 3)",
+    )  # fmt: skip
     common(p)
 
     p = sub.add_parser(
@@ -301,12 +306,13 @@ def _compare(args: argparse.Namespace) -> int:
         f"{', '.join(names)}")  # fmt: skip
     result = compare_pipelines(
         train_texts, y_train, test_texts, y_test, names=names, model=args.model,
-        cache=args.cache, random_state=args.seed, verbose=not args.quiet, log=say,
+        cache=args.cache, random_state=args.seed, seeds=args.seeds, verbose=not args.quiet,
+        log=say,
     )  # fmt: skip
     print(result.table())
     print(
         f"\n{len(test_texts)} test texts; encoding {result.encode_time_s:.1f} s, shared by "
-        f"every pipeline (not in the fit times). Best by macro F1: {result.best}."
+        f"every pipeline (not in the fit times). {result.verdict}"
     )
     if args.out:
         pictures = True

@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["ComparisonResult", "compare_pipelines", "write_report"]
+__all__ = ["ComparisonResult", "compare_pipelines", "verdict", "write_report"]
 
 BASELINE = "most-frequent baseline"
 
@@ -30,16 +30,24 @@ class ComparisonResult:
     Attributes
     ----------
     rows : list of dict
-        One row per pipeline (baseline first): ``pipeline``, ``accuracy``, ``macro_f1``,
-        ``fit_time_s`` (excludes the shared encoding), ``predict_time_s``.
+        One row per pipeline (baseline first): ``pipeline``, ``accuracy`` and ``macro_f1``
+        (means over the seeds), ``accuracy_std`` and ``macro_f1_std`` (their standard
+        deviations), ``n_runs`` (1 for a deterministic pipeline), ``fit_time_s`` (mean;
+        excludes the shared encoding), ``predict_time_s`` and ``chosen`` (what ``auto``
+        picked, else empty).
     best : str or None
-        The pipeline with the highest macro F1 (not the baseline).
+        The pipeline with the highest mean macro F1 (not the baseline).
+    verdict : str
+        One sentence: the best pipeline when its lead over the runner-up is larger than
+        their seed spread (the larger of the two standard deviations), else the pipelines
+        that are level with it.
     pipelines : dict
         The fitted pipelines by name (embedding pipelines take embeddings).
     predictions, probabilities : dict
         Test predictions and ``predict_proba`` outputs (``None`` when unavailable).
     tuned_test : dict
         Test embeddings after each tuning pipeline's steps before the classifier.
+        Pipelines, predictions and tuned embeddings are those of the first seed.
     X_test : ndarray
         Raw test embeddings.
     encode_time_s : float
@@ -51,6 +59,7 @@ class ComparisonResult:
     X_test: np.ndarray
     rows: list[dict[str, Any]] = field(default_factory=list)
     best: str | None = None
+    verdict: str = ""
     pipelines: dict[str, Any] = field(default_factory=dict)
     predictions: dict[str, np.ndarray] = field(default_factory=dict)
     probabilities: dict[str, np.ndarray | None] = field(default_factory=dict)
@@ -59,12 +68,13 @@ class ComparisonResult:
 
     def table(self) -> str:
         """The results as a Markdown table."""
-        header = ["pipeline", "accuracy", "macro F1", "fit time (s)"]
+        header = ["pipeline", "runs", "accuracy", "macro F1", "fit time (s)"]
         body = [
             [
-                r["pipeline"],
-                f"{r['accuracy']:.3f}",
-                f"{r['macro_f1']:.3f}",
+                r["pipeline"] + (f" -> {r['chosen']}" if r.get("chosen") else ""),
+                r.get("n_runs", 1),
+                _mean_std(r["accuracy"], r.get("accuracy_std", 0.0)),
+                _mean_std(r["macro_f1"], r.get("macro_f1_std", 0.0)),
                 f"{r['fit_time_s']:.2f}",
             ]
             for r in self.rows
@@ -119,10 +129,11 @@ def compare_pipelines(
     model: str = "all-MiniLM-L6-v2",
     cache: Any = None,
     random_state: int | None = 0,
+    seeds: int = 3,
     verbose: bool = False,
     log: Callable[[str], None] | None = None,
 ) -> ComparisonResult:
-    """Encode once, fit each named pipeline, score all of them on the test split.
+    """Encode once, fit each named pipeline (once per seed), score them on the test split.
 
     Parameters
     ----------
@@ -135,7 +146,9 @@ def compare_pipelines(
     cache : None, str or path-like
         Embedding cache directory; a second run on the same texts skips the model.
     random_state : int or None, default=0
-        Seed of every pipeline.
+        Seed of the first run of every pipeline; run ``k`` uses ``random_state + k``.
+    seeds : int, default=3
+        Runs of every stochastic pipeline (deterministic ones, such as ``lr``, run once).
     verbose : bool, default=False
         Progress bars while encoding and training.
     log : callable or None
@@ -152,17 +165,19 @@ def compare_pipelines(
     >>> labels = ["pos"] * 3 + ["neg"] * 3
     >>> result = compare_pipelines(texts[:18], labels * 3, texts[18:], labels,
     ...                            names=["lr"])
-    >>> [row["pipeline"] for row in result.rows]
-    ['most-frequent baseline', 'lr']
+    >>> [(row["pipeline"], row["n_runs"]) for row in result.rows]
+    [('most-frequent baseline', 1), ('lr', 1)]
     """
     from sklearn.dummy import DummyClassifier
     from sklearn.metrics import accuracy_score, f1_score
 
+    from embkit._core.validation import check_positive_int
     from embkit.cli.registry import get_pipeline_spec, make_named_pipeline
     from embkit.encoders.sentence import SentenceEncoder
 
     say = log or (lambda message: None)
     specs = [get_pipeline_spec(name) for name in names]  # fail early on a bad name
+    seeds = check_positive_int(seeds, "seeds")
     y_train = np.asarray(y_train)
     y_test = np.asarray(y_test)
 
@@ -177,48 +192,123 @@ def compare_pipelines(
     )
     result = ComparisonResult(list(test_texts), y_test, X_test, encode_time_s=encode_time)
 
-    def score(name: str, fitted: Any, X_fit: Any, X_eval: Any, fit_time: float) -> None:
+    def run(name: str, fitted: Any, X_eval: Any, fit_time: float) -> dict[str, Any]:
         start = time.perf_counter()
         pred = np.asarray(fitted.predict(X_eval))
         predict_time = time.perf_counter() - start
-        proba = fitted.predict_proba(X_eval) if hasattr(fitted, "predict_proba") else None
-        result.pipelines[name] = fitted
-        result.predictions[name] = pred
-        result.probabilities[name] = None if proba is None else np.asarray(proba)
-        result.rows.append({
-            "pipeline": name,
+        if name not in result.pipelines:  # the first seed's model is the one kept
+            proba = fitted.predict_proba(X_eval) if hasattr(fitted, "predict_proba") else None
+            result.pipelines[name] = fitted
+            result.predictions[name] = pred
+            result.probabilities[name] = None if proba is None else np.asarray(proba)
+        return {
             "accuracy": float(accuracy_score(y_test, pred)),
             "macro_f1": float(f1_score(y_test, pred, average="macro", zero_division=0)),
             "fit_time_s": fit_time,
             "predict_time_s": predict_time,
-        })  # fmt: skip
+        }
 
     baseline = DummyClassifier(strategy="most_frequent").fit(X_train, y_train)
-    score(BASELINE, baseline, X_train, X_test, 0.0)
+    result.rows.append(_summary(BASELINE, [run(BASELINE, baseline, X_test, 0.0)], ""))
 
+    base_seed = 0 if random_state is None else int(random_state)
     for spec in specs:
-        pipe = make_named_pipeline(
-            spec.name, model=model, cache=cache, random_state=random_state, verbose=verbose,
-            embeddings=not spec.on_text,
-        )  # fmt: skip
         X_fit, X_eval = (list(train_texts), list(test_texts)) if spec.on_text else (X_train, X_test)
-        say(f"fitting {spec.name}: {spec.description}")
-        start = time.perf_counter()
-        pipe.fit(X_fit, y_train)
-        fit_time = time.perf_counter() - start
-        score(spec.name, pipe, X_fit, X_eval, fit_time)
-        row = result.rows[-1]
-        say(
-            f"  {spec.name}: accuracy {row['accuracy']:.3f}, macro F1 {row['macro_f1']:.3f}, "
-            f"fit {fit_time:.1f} s"
-        )
-        if spec.tunes and len(pipe.steps) > 1:
-            result.tuned_test[spec.name] = np.asarray(pipe[:-1].transform(X_eval))
+        n_runs = seeds if spec.stochastic else 1
+        say(f"fitting {spec.name}: {spec.description}" + (f" ({n_runs} seeds)" if n_runs > 1 else ""))
+        runs, chosen = [], []
+        for k in range(n_runs):
+            pipe = make_named_pipeline(
+                spec.name, model=model, cache=cache, random_state=base_seed + k,
+                verbose=verbose, embeddings=not spec.on_text,
+            )  # fmt: skip
+            start = time.perf_counter()
+            pipe.fit(X_fit, y_train)
+            runs.append(run(spec.name, pipe, X_eval, time.perf_counter() - start))
+            if hasattr(pipe[-1], "best_params_"):
+                from embkit.cli.auto import describe_choice
 
-    candidates = [r for r in result.rows if r["pipeline"] != BASELINE]
-    if candidates:
-        result.best = max(candidates, key=lambda r: (r["macro_f1"], r["accuracy"]))["pipeline"]
+                chosen.append(describe_choice(pipe[-1]).split(" (")[0])
+            if k == 0 and spec.tunes and len(pipe.steps) > 1:
+                result.tuned_test[spec.name] = np.asarray(pipe[:-1].transform(X_eval))
+        row = _summary(spec.name, runs, _count(chosen))
+        result.rows.append(row)
+        say(
+            f"  {spec.name}: accuracy {_mean_std(row['accuracy'], row['accuracy_std'])}, "
+            f"macro F1 {_mean_std(row['macro_f1'], row['macro_f1_std'])}, "
+            f"fit {row['fit_time_s']:.1f} s" + (f", chose {row['chosen']}" if chosen else "")
+        )
+
+    result.best, result.verdict = verdict(result.rows)
     return result
+
+
+def _summary(name: str, runs: list[dict[str, Any]], chosen: str) -> dict[str, Any]:
+    """Mean and standard deviation of the runs of one pipeline."""
+    row: dict[str, Any] = {"pipeline": name, "n_runs": len(runs), "chosen": chosen}
+    for key in ("accuracy", "macro_f1"):
+        values = np.array([r[key] for r in runs])
+        row[key] = float(values.mean())
+        row[f"{key}_std"] = float(values.std())
+    for key in ("fit_time_s", "predict_time_s"):
+        row[key] = float(np.mean([r[key] for r in runs]))
+    return row
+
+
+def _count(chosen: list[str]) -> str:
+    """``["lr", "lr", "feedforward"]`` -> ``"lr x2, feedforward x1"`` (first seen first)."""
+    names = list(dict.fromkeys(chosen))
+    if len(names) == 1 and len(chosen) == 1:
+        return names[0]
+    return ", ".join(f"{n} x{chosen.count(n)}" for n in names)
+
+
+def verdict(rows: Sequence[dict[str, Any]]) -> tuple[str | None, str]:
+    """The pipeline with the highest mean macro F1, and a sentence saying if it is clear.
+
+    A pipeline is named best only when its lead over the runner-up is larger than their
+    seed spread (the larger of their standard deviations); otherwise the sentence lists
+    every pipeline level with it.
+
+    Examples
+    --------
+    >>> rows = [{"pipeline": "a", "macro_f1": 0.80, "macro_f1_std": 0.01, "accuracy": 0.8},
+    ...         {"pipeline": "b", "macro_f1": 0.79, "macro_f1_std": 0.02, "accuracy": 0.8}]
+    >>> verdict(rows)[1]
+    'No clear best by macro F1: a, b are level within the seed spread (a leads by 0.010, spread 0.020).'
+    >>> verdict(rows[:1])[1]
+    'Best by macro F1: a.'
+    """
+    candidates = sorted(
+        (r for r in rows if r["pipeline"] != BASELINE),
+        key=lambda r: (r["macro_f1"], r["accuracy"]),
+        reverse=True,
+    )
+    if not candidates:
+        return None, "No pipeline was fitted."
+    top = candidates[0]
+    if len(candidates) == 1:
+        return top["pipeline"], f"Best by macro F1: {top['pipeline']}."
+
+    def spread(r: dict[str, Any]) -> float:
+        return max(top.get("macro_f1_std", 0.0), r.get("macro_f1_std", 0.0))
+
+    runner = candidates[1]
+    lead = top["macro_f1"] - runner["macro_f1"]
+    if lead > spread(runner):
+        return top["pipeline"], (
+            f"Best by macro F1: {top['pipeline']} (leads {runner['pipeline']} by {lead:.3f}, "
+            f"more than the seed spread {spread(runner):.3f})."
+        )
+    level = [r["pipeline"] for r in candidates if top["macro_f1"] - r["macro_f1"] <= spread(r)]
+    return top["pipeline"], (
+        f"No clear best by macro F1: {', '.join(level)} are level within the seed spread "
+        f"({top['pipeline']} leads by {lead:.3f}, spread {spread(runner):.3f})."
+    )
+
+
+def _mean_std(mean: float, std: float) -> str:
+    return f"{mean:.3f} ± {std:.3f}"
 
 
 def write_report(
@@ -237,12 +327,14 @@ def write_report(
     out.mkdir(parents=True, exist_ok=True)
     written: dict[str, Path] = {}
 
-    keys = ["pipeline", "accuracy", "macro_f1", "fit_time_s", "predict_time_s"]
+    keys = [
+        "pipeline", "n_runs", "accuracy", "accuracy_std", "macro_f1", "macro_f1_std",
+        "fit_time_s", "predict_time_s", "chosen",
+    ]  # fmt: skip
     written["results_csv"] = _write_csv(out / "results.csv", keys, result.rows)
     note = (
         f"\nTest split: {len(result.y_test)} texts. Encoding (shared by every pipeline, "
-        f"not in the fit times): {result.encode_time_s:.1f} s. Best by macro F1: "
-        f"{result.best}.\n"
+        f"not in the fit times): {result.encode_time_s:.1f} s. {result.verdict}\n"
     )
     (out / "results.md").write_text(result.table() + "\n" + note, encoding="utf-8")
     written["results_md"] = out / "results.md"

@@ -49,6 +49,9 @@ class PipelineSpec:
     tunes : bool
         Whether the steps before the classifier reshape the embedding space (drawn in the
         before/after picture).
+    stochastic : bool
+        Whether the result depends on ``random_state`` (``compare --seeds`` fits it once
+        per seed; a deterministic pipeline is fitted once).
     """
 
     name: str
@@ -58,6 +61,7 @@ class PipelineSpec:
     requires: tuple[str, ...] = ()
     in_compare: bool = True
     tunes: bool = True
+    stochastic: bool = True
 
     def is_available(self) -> bool:
         """Whether every module in ``requires`` imports."""
@@ -85,6 +89,7 @@ def register_pipeline(
     requires: tuple[str, ...] = (),
     in_compare: bool = True,
     tunes: bool = True,
+    stochastic: bool = True,
 ) -> PipelineSpec:
     """Add (or replace) a named pipeline.
 
@@ -98,7 +103,9 @@ def register_pipeline(
     Pipeline(steps=[('linearsvc', LinearSVC())])
     >>> _ = _REGISTRY.pop("svm")
     """
-    spec = PipelineSpec(name, build, description, on_text, tuple(requires), in_compare, tunes)
+    spec = PipelineSpec(
+        name, build, description, on_text, tuple(requires), in_compare, tunes, stochastic
+    )
     _REGISTRY[name] = spec
     return spec
 
@@ -226,11 +233,40 @@ def _build_setfit(
     return [("sberttuner", tuner), ("logisticregression", _logistic_regression())]
 
 
+def _build_auto(*, random_state: Any, verbose: bool, **_: Any) -> list[tuple[str, Any]]:
+    from embkit.cli.auto import auto_search
+
+    return [("autosearch", auto_search(random_state=random_state))]
+
+
+def _build_finetune(
+    *, random_state: Any, verbose: bool, model: str, **_: Any
+) -> list[tuple[str, Any]]:
+    from embkit.heads.finetune import FineTuneClassifier
+
+    clf = FineTuneClassifier(model, random_state=random_state, show_progress_bar=verbose)
+    return [("finetuneclassifier", clf)]
+
+
+def _build_static(
+    *, random_state: Any, verbose: bool, model: str, **_: Any
+) -> list[tuple[str, Any]]:
+    from embkit.encoders.static import StaticEncoder
+    from embkit.tuning.feedforward import FeedForwardTuner
+
+    return [
+        ("staticencoder", StaticEncoder(model, show_progress_bar=verbose)),
+        ("feedforwardtuner", FeedForwardTuner(random_state=random_state, verbose=verbose)),
+        ("logisticregression", _logistic_regression()),
+    ]
+
+
 register_pipeline(
     "lr",
     _build_lr,
     description="logistic regression on the embeddings",
     tunes=False,
+    stochastic=False,
 )
 register_pipeline(
     "feedforward",
@@ -245,10 +281,35 @@ register_pipeline(
     requires=("embkit.tuning.contrastive",),
 )
 register_pipeline(
+    "auto",
+    _build_auto,
+    description="picks lr, feedforward or contrastive and a few settings of each by 3-fold "
+    "cross-validation (macro F1) on the training split",
+    tunes=False,
+    requires=("embkit.cli.auto",),
+)
+register_pipeline(
     "setfit",
     _build_setfit,
     description="SetFit: SbertTuner fine-tunes the encoder on pairs + logistic regression (slow)",
     on_text=True,
     requires=("embkit.tuning.sbert_tuner",),
+    in_compare=False,
+)
+register_pipeline(
+    "finetune",
+    _build_finetune,
+    description="FineTuneClassifier: fine-tunes the whole encoder with a linear head (slow)",
+    on_text=True,
+    requires=("embkit.heads.finetune",),
+    in_compare=False,
+)
+register_pipeline(
+    "static",
+    _build_static,
+    description="StaticEncoder (the model distilled into static token vectors) + "
+    "FeedForwardTuner + logistic regression (distils the model on first use)",
+    on_text=True,
+    requires=("embkit.encoders.static", "model2vec"),
     in_compare=False,
 )

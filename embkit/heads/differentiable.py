@@ -45,6 +45,17 @@ class DifferentiableHead(ClassifierMixin, TorchClassifierBase):
         is always trained as multi-label, as in scikit-learn's ``MLPClassifier``.
     threshold : float, default=0.5
         Probability above which a label is predicted, for multi-label ``y``.
+    early_stopping : bool, default=False
+        Hold out ``validation_fraction`` of the rows in ``fit`` (seeded, stratified by
+        label), stop when the validation loss has not improved by ``tol`` for
+        ``n_iter_no_change`` passes and keep the best pass's weights. ``partial_fit``
+        never holds data out.
+    validation_fraction : float, default=0.1
+        Share of the rows held out for early stopping, in (0, 1).
+    n_iter_no_change : int, default=10
+        Passes without improvement tolerated before stopping.
+    tol : float, default=1e-4
+        Smallest improvement of the validation score that counts.
     random_state : int, RandomState instance or None, default=None
         Seeds weight initialisation, shuffling and dropout.
     device : str, default="auto"
@@ -64,6 +75,10 @@ class DifferentiableHead(ClassifierMixin, TorchClassifierBase):
         The network.
     loss_curve_ : list of float
         Mean training loss of every pass.
+    validation_scores_ : list of float
+        With ``early_stopping``: the negated mean validation loss after every pass.
+    best_validation_score_, best_iteration_ : float, int
+        With ``early_stopping``: the best validation score and the pass it was reached.
 
     Examples
     --------
@@ -92,6 +107,10 @@ class DifferentiableHead(ClassifierMixin, TorchClassifierBase):
         class_weight: Any = None,
         multi_label: bool = False,
         threshold: float = 0.5,
+        early_stopping: bool = False,
+        validation_fraction: float = 0.1,
+        n_iter_no_change: int = 10,
+        tol: float = 1e-4,
         random_state: Any = None,
         device: str = "auto",
         verbose: bool = False,
@@ -106,6 +125,10 @@ class DifferentiableHead(ClassifierMixin, TorchClassifierBase):
         self.class_weight = class_weight
         self.multi_label = multi_label
         self.threshold = threshold
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.n_iter_no_change = n_iter_no_change
+        self.tol = tol
         self.random_state = random_state
         self.device = device
         self.verbose = verbose

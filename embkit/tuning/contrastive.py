@@ -26,6 +26,7 @@ from embkit._training.torch_base import (
     check_sample_weight,
     check_X,
 )
+from embkit.tuning._output import TunedOutputMixin
 from embkit.tuning.pairs import _multilabel_pairs, sample_pairs
 
 
@@ -53,6 +54,16 @@ class ContrastiveLearner(ClassNamePrefixFeaturesOutMixin, TorchEstimatorBase):
         Pairs (or, when trained by a tuner, points) per optimisation step.
     weight_decay : float, default=0.0
         AdamW weight decay.
+    early_stopping : bool, default=False
+        Hold out ``validation_fraction`` of the pairs in ``fit`` (seeded), stop when the
+        validation loss has not improved by ``tol`` for ``n_iter_no_change`` passes and
+        keep the best pass's weights. ``partial_fit`` never holds data out.
+    validation_fraction : float, default=0.1
+        Share held out for early stopping, in (0, 1).
+    n_iter_no_change : int, default=5
+        Passes without improvement tolerated before stopping.
+    tol : float, default=1e-4
+        Smallest improvement of the validation score that counts.
     random_state : int, RandomState instance or None, default=None
         Seeds initialisation, shuffling, dropout and in-batch pair sampling.
     device : str, default="auto"
@@ -72,6 +83,9 @@ class ContrastiveLearner(ClassNamePrefixFeaturesOutMixin, TorchEstimatorBase):
         Mean loss of every pass.
     n_iter_ : int
         Passes made.
+    validation_scores_, best_validation_score_, best_iteration_ : list, float, int
+        With ``early_stopping``: the negated mean validation loss after every pass, the
+        best of them and the pass whose weights were kept.
     device_ : torch.device
         Where the network lives.
 
@@ -101,6 +115,10 @@ class ContrastiveLearner(ClassNamePrefixFeaturesOutMixin, TorchEstimatorBase):
         learning_rate: float = 3e-3,
         batch_size: int = 256,
         weight_decay: float = 0.0,
+        early_stopping: bool = False,
+        validation_fraction: float = 0.1,
+        n_iter_no_change: int = 5,
+        tol: float = 1e-4,
         random_state: Any = None,
         device: str = "auto",
         verbose: bool = False,
@@ -113,6 +131,10 @@ class ContrastiveLearner(ClassNamePrefixFeaturesOutMixin, TorchEstimatorBase):
         self.learning_rate = learning_rate
         self.batch_size = batch_size
         self.weight_decay = weight_decay
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.n_iter_no_change = n_iter_no_change
+        self.tol = tol
         self.random_state = random_state
         self.device = device
         self.verbose = verbose
@@ -203,13 +225,12 @@ class ContrastiveLearner(ClassNamePrefixFeaturesOutMixin, TorchEstimatorBase):
         self, data: TrainData, idx: torch.Tensor, noise: DropoutNoise
     ) -> torch.Tensor:
         """Embed each point of the batch once, then pair points inside the batch."""
-        groups = data.extra["groups"]
-        local = groups[idx.cpu().numpy()]
-        if local.ndim == 2:
-            i1, i2, target = _multilabel_pairs(local.astype(bool), data.extra["n_neg"], self._rng)
+        if "pairs" in data.extra:  # validation rows: pairs drawn once, the same every pass
+            i1, i2, target = data.extra["pairs"]
         else:
-            _, codes = np.unique(local, return_inverse=True)
-            i1, i2, target = sample_pairs(codes, data.extra["n_neg"], self._rng)
+            i1, i2, target = _draw_pairs(
+                data.extra["groups"][idx.cpu().numpy()], data.extra["n_neg"], self._rng
+            )
         emb = self.module_(data.X.index_select(0, idx), noise)
         i1_t = torch.from_numpy(i1).to(self.device_)
         i2_t = torch.from_numpy(i2).to(self.device_)
@@ -217,6 +238,25 @@ class ContrastiveLearner(ClassNamePrefixFeaturesOutMixin, TorchEstimatorBase):
         if data.sample_weight is not None:
             per_pair = per_pair * data.sample_weight.index_select(0, idx).index_select(0, i1_t)
         return per_pair.mean()
+
+    # ------------------------------------------------------------- validation
+    def _stratify_labels(self, data: TrainData) -> np.ndarray | None:
+        groups = data.extra.get("groups")
+        return groups if groups is not None and groups.ndim == 1 else None
+
+    def _take_rows(self, data: TrainData, idx: np.ndarray) -> TrainData:
+        part = super()._take_rows(data, idx)
+        if "groups" in data.extra:
+            part.extra["groups"] = data.extra["groups"][idx]
+        else:
+            rows = torch.as_tensor(idx, device=self.device_)
+            part.extra["X2"] = data.extra["X2"].index_select(0, rows)
+        return part
+
+    def _prepare_validation(self, val: TrainData) -> TrainData:
+        if "groups" in val.extra:
+            val.extra["pairs"] = _draw_pairs(val.extra["groups"], val.extra["n_neg"], self._rng)
+        return val
 
     # ------------------------------------------------------------ public API
     def fit(self, X1: Any, X2: Any, y: Any, sample_weight: Any = None) -> ContrastiveLearner:
@@ -313,6 +353,16 @@ class ContrastiveLearner(ClassNamePrefixFeaturesOutMixin, TorchEstimatorBase):
         return self.shape_out_
 
 
+def _draw_pairs(
+    groups: np.ndarray, n_neg: int, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """In-batch pairs for class codes (1-D) or a 0/1 label matrix (2-D)."""
+    if groups.ndim == 2:
+        return _multilabel_pairs(groups.astype(bool), n_neg, rng)
+    _, codes = np.unique(groups, return_inverse=True)
+    return sample_pairs(codes, n_neg, rng)
+
+
 def _check_similarity(y: Any, n_pairs: int) -> np.ndarray:
     if y is None:
         raise ValueError("y is required: the target similarity of every pair")
@@ -329,9 +379,7 @@ def _check_similarity(y: Any, n_pairs: int) -> np.ndarray:
     return y
 
 
-class ContrastiveTuner(
-    ClassNamePrefixFeaturesOutMixin, TransformerMixin, LabelMixin, BaseEstimator
-):
+class ContrastiveTuner(TunedOutputMixin, TransformerMixin, LabelMixin, BaseEstimator):
     """Reshape an embedding space so that points with the same label move together.
 
     The pipeline face of :class:`ContrastiveLearner`: ``fit(X, y)`` trains a learner
@@ -361,6 +409,21 @@ class ContrastiveTuner(
         Dropout between layers while training.
     weight_decay : float, default=0.0
         AdamW weight decay.
+    early_stopping : bool, default=True
+        Hold out ``validation_fraction`` of the points in ``fit`` (seeded, stratified by
+        label), score the pair loss on fixed pairs drawn among them after every pass, stop
+        when it has not improved by ``tol`` for ``n_iter_no_change`` passes, and keep the
+        best pass's weights. ``partial_fit`` never holds data out.
+    validation_fraction : float, default=0.1
+        Share of the points held out for early stopping, in (0, 1).
+    n_iter_no_change : int, default=5
+        Passes without improvement tolerated before stopping.
+    tol : float, default=1e-4
+        Smallest improvement of the validation score that counts.
+    output : {"tuned", "concat"}, default="concat"
+        What ``transform`` returns: the learned embedding only (width ``hidden_dim``), or
+        the input followed by the learned embedding rescaled to the input's mean norm
+        (width ``n_features_in_ + hidden_dim``).
     random_state : int, RandomState instance or None, default=None
         Seeds everything random; same seed, same data, CPU: identical output.
     device : str, default="auto"
@@ -378,6 +441,10 @@ class ContrastiveTuner(
         Whether ``y`` was a 2-D 0/1 matrix.
     n_features_in_ : int
         Input width.
+    output_scale_ : float
+        Factor applied to the learned embedding with ``output="concat"``.
+    validation_scores_, best_validation_score_, best_iteration_ : list, float, int
+        With ``early_stopping``: from the learner (see :class:`ContrastiveLearner`).
 
     Examples
     --------
@@ -404,6 +471,11 @@ class ContrastiveTuner(
         activation: str = "relu",
         dropout: float = 0.3,
         weight_decay: float = 0.0,
+        early_stopping: bool = True,
+        validation_fraction: float = 0.1,
+        n_iter_no_change: int = 5,
+        tol: float = 1e-4,
+        output: str = "concat",
         random_state: Any = None,
         device: str = "auto",
         verbose: bool = False,
@@ -417,6 +489,11 @@ class ContrastiveTuner(
         self.activation = activation
         self.dropout = dropout
         self.weight_decay = weight_decay
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.n_iter_no_change = n_iter_no_change
+        self.tol = tol
+        self.output = output
         self.random_state = random_state
         self.device = device
         self.verbose = verbose
@@ -431,6 +508,10 @@ class ContrastiveTuner(
             learning_rate=self.learning_rate,
             batch_size=self.batch_size,
             weight_decay=self.weight_decay,
+            early_stopping=self.early_stopping,
+            validation_fraction=self.validation_fraction,
+            n_iter_no_change=self.n_iter_no_change,
+            tol=self.tol,
             random_state=self.random_state,
             device=self.device,
             verbose=self.verbose,
@@ -441,6 +522,7 @@ class ContrastiveTuner(
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
         check_positive_int(self.hidden_dim, "hidden_dim")
         check_positive_int(self.n_neg, "n_neg", minimum=0)
+        self._check_output()
         X = check_X(self, X, reset=reset)
         targets = self._encode_labels(y, X.shape[0], reset=reset, classes=classes, partial=partial)
         weights = check_sample_weight(sample_weight, X.shape[0])
@@ -470,6 +552,7 @@ class ContrastiveTuner(
             learner._check_params()
             # inside the block: an interrupted fit leaves the tuner as it was
             self.learner_ = learner._fit(X, targets, None, weights, grouped=True, n_neg=self.n_neg)
+            self._fit_output_scale(X)
         return self
 
     def partial_fit(
@@ -498,6 +581,7 @@ class ContrastiveTuner(
             # the learner undoes its own changes if the pass fails; this block undoes ours
             learner._partial_fit(X, targets, None, weights, grouped=True, n_neg=self.n_neg)
             self.learner_ = learner
+            self._fit_output_scale(X)
         return self
 
     def transform(self, X: Any) -> np.ndarray:
@@ -509,11 +593,30 @@ class ContrastiveTuner(
 
         Returns
         -------
-        ndarray of shape (n_samples, hidden_dim), float32
+        ndarray of shape (n_samples, n_features_out), float32
+            ``n_features_out`` is ``hidden_dim``, or ``n_features_in_ + hidden_dim`` with
+            ``output="concat"``.
         """
         check_is_fitted(self)
-        X = check_X(self, X, reset=False)
+        return self._output(check_X(self, X, reset=False))
+
+    def _tuned(self, X: np.ndarray) -> np.ndarray:
         return self.learner_.transform(X)
+
+    @property
+    def validation_scores_(self) -> list[float]:
+        """Negated mean validation loss after every pass (with ``early_stopping``)."""
+        return self.learner_.validation_scores_
+
+    @property
+    def best_validation_score_(self) -> float:
+        """The best validation score (with ``early_stopping``)."""
+        return self.learner_.best_validation_score_
+
+    @property
+    def best_iteration_(self) -> int:
+        """The pass whose weights were kept (with ``early_stopping``)."""
+        return self.learner_.best_iteration_
 
     @property
     def loss_curve_(self) -> list[float]:
@@ -523,7 +626,7 @@ class ContrastiveTuner(
 
     @property
     def _n_features_out(self) -> int:
-        return self.learner_.shape_out_
+        return self._output_width(self.learner_.shape_out_)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

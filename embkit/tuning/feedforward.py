@@ -5,14 +5,13 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-from sklearn.base import ClassifierMixin, ClassNamePrefixFeaturesOutMixin, TransformerMixin
+from sklearn.base import ClassifierMixin, TransformerMixin
 
 from embkit._training.labels import TorchClassifierBase
+from embkit.tuning._output import TunedOutputMixin
 
 
-class FeedForwardTuner(
-    ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClassifierMixin, TorchClassifierBase
-):
+class FeedForwardTuner(TunedOutputMixin, TransformerMixin, ClassifierMixin, TorchClassifierBase):
     """A one-hidden-layer network trained on labels; its hidden layer is the tuned embedding.
 
     The network is ``input -> hidden (activation, dropout) -> logits``, trained with
@@ -44,6 +43,22 @@ class FeedForwardTuner(
         identical output.
     device : str, default="auto"
         "auto" picks cuda, then mps, then cpu at fit time (stored in ``device_``).
+    early_stopping : bool, default=True
+        Hold out ``validation_fraction`` of the rows in ``fit`` (seeded, stratified), stop
+        when the validation loss has not improved by ``tol`` for ``n_iter_no_change``
+        passes, and keep the weights of the best pass. ``n_epochs`` is then a maximum.
+        ``partial_fit`` never holds data out.
+    validation_fraction : float, default=0.1
+        Share of the rows held out for early stopping, in (0, 1).
+    n_iter_no_change : int, default=5
+        Passes without improvement tolerated before stopping.
+    tol : float, default=1e-4
+        Smallest improvement of the validation score that counts.
+    output : {"tuned", "concat"}, default="concat"
+        What ``transform`` returns: the hidden layer only (``"tuned"``, width
+        ``hidden_dim``), or the input followed by the hidden layer rescaled to the input's
+        mean norm (``"concat"``, width ``n_features_in_ + hidden_dim``), so a linear model
+        downstream keeps everything the raw embedding knows.
     verbose : bool, default=False
         Show a progress bar over epochs.
 
@@ -63,6 +78,14 @@ class FeedForwardTuner(
         Mean training loss of every pass.
     n_iter_ : int
         Number of passes made.
+    validation_scores_ : list of float
+        With ``early_stopping``: the negated mean validation loss after every pass.
+    best_validation_score_ : float
+        With ``early_stopping``: the best of them (the weights kept).
+    best_iteration_ : int
+        With ``early_stopping``: the pass whose weights were kept.
+    output_scale_ : float
+        Factor applied to the hidden layer with ``output="concat"``.
     device_ : torch.device
         The device the network lives on.
 
@@ -91,6 +114,11 @@ class FeedForwardTuner(
         dropout: float = 0.5,
         weight_decay: float = 1e-4,
         class_weight: Any = None,
+        early_stopping: bool = True,
+        validation_fraction: float = 0.1,
+        n_iter_no_change: int = 5,
+        tol: float = 1e-4,
+        output: str = "concat",
         random_state: Any = None,
         device: str = "auto",
         verbose: bool = False,
@@ -103,12 +131,66 @@ class FeedForwardTuner(
         self.dropout = dropout
         self.weight_decay = weight_decay
         self.class_weight = class_weight
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.n_iter_no_change = n_iter_no_change
+        self.tol = tol
+        self.output = output
         self.random_state = random_state
         self.device = device
         self.verbose = verbose
 
+    def _check_params(self) -> None:
+        super()._check_params()
+        self._check_output()
+
+    def fit(self, X: Any, y: Any, sample_weight: Any = None) -> FeedForwardTuner:
+        """Train from scratch (at most ``n_epochs`` passes; fewer with early stopping).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Embeddings.
+        y : array-like of shape (n_samples,) or (n_samples, n_labels)
+            Labels, or a 0/1 label matrix for multi-label data.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Per-row loss weights.
+
+        Returns
+        -------
+        self
+        """
+        super().fit(X, y, sample_weight)
+        self._fit_output_scale(self._check_X(X))
+        return self
+
+    def partial_fit(
+        self, X: Any, y: Any, sample_weight: Any = None, classes: Any = None
+    ) -> FeedForwardTuner:
+        """One pass over a batch, keeping the network and optimiser of earlier calls.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+        y : array-like of shape (n_samples,) or (n_samples, n_labels)
+        sample_weight : array-like of shape (n_samples,), default=None
+        classes : array-like, default=None
+            Every label the stream can contain. Required on the first call for 1-D ``y``.
+
+        Returns
+        -------
+        self
+        """
+        super().partial_fit(X, y, sample_weight, classes=classes)
+        self._fit_output_scale(self._check_X(X))
+        return self
+
+    def _tuned(self, X: np.ndarray) -> np.ndarray:
+        out = self._infer(X, self.module_.embed)
+        return out.reshape(X.shape[0], self.module_.hidden.out_features)
+
     def transform(self, X: Any) -> np.ndarray:
-        """The tuned embedding: the hidden layer of the network.
+        """The tuned embedding: the hidden layer, after the input with ``output="concat"``.
 
         Parameters
         ----------
@@ -116,11 +198,11 @@ class FeedForwardTuner(
 
         Returns
         -------
-        ndarray of shape (n_samples, hidden_dim), float32
+        ndarray of shape (n_samples, n_features_out), float32
+            ``n_features_out`` is ``hidden_dim``, or ``n_features_in_ + hidden_dim`` with
+            ``output="concat"``.
         """
-        X = self._check_X(X)
-        out = self._infer(X, self.module_.embed)
-        return out.reshape(X.shape[0], self.module_.hidden.out_features)
+        return self._output(self._check_X(X))
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -129,4 +211,4 @@ class FeedForwardTuner(
 
     @property
     def _n_features_out(self) -> int:
-        return self.module_.hidden.out_features
+        return self._output_width(self.module_.hidden.out_features)

@@ -41,7 +41,7 @@ def compared(small_data, cache_dir, tmp_path_factory):
     out = tmp_path_factory.mktemp("compare") / "report"
     argv = [
         "compare", str(small_data), "--test-size", "0.25", "--out", str(out),
-        "--cache", str(cache_dir), "--seed", "0", "--quiet",
+        "--cache", str(cache_dir), "--seed", "0", "--seeds", "2", "--quiet",
     ]  # fmt: skip
     return main(argv), out
 
@@ -72,15 +72,24 @@ def test_compare_writes_tables_and_pictures(compared):
     with open(out / "results.csv", newline="", encoding="utf-8") as fh:
         rows = list(csv.DictReader(fh))
     assert [r["pipeline"] for r in rows] == expected
+    specs = available_pipelines()
     for row in rows:
         assert 0 <= float(row["accuracy"]) <= 1 and 0 <= float(row["macro_f1"]) <= 1
         assert float(row["fit_time_s"]) >= 0
+        assert 0 <= float(row["accuracy_std"]) <= 0.5 and 0 <= float(row["macro_f1_std"]) <= 0.5
+        stochastic = row["pipeline"] in specs and specs[row["pipeline"]].stochastic
+        assert int(row["n_runs"]) == (2 if stochastic else 1)
+    assert int(next(r for r in rows if r["pipeline"] == "lr")["n_runs"]) == 1
+    auto = next(r for r in rows if r["pipeline"] == "auto")
+    assert auto["chosen"].split(" ")[0] in {"lr", "feedforward", "contrastive"}
     baseline = rows[0]
     # 15 test texts; the baseline always predicts the majority label.
     assert float(baseline["macro_f1"]) < float(baseline["accuracy"])
     markdown = (out / "results.md").read_text(encoding="utf-8")
-    assert markdown.startswith("| pipeline | accuracy | macro F1 | fit time (s) |")
-    assert all(f"| {name} |" in markdown for name in expected)
+    assert markdown.startswith("| pipeline | runs | accuracy | macro F1 | fit time (s) |")
+    assert all(f"| {name} " in markdown for name in expected)
+    assert "| 2 | " in markdown and " ± " in markdown  # mean ± std over the two seeds
+    assert "Best by macro F1" in markdown or "No clear best by macro F1" in markdown
 
     pca = assert_png(out / "embedding_pca.png")
     n_tuners = sum(spec.tunes for spec in available_pipelines().values() if spec.in_compare)

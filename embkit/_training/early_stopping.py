@@ -1,0 +1,146 @@
+"""Validation-driven training for the torch estimators, in the way of ``MLPClassifier``.
+
+With ``early_stopping=True``, ``fit`` holds out ``validation_fraction`` of the rows (a
+seeded split, stratified by label when there are labels), scores the network on them after
+every pass (the negated mean validation loss, so higher is better), stops once the score has
+not improved by more than ``tol`` for ``n_iter_no_change`` passes in a row, and puts back the
+weights of the best pass. ``partial_fit`` never holds data out.
+
+The pieces are small on purpose: :func:`check_early_stopping_params` (at fit time),
+:func:`holdout_indices` (the split) and :class:`EarlyStopping` (the book-keeping), which the
+torch base calls from its named steps.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+from typing import Any
+
+import numpy as np
+import torch
+
+from embkit._core.validation import check_positive_float, check_positive_int
+
+__all__ = ["EarlyStopping", "check_early_stopping_params", "holdout_indices"]
+
+
+def check_early_stopping_params(estimator: Any) -> bool:
+    """Validate ``early_stopping``, ``validation_fraction``, ``n_iter_no_change``, ``tol``.
+
+    Returns whether early stopping is on. An estimator without these parameters has it off.
+
+    Examples
+    --------
+    >>> class Est:
+    ...     early_stopping, validation_fraction, n_iter_no_change, tol = True, 0.1, 5, 1e-4
+    >>> check_early_stopping_params(Est())
+    True
+    >>> Est.validation_fraction = 1.5
+    >>> check_early_stopping_params(Est())
+    Traceback (most recent call last):
+    ...
+    ValueError: validation_fraction must be a number in (0, 1), got 1.5
+    """
+    on = getattr(estimator, "early_stopping", False)
+    if not isinstance(on, (bool, np.bool_)):
+        raise TypeError(f"early_stopping must be True or False, got {on!r}")
+    if not hasattr(estimator, "validation_fraction"):
+        return bool(on)
+    fraction = estimator.validation_fraction
+    if isinstance(fraction, bool) or not isinstance(fraction, numbers.Real):
+        raise TypeError(f"validation_fraction must be a number in (0, 1), got {fraction!r}")
+    if not 0 < float(fraction) < 1:
+        raise ValueError(f"validation_fraction must be a number in (0, 1), got {fraction!r}")
+    check_positive_int(estimator.n_iter_no_change, "n_iter_no_change")
+    check_positive_float(estimator.tol, "tol", allow_zero=True)
+    return bool(on)
+
+
+def holdout_indices(
+    n: int, fraction: float, rng: np.random.Generator, labels: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """Split ``range(n)`` into (train, validation) row indices, seeded by ``rng``.
+
+    The validation part has ``ceil(fraction * n)`` rows. With 1-D ``labels`` it is
+    stratified: every class with at least two rows gives about ``fraction`` of its rows
+    (at least one), and keeps at least one for training; classes with a single row stay
+    in training.
+
+    Examples
+    --------
+    >>> rng = np.random.default_rng(0)
+    >>> train, val = holdout_indices(20, 0.1, rng, labels=np.repeat([0, 1], 10))
+    >>> len(train), len(val), sorted(np.repeat([0, 1], 10)[val].tolist())
+    (18, 2, [0, 1])
+    """
+    if n < 2:
+        raise ValueError(
+            f"early_stopping needs at least 2 samples to hold some out for validation, got "
+            f"{n} sample (1 sample cannot be split); use early_stopping=False"
+        )
+    if labels is None or labels.ndim != 1:
+        order = rng.permutation(n)
+        n_val = min(max(1, math.ceil(fraction * n)), n - 1)
+        return np.sort(order[n_val:]), np.sort(order[:n_val])
+    val_parts = []
+    for code in np.unique(labels):
+        rows = np.flatnonzero(labels == code)
+        if len(rows) < 2:
+            continue
+        take = min(max(1, round(fraction * len(rows))), len(rows) - 1)
+        val_parts.append(rng.choice(rows, size=take, replace=False))
+    if not val_parts:
+        return holdout_indices(n, fraction, rng)
+    val = np.sort(np.concatenate(val_parts))
+    train = np.setdiff1d(np.arange(n), val, assume_unique=True)
+    return train, val
+
+
+class EarlyStopping:
+    """Scores after each pass, the best weights so far, and when to stop.
+
+    Follows ``MLPClassifier``: a pass counts as "no improvement" when its score is not
+    above the best score plus ``tol``; training stops when that happened more than
+    ``n_iter_no_change`` times in a row. The best weights are kept on the CPU.
+
+    Examples
+    --------
+    >>> import torch
+    >>> module = torch.nn.Linear(2, 1)
+    >>> stop = EarlyStopping(n_iter_no_change=1, tol=0.0)
+    >>> [stop.update(score, module, i + 1) for i, score in enumerate([-3.0, -2.0, -2.5, -2.1])]
+    [False, False, False, True]
+    >>> stop.best_score, stop.best_iteration
+    (-2.0, 2)
+    """
+
+    def __init__(self, *, n_iter_no_change: int, tol: float) -> None:
+        self.n_iter_no_change = n_iter_no_change
+        self.tol = tol
+        self.scores: list[float] = []
+        self.best_score = -np.inf
+        self.best_iteration = 0
+        self._best_state: dict[str, torch.Tensor] | None = None
+        self._no_improvement = 0
+
+    def update(self, score: float, module: torch.nn.Module, iteration: int) -> bool:
+        """Record the score of pass ``iteration``; returns whether to stop now."""
+        self.scores.append(score)
+        if score > self.best_score + self.tol:
+            self._no_improvement = 0
+        else:
+            self._no_improvement += 1
+        if score > self.best_score:
+            self.best_score = score
+            self.best_iteration = iteration
+            self._best_state = {
+                k: v.detach().to("cpu", copy=True) for k, v in module.state_dict().items()
+            }
+        return self._no_improvement > self.n_iter_no_change
+
+    def restore_best(self, module: torch.nn.Module) -> None:
+        """Load the best weights seen into ``module`` (in place)."""
+        if self._best_state is not None:
+            with torch.no_grad():
+                module.load_state_dict(self._best_state)

@@ -1,0 +1,104 @@
+"""``compare`` over several seeds, its verdict, and the ``auto`` pipeline."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from sklearn.linear_model import LogisticRegression
+
+from embkit.cli.auto import auto_search, describe_choice
+from embkit.cli.compare import BASELINE, compare_pipelines, verdict
+from embkit.cli.registry import get_pipeline_spec
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def small_split(n_train=48, n_test=16):
+    import json
+
+    rows = [
+        json.loads(line)
+        for line in (ROOT / "datasets" / "rotten_tomatoes.jsonl").read_text().splitlines()
+    ]
+    rows = [r for r in rows if r["label"] in ("fresh", "rotten")][: n_train + n_test]
+    texts, labels = [r["text"] for r in rows], [r["label"] for r in rows]
+    return texts[:n_train], labels[:n_train], texts[n_train:], labels[n_train:]
+
+
+def row(name, f1, std=0.0):
+    return {"pipeline": name, "macro_f1": f1, "macro_f1_std": std, "accuracy": f1}
+
+
+def test_verdict_names_a_best_only_beyond_the_seed_spread():
+    rows = [row(BASELINE, 0.3), row("lr", 0.80), row("feedforward", 0.83, 0.01)]
+    best, sentence = verdict(rows)
+    assert best == "feedforward" and sentence.startswith("Best by macro F1: feedforward")
+    rows = [row(BASELINE, 0.3), row("lr", 0.80), row("feedforward", 0.805, 0.01), row("x", 0.7)]
+    best, sentence = verdict(rows)
+    assert best == "feedforward"
+    assert sentence.startswith("No clear best by macro F1: feedforward, lr are level")
+    assert "x" not in sentence.split("level")[0]
+
+
+def test_compare_runs_stochastic_pipelines_once_per_seed(tmp_path):
+    train_texts, y_train, test_texts, y_test = small_split()
+    result = compare_pipelines(
+        train_texts, y_train, test_texts, y_test, names=["lr", "feedforward"],
+        cache=tmp_path / "cache", seeds=2,
+    )  # fmt: skip
+    rows = {r["pipeline"]: r for r in result.rows}
+    assert rows["lr"]["n_runs"] == 1 and rows["lr"]["macro_f1_std"] == 0.0
+    assert rows["feedforward"]["n_runs"] == 2
+    table = result.table()
+    assert "| feedforward | 2 | " in table and " ± " in table
+    assert result.verdict.startswith(("Best by macro F1", "No clear best by macro F1"))
+    with pytest.raises(ValueError, match="seeds"):
+        compare_pipelines(train_texts, y_train, test_texts, y_test, names=["lr"], seeds=0)
+
+
+def test_auto_never_sees_the_test_split(tmp_path, monkeypatch):
+    """Spy on every classifier fit inside ``auto``: no test embedding is ever among them."""
+    seen = []
+    original = LogisticRegression.fit
+
+    def spy(self, X, y, *args, **kwargs):
+        seen.append(np.asarray(X))
+        return original(self, X, y, *args, **kwargs)
+
+    monkeypatch.setattr(LogisticRegression, "fit", spy)
+    train_texts, y_train, test_texts, y_test = small_split()
+    result = compare_pipelines(
+        train_texts, y_train, test_texts, y_test, names=["auto"], cache=tmp_path / "c", seeds=1
+    )
+    assert len(seen) >= 3 * 4 + 1  # 3 folds x 4 candidates, then the refit
+    raw_test = result.X_test
+    for X in seen:
+        assert X.shape[0] <= len(train_texts)
+        # LR sees raw embeddings (lr), a tuned space or [raw, tuned]: test rows are never there
+        width = raw_test.shape[1]
+        if X.shape[1] >= width:
+            raw_part = X[:, :width]
+            assert not (raw_part[:, None, :] == raw_test[None, :, :]).all(axis=2).any()
+    assert result.rows[-1]["chosen"] in {"lr", "feedforward", "contrastive"}
+
+
+def test_auto_search_reports_its_choice():
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(90, 6)).astype(np.float32)
+    y = np.repeat(["a", "b", "c"], 30)
+    X[y == "a", 0] += 2.0
+    search = auto_search(random_state=0).fit(X, y)
+    assert len(search.cv_results_["params"]) == 4
+    text = describe_choice(search)
+    assert text.split(" ")[0] in {"lr", "feedforward", "contrastive"}
+    assert f"{search.best_score_:.3f}" in text
+
+
+def test_opt_in_pipelines_are_registered_but_not_compared_by_default():
+    for name in ("finetune", "static", "setfit"):
+        spec = get_pipeline_spec(name)
+        assert spec.on_text and not spec.in_compare
+    assert get_pipeline_spec("auto").in_compare
+    assert not get_pipeline_spec("lr").stochastic
