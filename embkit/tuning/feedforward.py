@@ -24,8 +24,9 @@ class FeedForwardTuner(TunedOutputMixin, TransformerMixin, ClassifierMixin, Torc
     ----------
     hidden_dim : int, default=512
         Width of the hidden layer, the size of the tuned embedding.
-    n_epochs : int, default=20
-        Passes over the data made by ``fit``. ``partial_fit`` makes one pass per call.
+    n_epochs : int, default=50
+        Most passes over the data made by ``fit`` (it stops earlier with
+        ``early_stopping``). ``partial_fit`` makes one pass per call.
     learning_rate : float, default=5e-3
         AdamW learning rate.
     batch_size : int, default=512
@@ -97,8 +98,8 @@ class FeedForwardTuner(TunedOutputMixin, TransformerMixin, ClassifierMixin, Torc
     >>> X = rng.normal(size=(60, 8)).astype("float32")
     >>> y = np.where(X[:, 0] > 0, "pos", "neg")
     >>> tuner = FeedForwardTuner(16, n_epochs=50, batch_size=16, random_state=0).fit(X, y)
-    >>> tuner.transform(X).shape
-    (60, 16)
+    >>> tuner.transform(X).shape  # output="concat": the 8 inputs, then 16 tuned columns
+    (60, 24)
     >>> tuner.score(X, y) > 0.9
     True
     """
@@ -107,7 +108,7 @@ class FeedForwardTuner(TunedOutputMixin, TransformerMixin, ClassifierMixin, Torc
         self,
         hidden_dim: int = 512,
         *,
-        n_epochs: int = 20,
+        n_epochs: int = 50,
         learning_rate: float = 5e-3,
         batch_size: int = 512,
         activation: str = "relu",

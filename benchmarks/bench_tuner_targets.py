@@ -1,0 +1,189 @@
+"""Do the tuners at their defaults beat plain logistic regression? (issue 14 targets)
+
+On the Rotten Tomatoes demo split (``datasets/rotten_tomatoes.jsonl``, 25% stratified test
+part, seed 0: the split ``make demo`` uses), sst2 and emotion, with MiniLM embeddings
+computed once per data set, one after the other on the same vectors:
+
+* plain embeddings + ``LogisticRegression(max_iter=3000)`` (the baseline, deterministic);
+* ``FeedForwardTuner()`` at its defaults + the same logistic regression;
+* ``ContrastiveTuner()`` at its defaults + the same logistic regression;
+* ``auto`` (``embkit.cli.auto.auto_search``: 3-fold CV on the training split among lr,
+  feedforward at two widths and contrastive, then refitted).
+
+Test accuracy and macro F1, mean and standard deviation over seeds 0..N-1, and the
+targets of issue 14 checked in the same run::
+
+    flock /tmp/embkit-bench.lock python -m benchmarks.bench_tuner_targets --seeds 5
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from typing import Any
+
+import numpy as np
+
+from benchmarks._common import ROOT, environment, markdown_table, read_split, save_json
+
+
+def load(name: str) -> tuple[list[str], list[str], list[str], list[str]]:
+    """Train and test texts and labels; ``rt`` is the demo's own split."""
+    if name != "rt":
+        train, test = read_split(name, "train"), read_split(name, "test")
+        return train[0], train[1], test[0], test[1]
+    from sklearn.model_selection import train_test_split
+
+    rows = [
+        json.loads(line)
+        for line in (ROOT / "datasets" / "rotten_tomatoes.jsonl").read_text().splitlines()
+    ]
+    texts, labels = [r["text"] for r in rows], [r["label"] for r in rows]
+    a, b, c, d = train_test_split(texts, labels, test_size=0.25, random_state=0, stratify=labels)
+    return a, c, b, d
+
+
+def contenders(seed: int) -> dict[str, Any]:
+    """name -> a fresh estimator taking embeddings (None: plain LR)."""
+    from embkit import ContrastiveTuner, FeedForwardTuner
+    from embkit.cli.auto import auto_search
+
+    return {
+        "plain LR": None,
+        "FeedForwardTuner() + LR": FeedForwardTuner(random_state=seed, device="cpu"),
+        "ContrastiveTuner() + LR": ContrastiveTuner(random_state=seed, device="cpu"),
+        "auto": auto_search(random_state=seed),
+    }
+
+
+def scores(model: Any, X: np.ndarray, y: np.ndarray) -> tuple[float, float]:
+    from sklearn.metrics import accuracy_score, f1_score
+
+    pred = model.predict(X)
+    return float(accuracy_score(y, pred)), float(f1_score(y, pred, average="macro"))
+
+
+def run_dataset(name: str, seeds: int, auto_seeds: int, cache: str) -> dict[str, Any]:
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+
+    from embkit import SentenceEncoder
+    from embkit.cli.auto import describe_choice
+
+    train_texts, y_train, test_texts, y_test = load(name)
+    encoder = SentenceEncoder(cache=cache, device="cpu", show_progress_bar=False)
+    X_train, X_test = encoder.fit_transform(train_texts), encoder.fit_transform(test_texts)
+    y_train, y_test = np.asarray(y_train), np.asarray(y_test)
+    print(f"\n{name}: {len(X_train):,} train / {len(X_test):,} test", flush=True)
+    runs: dict[str, list[tuple[float, float, float]]] = {}
+    chosen: list[str] = []
+    for seed in range(seeds):
+        for label, est in contenders(seed).items():
+            if (label == "plain LR" and seed > 0) or (label == "auto" and seed >= auto_seeds):
+                continue
+            if est is None:
+                model = LogisticRegression(max_iter=3000)
+            elif label == "auto":
+                model = est
+            else:
+                model = make_pipeline(est, LogisticRegression(max_iter=3000))
+            start = time.perf_counter()
+            model.fit(X_train, y_train)
+            fit_s = time.perf_counter() - start
+            acc, f1 = scores(model, X_test, y_test)
+            runs.setdefault(label, []).append((acc, f1, fit_s))
+            extra = ""
+            if label == "auto":
+                chosen.append(describe_choice(model))
+                extra = f", chose {chosen[-1]}"
+            print(
+                f"  seed {seed} {label}: accuracy {acc:.3f}, macro F1 {f1:.3f}, "
+                f"fit {fit_s:.1f}s{extra}",
+                flush=True,
+            )
+    summary = {}
+    for label, values in runs.items():
+        arr = np.array(values)
+        summary[label] = {
+            "runs": len(values),
+            "accuracy": float(arr[:, 0].mean()),
+            "accuracy_std": float(arr[:, 0].std()),
+            "macro_f1": float(arr[:, 1].mean()),
+            "macro_f1_std": float(arr[:, 1].std()),
+            "fit_s": float(np.median(arr[:, 2])),
+        }
+    majority = max(set(y_test.tolist()), key=y_test.tolist().count)
+    return {
+        "data": name,
+        "n_train": len(X_train),
+        "n_test": len(X_test),
+        "most_frequent_accuracy": float(np.mean(y_test == majority)),
+        "summary": summary,
+        "auto_choices": chosen,
+    }
+
+
+def targets(result: dict[str, Any]) -> list[str]:
+    """The issue's targets, checked on this data set (one line each)."""
+    s = result["summary"]
+    base = s["plain LR"]
+    lines = []
+    for tuner in ("FeedForwardTuner() + LR", "ContrastiveTuner() + LR"):
+        for metric in ("accuracy", "macro_f1"):
+            gap = s[tuner][metric] - base[metric]
+            verdict = "ok" if gap >= -0.002 else "BELOW"
+            plus = " (+1 point)" if gap >= 0.01 else ""
+            lines.append(f"{tuner} {metric} {gap:+.3f} vs plain LR: {verdict}{plus}")
+    if "auto" in s:
+        singles = {k: v for k, v in s.items() if k != "auto"}
+        best = max(singles, key=lambda k: singles[k]["macro_f1"])
+        floor = singles[best]["macro_f1"] - singles[best]["macro_f1_std"]
+        ok = s["auto"]["macro_f1"] >= floor
+        lines.append(
+            f"auto macro F1 {s['auto']['macro_f1']:.3f} vs best single ({best}) "
+            f"{singles[best]['macro_f1']:.3f} - spread {singles[best]['macro_f1_std']:.3f}: "
+            + ("ok" if ok else "BELOW")
+        )
+    return lines
+
+
+def table(results: list[dict[str, Any]]) -> str:
+    rows = []
+    for r in results:
+        rows.append({
+            "data": r["data"], "pipeline": "most frequent class", "runs": "-",
+            "accuracy": f"{r['most_frequent_accuracy']:.3f}", "macro F1": "-", "fit s": "-",
+        })  # fmt: skip
+        for label, v in r["summary"].items():
+            rows.append({
+                "data": r["data"], "pipeline": label, "runs": v["runs"],
+                "accuracy": f"{v['accuracy']:.3f} ± {v['accuracy_std']:.3f}",
+                "macro F1": f"{v['macro_f1']:.3f} ± {v['macro_f1_std']:.3f}",
+                "fit s": f"{v['fit_s']:.1f}",
+            })  # fmt: skip
+    return markdown_table(rows)
+
+
+def main(argv: list[str] | None = None) -> dict:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seeds", type=int, default=5)
+    parser.add_argument("--auto-seeds", type=int, default=None, help="default: --seeds")
+    parser.add_argument("--datasets", nargs="+", default=["rt", "sst2", "emotion"])
+    parser.add_argument("--cache", default=str(ROOT / ".cache" / "bench-embeddings"))
+    args = parser.parse_args(argv)
+    auto_seeds = args.seeds if args.auto_seeds is None else args.auto_seeds
+    env = environment()
+    print(", ".join(f"{k} {v}" for k, v in env.items()))
+    results = []
+    for name in args.datasets:
+        results.append(run_dataset(name, args.seeds, auto_seeds, args.cache))
+        for line in targets(results[-1]):
+            print(f"  target: {line}")
+        save_json({"environment": env, "results": results}, "tuner_targets_" + "_".join(args.datasets))
+    print("\n" + table(results))
+    return {"environment": env, "results": results}
+
+
+if __name__ == "__main__":
+    main()
