@@ -180,7 +180,9 @@ def main(argv: list[str] | None = None) -> dict:
         results.append(run_dataset(name, args.seeds, auto_seeds, args.cache))
         for line in targets(results[-1]):
             print(f"  target: {line}")
-        save_json({"environment": env, "results": results}, "tuner_targets_" + "_".join(args.datasets))
+        save_json(
+            {"environment": env, "results": results}, "tuner_targets_" + "_".join(args.datasets)
+        )
     print("\n" + table(results))
     return {"environment": env, "results": results}
 

@@ -17,7 +17,11 @@ from embkit import ContrastiveLearner, ContrastiveTuner, DifferentiableHead, Fee
 # Cheap constructor arguments: enough training for the checks' accuracy thresholds.
 NUMERIC_ESTIMATORS = [
     FeedForwardTuner(
-        hidden_dim=16, n_epochs=40, batch_size=16, learning_rate=1e-2, random_state=0,
+        hidden_dim=16,
+        n_epochs=40,
+        batch_size=16,
+        learning_rate=1e-2,
+        random_state=0,
         early_stopping=False,
     ),  # fmt: skip
     ContrastiveTuner(hidden_dim=8, n_epochs=5, batch_size=32, random_state=0),

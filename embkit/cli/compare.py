@@ -215,7 +215,10 @@ def compare_pipelines(
     for spec in specs:
         X_fit, X_eval = (list(train_texts), list(test_texts)) if spec.on_text else (X_train, X_test)
         n_runs = seeds if spec.stochastic else 1
-        say(f"fitting {spec.name}: {spec.description}" + (f" ({n_runs} seeds)" if n_runs > 1 else ""))
+        say(
+            f"fitting {spec.name}: {spec.description}"
+            + (f" ({n_runs} seeds)" if n_runs > 1 else "")
+        )
         runs, chosen = [], []
         for k in range(n_runs):
             pipe = make_named_pipeline(
@@ -275,7 +278,7 @@ def verdict(rows: Sequence[dict[str, Any]]) -> tuple[str | None, str]:
     >>> rows = [{"pipeline": "a", "macro_f1": 0.80, "macro_f1_std": 0.01, "accuracy": 0.8},
     ...         {"pipeline": "b", "macro_f1": 0.79, "macro_f1_std": 0.02, "accuracy": 0.8}]
     >>> verdict(rows)[1]
-    'No clear best by macro F1: a, b are level within the seed spread (a leads by 0.010, spread 0.020).'
+    'No clear best by macro F1: a, b are level (a leads by 0.010, seed spread 0.020).'
     >>> verdict(rows[:1])[1]
     'Best by macro F1: a.'
     """
@@ -302,8 +305,8 @@ def verdict(rows: Sequence[dict[str, Any]]) -> tuple[str | None, str]:
         )
     level = [r["pipeline"] for r in candidates if top["macro_f1"] - r["macro_f1"] <= spread(r)]
     return top["pipeline"], (
-        f"No clear best by macro F1: {', '.join(level)} are level within the seed spread "
-        f"({top['pipeline']} leads by {lead:.3f}, spread {spread(runner):.3f})."
+        f"No clear best by macro F1: {', '.join(level)} are level "
+        f"({top['pipeline']} leads by {lead:.3f}, seed spread {spread(runner):.3f})."
     )
 
 

@@ -79,7 +79,9 @@ def test_seeded_and_clone_safe(cls):
     c = overfitting(cls, random_state=1).fit(X, y)
     assert a.validation_scores_ == b.validation_scores_
     assert a.validation_scores_ != c.validation_scores_
-    out = (lambda e: e.predict_proba(X)) if cls is DifferentiableHead else (lambda e: e.transform(X))
+    out = (
+        (lambda e: e.predict_proba(X)) if cls is DifferentiableHead else (lambda e: e.transform(X))
+    )
     np.testing.assert_array_equal(out(a), out(b))
 
 
@@ -102,9 +104,9 @@ def test_holdout_is_stratified_seeded_and_sized():
 def test_fit_holds_out_a_stratified_part(monkeypatch):
     seen = record_stopping(monkeypatch)
     X, y = noisy_data(n=200)
-    FeedForwardTuner(8, n_epochs=3, early_stopping=True, validation_fraction=0.2, random_state=0).fit(
-        X, y
-    )
+    FeedForwardTuner(
+        8, n_epochs=3, early_stopping=True, validation_fraction=0.2, random_state=0
+    ).fit(X, y)
     val = seen[-1][1].data
     assert val.n == 40
     codes = val.y.numpy()
