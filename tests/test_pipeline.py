@@ -47,8 +47,10 @@ def test_grid_search_over_hidden_dim_changes_output_width(encoder_cache):
     for width in (3, 7):
         candidate = clone(pipe).set_params(contrastivetuner__hidden_dim=width).fit(TEXTS, LABELS)
         tuner = candidate.named_steps["contrastivetuner"]
-        assert tuner.transform(candidate[:1].transform(TEXTS[:2])).shape == (2, width)
-        assert candidate.named_steps["logisticregression"].n_features_in_ == width
+        raw = candidate[:1].transform(TEXTS[:2])
+        # output="concat" (the default): the raw embedding, then the tuned one
+        assert tuner.transform(raw).shape == (2, raw.shape[1] + width)
+        assert candidate.named_steps["logisticregression"].n_features_in_ == raw.shape[1] + width
 
 
 def test_clone_and_joblib_round_trip(encoder_cache, tmp_path):

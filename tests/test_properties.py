@@ -18,8 +18,12 @@ from sklearn.base import clone
 from embkit import ContrastiveLearner, ContrastiveTuner, DifferentiableHead, FeedForwardTuner
 
 LABELLED = {
-    "FeedForwardTuner": FeedForwardTuner(4, n_epochs=2, batch_size=8, device="cpu"),
-    "ContrastiveTuner": ContrastiveTuner(hidden_dim=3, n_epochs=2, batch_size=8, device="cpu"),
+    # output="tuned": the width is hidden_dim alone (output="concat" is tested in
+    # tests/tuning/test_tuned_output.py)
+    "FeedForwardTuner": FeedForwardTuner(4, n_epochs=2, batch_size=8, device="cpu", output="tuned"),
+    "ContrastiveTuner": ContrastiveTuner(
+        hidden_dim=3, n_epochs=2, batch_size=8, device="cpu", output="tuned"
+    ),
     "DifferentiableHead": DifferentiableHead(hidden_dim=3, n_epochs=2, batch_size=8, device="cpu"),
 }
 PAIRS = ContrastiveLearner(3, n_epochs=2, batch_size=8, device="cpu")

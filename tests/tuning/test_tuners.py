@@ -151,11 +151,11 @@ def test_pickle_from_another_device_loads_on_cpu(tuner, blobs):
 @pytest.mark.parametrize("tuner", TUNERS, ids=IDS)
 def test_pandas_output_and_feature_names(tuner, blobs):
     X, y = blobs
-    est = clone(tuner).fit(X, y)
+    est = clone(tuner).set_params(output="tuned").fit(X, y)
     names = est.get_feature_names_out()
     prefix = type(est).__name__.lower()
     assert names.tolist() == [f"{prefix}{i}" for i in range(est.transform(X).shape[1])]
-    frame = clone(tuner).set_output(transform="pandas").fit(X, y).transform(X)
+    frame = clone(est).set_output(transform="pandas").fit(X, y).transform(X)
     assert list(frame.columns) == names.tolist()
 
 
@@ -243,7 +243,7 @@ def test_set_params_reaches_the_inner_learner(blobs):
     tuner = ContrastiveTuner(hidden_dim=5, n_epochs=2, random_state=0)
     tuner.set_params(hidden_dim=7, learning_rate=0.05, n_layers=2)
     tuner.fit(X, y)
-    assert tuner.transform(X).shape == (len(X), 7)
+    assert tuner.transform(X).shape == (len(X), X.shape[1] + 7)  # output="concat"
     assert tuner.learner_.learning_rate == 0.05
     assert tuner.learner_.n_layers == 2
 
