@@ -22,6 +22,7 @@ from embkit.active.diversity import ClassBalanced, CoreSet, KMeansSampling
 from embkit.active.learner import ActiveLearner
 from embkit.active.simulation import (
     LearningCurve,
+    curve_table,
     learning_curve_area,
     plot_learning_curves,
     simulate,
@@ -48,6 +49,7 @@ __all__ = [
     "QueryStrategy",
     "RandomSampling",
     "StabilizingPredictions",
+    "curve_table",
     "learning_curve_area",
     "make_strategy",
     "plot_learning_curves",

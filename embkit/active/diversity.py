@@ -73,19 +73,55 @@ class CoreSet(QueryStrategy):
         return candidates[picks]
 
 
+def _kmeans(X: np.ndarray, k: int, rng: np.random.Generator, n_iter: int) -> np.ndarray:
+    """Centres of ``k`` clusters: k-means++ seeding, then ``n_iter`` Lloyd steps (numpy/BLAS).
+
+    Plain matrix products on purpose: on a busy shared machine scikit-learn's OpenMP
+    k-means spent seconds waiting for threads on a few thousand rows.
+    """
+    from scipy import sparse
+
+    norms = _squared_norms(X)
+    centres = np.empty((k, X.shape[1]), dtype=X.dtype)
+    first = int(rng.integers(X.shape[0]))
+    centres[0] = X[first]
+    dist = np.maximum(norms - 2.0 * (X @ X[first]) + norms[first], 0.0)
+    for i in range(1, k):  # k-means++: loops over the centres, vectorised over the rows
+        total = dist.sum()
+        j = int(rng.choice(X.shape[0], p=dist / total)) if total > 0 else int(
+            rng.integers(X.shape[0]))  # fmt: skip
+        centres[i] = X[j]
+        np.minimum(dist, np.maximum(norms - 2.0 * (X @ X[j]) + norms[j], 0.0), out=dist)
+    rows = np.arange(X.shape[0])
+    for _ in range(n_iter):
+        d2 = -2.0 * (X @ centres.T) + _squared_norms(centres)[None, :]
+        nearest = d2.argmin(axis=1)
+        member = sparse.csr_matrix((np.ones(X.shape[0]), (nearest, rows)), shape=(k, X.shape[0]))
+        counts = np.asarray(member.sum(axis=1)).ravel()
+        sums = np.asarray(member @ X)
+        filled = counts > 0
+        moved = sums[filled] / counts[filled, None]
+        if np.allclose(moved, centres[filled]):
+            break
+        centres[filled] = moved  # an empty cluster keeps its centre
+    return centres
+
+
 class KMeansSampling(QueryStrategy):
     """The rows nearest to the centres of ``n`` k-means clusters of the unlabelled rows.
 
     Representative rather than extreme picks (the core-set favours outliers): a good seed
-    set. Clustering uses :class:`~sklearn.cluster.MiniBatchKMeans` on at most
+    set. Clustering (k-means++ seeding, then ``n_iter`` Lloyd steps) runs on at most
     ``max_samples`` candidates drawn at random; every candidate then goes to its nearest
     centre and each centre contributes its nearest member. A centre left without members
     gives way to a random candidate.
 
     Parameters
     ----------
-    max_samples : int, default=20000
+    max_samples : int, default=5000
         Candidates the clustering sees at most (the assignment sees them all).
+    n_iter : int, default=10
+        Lloyd steps at most.
 
     Examples
     --------
@@ -97,35 +133,31 @@ class KMeansSampling(QueryStrategy):
     [0, 1, 2]
     """
 
-    def __init__(self, max_samples: int = 20000) -> None:
+    def __init__(self, max_samples: int = 5000, *, n_iter: int = 10) -> None:
         self.max_samples = max_samples
+        self.n_iter = n_iter
 
     def _select(self, X, candidates, labeled, n, estimator, y, rng):
-        from sklearn.cluster import MiniBatchKMeans
-
-        if isinstance(self.max_samples, bool) or not isinstance(
-            self.max_samples, (int, np.integer)
-        ) or self.max_samples < 1:  # fmt: skip
-            raise ValueError(f"max_samples must be a positive integer, got {self.max_samples!r}")
+        for name in ("max_samples", "n_iter"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+                raise ValueError(f"{name} must be a positive integer, got {value!r}")
         if n == candidates.size:
             return rng.permutation(candidates)
         sample = candidates
         if candidates.size > max(self.max_samples, n):
             sample = rng.choice(candidates, size=max(self.max_samples, n), replace=False)
-        km = MiniBatchKMeans(
-            n_clusters=n, n_init=3, batch_size=2048, random_state=int(rng.integers(2**31 - 1))
-        ).fit(X[sample])
-        centres = km.cluster_centers_.astype(X.dtype, copy=False)
+        centres = _kmeans(X[sample], n, rng, self.n_iter)
         sub = X[candidates] if candidates.size < X.shape[0] else X
-        norms = _squared_norms(sub)
-        d2 = norms[:, None] - 2.0 * (sub @ centres.T) + _squared_norms(centres)[None, :]
+        d2 = -2.0 * (sub @ centres.T) + _squared_norms(centres)[None, :]
         nearest = d2.argmin(axis=1)
-        dist = d2[np.arange(sub.shape[0]), nearest]
+        # the row's own squared norm was left out of d2 (same for every centre); add it back
+        # to compare distances between rows
+        dist = d2[np.arange(sub.shape[0]), nearest] + _squared_norms(sub)
         # for each centre, its closest member: sort by (centre, distance), keep group heads
         order = np.lexsort((dist, nearest))
         heads = order[np.r_[True, nearest[order][1:] != nearest[order][:-1]]]
-        heads = heads[np.argsort(dist[heads], kind="stable")]  # tightest clusters first
-        picks = candidates[heads]
+        picks = candidates[heads[np.argsort(nearest[heads], kind="stable")]]
         if picks.size < n:  # empty clusters: fill with random candidates not yet picked
             rest = np.setdiff1d(candidates, picks)
             picks = np.r_[picks, rng.choice(rest, size=n - picks.size, replace=False)]
