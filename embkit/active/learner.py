@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 from sklearn.base import BaseEstimator, clone
-from sklearn.utils.validation import check_is_fitted
+from sklearn.exceptions import NotFittedError
 
 from embkit.active.strategies import (
     MarginSampling,
@@ -222,7 +222,7 @@ class ActiveLearner(BaseEstimator):
     @property
     def n_labeled_(self) -> int:
         """Number of labelled rows."""
-        check_is_fitted(self, "labeled_")
+        self._check_started()
         return int(self.labeled_.size)
 
     def query(self, X: Any, n: int | None = None) -> np.ndarray:
@@ -239,7 +239,8 @@ class ActiveLearner(BaseEstimator):
             )
         seeding = self.estimator_ is None or self.labeled_.size < self.n_initial
         if n is None:
-            n = self.n_initial - self.labeled_.size if seeding else self.batch_size
+            short = self.n_initial - self.labeled_.size  # of the seed set
+            n = short if short > 0 else self.batch_size
             n = max(1, min(n, left, self._rows_left()))
         else:
             _positive_int(n, "n")
@@ -339,7 +340,7 @@ class ActiveLearner(BaseEstimator):
 
     def skip(self, indices: Any) -> ActiveLearner:
         """Never query these rows again (a text nobody can label); returns self."""
-        check_is_fitted(self, "labeled_")
+        self._check_started()
         idx = _as_indices(np.atleast_1d(np.asarray(indices)), self.n_pool_, "indices")
         self.skipped_ = np.union1d(self.skipped_, np.setdiff1d(idx, self.labeled_))
         return self
@@ -396,6 +397,12 @@ class ActiveLearner(BaseEstimator):
                 callback(self)
         return self
 
+    def _check_started(self) -> None:
+        if not hasattr(self, "labeled_"):
+            raise NotFittedError(
+                "this ActiveLearner has not started: call start(X), query(X) or teach(X, ...)"
+            )
+
     def _budget_left(self) -> int:
         limit = self.n_pool_ if self.budget is None else self.budget
         return max(0, int(limit) - int(self.labeled_.size))
@@ -405,7 +412,7 @@ class ActiveLearner(BaseEstimator):
 
     # ------------------------------------------------------------------ predictions
     def _model(self) -> Any:
-        check_is_fitted(self, "labeled_")
+        self._check_started()
         if self.estimator_ is None:
             raise ValueError(
                 "no model yet: teach labels of at least two classes first (n_labeled_="
