@@ -11,9 +11,9 @@ What lives here:
 * ``simulation`` - the loop with gold labels standing in for a person, learning curves,
   their area and their picture.
 
-Imports allowed: numpy, scikit-learn, embkit's own ``_validation`` helpers; matplotlib only
-inside the plotting function. Nothing here imports torch or an encoder: the strategies work
-on any numeric matrix, usually embeddings read from the cache.
+May import nothing from embkit outside this subpackage (numpy and scikit-learn only;
+matplotlib inside the plotting function). The strategies work on any numeric matrix,
+usually embeddings read from the cache; encoding is the caller's job.
 """
 
 from __future__ import annotations

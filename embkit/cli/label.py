@@ -183,8 +183,8 @@ def run(args: argparse.Namespace) -> int:
 
     from embkit.active import ActiveLearner
     from embkit.cli.app import CLIError, _news, _reading
-    from embkit.datasets import load_texts
-    from embkit.encoders import SentenceEncoder
+    from embkit.io.datasets import load_texts
+    from embkit.encoders.sentence import SentenceEncoder
 
     say = _news(args)
     labels = _parse_labels(args.labels)

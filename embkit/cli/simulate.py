@@ -59,7 +59,7 @@ def run(args: argparse.Namespace) -> int:
 
     from embkit.active import curve_table, make_strategy, plot_learning_curves, simulate
     from embkit.cli.app import CLIError, _check_labels, _load_labelled, _news, _split
-    from embkit.encoders import SentenceEncoder
+    from embkit.encoders.sentence import SentenceEncoder
 
     say = _news(args)
     args.strategy = list(dict.fromkeys(args.strategy))
