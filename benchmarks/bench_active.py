@@ -172,7 +172,9 @@ def run_tuner(name: str, data, args) -> list[dict[str, Any]]:
         "LR alone (margin)": None,
         f"FeedForwardTuner() defaults, refit every {args.every} rounds + LR": {},
         f"FeedForwardTuner(256, batch_size=32, n_epochs=40), every {args.every} rounds + LR": {
-            "hidden_dim": 256, "batch_size": 32, "n_epochs": 40,
+            "hidden_dim": 256,
+            "batch_size": 32,
+            "n_epochs": 40,
         },  # fmt: skip
     }
     n_labels = list(range(args.initial, args.budget + 1, args.batch))
@@ -228,7 +230,9 @@ def main(argv: list[str] | None = None) -> dict:
         source = data.get("emotion") or next(iter(data.values()))
         result["timing"] = run_timing(source, args)
     if "tuner" in args.parts:
-        result["tuner"] = [row for name in args.datasets for row in run_tuner(name, data[name], args)]
+        result["tuner"] = [
+            row for name in args.datasets for row in run_tuner(name, data[name], args)
+        ]
     print(f"saved {save_json(result, args.out)}")
     return result
 

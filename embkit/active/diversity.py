@@ -7,8 +7,6 @@ so the classes the labelled set lacks get more of each round.
 
 from __future__ import annotations
 
-from typing import Any
-
 import numpy as np
 from sklearn.base import clone
 

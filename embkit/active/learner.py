@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import time
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -11,6 +10,7 @@ import numpy as np
 from sklearn.base import BaseEstimator, clone
 from sklearn.exceptions import NotFittedError
 
+from embkit.active._helpers import _fingerprint, _plain, _positive_int, _seed, _sort_key
 from embkit.active.strategies import (
     MarginSampling,
     QueryStrategy,
@@ -23,22 +23,6 @@ from embkit.active.strategies import (
 __all__ = ["ActiveLearner"]
 
 _UPDATES = ("auto", "partial_fit", "refit")
-
-
-def _fingerprint(X: np.ndarray) -> str:
-    """A cheap identity of a pool: its shape and a few evenly spaced rows."""
-    rows = np.unique(np.linspace(0, X.shape[0] - 1, num=min(X.shape[0], 64)).astype(int))
-    digest = hashlib.sha256(repr(X.shape).encode())
-    digest.update(np.ascontiguousarray(X[rows], dtype=np.float32).tobytes())
-    return digest.hexdigest()[:16]
-
-
-def _positive_int(value: Any, name: str, *, allow_none: bool = False) -> None:
-    if value is None and allow_none:
-        return
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-        expected = "a positive integer or None" if allow_none else "a positive integer"
-        raise ValueError(f"{name} must be {expected}, got {value!r}")
 
 
 class ActiveLearner(BaseEstimator):
@@ -385,8 +369,10 @@ class ActiveLearner(BaseEstimator):
             ask = gold.__getitem__
         _positive_int(max_rounds, "max_rounds", allow_none=True)
         rounds = 0
-        while self._budget_left() and self._rows_left() and (
-            max_rounds is None or rounds < max_rounds
+        while (
+            self._budget_left()
+            and self._rows_left()
+            and (max_rounds is None or rounds < max_rounds)
         ):
             if self.stop_reason_ is not None:
                 break
@@ -427,20 +413,3 @@ class ActiveLearner(BaseEstimator):
     def predict_proba(self, X: Any) -> np.ndarray:
         """Class probabilities from the current model (columns in ``estimator_.classes_``)."""
         return self._model().predict_proba(X)
-
-
-def _seed(random_state: Any) -> int:
-    from sklearn.utils import check_random_state
-
-    if isinstance(random_state, np.random.Generator):
-        return int(random_state.integers(np.iinfo(np.int32).max))
-    return int(check_random_state(random_state).randint(np.iinfo(np.int32).max))
-
-
-def _sort_key(label: Any) -> tuple[str, Any]:
-    return (type(label).__name__, label)
-
-
-def _plain(labels: np.ndarray) -> np.ndarray:
-    """Object labels as the plainest array numpy makes of them (str, int or float dtype)."""
-    return np.asarray(labels.tolist())

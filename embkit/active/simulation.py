@@ -12,7 +12,13 @@ from sklearn.base import clone
 from embkit.active.learner import ActiveLearner
 from embkit.active.strategies import QueryStrategy, make_strategy
 
-__all__ = ["LearningCurve", "curve_table", "learning_curve_area", "plot_learning_curves", "simulate"]
+__all__ = [
+    "LearningCurve",
+    "curve_table",
+    "learning_curve_area",
+    "plot_learning_curves",
+    "simulate",
+]
 
 
 def learning_curve_area(n_labels: Any, accuracy: Any) -> float:

@@ -183,8 +183,8 @@ def run(args: argparse.Namespace) -> int:
 
     from embkit.active import ActiveLearner
     from embkit.cli.app import CLIError, _news, _reading
-    from embkit.io.datasets import load_texts
     from embkit.encoders.sentence import SentenceEncoder
+    from embkit.io.datasets import load_texts
 
     say = _news(args)
     labels = _parse_labels(args.labels)
@@ -201,7 +201,9 @@ def run(args: argparse.Namespace) -> int:
         say(f"note: {note}")
     cache = args.cache or str(Path(args.out).resolve().parent / ".embkit-cache")
     say(f"encoding {len(texts)} texts (cache: {cache})")
-    encoder = SentenceEncoder(args.model, cache=cache, show_progress_bar=False if args.quiet else None)
+    encoder = SentenceEncoder(
+        args.model, cache=cache, show_progress_bar=False if args.quiet else None
+    )
     X = encoder.fit_transform(texts)
     learner = ActiveLearner(
         LogisticRegression(max_iter=1000), args.strategy, initial=args.initial,

@@ -33,20 +33,53 @@ def add_parser(sub: Any, common: Callable[..., None]) -> None:
     p.add_argument("data", metavar="DATA", help="labelled texts")
     split = p.add_mutually_exclusive_group()
     split.add_argument("--test", metavar="DATA", help="labelled test texts (default: a split)")
-    split.add_argument("--test-size", type=_test_size, default=0.2,
-                       help="share of DATA held out, stratified (default: 0.2)")  # fmt: skip
-    p.add_argument("--strategy", nargs="+", default=["random", "margin"], metavar="NAME",
-                   help=f"one or more of: {', '.join(STRATEGY_NAMES)} (default: random margin)")  # fmt: skip
-    p.add_argument("--budget", type=_positive_int, required=True, metavar="N",
-                   help="labels per run, seed set included")  # fmt: skip
-    p.add_argument("--seeds", type=_positive_int, default=3, metavar="K",
-                   help="runs per strategy, seeds 0..K-1 (default: 3)")  # fmt: skip
-    p.add_argument("--initial", type=_positive_int, default=10, metavar="N",
-                   help="random seed labels before the strategy takes over (default: 10)")  # fmt: skip
-    p.add_argument("--batch", type=_positive_int, default=10, metavar="N",
-                   help="labels per round (default: 10)")  # fmt: skip
-    p.add_argument("--out", default="embkit-simulate", metavar="DIR",
-                   help="folder for learning_curves.png and curves.json (default: embkit-simulate)")  # fmt: skip
+    split.add_argument(
+        "--test-size",
+        type=_test_size,
+        default=0.2,
+        help="share of DATA held out, stratified (default: 0.2)",
+    )
+    p.add_argument(
+        "--strategy",
+        nargs="+",
+        default=["random", "margin"],
+        metavar="NAME",
+        help=f"one or more of: {', '.join(STRATEGY_NAMES)} (default: random margin)",
+    )
+    p.add_argument(
+        "--budget",
+        type=_positive_int,
+        required=True,
+        metavar="N",
+        help="labels per run, seed set included",
+    )
+    p.add_argument(
+        "--seeds",
+        type=_positive_int,
+        default=3,
+        metavar="K",
+        help="runs per strategy, seeds 0..K-1 (default: 3)",
+    )
+    p.add_argument(
+        "--initial",
+        type=_positive_int,
+        default=10,
+        metavar="N",
+        help="random seed labels before the strategy takes over (default: 10)",
+    )
+    p.add_argument(
+        "--batch",
+        type=_positive_int,
+        default=10,
+        metavar="N",
+        help="labels per round (default: 10)",
+    )
+    p.add_argument(
+        "--out",
+        default="embkit-simulate",
+        metavar="DIR",
+        help="folder for learning_curves.png and curves.json (default: embkit-simulate)",
+    )
     p.add_argument("--seed", type=int, default=0, help="seed of the train/test split")
     common(p)
     p.set_defaults(run=run)
@@ -88,13 +121,23 @@ def run(args: argparse.Namespace) -> int:
     for name in args.strategy:
         for seed in range(args.seeds):
             curve = simulate(
-                LogisticRegression(max_iter=1000), name, X, y, X_test, y_test,
-                budget=args.budget, n_initial=args.initial, batch_size=args.batch,
-                random_state=seed, name=name,
-            )  # fmt: skip
+                LogisticRegression(max_iter=1000),
+                name,
+                X,
+                y,
+                X_test,
+                y_test,
+                budget=args.budget,
+                n_initial=args.initial,
+                batch_size=args.batch,
+                random_state=seed,
+                name=name,
+            )
             curves.append(curve)
-            say(f"{name} seed {seed}: area {curve.area:.4f}, accuracy {curve.accuracy[-1]:.4f} "
-                f"at {curve.n_labels[-1]} labels")  # fmt: skip
+            say(
+                f"{name} seed {seed}: area {curve.area:.4f}, accuracy {curve.accuracy[-1]:.4f} "
+                f"at {curve.n_labels[-1]} labels"
+            )
     _print_curves(curves, args.strategy)
     print()
     for row in curve_table(curves):

@@ -84,8 +84,13 @@ def test_seeded_end_to_end(data):
     X, y = data
 
     def run(seed):
-        est = ActiveLearner(LogisticRegression(), ClassBalanced(MarginSampling()),
-                            initial="kmeans", budget=50, random_state=seed)  # fmt: skip
+        est = ActiveLearner(
+            LogisticRegression(),
+            ClassBalanced(MarginSampling()),
+            initial="kmeans",
+            budget=50,
+            random_state=seed,
+        )
         return est.run(X, y).labeled_
 
     np.testing.assert_array_equal(run(3), run(3))
@@ -94,12 +99,20 @@ def test_seeded_end_to_end(data):
 
 def test_seed_set_then_strategy(data):
     X, y = data
-    learner = ActiveLearner(LogisticRegression(), n_initial=12, batch_size=5, initial="kmeans",
-                            random_state=0)  # fmt: skip
+    learner = ActiveLearner(
+        LogisticRegression(), n_initial=12, batch_size=5, initial="kmeans", random_state=0
+    )
     seed = learner.query(X)
     np.testing.assert_array_equal(
-        seed, KMeansSampling().query(X, [], 12, random_state=np.random.default_rng(
-            np.random.RandomState(0).randint(np.iinfo(np.int32).max)))  # fmt: skip
+        seed,
+        KMeansSampling().query(
+            X,
+            [],
+            12,
+            random_state=np.random.default_rng(
+                np.random.RandomState(0).randint(np.iinfo(np.int32).max)
+            ),
+        ),
     )
     learner.teach(X, seed, y[seed])
     nxt = learner.query(X)
@@ -135,9 +148,15 @@ def test_save_and_resume_equals_an_uninterrupted_run(data, tmp_path):
     X, y = data
 
     def make():
-        return ActiveLearner(sgd(), "margin", classes=["neg", "odd", "pos"], initial="coreset",
-                             budget=70, stopping=[StabilizingPredictions(window=5)],
-                             random_state=7)  # fmt: skip
+        return ActiveLearner(
+            sgd(),
+            "margin",
+            classes=["neg", "odd", "pos"],
+            initial="coreset",
+            budget=70,
+            stopping=[StabilizingPredictions(window=5)],
+            random_state=7,
+        )
 
     whole = make().run(X, y)
     part = make().run(X, y, max_rounds=3)
@@ -177,8 +196,9 @@ def test_bad_input_is_a_clear_error_and_changes_nothing(data):
         ActiveLearner(object()).start(X)
     with pytest.raises(NotFittedError, match="has not started"):
         ActiveLearner(LogisticRegression()).skip([1])
-    learner = ActiveLearner(LogisticRegression(), classes=["neg", "odd", "pos"], budget=12,
-                            random_state=0)  # fmt: skip
+    learner = ActiveLearner(
+        LogisticRegression(), classes=["neg", "odd", "pos"], budget=12, random_state=0
+    )
     idx = learner.query(X)
     learner.teach(X, idx, y[idx])
     before = (learner.labeled_.copy(), learner.estimator_.coef_.copy())
@@ -208,15 +228,39 @@ def test_sklearn_parameter_contract():
         check("ActiveLearner", clone(learner))
     for est in (StabilizingPredictions(), KMeansSampling(), ClassBalanced(MarginSampling())):
         check_parameters_default_constructible(type(est).__name__, est) if not isinstance(
-            est, ClassBalanced) else None  # fmt: skip
+            est, ClassBalanced
+        ) else None
         check_no_attributes_set_in_init(type(est).__name__, clone(est))
 
 
 def test_simulate_scores_every_round(data):
     X, y = data
-    curve = simulate(LogisticRegression(), "margin", X[:300], y[:300], X[300:], y[300:],
-                     budget=50, random_state=0)  # fmt: skip
+    curve = simulate(
+        LogisticRegression(),
+        "margin",
+        X[:300],
+        y[:300],
+        X[300:],
+        y[300:],
+        budget=50,
+        random_state=0,
+    )
     assert curve.n_labels == [10, 20, 30, 40, 50]
     assert len(curve.accuracy) == 5 and all(0 <= a <= 1 for a in curve.accuracy)
     assert len(curve.query_seconds) == 4  # the seed set is random, then 4 timed queries
     assert 0 < curve.area <= 1
+
+
+@pytest.mark.parametrize(
+    ("params", "message"),
+    [
+        ({"threshold": 1.5}, "threshold must be a number in"),
+        ({"window": 0}, "window must be a positive integer"),
+        ({"sample_size": 2.5}, "sample_size must be a positive integer"),
+    ],
+)
+def test_stopping_bad_params(data, params, message):
+    X, y = data
+    clf = LogisticRegression().fit(X[:50], y[:50])
+    with pytest.raises(ValueError, match=message):
+        StabilizingPredictions(**params).update(clf, X)

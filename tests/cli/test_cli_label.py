@@ -40,8 +40,17 @@ def records(path: Path) -> list[dict]:
 
 def label(monkeypatch, texts_file, out, cache, keys, *extra):
     monkeypatch.setattr(sys, "stdin", io.StringIO("".join(k + "\n" for k in keys)))
-    argv = ["label", str(texts_file), "--out", str(out), "--labels", "neg,pos",
-            "--cache", cache, *extra]  # fmt: skip
+    argv = [
+        "label",
+        str(texts_file),
+        "--out",
+        str(out),
+        "--labels",
+        "neg,pos",
+        "--cache",
+        cache,
+        *extra,
+    ]
     return main(argv)
 
 
@@ -124,8 +133,12 @@ def test_bad_input(monkeypatch, capsys, texts_file, cache, tmp_path, argv_extra,
 
 def _env() -> dict[str, str]:
     env = dict(os.environ)
-    env.update(PYTHONPATH=str(ROOT), HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1",
-               TOKENIZERS_PARALLELISM="false")  # fmt: skip
+    env.update(
+        PYTHONPATH=str(ROOT),
+        HF_HUB_OFFLINE="1",
+        TRANSFORMERS_OFFLINE="1",
+        TOKENIZERS_PARALLELISM="false",
+    )
     return env
 
 
@@ -144,11 +157,29 @@ def _lines(path: Path) -> int:
 
 def test_killed_session_loses_no_answer(monkeypatch, capsys, texts_file, cache, tmp_path):
     out = tmp_path / "labels.jsonl"
-    command = [sys.executable, "-m", "embkit", "label", str(texts_file), "--out", str(out),
-               "--labels", "neg,pos", "--cache", cache, "--quiet"]  # fmt: skip
+    command = [
+        sys.executable,
+        "-m",
+        "embkit",
+        "label",
+        str(texts_file),
+        "--out",
+        str(out),
+        "--labels",
+        "neg,pos",
+        "--cache",
+        cache,
+        "--quiet",
+    ]
     with open(tmp_path / "screen.txt", "w") as screen:
-        proc = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=screen,
-                                stderr=subprocess.STDOUT, env=_env(), text=True)  # fmt: skip
+        proc = subprocess.Popen(
+            command,
+            stdin=subprocess.PIPE,
+            stdout=screen,
+            stderr=subprocess.STDOUT,
+            env=_env(),
+            text=True,
+        )
         try:
             for n, key in enumerate(["2", "1", "2"], start=1):
                 proc.stdin.write(key + "\n")
@@ -175,8 +206,9 @@ def test_in_a_real_terminal_with_tmux(texts_file, cache, tmp_path):
     session = "label"
 
     def tmux(*args: str) -> str:
-        return subprocess.run(["tmux", "-L", socket, *args], check=True, capture_output=True,
-                              text=True).stdout  # fmt: skip
+        return subprocess.run(
+            ["tmux", "-L", socket, *args], check=True, capture_output=True, text=True
+        ).stdout
 
     def screen() -> str:
         return tmux("capture-pane", "-p", "-J", "-S", "-200", "-t", session)
@@ -186,10 +218,27 @@ def test_in_a_real_terminal_with_tmux(texts_file, cache, tmp_path):
             f"{sys.executable} -m embkit label {texts_file} --out {out} --labels neg,pos "
             f"--cache {cache}; echo EXITED $?; sleep 60"
         )
-        env = [f"{k}={v}" for k, v in _env().items() if k in (
-            "PYTHONPATH", "HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE", "TOKENIZERS_PARALLELISM")]  # fmt: skip
-        tmux("new-session", "-d", "-s", session, "-x", "120", "-y", "50", "env", *env,
-             "sh", "-c", command)  # fmt: skip
+        env = [
+            f"{k}={v}"
+            for k, v in _env().items()
+            if k
+            in ("PYTHONPATH", "HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE", "TOKENIZERS_PARALLELISM")
+        ]
+        tmux(
+            "new-session",
+            "-d",
+            "-s",
+            session,
+            "-x",
+            "120",
+            "-y",
+            "50",
+            "env",
+            *env,
+            "sh",
+            "-c",
+            command,
+        )
 
     def prompts() -> int:
         return screen().count("[s] skip")

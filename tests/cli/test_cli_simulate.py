@@ -31,8 +31,23 @@ def test_simulate_writes_curves_and_picture(capsys, data_file, cache, tmp_path):
     import matplotlib.image
 
     out = tmp_path / "sim"
-    argv = ["simulate", str(data_file), "--strategy", "random", "margin", "coreset",
-            "--budget", "30", "--seeds", "2", "--out", str(out), "--cache", cache, "--quiet"]  # fmt: skip
+    argv = [
+        "simulate",
+        str(data_file),
+        "--strategy",
+        "random",
+        "margin",
+        "coreset",
+        "--budget",
+        "30",
+        "--seeds",
+        "2",
+        "--out",
+        str(out),
+        "--cache",
+        cache,
+        "--quiet",
+    ]
     assert main(argv) == 0
     printed = capsys.readouterr().out
     curves = json.loads((out / "curves.json").read_text())
