@@ -210,7 +210,10 @@ class ClassBalanced(QueryStrategy):
                     "labels y of the labelled rows"
                 )
             return base._select(X, candidates, labeled, n, estimator, y, rng)
-        proba = predict_proba(estimator, X[candidates])
+        if isinstance(base, _UncertaintySampling):  # scores the pool without copying it
+            proba = base._proba(estimator, X, candidates)
+        else:
+            proba = predict_proba(estimator, X[candidates])
         classes = np.asarray(estimator.classes_)
         predicted = proba.argmax(axis=1)
         quota = self._quota(classes, np.asarray(y), predicted, n)
