@@ -177,6 +177,11 @@ def run_tuner(name: str, data, args) -> list[dict[str, Any]]:
             "n_epochs": 40,
         },  # fmt: skip
     }
+    contenders = {
+        label: params
+        for i, (label, params) in enumerate(contenders.items())
+        if i == 0 or str(i) in args.tuner_variants
+    }
     n_labels = list(range(args.initial, args.budget + 1, args.batch))
     print(f"\ntuner in the loop on {name}", flush=True)
     rows, areas_of = [], {}
@@ -217,6 +222,10 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--repeats", type=int, default=5, help="timing repeats")
     parser.add_argument("--every", type=int, default=5, help="tuner refit every k rounds")
     parser.add_argument("--tuner-seeds", type=int, default=3)
+    parser.add_argument(
+        "--tuner-variants", nargs="*", default=["1", "2"],
+        help="tuner settings beside LR alone: 1 defaults, 2 small-data",
+    )  # fmt: skip
     parser.add_argument("--cache", default=str(ROOT / ".cache" / "bench-embeddings"))
     parser.add_argument("--out", default="active", help="results/<out>.json")
     args = parser.parse_args(argv)
