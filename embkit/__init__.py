@@ -30,6 +30,15 @@ _EXPORTS: dict[str, str] = {
     "make_partial_pipeline": "embkit.streaming.partial_pipeline",
     "make_pairs": "embkit.tuning.pairs",
     "pairs_from_cats": "embkit.tuning.pairs",
+    "ActiveLearner": "embkit.active.learner",
+    "ClassBalanced": "embkit.active.diversity",
+    "CoreSet": "embkit.active.diversity",
+    "KMeansSampling": "embkit.active.diversity",
+    "EntropySampling": "embkit.active.strategies",
+    "LeastConfidence": "embkit.active.strategies",
+    "MarginSampling": "embkit.active.strategies",
+    "RandomSampling": "embkit.active.strategies",
+    "StabilizingPredictions": "embkit.active.stopping",
     "save": "embkit.io.persistence",
     "load": "embkit.io.persistence",
 }
@@ -37,6 +46,15 @@ _EXPORTS: dict[str, str] = {
 __all__ = sorted(_EXPORTS) + ["__version__"]
 
 if TYPE_CHECKING:  # pragma: no cover - for static analysis only
+    from embkit.active.diversity import ClassBalanced, CoreSet, KMeansSampling  # noqa: F401
+    from embkit.active.learner import ActiveLearner  # noqa: F401
+    from embkit.active.stopping import StabilizingPredictions  # noqa: F401
+    from embkit.active.strategies import (  # noqa: F401
+        EntropySampling,
+        LeastConfidence,
+        MarginSampling,
+        RandomSampling,
+    )
     from embkit.encoders.sentence import SentenceEncoder  # noqa: F401
     from embkit.heads.finetune import FineTuneClassifier  # noqa: F401
     from embkit.tuning.contrastive import ContrastiveLearner, ContrastiveTuner  # noqa: F401

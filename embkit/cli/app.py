@@ -160,6 +160,10 @@ def build_parser() -> argparse.ArgumentParser:
     common(p, labels=False)
 
     sub.add_parser("pipelines", help="list the named pipelines", description="List pipelines.")
+    from embkit.cli import label, simulate  # commands in their own modules
+
+    label.add_parser(sub, common)
+    simulate.add_parser(sub, common)
     return parser
 
 
@@ -193,7 +197,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     with warnings.catch_warnings():
         warnings.showwarning = _show_warning
         try:
-            return commands[args.command](args)
+            return (getattr(args, "run", None) or commands[args.command])(args)
         except (CLIError, ValueError, TypeError, OSError, ImportError) as exc:
             if os.environ.get("EMBKIT_DEBUG"):
                 raise

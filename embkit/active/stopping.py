@@ -1,0 +1,98 @@
+"""Stopping criteria: when more labels stop paying for themselves.
+
+A criterion is a small estimator: its settings in ``__init__``; :class:`ActiveLearner`
+clones it at the start and calls ``update(estimator, X, random_state)`` after every model
+update, which records what it learned (attributes ending in ``_``) and answers whether to
+stop. The label budget is not a criterion object: it is ``ActiveLearner(budget=...)``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from sklearn.base import BaseEstimator
+
+from embkit.active.strategies import _generator
+
+__all__ = ["StabilizingPredictions"]
+
+
+class StabilizingPredictions(BaseEstimator):
+    """Stop once the model's predictions on a fixed sample stop changing.
+
+    After every update the model labels the same ``sample_size`` rows of the pool (drawn
+    once, seeded); the agreement with the previous model's labels is Cohen's kappa. When
+    the last ``window`` agreements are all at least ``threshold``, labelling more is
+    unlikely to change the model much (Bloodgood and Vijay-Shanker, 2009). It needs no
+    labels beyond those being collected.
+
+    Parameters
+    ----------
+    threshold : float, default=0.99
+        Kappa every one of the last ``window`` agreements must reach.
+    window : int, default=3
+        How many consecutive agreements must reach it.
+    sample_size : int, default=2000
+        Rows of the pool in the fixed sample (all of them in smaller pools).
+
+    Attributes
+    ----------
+    sample_ : ndarray of int64
+        The fixed sample (row indices of the pool).
+    agreements_ : list of float
+        Kappa between consecutive models, one per update after the first.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn.dummy import DummyClassifier
+    >>> X = np.zeros((50, 2))
+    >>> clf = DummyClassifier().fit(X, [0] * 25 + [1] * 25)
+    >>> crit = StabilizingPredictions(window=2)
+    >>> [crit.update(clf, X, random_state=0) for _ in range(3)]
+    [False, False, True]
+    """
+
+    def __init__(
+        self, threshold: float = 0.99, *, window: int = 3, sample_size: int = 2000
+    ) -> None:
+        self.threshold = threshold
+        self.window = window
+        self.sample_size = sample_size
+
+    def _check_params(self) -> None:
+        if isinstance(self.threshold, bool) or not isinstance(self.threshold, (int, float)) or \
+                not -1.0 <= self.threshold <= 1.0:  # fmt: skip
+            raise ValueError(f"threshold must be a number in [-1, 1], got {self.threshold!r}")
+        for name in ("window", "sample_size"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+                raise ValueError(f"{name} must be a positive integer, got {value!r}")
+
+    def update(self, estimator: Any, X: Any, random_state: Any = None) -> bool:
+        """Record the model's labels on the fixed sample; True when it is time to stop."""
+        from sklearn.metrics import cohen_kappa_score
+
+        self._check_params()
+        X = np.asarray(X)
+        if not hasattr(self, "sample_"):
+            rng = _generator(random_state)
+            size = min(self.sample_size, X.shape[0])
+            self.sample_ = np.sort(rng.choice(X.shape[0], size=size, replace=False))
+            self.agreements_: list[float] = []
+            self.last_prediction_ = None
+        elif self.sample_.size and self.sample_.max() >= X.shape[0]:
+            raise ValueError(
+                f"the pool has {X.shape[0]} rows, fewer than when this criterion started"
+            )
+        prediction = np.asarray(estimator.predict(X[self.sample_]))
+        if self.last_prediction_ is not None:
+            if np.array_equal(prediction, self.last_prediction_):
+                kappa = 1.0  # also covers a constant prediction, where kappa is undefined
+            else:
+                kappa = float(cohen_kappa_score(self.last_prediction_, prediction))
+            self.agreements_.append(kappa if np.isfinite(kappa) else 0.0)
+        self.last_prediction_ = prediction
+        recent = self.agreements_[-self.window :]
+        return len(recent) == self.window and min(recent) >= self.threshold

@@ -1,0 +1,266 @@
+"""ActiveLearner: partial_fit and refit loops, seed sets, stopping, save/resume, errors."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from sklearn.base import clone
+from sklearn.exceptions import NotFittedError
+from sklearn.linear_model import LogisticRegression, SGDClassifier
+from sklearn.utils.estimator_checks import (
+    check_get_params_invariance,
+    check_no_attributes_set_in_init,
+    check_parameters_default_constructible,
+    check_set_params,
+)
+
+import embkit
+from embkit.active import (
+    ActiveLearner,
+    ClassBalanced,
+    KMeansSampling,
+    MarginSampling,
+    StabilizingPredictions,
+    simulate,
+)
+
+
+@pytest.fixture(scope="module")
+def data():
+    gen = np.random.default_rng(0)
+    X = gen.normal(size=(400, 6)).astype(np.float32)
+    y = np.where(X[:, 0] + 0.5 * X[:, 1] > 0, "pos", "neg")
+    y[X[:, 2] > 1.2] = "odd"
+    return X, y
+
+
+def sgd():
+    return SGDClassifier(loss="log_loss", random_state=0)
+
+
+def test_refit_loop(data):
+    X, y = data
+    learner = ActiveLearner(LogisticRegression(), budget=60, random_state=0).run(X, y)
+    assert learner.update_ == "refit"
+    assert learner.labeled_.size == 60 == len(set(learner.labeled_.tolist()))
+    assert learner.stop_reason_ == "budget"
+    assert [h["n_labeled"] for h in learner.history_] == list(range(10, 61, 10))
+    expected = LogisticRegression().fit(X[learner.labeled_], y[learner.labeled_])
+    np.testing.assert_allclose(learner.estimator_.coef_, expected.coef_)
+    np.testing.assert_array_equal(learner.labels_, y[learner.labeled_])
+    assert learner.predict(X).shape == (400,)
+
+
+def test_partial_fit_loop_is_one_pass_per_batch(data):
+    X, y = data
+    classes = ["neg", "odd", "pos"]
+    learner = ActiveLearner(sgd(), "entropy", classes=classes, budget=50, random_state=0)
+    learner.run(X, y)
+    assert learner.update_ == "partial_fit"
+    # the same batches, replayed by hand: one partial_fit call each, classes on the first
+    replay = sgd()
+    for start in range(0, 50, 10):
+        batch = learner.labeled_[start : start + 10]
+        replay.partial_fit(X[batch], y[batch], **({"classes": classes} if start == 0 else {}))
+    np.testing.assert_allclose(learner.estimator_.coef_, replay.coef_)
+    # a refit would differ: SGD's fit runs many passes over all labels
+    refit = sgd().fit(X[learner.labeled_], y[learner.labeled_])
+    assert not np.allclose(learner.estimator_.coef_, refit.coef_)
+
+
+def test_partial_fit_needs_classes(data):
+    X, y = data
+    assert ActiveLearner(sgd()).start(X).update_ == "refit"  # no classes: refit
+    assert ActiveLearner(sgd(), update="refit", classes=["neg", "odd", "pos"]).start(X).update_ == (
+        "refit"
+    )
+    with pytest.raises(ValueError, match="partial_fit and classes"):
+        ActiveLearner(LogisticRegression(), update="partial_fit", classes=[0, 1]).start(X)
+    with pytest.raises(ValueError, match="partial_fit and classes"):
+        ActiveLearner(sgd(), update="partial_fit").start(X)
+
+
+def test_seeded_end_to_end(data):
+    X, y = data
+
+    def run(seed):
+        est = ActiveLearner(
+            LogisticRegression(),
+            ClassBalanced(MarginSampling()),
+            initial="kmeans",
+            budget=50,
+            random_state=seed,
+        )
+        return est.run(X, y).labeled_
+
+    np.testing.assert_array_equal(run(3), run(3))
+    assert not np.array_equal(run(3), run(4))
+
+
+def test_seed_set_then_strategy(data):
+    X, y = data
+    learner = ActiveLearner(
+        LogisticRegression(), n_initial=12, batch_size=5, initial="kmeans", random_state=0
+    )
+    seed = learner.query(X)
+    np.testing.assert_array_equal(
+        seed,
+        KMeansSampling().query(
+            X,
+            [],
+            12,
+            random_state=np.random.default_rng(
+                np.random.RandomState(0).randint(np.iinfo(np.int32).max)
+            ),
+        ),
+    )
+    learner.teach(X, seed, y[seed])
+    nxt = learner.query(X)
+    assert nxt.size == 5
+    expected = MarginSampling().query(X, seed, 5, estimator=learner.estimator_, random_state=0)
+    assert set(nxt.tolist()) == set(expected.tolist())  # the strategy, not the seed set
+
+
+def test_one_class_so_far_waits_for_a_model(data):
+    X, y = data
+    learner = ActiveLearner(LogisticRegression(), n_initial=2, random_state=0)
+    neg = np.flatnonzero(y == "neg")[:2]
+    learner.teach(X, neg, y[neg])
+    assert learner.estimator_ is None
+    with pytest.raises(ValueError, match="no model yet"):
+        learner.predict(X)
+    assert learner.query(X).size == 10  # random seeding goes on until a model exists
+
+
+def test_stabilizing_predictions_stops_early(data):
+    X, y = data
+    learner = ActiveLearner(
+        LogisticRegression(), stopping=[StabilizingPredictions(0.97, window=2)], random_state=0
+    ).run(X, y)
+    assert learner.stop_reason_ == "StabilizingPredictions"
+    assert learner.labeled_.size < 400
+    kappas = learner.stopping_[0].agreements_
+    assert min(kappas[-2:]) >= 0.97 and len(kappas) == len(learner.history_) - 1
+    assert learner.stopping is not None and not hasattr(learner.stopping[0], "sample_")
+
+
+def test_save_and_resume_equals_an_uninterrupted_run(data, tmp_path):
+    X, y = data
+
+    def make():
+        return ActiveLearner(
+            sgd(),
+            "margin",
+            classes=["neg", "odd", "pos"],
+            initial="coreset",
+            budget=70,
+            stopping=[StabilizingPredictions(window=5)],
+            random_state=7,
+        )
+
+    whole = make().run(X, y)
+    part = make().run(X, y, max_rounds=3)
+    resumed = embkit.load(embkit.save(part, tmp_path / "loop.embkit")).run(X, y)
+    np.testing.assert_array_equal(resumed.labeled_, whole.labeled_)
+    np.testing.assert_allclose(resumed.estimator_.coef_, whole.estimator_.coef_)
+    assert resumed.stopping_[0].agreements_ == whole.stopping_[0].agreements_
+    with pytest.raises(ValueError, match="not the pool this learner started on"):
+        resumed.query(X[::-1])
+
+
+def test_skip_and_forget(data):
+    X, y = data
+    learner = ActiveLearner(LogisticRegression(), batch_size=3, random_state=0)
+    first = learner.query(X)
+    learner.teach(X, first, y[first])
+    nxt = learner.query(X)
+    learner.skip(nxt)
+    assert not set(learner.query(X).tolist()) & set(nxt.tolist())
+    learner.forget(X, first[-2:])
+    assert learner.labeled_.tolist() == first[:-2].tolist()
+    expected = LogisticRegression().fit(X[first[:-2]], y[first[:-2]])
+    np.testing.assert_allclose(learner.estimator_.coef_, expected.coef_)
+    learner.forget(X, nxt[:1])  # forgetting a skip makes the row askable again
+    assert nxt[0] not in learner.skipped_
+
+
+def test_bad_input_is_a_clear_error_and_changes_nothing(data):
+    X, y = data
+    with pytest.raises(ValueError, match="budget=401 is larger than the pool"):
+        ActiveLearner(LogisticRegression(), budget=401).start(X)
+    with pytest.raises(ValueError, match="pool X is empty"):
+        ActiveLearner(LogisticRegression()).query(np.empty((0, 6)))
+    with pytest.raises(ValueError, match="unknown strategy"):
+        ActiveLearner(LogisticRegression(), "best").start(X)
+    with pytest.raises(TypeError, match="classifier with fit and predict"):
+        ActiveLearner(object()).start(X)
+    with pytest.raises(NotFittedError, match="has not started"):
+        ActiveLearner(LogisticRegression()).skip([1])
+    learner = ActiveLearner(
+        LogisticRegression(), classes=["neg", "odd", "pos"], budget=12, random_state=0
+    )
+    idx = learner.query(X)
+    learner.teach(X, idx, y[idx])
+    before = (learner.labeled_.copy(), learner.estimator_.coef_.copy())
+    with pytest.raises(ValueError, match="label 'maybe' is not among classes"):
+        learner.teach(X, [idx[0] + 1 if idx[0] + 1 not in idx else 399], ["maybe"])
+    with pytest.raises(ValueError, match="already labelled"):
+        learner.teach(X, idx[:1], y[idx[:1]])
+    with pytest.raises(ValueError, match="got 2 indices but 1 labels"):
+        learner.teach(X, [398, 399], ["neg"])
+    with pytest.raises(ValueError, match="exceed the budget of 12"):
+        learner.teach(X, [396, 397, 398], ["neg"] * 3)
+    with pytest.raises(ValueError, match="n=5 is more than the 2 labels left"):
+        learner.query(X, n=5)
+    with pytest.raises(ValueError, match="outside the pool"):
+        learner.teach(X, [400], ["neg"])
+    np.testing.assert_array_equal(learner.labeled_, before[0])
+    np.testing.assert_array_equal(learner.estimator_.coef_, before[1])
+    picks = learner.query(X)
+    learner.teach(X, picks, y[picks])
+    with pytest.raises(ValueError, match="budget of 12 labels is spent"):
+        learner.query(X)
+
+
+def test_sklearn_parameter_contract():
+    learner = ActiveLearner(LogisticRegression(), stopping=[StabilizingPredictions()])
+    for check in (check_no_attributes_set_in_init, check_get_params_invariance, check_set_params):
+        check("ActiveLearner", clone(learner))
+    for est in (StabilizingPredictions(), KMeansSampling(), ClassBalanced(MarginSampling())):
+        check_parameters_default_constructible(type(est).__name__, est) if not isinstance(
+            est, ClassBalanced
+        ) else None
+        check_no_attributes_set_in_init(type(est).__name__, clone(est))
+
+
+def test_simulate_scores_every_round(data):
+    X, y = data
+    curve = simulate(
+        LogisticRegression(),
+        "margin",
+        X[:300],
+        y[:300],
+        X[300:],
+        y[300:],
+        budget=50,
+        random_state=0,
+    )
+    assert curve.n_labels == [10, 20, 30, 40, 50]
+    assert len(curve.accuracy) == 5 and all(0 <= a <= 1 for a in curve.accuracy)
+    assert len(curve.query_seconds) == 4  # the seed set is random, then 4 timed queries
+    assert 0 < curve.area <= 1
+
+
+@pytest.mark.parametrize(
+    ("params", "message"),
+    [
+        ({"threshold": 1.5}, "threshold must be a number in"),
+        ({"window": 0}, "window must be a positive integer"),
+        ({"sample_size": 2.5}, "sample_size must be a positive integer"),
+    ],
+)
+def test_stopping_bad_params(data, params, message):
+    X, y = data
+    clf = LogisticRegression().fit(X[:50], y[:50])
+    with pytest.raises(ValueError, match=message):
+        StabilizingPredictions(**params).update(clf, X)
