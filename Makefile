@@ -2,7 +2,8 @@
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
-PIP := $(PY) -m pip --quiet --disable-pip-version-check
+# -qq: only errors (the machine's pip config may list index folders that pip warns about).
+PIP := $(PY) -m pip -qq --disable-pip-version-check
 # Two stamps on one .venv: the demo needs the core package and its plot extra only; the
 # tests add the dev and docs extras on top (Dask, Ray, torchao, model2vec, pytest, mkdocs).
 DEMO_STAMP := $(VENV)/.installed-demo
