@@ -45,6 +45,20 @@ class TrainData:
     y: torch.Tensor | None = None
     sample_weight: torch.Tensor | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    per_row: tuple[str, ...] = ()  # the ``extra`` entries that hold one value per row
+
+
+def weighted_mean(per_row: torch.Tensor, weight: torch.Tensor | None) -> torch.Tensor:
+    """The mean of ``per_row``, weighted: a weight of 2 counts as the row twice.
+
+    Examples
+    --------
+    >>> float(weighted_mean(torch.tensor([1.0, 4.0]), torch.tensor([2.0, 1.0])))
+    2.0
+    """
+    if weight is None:
+        return per_row.mean()
+    return (per_row * weight).sum() / weight.sum().clamp_min(torch.finfo(weight.dtype).tiny)
 
 
 def check_sample_weight(sample_weight: Any, n_samples: int) -> np.ndarray | None:
@@ -137,7 +151,7 @@ class TorchEstimatorBase(BaseEstimator):
         with self._unchanged_on_error():
             self._check_params()
             device = resolve_device(self.device)
-            data = self._prepare_data(*args, reset=True, device=device, **kwargs)
+            data = self._full_batch(self._prepare_data(*args, reset=True, device=device, **kwargs))
             self._reset()
             self._initialize(data, device)
             epochs = range(self.n_epochs)
@@ -161,13 +175,19 @@ class TorchEstimatorBase(BaseEstimator):
                 device = resolve_device(self.device)
             else:
                 device = self.device_
-            data = self._prepare_data(*args, reset=first, device=device, **kwargs)
+            data = self._full_batch(self._prepare_data(*args, reset=first, device=device, **kwargs))
             if first:
                 self._initialize(data, device)
             self._run_pass(data)
         return self
 
     # -------------------------------------------------------------- internals
+    def _full_batch(self, data: TrainData) -> TrainData:
+        """Canonical rows when a pass is one batch: a weight then equals a repetition."""
+        from embkit._training.full_batch import effective_rows, merge_rows
+
+        return merge_rows(data) if effective_rows(data) <= self.batch_size else data
+
     def _is_initialized(self) -> bool:
         return hasattr(self, "module_")
 
