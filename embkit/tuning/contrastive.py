@@ -120,6 +120,11 @@ class ContrastiveLearner(ClassNamePrefixFeaturesOutMixin, TorchEstimatorBase):
         self.verbose = verbose
 
     # ----------------------------------------------------------------- hooks
+    @classmethod
+    def _unit_test_params(cls) -> dict:
+        """Cheap constructor arguments for tests/test_text_estimators.py (pairs of vectors)."""
+        return dict(shape_out=4, n_epochs=2, random_state=0, device="cpu")
+
     def _check_params(self) -> None:
         super()._check_params()
         check_positive_int(self.shape_out, "shape_out")
