@@ -24,10 +24,23 @@ from embkit._training.torch_base import TrainData
 
 
 def effective_rows(data: TrainData) -> float:
-    """The number of rows ``data`` stands for: its row count, or its total sample weight."""
+    """The rows a pass over ``data`` handles, or stands for if larger.
+
+    Without weights, the row count. With weights, the larger of the rows of positive
+    weight (what a pass trains on after :func:`merge_rows`) and the total weight (the rows
+    of the repeated data): for integer weights that is the total weight, the same number
+    as for the repeated data, so both are full-batch or neither is.
+
+    Examples
+    --------
+    >>> import torch
+    >>> effective_rows(TrainData(n=3, sample_weight=torch.tensor([0.0, 2.0, 3.0])))
+    5.0
+    """
     if data.sample_weight is None:
         return float(data.n)
-    return float(data.sample_weight.sum())
+    w = data.sample_weight
+    return max(float((w > 0).sum()), float(w.sum()))
 
 
 def _as_numpy(value: Any) -> np.ndarray:
@@ -48,8 +61,11 @@ def merge_rows(data: TrainData) -> TrainData:
     >>> import torch
     >>> data = TrainData(n=3, X=torch.tensor([[2.0], [1.0], [2.0]]), y=torch.tensor([0, 1, 0]))
     >>> merged = merge_rows(data)
-    >>> merged.X.ravel().tolist(), merged.sample_weight.tolist()
-    ([1.0, 2.0], [1.0, 2.0])
+    >>> merged.X.ravel().tolist(), merged.sample_weight.tolist()  # in byte order
+    ([2.0, 1.0], [2.0, 1.0])
+    >>> shuffled = TrainData(n=3, X=torch.tensor([[1.0], [2.0], [2.0]]), y=torch.tensor([1, 0, 0]))
+    >>> torch.equal(merge_rows(shuffled).X, merged.X)
+    True
     """
     if data.n == 0:
         return data
