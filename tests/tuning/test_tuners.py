@@ -104,14 +104,14 @@ def test_full_batch_weights_are_repetitions_and_zero_weight_rows_are_removed(blo
     w = np.arange(30) % 3  # 0, 1, 2, ...: a third of the rows removed, a third doubled
     repeated = np.repeat(np.arange(30), w)[::-1]  # another order, too
     for cls, params in ((FeedForwardTuner, {"hidden_dim": 8}), (ContrastiveTuner, {})):
-        make = lambda: cls(n_epochs=5, batch_size=64, random_state=0, **params)  # noqa: E731
-        weighted = make().fit(X, y, sample_weight=w)
-        plain = make().fit(X[repeated], y[repeated])
+        full = {"n_epochs": 5, "batch_size": 64, "random_state": 0, **params}
+        weighted = cls(**full).fit(X, y, sample_weight=w)
+        plain = cls(**full).fit(X[repeated], y[repeated])
         np.testing.assert_array_equal(weighted.transform(X), plain.transform(X))
         # mini-batches (16 rows a step): equal only in expectation, so not bit-identical
-        small = lambda: cls(n_epochs=5, batch_size=16, random_state=0, **params)  # noqa: E731
-        a = small().fit(X, y, sample_weight=w).transform(X)
-        b = small().fit(X[repeated], y[repeated]).transform(X)
+        small = {**full, "batch_size": 16}
+        a = cls(**small).fit(X, y, sample_weight=w).transform(X)
+        b = cls(**small).fit(X[repeated], y[repeated]).transform(X)
         assert not np.array_equal(a, b)
 
 
