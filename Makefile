@@ -2,7 +2,11 @@
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
-PIP := $(PY) -m pip
+# -qq: only errors (the machine's pip config may list index folders that pip warns about).
+PIP := $(PY) -m pip -qq --disable-pip-version-check
+# Two stamps on one .venv: the demo needs the core package and its plot extra only; the
+# tests add the dev and docs extras on top (Dask, Ray, torchao, model2vec, pytest, mkdocs).
+DEMO_STAMP := $(VENV)/.installed-demo
 STAMP := $(VENV)/.installed
 BENCH_VENV := .bench-venv
 BENCH_PY := $(BENCH_VENV)/bin/python
@@ -12,6 +16,7 @@ TORCH_CPU := torch==2.13.0
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
+export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
 .DEFAULT_GOAL := help
 .PHONY: help install test test-all demo bench bench-venv lint format docs clean
@@ -19,12 +24,19 @@ export TOKENIZERS_PARALLELISM := false
 help: ## List the targets
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  %-12s %s\n", $$1, $$2}'
 
-$(STAMP): pyproject.toml
-	$(PYTHON) -m venv $(VENV)
-	$(PIP) install --quiet --upgrade pip
-	$(PIP) install --quiet $(TORCH_CPU)
-	$(PIP) install --quiet -e ".[dev,docs]"
-	touch $(STAMP)
+$(PY):
+	@$(PYTHON) -m venv $(VENV)
+
+$(DEMO_STAMP): pyproject.toml | $(PY)
+	@echo "Installing embkit (core and plot extra, CPU torch) into $(VENV) ..."
+	@$(PIP) install $(TORCH_CPU)
+	@$(PIP) install -e ".[plot]"
+	@touch $@
+
+$(STAMP): pyproject.toml $(DEMO_STAMP)
+	@echo "Installing the dev and docs extras into $(VENV) ..."
+	@$(PIP) install -e ".[dev,docs]"
+	@touch $@
 
 install: $(STAMP) ## Create .venv and install embkit with its dev extras (CPU torch first)
 
@@ -34,7 +46,7 @@ test: install ## Run the test suite (offline; data tests skip without ../shared/
 test-all: install ## Run every test, the slow ones too
 	$(PY) -m pytest -q -m "slow or not slow"
 
-demo: install ## Run the main job on the bundled model and data
+demo: $(DEMO_STAMP) ## Run the main job on the bundled model and data
 	$(PY) -m embkit compare datasets/rotten_tomatoes.jsonl --test-size 0.25 --cache .cache/embeddings --out demo-output
 
 $(BENCH_STAMP): pyproject.toml benchmarks/requirements.txt

@@ -3,23 +3,44 @@
 from __future__ import annotations
 
 import numbers
-from collections.abc import Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Set as AbstractSet
 from typing import Any
 
 import numpy as np
 
+ACCEPTED_TEXTS = (
+    "a list or tuple of str, a 1-D numpy array of str, a pandas Series or Index of str, "
+    "or a one-column DataFrame"
+)
+
 
 def check_texts(texts: Any, *, name: str = "X", allow_empty: bool = True) -> list[str]:
-    """Validate a 1-D sequence of strings and return it as a list.
+    """Validate a 1-D collection of texts and return it as a new list.
+
+    Accepted: a list or tuple of ``str``, a 1-D numpy array of ``str`` (or of ``object``
+    holding ``str``), a pandas ``Series`` or ``Index`` of ``str``, and a one-column
+    ``DataFrame`` (what ``ColumnTransformer`` passes). Everything else is refused before any
+    work is done, with a ``TypeError`` or ``ValueError`` that names the argument:
+
+    * a single ``str`` or ``bytes`` (wrap it in a list), ``None``;
+    * a mapping such as a ``dict`` (which texts: keys or values?), a ``set`` (no order, so
+      rows could not be matched to outputs);
+    * a generator or other one-shot iterator: a pipeline reads its input more than once
+      (``fit`` then ``transform``, cross-validation folds), and a spent iterator would give
+      nothing the second time; pass ``list(texts)``;
+    * items that are not ``str``: ``None``, ``NaN`` (pandas' missing value), numbers,
+      ``bytes`` (decode them first), nested lists;
+    * a 2-D array or a DataFrame of several columns; text with lone surrogates.
 
     Parameters
     ----------
-    texts : list, tuple, numpy array or pandas Series of str
-        The texts. A single string, ``None``, a 2-D array or non-string items are refused.
+    texts : list, tuple, numpy array, pandas Series/Index or one-column DataFrame of str
+        The texts.
     name : str, default="X"
         The argument name used in error messages.
     allow_empty : bool, default=True
-        Whether an empty sequence is accepted.
+        Whether an empty collection is accepted.
 
     Returns
     -------
@@ -27,31 +48,18 @@ def check_texts(texts: Any, *, name: str = "X", allow_empty: bool = True) -> lis
 
     Examples
     --------
-    >>> check_texts(("a", "b"))  # doctest: +ELLIPSIS
+    >>> check_texts(("a", "b"))
     ['a', 'b']
     >>> check_texts("a")  # doctest: +ELLIPSIS
     Traceback (most recent call last):
     ...
     TypeError: X must be a 1-D sequence of strings ... got a single str; wrap it in a list: ['a']
+    >>> check_texts({"a": 1}, name="texts")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    TypeError: texts must be ... got a dict (a mapping: pass list(d.values()) or list(d))
     """
-    if texts is None:
-        raise TypeError(f"{name} must be a 1-D sequence of strings, got None")
-    if isinstance(texts, (str, bytes)):
-        raise TypeError(
-            f"{name} must be a 1-D sequence of strings (list, tuple, numpy array or pandas "
-            f"Series), got a single {type(texts).__name__}; wrap it in a list: [{texts!r}]"
-        )
-    if hasattr(texts, "ndim") and getattr(texts, "ndim", 1) != 1:
-        shape = getattr(texts, "shape", None)
-        if not (hasattr(texts, "columns") and shape is not None and shape[1] == 1):
-            raise ValueError(f"{name} must be 1-D, got an array of shape {shape}")
-        texts = texts.iloc[:, 0]  # a one-column DataFrame, as ColumnTransformer passes it
-    if hasattr(texts, "tolist"):
-        items = texts.tolist()
-    elif isinstance(texts, Sequence) or hasattr(texts, "__iter__"):
-        items = list(texts)
-    else:
-        raise TypeError(f"{name} must be a 1-D sequence of strings, got {type(texts).__name__}")
+    items = _text_items(texts, name)
     if not items and not allow_empty:
         raise ValueError(f"{name} is empty: at least one text is required")
     bad = [i for i, t in enumerate(items) if not isinstance(t, str)]
@@ -59,9 +67,15 @@ def check_texts(texts: Any, *, name: str = "X", allow_empty: bool = True) -> lis
         i = bad[0]
         value = items[i]
         kind = "NaN" if isinstance(value, float) and value != value else type(value).__name__
+        hint = ""
+        if isinstance(value, (bytes, bytearray)):
+            hint = "; decode bytes first, e.g. b.decode('utf-8')"
+        elif isinstance(value, (list, tuple, np.ndarray)):
+            hint = "; a nested list: pass one flat list of texts"
         raise TypeError(
             f"{name} must contain only strings; item {i} is {kind} ({value!r})"
             + (f" and {len(bad) - 1} more items are not strings" if len(bad) > 1 else "")
+            + hint
         )
     for i, text in enumerate(items):
         if not text.isascii():
@@ -74,6 +88,52 @@ def check_texts(texts: Any, *, name: str = "X", allow_empty: bool = True) -> lis
                     "the source with errors='replace' or fix its encoding"
                 ) from None
     return items
+
+
+def _text_items(texts: Any, name: str) -> list[Any]:
+    """The items of an accepted collection of texts, as a new list; refuse the rest."""
+    expected = f"{name} must be a 1-D sequence of strings ({ACCEPTED_TEXTS})"
+    if texts is None:
+        raise TypeError(f"{expected}, got None")
+    if isinstance(texts, (str, bytes, bytearray)):
+        raise TypeError(
+            f"{name} must be a 1-D sequence of strings (list, tuple, numpy array or pandas "
+            f"Series), got a single {type(texts).__name__}; wrap it in a list: [{texts!r}]"
+        )
+    if isinstance(texts, Mapping):
+        raise TypeError(
+            f"{expected}, got a {type(texts).__name__} (a mapping: pass list(d.values()) "
+            "or list(d))"
+        )
+    if isinstance(texts, AbstractSet):
+        raise TypeError(
+            f"{expected}, got a {type(texts).__name__}, which has no order; pass a sorted "
+            "list, e.g. sorted(texts)"
+        )
+    if isinstance(texts, Iterator):
+        raise TypeError(
+            f"{expected}, got a {type(texts).__name__}, a one-shot iterator that a pipeline "
+            "would read empty the second time; pass list(texts)"
+        )
+    if isinstance(texts, (list, tuple)):
+        return list(texts)
+    if isinstance(texts, np.ndarray) or _is_pandas(texts):
+        if texts.ndim == 2 and hasattr(texts, "columns"):
+            if texts.shape[1] != 1:
+                raise ValueError(
+                    f"{name} must be 1-D or a one-column DataFrame, got a DataFrame with "
+                    f"{texts.shape[1]} columns"
+                )
+            texts = texts.iloc[:, 0]  # a one-column DataFrame, as ColumnTransformer passes it
+        if texts.ndim != 1:
+            raise ValueError(f"{name} must be 1-D, got an array of shape {texts.shape}")
+        return texts.tolist()
+    raise TypeError(f"{expected}, got {type(texts).__name__}")
+
+
+def _is_pandas(value: Any) -> bool:
+    module = type(value).__module__
+    return module.split(".")[0] == "pandas" and hasattr(value, "ndim")
 
 
 def check_positive_int(value: Any, name: str, *, minimum: int = 1) -> int:

@@ -5,6 +5,8 @@ passes, partial_fit = one pass), ``body`` the base of those that fine-tune a
 sentence-transformers body (the same named steps, saved-state hooks), ``tokens`` their
 tokenised batches, ``labels`` the label contract (``classes_``, label codes, class
 weights) and the classifier base, ``nn`` the plain torch modules (no scikit-learn),
-``optim`` AdamW and the warm-up/decay schedule, ``rollback`` the undo of a failed call.
+``optim`` AdamW and the warm-up/decay schedule, ``rollback`` the undo of a failed call,
+``full_batch`` the canonical rows of a pass that fits in one batch (a sample weight is
+then exactly a repetition).
 May import ``embkit._core``; never the public families (encoders, tuning, heads, io, cli).
 """

@@ -24,7 +24,13 @@ from torch.nn import functional as F
 
 from embkit._core.validation import check_positive_int
 from embkit._training.nn import MLP, DropoutNoise, check_layer_params
-from embkit._training.torch_base import TorchEstimatorBase, TrainData, check_sample_weight, check_X
+from embkit._training.torch_base import (
+    TorchEstimatorBase,
+    TrainData,
+    check_sample_weight,
+    check_X,
+    weighted_mean,
+)
 
 
 def check_label_types(y: Any, *, name: str = "y") -> None:
@@ -280,9 +286,8 @@ class TorchClassifierBase(LabelMixin, TorchEstimatorBase):
             ).mean(dim=1)
         else:
             per_row = F.cross_entropy(logits, target, weight=class_weight, reduction="none")
-        if data.sample_weight is not None:
-            per_row = per_row * data.sample_weight.index_select(0, idx)
-        return per_row.mean()
+        weight = None if data.sample_weight is None else data.sample_weight.index_select(0, idx)
+        return weighted_mean(per_row, weight)
 
     # ------------------------------------------------------------- prediction
     def _check_X(self, X: Any) -> np.ndarray:

@@ -55,6 +55,20 @@ class TrainData:
     y: torch.Tensor | None = None
     sample_weight: torch.Tensor | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    per_row: tuple[str, ...] = ()  # the ``extra`` entries that hold one value per row
+
+
+def weighted_mean(per_row: torch.Tensor, weight: torch.Tensor | None) -> torch.Tensor:
+    """The mean of ``per_row``, weighted: a weight of 2 counts as the row twice.
+
+    Examples
+    --------
+    >>> float(weighted_mean(torch.tensor([1.0, 4.0]), torch.tensor([2.0, 1.0])))
+    2.0
+    """
+    if weight is None:
+        return per_row.mean()
+    return (per_row * weight).sum() / weight.sum().clamp_min(torch.finfo(weight.dtype).tiny)
 
 
 def check_sample_weight(sample_weight: Any, n_samples: int) -> np.ndarray | None:
@@ -148,7 +162,7 @@ class TorchEstimatorBase(BaseEstimator):
         with self._unchanged_on_error():
             self._check_params()
             device = resolve_device(self.device)
-            data = self._prepare_data(*args, reset=True, device=device, **kwargs)
+            data = self._full_batch(self._prepare_data(*args, reset=True, device=device, **kwargs))
             self._reset()
             self._initialize(data, device)
             data, stopping = self._start_validation(data)
@@ -177,7 +191,7 @@ class TorchEstimatorBase(BaseEstimator):
                 device = resolve_device(self.device)
             else:
                 device = self.device_
-            data = self._prepare_data(*args, reset=first, device=device, **kwargs)
+            data = self._full_batch(self._prepare_data(*args, reset=first, device=device, **kwargs))
             if first:
                 self._initialize(data, device)
             self._run_pass(data)
@@ -214,12 +228,16 @@ class TorchEstimatorBase(BaseEstimator):
         def take(t: torch.Tensor | None) -> torch.Tensor | None:
             return None if t is None else t.index_select(0, rows)
 
+        extra = dict(data.extra)
+        for name in data.per_row:
+            extra[name] = take(extra[name])
         return TrainData(
             n=len(idx),
             X=take(data.X),
             y=take(data.y),
             sample_weight=take(data.sample_weight),
-            extra=dict(data.extra),
+            extra=extra,
+            per_row=data.per_row,
         )
 
     def _prepare_validation(self, val: TrainData) -> TrainData:
@@ -244,6 +262,12 @@ class TorchEstimatorBase(BaseEstimator):
         stopping.restore_best(self.module_)
         self.best_validation_score_ = stopping.best_score
         self.best_iteration_ = stopping.best_iteration
+
+    def _full_batch(self, data: TrainData) -> TrainData:
+        """Canonical rows when a pass is one batch: a weight then equals a repetition."""
+        from embkit._training.full_batch import effective_rows, merge_rows
+
+        return merge_rows(data) if effective_rows(data) <= self.batch_size else data
 
     def _is_initialized(self) -> bool:
         return hasattr(self, "module_")

@@ -1,7 +1,8 @@
 """The ``embkit`` command and what only it needs.
 
 ``app`` (argument parsing and the sub-commands), ``compare`` (fit and score several
-pipelines side by side), ``registry`` (named pipelines the commands build), ``plotting``
+pipelines side by side), ``registry`` (named pipelines the commands build), ``saved``
+(the pipelines ``train`` writes and ``predict`` reads, without pickle), ``plotting``
 (matplotlib pictures of embeddings and confusion matrices).
 May import every other part of embkit; nothing else imports it.
 """

@@ -21,7 +21,6 @@ from embkit._core.models import DEFAULT_MODEL
 __all__ = ["main"]
 
 SAVED_FORMAT = "embkit-pipeline"
-SAVED_FILE = "pipeline.joblib"
 
 
 class CLIError(Exception):
@@ -138,14 +137,22 @@ def build_parser() -> argparse.ArgumentParser:
         help="label new texts with a saved pipeline (JSON lines out)",
         description="Load the pipeline saved by 'embkit train' in DIR and write one JSON "
         'line per text of TEXTS_FILE: {"text", "label", "score"} (score: the predicted '
-        "label's probability, when the pipeline has one). Only load folders you trust: the "
-        "pipeline is stored with joblib (pickle).",
+        "label's probability, when the pipeline has one). The pipeline is read with "
+        "embkit.load, which never unpickles; a pickle or joblib file is refused unless "
+        "--allow-pickle is given.",
     )
-    p.add_argument("model_dir", metavar="DIR", help="folder written by 'embkit train'")
+    p.add_argument(
+        "model_dir", metavar="DIR",
+        help="folder written by 'embkit train', or its pipeline.embkit file",
+    )  # fmt: skip
     p.add_argument(
         "texts", metavar="TEXTS_FILE", help=".jsonl/.csv (text field) or .txt (a text per line)"
     )
     p.add_argument("--out", metavar="FILE", help="write JSON lines here (default: stdout)")
+    p.add_argument(
+        "--allow-pickle", action="store_true",
+        help="also load a pickle/joblib pipeline; unpickling runs code: only files you trust",
+    )  # fmt: skip
     common(p, labels=False, model=False)
 
     p = sub.add_parser(
@@ -358,10 +365,9 @@ def _split(texts: list[str], labels: list[Any], args: argparse.Namespace, say: A
 def _train(args: argparse.Namespace) -> int:
     import time
 
-    import joblib
-
     from embkit import __version__
     from embkit.cli.registry import get_pipeline_spec, make_named_pipeline
+    from embkit.cli.saved import SAVED_FILE, configure_loaded, save_trained
 
     say = _news(args)
     get_pipeline_spec(args.pipeline)
@@ -380,7 +386,7 @@ def _train(args: argparse.Namespace) -> int:
     classes = [_plain(c) for c in getattr(pipe, "classes_", sorted(set(labels), key=str))]
     meta = {
         "format": SAVED_FORMAT,
-        "format_version": 1,
+        "format_version": 2,  # 2: pipeline.embkit (embkit.save); 1: pipeline.joblib
         "pipeline_name": args.pipeline,
         "model": args.model,
         "labels": classes,
@@ -390,42 +396,25 @@ def _train(args: argparse.Namespace) -> int:
         "embkit_version": __version__,
     }
     # The cache folder is a setting of this machine, not of the model: not saved.
-    _configure_loaded(pipe, verbose=False, cache=None)
-    joblib.dump({**meta, "pipeline": pipe}, out / SAVED_FILE)
-    (out / "meta.json").write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
+    configure_loaded(pipe, verbose=False, cache=None)
+    save_trained(pipe, out, meta)
     print(f"trained {args.pipeline} on {len(texts)} texts ({len(classes)} labels) in "
           f"{fit_time:.1f} s; saved to {out / SAVED_FILE}")  # fmt: skip
     return 0
 
 
-def _load_saved(path: str) -> dict[str, Any]:
-    import joblib
-
-    location = Path(path)
-    file = location / SAVED_FILE if location.is_dir() else location
-    if not file.is_file():
-        raise CLIError(f"no saved pipeline at {file} (run 'embkit train ... --out {path}')")
-    try:
-        saved = joblib.load(file)
-    except Exception as exc:  # any unpickling failure means a broken or foreign file
-        raise CLIError(f"{file}: not a readable saved pipeline ({_one_line(exc)})") from exc
-    if not isinstance(saved, dict) or saved.get("format") != SAVED_FORMAT:
-        raise CLIError(f"{file}: not a pipeline saved by 'embkit train'")
-    return saved
-
-
 def _predict(args: argparse.Namespace) -> int:
+    from embkit.cli.saved import configure_loaded, load_trained
     from embkit.io.datasets import load_texts
 
-    saved = _load_saved(args.model_dir)
-    pipe = saved["pipeline"]
+    pipe = load_trained(args.model_dir, allow_pickle=args.allow_pickle)
     texts = _reading(
         load_texts, args.texts, format=args.format, text_field=args.text_field,
         on_error=args.on_error, limit=args.limit,
     )  # fmt: skip
     if not texts:
         raise CLIError(f"{args.texts}: no texts found")
-    _configure_loaded(pipe, verbose=not args.quiet, cache=args.cache)
+    configure_loaded(pipe, verbose=not args.quiet, cache=args.cache)
     labels = pipe.predict(texts)
     scores = None
     if hasattr(pipe, "predict_proba"):
@@ -444,16 +433,6 @@ def _predict(args: argparse.Namespace) -> int:
     else:
         sys.stdout.write(output)
     return 0
-
-
-def _configure_loaded(pipe: Any, *, verbose: bool, cache: str | None) -> None:
-    """Set the progress bars (auto or off) and the embedding cache of a pipeline's steps."""
-    for _, step in getattr(pipe, "steps", []):
-        params = step.get_params(deep=False) if hasattr(step, "get_params") else {}
-        if "show_progress_bar" in params:
-            step.set_params(show_progress_bar=None if verbose else False)
-        if "cache" in params:
-            step.set_params(cache=cache)
 
 
 def _encode(args: argparse.Namespace) -> int:

@@ -79,6 +79,11 @@ class TextEncoderBase(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         return (tokenizer, int(limit)) if tokenizer is not None and limit else None
 
     # -- scikit-learn -----------------------------------------------------------------------
+    @classmethod
+    def _unit_test_params(cls) -> dict:
+        """Cheap constructor arguments for tests/test_text_estimators.py (the bundled model)."""
+        return {"device": "cpu", "batch_size": 8}
+
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.input_tags.string = True

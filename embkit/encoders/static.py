@@ -260,6 +260,12 @@ class StaticEncoder(TextEncoderBase):
             return {"max_length": self.max_length}
         return {**self._settings(), "max_length": self.max_length}
 
+    @classmethod
+    def _unit_test_params(cls) -> dict:
+        """Cheap arguments for tests/test_text_estimators.py, which adds a tiny ``model``
+        and a ``cache_dir`` (the default model would be distilled, half a minute)."""
+        return {"device": "cpu", "dim": 8}
+
     def fit(self, X: Any, y: Any = None) -> StaticEncoder:
         """Check the parameters and texts; distil the source model unless already cached.
 
@@ -274,9 +280,14 @@ class StaticEncoder(TextEncoderBase):
         -------
         self
         """
-        self.__dict__.pop("model_path_", None)
-        super().fit(X, y)
-        self.model_path_ = str(self._entry(self.device_)[0])
+        before = dict(self.__dict__)
+        try:
+            super().fit(X, y)
+            self.model_path_ = str(self._entry(self.device_)[0])
+        except BaseException:  # a failed fit leaves a fitted encoder as it was
+            self.__dict__.clear()
+            self.__dict__.update(before)
+            raise
         return self
 
     def _entry(self, device: Any) -> tuple[Path, Any]:

@@ -220,6 +220,7 @@ class EmbeddingCache:
         >>> [len(k) for k in EmbeddingCache.keys("ns", ["a", "b"])]
         [16, 16]
         """
+        texts = _check_namespace_texts(namespace, texts)
         base = hashlib.blake2b(digest_size=16, person=b"embkit-cache-v1")
         base.update(namespace.encode("utf-8") + b"\0")
         keys = []

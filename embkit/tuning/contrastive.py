@@ -8,10 +8,11 @@ import numpy as np
 import torch
 from scipy.stats import spearmanr
 from sklearn.base import BaseEstimator, ClassNamePrefixFeaturesOutMixin, TransformerMixin
+from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_array, check_is_fitted
 
 from embkit._core.validation import check_positive_int
-from embkit._training.labels import LabelMixin
+from embkit._training.labels import LabelMixin, _check_y
 from embkit._training.nn import (
     DropoutNoise,
     Projection,
@@ -25,6 +26,7 @@ from embkit._training.torch_base import (
     TrainData,
     check_sample_weight,
     check_X,
+    weighted_mean,
 )
 from embkit.tuning._output import TunedOutputMixin
 from embkit.tuning.pairs import _multilabel_pairs, sample_pairs
@@ -140,6 +142,11 @@ class ContrastiveLearner(ClassNamePrefixFeaturesOutMixin, TorchEstimatorBase):
         self.verbose = verbose
 
     # ----------------------------------------------------------------- hooks
+    @classmethod
+    def _unit_test_params(cls) -> dict:
+        """Cheap constructor arguments for tests/test_text_estimators.py (pairs of vectors)."""
+        return dict(shape_out=4, n_epochs=2, random_state=0, device="cpu")
+
     def _check_params(self) -> None:
         super()._check_params()
         check_positive_int(self.shape_out, "shape_out")
@@ -177,6 +184,7 @@ class ContrastiveLearner(ClassNamePrefixFeaturesOutMixin, TorchEstimatorBase):
                     None if sample_weight is None else torch.as_tensor(sample_weight, device=device)
                 ),
                 extra={"groups": X2, "n_neg": n_neg},
+                per_row=("groups",),
             )
         X1 = check_X(self, X1, reset=reset, name="X1")
         X2 = self._check_second(X2, X1)
@@ -188,6 +196,7 @@ class ContrastiveLearner(ClassNamePrefixFeaturesOutMixin, TorchEstimatorBase):
             y=torch.as_tensor(y, device=device),
             sample_weight=None if weights is None else torch.as_tensor(weights, device=device),
             extra={"X2": self._to_tensor(X2, device)},
+            per_row=("X2",),
         )
 
     def _check_second(self, X2: Any, X1: np.ndarray) -> np.ndarray:
@@ -217,9 +226,8 @@ class ContrastiveLearner(ClassNamePrefixFeaturesOutMixin, TorchEstimatorBase):
         left = self.module_(data.X.index_select(0, idx), noise)
         right = self.module_(data.extra["X2"].index_select(0, idx), noise)
         per_pair = (cosine_pairs(left, right) - data.y.index_select(0, idx)) ** 2
-        if data.sample_weight is not None:
-            per_pair = per_pair * data.sample_weight.index_select(0, idx)
-        return per_pair.mean()
+        weight = None if data.sample_weight is None else data.sample_weight.index_select(0, idx)
+        return weighted_mean(per_pair, weight)
 
     def _grouped_loss(
         self, data: TrainData, idx: torch.Tensor, noise: DropoutNoise
@@ -235,23 +243,15 @@ class ContrastiveLearner(ClassNamePrefixFeaturesOutMixin, TorchEstimatorBase):
         i1_t = torch.from_numpy(i1).to(self.device_)
         i2_t = torch.from_numpy(i2).to(self.device_)
         per_pair = (gathered_cosine(emb, i1_t, i2_t) - torch.from_numpy(target).to(emb)) ** 2
+        weight = None
         if data.sample_weight is not None:
-            per_pair = per_pair * data.sample_weight.index_select(0, idx).index_select(0, i1_t)
-        return per_pair.mean()
+            weight = data.sample_weight.index_select(0, idx).index_select(0, i1_t)
+        return weighted_mean(per_pair, weight)
 
     # ------------------------------------------------------------- validation
     def _stratify_labels(self, data: TrainData) -> np.ndarray | None:
         groups = data.extra.get("groups")
         return groups if groups is not None and groups.ndim == 1 else None
-
-    def _take_rows(self, data: TrainData, idx: np.ndarray) -> TrainData:
-        part = super()._take_rows(data, idx)
-        if "groups" in data.extra:
-            part.extra["groups"] = data.extra["groups"][idx]
-        else:
-            rows = torch.as_tensor(idx, device=self.device_)
-            part.extra["X2"] = data.extra["X2"].index_select(0, rows)
-        return part
 
     def _prepare_validation(self, val: TrainData) -> TrainData:
         if "groups" in val.extra:
@@ -526,9 +526,33 @@ class ContrastiveTuner(TunedOutputMixin, TransformerMixin, LabelMixin, BaseEstim
         check_positive_int(self.n_neg, "n_neg", minimum=0)
         self._check_output()
         X = check_X(self, X, reset=reset)
+        if partial and classes is None:
+            classes = self._labels_so_far(y, X.shape[0], reset=reset)
+        elif reset:
+            self._open_labels = False
         targets = self._encode_labels(y, X.shape[0], reset=reset, classes=classes, partial=partial)
         weights = check_sample_weight(sample_weight, X.shape[0])
         return X, targets, weights
+
+    def _labels_so_far(self, y: Any, n_samples: int, *, reset: bool) -> np.ndarray | None:
+        """``classes`` for a ``partial_fit`` call that gave none.
+
+        Pairs are drawn inside each batch, so a label only has to mean the same thing within
+        a batch: without ``classes=`` on the first call, ``classes_`` starts as the labels of
+        that batch and grows with the new labels of later ones. With ``classes=`` declared,
+        a label outside them stays an error, as for the classifiers.
+        """
+        labels = _check_y(y, n_samples)
+        if labels.ndim != 1:
+            return None
+        if reset:
+            self._open_labels = True
+            return labels
+        if not getattr(self, "_open_labels", False):
+            return None
+        check_classification_targets(labels)
+        self.classes_ = np.union1d(self.classes_, labels)
+        return self.classes_
 
     def fit(self, X: Any, y: Any, sample_weight: Any = None) -> ContrastiveTuner:
         """Train a fresh learner for ``n_epochs`` passes over ``(X, y)``.
@@ -568,7 +592,9 @@ class ContrastiveTuner(TunedOutputMixin, TransformerMixin, LabelMixin, BaseEstim
         y : array-like of shape (n_samples,) or (n_samples, n_labels)
         sample_weight : array-like of shape (n_samples,), default=None
         classes : array-like, default=None
-            Every label the stream can contain; required on the first call for 1-D ``y``.
+            Every label the stream can contain. Optional: pairs are drawn inside each batch,
+            so without it ``classes_`` is the labels seen so far (a later batch may bring
+            new ones); with it, a label outside ``classes`` is an error.
 
         Returns
         -------

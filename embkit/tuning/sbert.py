@@ -353,6 +353,11 @@ class SbertLearner(ClassNamePrefixFeaturesOutMixin, BodyEstimatorBase):
             raise ValueError("y is constant: a rank correlation needs at least two distinct values")
         return float(spearmanr(pred, sim).statistic)
 
+    @classmethod
+    def _unit_test_params(cls) -> dict:
+        """Cheap constructor arguments for tests/test_text_estimators.py (seconds on the CPU)."""
+        return dict(n_epochs=1, batch_size=4, max_length=16, random_state=0, device="cpu")
+
     def save(self, path: Any) -> None:
         """Write the tuned body to a folder that ``SentenceEncoder(model=path)`` loads.
 

@@ -316,6 +316,13 @@ class SbertTuner(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimato
         check_is_fitted(self, "learner_")
         self.learner_.save(path)
 
+    @classmethod
+    def _unit_test_params(cls) -> dict:
+        """Cheap constructor arguments for tests/test_text_estimators.py (seconds on the CPU)."""
+        return dict(
+            n_pairs_per_example=2, batch_size=4, max_length=16, random_state=0, device="cpu"
+        )
+
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.input_tags.string = True

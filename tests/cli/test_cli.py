@@ -5,13 +5,16 @@ from __future__ import annotations
 import csv
 import json
 import os
+import pickle
 import subprocess
 import sys
+import zipfile
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+import embkit
 from embkit.cli import main
 from embkit.cli.registry import available_pipelines, register_pipeline
 
@@ -157,15 +160,17 @@ def test_train_then_predict_jsonl(small_data, cache_dir, tmp_path, capsys):
         "--cache", str(cache_dir), "--quiet",
     ])  # fmt: skip
     assert code == 0
-    assert (model_dir / "pipeline.joblib").is_file()
+    assert (model_dir / "pipeline.embkit").is_file()
+    assert not (model_dir / "pipeline.joblib").exists()
     meta = json.loads((model_dir / "meta.json").read_text())
     assert meta["pipeline_name"] == "lr" and meta["model"] == "all-MiniLM-L6-v2"
     assert meta["labels"] == ["fresh", "plot", "rotten"] and meta["n_train"] == N_TEXTS
-    import joblib
-
-    saved = joblib.load(model_dir / "pipeline.joblib")
-    assert saved["format"] == "embkit-pipeline" and saved["labels"] == meta["labels"]
-    assert saved["pipeline"].steps[0][1].cache is None  # the machine's cache path is not saved
+    assert meta["format_version"] == 2
+    with zipfile.ZipFile(model_dir / "pipeline.embkit") as archive:  # embkit.save's format
+        assert "embkit.json" in archive.namelist()
+    saved = embkit.load(model_dir / "pipeline.embkit")
+    assert saved.classes_.tolist() == meta["labels"]
+    assert saved.steps[0][1].cache is None  # the machine's cache path is not saved
     capsys.readouterr()
 
     new = tmp_path / "new.txt"
@@ -184,13 +189,44 @@ def test_train_then_predict_jsonl(small_data, cache_dir, tmp_path, capsys):
     assert all(r["label"] in meta["labels"] and 0 < r["score"] <= 1 for r in records)
 
     out_file = tmp_path / "preds" / "out.jsonl"
-    assert main(["predict", str(model_dir / "pipeline.joblib"), str(small_data),
+    assert main(["predict", str(model_dir / "pipeline.embkit"), str(small_data),
                  "--out", str(out_file), "--cache", str(cache_dir), "--quiet"]) == 0  # fmt: skip
     preds = read_jsonl(out_file)
     assert len(preds) == N_TEXTS and {p["label"] for p in preds} <= set(meta["labels"])
     # Trained on these very texts: most predictions match (a sanity check, not a score).
     truth = [r["label"] for r in read_jsonl(small_data)]
     assert np.mean([p["label"] == t for p, t in zip(preds, truth, strict=True)]) > 0.8
+
+
+def test_predict_refuses_a_pickle_unless_allowed(small_data, cache_dir, tmp_path, capsys):
+    import joblib
+
+    model_dir = tmp_path / "model"
+    assert main(["train", str(small_data), "--pipeline", "lr", "--out", str(model_dir),
+                 "--cache", str(cache_dir), "--quiet"]) == 0  # fmt: skip
+    pipe = embkit.load(model_dir / "pipeline.embkit")
+    old = tmp_path / "old"  # the layout train wrote before: a joblib dict in pipeline.joblib
+    old.mkdir()
+    joblib.dump({"format": "embkit-pipeline", "pipeline": pipe}, old / "pipeline.joblib")
+    bare = tmp_path / "bare.pkl"
+    bare.write_bytes(pickle.dumps(pipe))
+    texts = tmp_path / "new.txt"
+    texts.write_text("A gripping drama.\nTedious and long.\n")
+    capsys.readouterr()
+    for target in (old, old / "pipeline.joblib", bare):
+        assert main(["predict", str(target), str(texts), "--quiet"]) == 1
+        err = capsys.readouterr().err
+        assert "is a pickle/joblib file" in err and "--allow-pickle" in err, err
+    expected = pipe.predict(["A gripping drama.", "Tedious and long."]).tolist()
+    for target in (old, bare):
+        assert main(["predict", str(target), str(texts), "--quiet", "--allow-pickle",
+                     "--cache", str(cache_dir)]) == 0  # fmt: skip
+        records = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+        assert [r["label"] for r in records] == expected
+    not_a_pipeline = tmp_path / "numbers.pkl"
+    not_a_pipeline.write_bytes(pickle.dumps([1, 2, 3]))
+    assert main(["predict", str(not_a_pipeline), str(texts), "--allow-pickle"]) == 1
+    assert "no pipeline with a predict method" in capsys.readouterr().err
 
 
 def test_encode_writes_npy(small_data, cache_dir, tmp_path, capsys):
@@ -302,6 +338,33 @@ def test_python_dash_m_embkit_exit_codes(tmp_path):
     )  # fmt: skip
     assert missing.returncode == 1 and "Traceback" not in missing.stderr
     assert missing.stderr.startswith("embkit: error: no such file")
+
+
+def test_import_and_help_print_nothing_foreign():
+    """A newcomer's first commands show only embkit's own text (in the dev environment too,
+    where torchao is installed: nothing embkit imports by itself pulls it in)."""
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "PYTHONWARNINGS": "default"}
+    imported = subprocess.run(
+        [sys.executable, "-c", "import sys, embkit, embkit.cli; from embkit import *; "
+         "import embkit._core.quantize; print(sorted(m for m in ('torchao', 'transformers', "
+         "'sentence_transformers', 'torch') if m in sys.modules))"],
+        capture_output=True, text=True, env=env, cwd=ROOT,
+    )  # fmt: skip
+    assert imported.returncode == 0 and imported.stderr == ""
+    # the estimators' modules import torch, never torchao or the Hugging Face libraries
+    assert imported.stdout == "['torch']\n"
+    quiet = subprocess.run(
+        [sys.executable, "-c", "import embkit, embkit.cli"], capture_output=True, text=True,
+        env=env, cwd=ROOT,
+    )  # fmt: skip
+    assert (quiet.returncode, quiet.stdout, quiet.stderr) == (0, "", "")
+    for argv in (["--help"], ["predict", "--help"]):
+        shown = subprocess.run(
+            [sys.executable, "-m", "embkit", *argv], capture_output=True, text=True, env=env,
+            cwd=ROOT,
+        )  # fmt: skip
+        assert shown.returncode == 0 and shown.stderr == ""
+        assert shown.stdout.startswith("usage: embkit")
 
 
 @pytest.mark.slow

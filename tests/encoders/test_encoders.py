@@ -12,12 +12,6 @@ import pytest
 from _model_calls import model_calls  # noqa: F401 - fixture
 from sklearn.base import clone
 from sklearn.exceptions import NotFittedError
-from sklearn.utils.estimator_checks import (
-    check_get_params_invariance,
-    check_no_attributes_set_in_init,
-    check_parameters_default_constructible,
-    check_set_params,
-)
 
 import embkit.encoders._base as encoder_base
 from embkit import SentenceEncoder, TransformerEncoder
@@ -113,26 +107,6 @@ def test_empty_input_gives_zero_rows(fitted):
     assert clone(fitted).fit([]).embedding_dim_ == 384  # fit accepts it too
 
 
-BAD_INPUTS = [
-    (None, TypeError, "got None"),
-    ("just one text", TypeError, "got a single str; wrap it in a list"),
-    (["a", 3], TypeError, "item 1 is int"),
-    (["a", None], TypeError, "item 1 is NoneType"),
-    (["a", float("nan")], TypeError, "item 1 is NaN"),
-    (pd.Series(["a", np.nan]), TypeError, "item 1 is NaN"),
-    (np.array([["a", "b"], ["c", "d"]]), ValueError, "must be 1-D"),
-    (42, TypeError, "got int"),
-]
-
-
-@pytest.mark.parametrize(("bad", "error", "match"), BAD_INPUTS)
-def test_bad_input_is_a_clear_error(fitted, bad, error, match):
-    with pytest.raises(error, match=match):
-        fitted.transform(bad)
-    with pytest.raises(error, match=match):
-        clone(fitted).fit(bad)
-
-
 @pytest.mark.parametrize(
     ("params", "error", "match"),
     [
@@ -168,26 +142,8 @@ def test_unknown_model_is_a_clear_offline_error(encoder_cls, tmp_path):
         encoder_cls(model=str(tmp_path / "no-such-model"), device="cpu").fit(TEXTS)
 
 
-# -- scikit-learn contract -------------------------------------------------------------------
-@pytest.mark.parametrize(
-    "check",
-    [
-        check_no_attributes_set_in_init,
-        check_parameters_default_constructible,
-        check_get_params_invariance,
-        check_set_params,
-    ],
-    ids=lambda c: c.__name__,
-)
-def test_sklearn_data_free_checks(encoder_cls, check):
-    check(encoder_cls.__name__, encoder_cls())
-
-
-def test_tags_declare_string_input(encoder_cls):
-    tags = encoder_cls().__sklearn_tags__()
-    assert tags.input_tags.string and not tags.input_tags.two_d_array
-
-
+# -- scikit-learn contract (data-free checks, tags, not-fitted errors and bad texts for every
+# text estimator: tests/test_text_estimators.py) ------------------------------------------
 def test_get_params_set_params_clone(encoder_cls, tmp_path):
     enc = encoder_cls(batch_size=8, cache=str(tmp_path))
     assert enc.get_params()["batch_size"] == 8
@@ -203,14 +159,6 @@ def test_clone_of_fitted_is_unfitted_and_shares_the_model(fitted):
         copy.transform(TEXTS)
     copy.fit(TEXTS)
     assert copy._loaded() is fitted._loaded()  # loaded once per process, shared by clones
-
-
-def test_not_fitted(encoder_cls):
-    enc = encoder_cls()
-    with pytest.raises(NotFittedError):
-        enc.transform(TEXTS)
-    with pytest.raises(NotFittedError):
-        enc.get_feature_names_out()
 
 
 def test_fit_is_idempotent_and_returns_self(fitted):

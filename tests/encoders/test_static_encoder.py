@@ -18,13 +18,7 @@ import pandas as pd
 import pytest
 from sklearn.base import clone
 from sklearn.exceptions import NotFittedError
-from sklearn.utils.estimator_checks import (
-    check_get_params_invariance,
-    check_no_attributes_set_in_init,
-    check_parameters_default_constructible,
-    check_set_params,
-)
-from test_encoders import BAD_INPUTS, TEXTS
+from test_encoders import TEXTS
 
 pytest.importorskip("model2vec.distill")
 
@@ -304,15 +298,7 @@ def test_embedding_cache_namespace_depends_on_settings(make, tmp_path):
     np.testing.assert_array_equal(clone(a).fit(TEXTS).transform(TEXTS), X)  # from the cache
 
 
-# -- bad input and parameters ---------------------------------------------------------------
-@pytest.mark.parametrize(("bad", "error", "match"), BAD_INPUTS)
-def test_bad_input_is_a_clear_error(fitted, bad, error, match):
-    with pytest.raises(error, match=match):
-        fitted.transform(bad)
-    with pytest.raises(error, match=match):
-        clone(fitted).fit(bad)
-
-
+# -- parameters (bad texts: tests/test_text_estimators.py) ---------------------------------
 @pytest.mark.parametrize(
     ("params", "error", "match"),
     [
@@ -349,26 +335,7 @@ def test_a_folder_without_a_transformer_is_a_clear_error(tmp_path):
         encoder.fit(TEXTS)
 
 
-# -- scikit-learn contract -------------------------------------------------------------------
-@pytest.mark.parametrize(
-    "check",
-    [
-        check_no_attributes_set_in_init,
-        check_parameters_default_constructible,
-        check_get_params_invariance,
-        check_set_params,
-    ],
-    ids=lambda c: c.__name__,
-)
-def test_sklearn_data_free_checks(check):
-    check("StaticEncoder", StaticEncoder())
-
-
-def test_tags_declare_string_input():
-    tags = StaticEncoder().__sklearn_tags__()
-    assert tags.input_tags.string and not tags.input_tags.two_d_array
-
-
+# -- scikit-learn contract (data-free checks and tags: tests/test_text_estimators.py) -----
 def test_get_params_set_params_clone(make):
     encoder = make(dim=4)
     assert encoder.set_params(dim=16) is encoder and encoder.dim == 16

@@ -10,12 +10,6 @@ import pytest
 import torch
 from sklearn.base import clone
 from sklearn.exceptions import NotFittedError
-from sklearn.utils.estimator_checks import (
-    check_get_params_invariance,
-    check_no_attributes_set_in_init,
-    check_parameters_default_constructible,
-    check_set_params,
-)
 
 from embkit import FineTuneClassifier
 
@@ -259,22 +253,3 @@ def test_tags():
     tags = FineTuneClassifier().__sklearn_tags__()
     assert tags.input_tags.string and not tags.input_tags.two_d_array
     assert tags.estimator_type == "classifier"
-
-
-@pytest.mark.parametrize(
-    "check",
-    [
-        check_no_attributes_set_in_init,
-        check_parameters_default_constructible,
-        check_get_params_invariance,
-        check_set_params,
-    ],
-    ids=lambda c: c.__name__,
-)
-@pytest.mark.parametrize("estimator", ["FineTuneClassifier", "SbertLearner", "SbertTuner"])
-def test_text_estimators_pass_data_free_checks(estimator, check):
-    """sklearn's common checks skip string-input estimators; the data-free ones apply."""
-    import embkit
-
-    est = getattr(embkit, estimator)(n_epochs=2, random_state=0)
-    check(estimator, clone(est))

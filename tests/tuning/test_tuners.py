@@ -81,13 +81,48 @@ def test_partial_fit_continues_and_fit_resets(tuner, blobs):
     np.testing.assert_array_equal(est.transform(X), first)
 
 
+def test_contrastive_partial_fit_without_classes_takes_the_labels_it_sees(blobs):
+    """Pairs are drawn inside each batch: classes= is optional, and new labels may come."""
+    X, y = blobs
+    first = ContrastiveTuner(hidden_dim=4, n_epochs=1, random_state=0).partial_fit(X[:80], y[:80])
+    assert first.classes_.tolist() == ["alpha", "beta"] and first.n_features_in_ == 8
+    declared = ContrastiveTuner(hidden_dim=4, n_epochs=1, random_state=0)
+    declared.partial_fit(X[:80], y[:80], classes=["alpha", "beta"])
+    np.testing.assert_array_equal(first.transform(X), declared.transform(X))
+    first.partial_fit(X[40:], y[40:])  # gamma is new: the stream may bring it
+    assert first.classes_.tolist() == ["alpha", "beta", "gamma"]
+    with pytest.raises(ValueError, match="gamma"):  # declared classes stay a promise
+        declared.partial_fit(X[40:], y[40:])
+    with pytest.raises(ValueError, match="at least two classes"):
+        ContrastiveTuner(hidden_dim=4).partial_fit(X[:40], y[:40])
+
+
+def test_full_batch_weights_are_repetitions_and_zero_weight_rows_are_removed(blobs):
+    """One batch per pass: fitting with weights is bit-identical to the repeated rows."""
+    X, y = blobs
+    X, y = X[::4], y[::4]  # 30 rows
+    w = np.arange(30) % 3  # 0, 1, 2, ...: a third of the rows removed, a third doubled
+    repeated = np.repeat(np.arange(30), w)[::-1]  # another order, too
+    for cls, params in ((FeedForwardTuner, {"hidden_dim": 8}), (ContrastiveTuner, {})):
+        full = {"n_epochs": 5, "batch_size": 64, "random_state": 0, **params}
+        weighted = cls(**full).fit(X, y, sample_weight=w)
+        plain = cls(**full).fit(X[repeated], y[repeated])
+        np.testing.assert_array_equal(weighted.transform(X), plain.transform(X))
+        # mini-batches (16 rows a step): equal only in expectation, so not bit-identical
+        small = {**full, "batch_size": 16}
+        a = cls(**small).fit(X, y, sample_weight=w).transform(X)
+        b = cls(**small).fit(X[repeated], y[repeated]).transform(X)
+        assert not np.array_equal(a, b)
+
+
 @pytest.mark.parametrize("tuner", TUNERS, ids=IDS)
 def test_partial_fit_needs_classes_first_and_rejects_unseen(tuner, blobs):
     X, y = blobs
     est = clone(tuner)
-    with pytest.raises(ValueError, match="classes must be passed"):
-        est.partial_fit(X, y)
-    assert not hasattr(est, "n_features_in_")
+    if isinstance(est, FeedForwardTuner):  # a classifier: ContrastiveTuner's are optional
+        with pytest.raises(ValueError, match="classes must be passed"):
+            est.partial_fit(X, y)
+        assert not hasattr(est, "n_features_in_")
     est.partial_fit(X, y, classes=["alpha", "beta", "gamma"])
     before = _state(est)
     y_bad = y.copy()

@@ -1,0 +1,108 @@
+"""Full-batch passes in which a sample weight is exactly a repetition count.
+
+When a whole pass fits in one batch there is nothing random about which rows train
+together, so ``fit(X, y, sample_weight=w)`` and ``fit`` on every row repeated ``w`` times
+describe the same loss. They only give bit-identical weights if the arithmetic is the
+same too; :func:`merge_rows` makes it so by turning both inputs into one canonical form:
+identical rows (features, target and every other per-row value) become one row whose
+weight is the sum of theirs, rows of weight zero go, and the rows are sorted by their
+bytes, so the input order does not matter either.
+
+Mini-batch passes (more rows than ``batch_size``) are left as they are: which rows share
+a batch is random there, and a weight equals a repetition only in expectation.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+import numpy as np
+import torch
+
+from embkit._training.torch_base import TrainData
+
+
+def effective_rows(data: TrainData) -> float:
+    """The rows a pass over ``data`` handles, or stands for if larger.
+
+    Without weights, the row count. With weights, the larger of the rows of positive
+    weight (what a pass trains on after :func:`merge_rows`) and the total weight (the rows
+    of the repeated data): for integer weights that is the total weight, the same number
+    as for the repeated data, so both are full-batch or neither is.
+
+    Examples
+    --------
+    >>> import torch
+    >>> effective_rows(TrainData(n=3, sample_weight=torch.tensor([0.0, 2.0, 3.0])))
+    5.0
+    """
+    if data.sample_weight is None:
+        return float(data.n)
+    w = data.sample_weight
+    return max(float((w > 0).sum()), float(w.sum()))
+
+
+def _as_numpy(value: Any) -> np.ndarray:
+    if isinstance(value, torch.Tensor):
+        return value.detach().cpu().numpy()
+    return np.asarray(value)
+
+
+def merge_rows(data: TrainData) -> TrainData:
+    """The canonical form of ``data``: duplicates merged into weights, rows sorted.
+
+    Only the per-row values (``X``, ``y``, ``sample_weight`` and the ``extra`` entries named
+    in ``data.per_row``) are touched; other ``extra`` entries are kept as they are. Data
+    with non-numeric per-row values is returned unchanged.
+
+    Examples
+    --------
+    >>> import torch
+    >>> data = TrainData(n=3, X=torch.tensor([[2.0], [1.0], [2.0]]), y=torch.tensor([0, 1, 0]))
+    >>> merged = merge_rows(data)
+    >>> merged.X.ravel().tolist(), merged.sample_weight.tolist()  # in byte order
+    ([2.0, 1.0], [2.0, 1.0])
+    >>> shuffled = TrainData(n=3, X=torch.tensor([[1.0], [2.0], [2.0]]), y=torch.tensor([1, 0, 0]))
+    >>> torch.equal(merge_rows(shuffled).X, merged.X)
+    True
+    """
+    if data.n == 0:
+        return data
+    columns = {"X": data.X, "y": data.y, **{k: data.extra[k] for k in data.per_row}}
+    columns = {k: v for k, v in columns.items() if v is not None}
+    arrays = {k: _as_numpy(v) for k, v in columns.items()}
+    if any(a.dtype.kind not in "biuf" or a.shape[:1] != (data.n,) for a in arrays.values()):
+        return data
+    as_bytes = [np.ascontiguousarray(a.reshape(data.n, -1)).view(np.uint8) for a in arrays.values()]
+    keys = np.ascontiguousarray(np.hstack([b.reshape(data.n, -1) for b in as_bytes]))
+    keys = keys.view(np.dtype((np.void, keys.shape[1]))).ravel()
+    _, first, inverse = np.unique(keys, return_index=True, return_inverse=True)
+    weights = np.ones(data.n) if data.sample_weight is None else _as_numpy(data.sample_weight)
+    merged = np.bincount(inverse.ravel(), weights=weights.astype(np.float64), minlength=len(first))
+    if data.sample_weight is None and len(first) == data.n:
+        keep = first  # no duplicates, no weights: only the order changes
+        new_weight = None
+    else:
+        positive = merged > 0
+        keep = first[positive]
+        new_weight = merged[positive].astype(np.float32)
+    index = torch.from_numpy(keep)
+
+    def take(value: Any) -> Any:
+        if isinstance(value, torch.Tensor):
+            return value.index_select(0, index.to(value.device))
+        return np.asarray(value)[keep]
+
+    extra = dict(data.extra)
+    for name in data.per_row:
+        extra[name] = take(extra[name])
+    device = data.X.device if data.X is not None else torch.device("cpu")
+    return dataclasses.replace(
+        data,
+        n=len(keep),
+        X=None if data.X is None else take(data.X),
+        y=None if data.y is None else take(data.y),
+        sample_weight=None if new_weight is None else torch.as_tensor(new_weight, device=device),
+        extra=extra,
+    )
