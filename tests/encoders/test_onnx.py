@@ -22,6 +22,7 @@ from sklearn.pipeline import make_pipeline
 pytest.importorskip("onnxruntime")
 
 import embkit.encoders._base as base_module  # noqa: E402
+import embkit.encoders._onnx_export as export_module  # noqa: E402
 import embkit.encoders.onnx as onnx_module  # noqa: E402
 from embkit import EmbeddingCache, SentenceEncoder, TextTruncatedWarning  # noqa: E402
 from embkit._core.models import clear_models  # noqa: E402
@@ -51,13 +52,13 @@ def cache_dir(tmp_path, monkeypatch) -> Path:
 def exports(monkeypatch) -> list[str]:
     """Counts the exports made (the model names passed to the sentence exporter)."""
     calls: list[str] = []
-    real = onnx_module._EXPORTERS["sentence-transformers"]
+    real = export_module._EXPORTERS["sentence-transformers"]
 
     def counting(model, folder):
         calls.append(str(model))
         return real(model, folder)
 
-    monkeypatch.setitem(onnx_module._EXPORTERS, "sentence-transformers", counting)
+    monkeypatch.setitem(export_module._EXPORTERS, "sentence-transformers", counting)
     return calls
 
 
@@ -113,7 +114,7 @@ def test_export_is_reproducible(tiny, tmp_path, monkeypatch):
         monkeypatch.setenv("EMBKIT_CACHE_DIR", str(tmp_path / name))
         clear_models()
         folder = Path(make(tiny, backend="onnx").fit(TEXTS)._loaded().folder)
-        digests.append((folder.name, onnx_module._file_digest(folder / "model.onnx")))
+        digests.append((folder.name, export_module._file_digest(folder / "model.onnx")))
     clear_models()
     assert digests[0] == digests[1]
 
@@ -157,7 +158,7 @@ def test_damaged_export_is_detected_and_rebuilt(tiny, cache_dir, exports, damage
         data[len(data) // 2] ^= 0xFF
         graph.write_bytes(bytes(data))
     elif damage == "no-manifest":
-        (folder / onnx_module._MANIFEST).unlink()
+        (folder / export_module._MANIFEST).unlink()
     else:
         (folder / "tokenizer" / "tokenizer.json").unlink()
     clear_models()
@@ -166,8 +167,8 @@ def test_damaged_export_is_detected_and_rebuilt(tiny, cache_dir, exports, damage
     assert len(exports) == 2
     np.testing.assert_array_equal(got, expected)
     assert (
-        onnx_module.read_manifest(
-            folder, onnx_module.provenance("sentence-transformers", tiny, None)
+        export_module.read_manifest(
+            folder, export_module.provenance("sentence-transformers", tiny, None)
         )
         is not None
     )
@@ -251,3 +252,19 @@ def test_bad_parameters_are_clear_errors(tiny, cache_dir, params, error, match):
     with pytest.raises(error, match=match):  # a failed refit leaves the fitted one as it was
         encoder.set_params(**params).fit(TEXTS)
     assert encoder.embedding_dim_ == 32
+
+
+@pytest.mark.parametrize("pooling", ["mean", "cls"])
+def test_transformer_encoder_onnx_matches_torch(tiny, cache_dir, pooling):
+    from embkit import TransformerEncoder
+
+    bert = str(Path(tiny).parent / "bert" / "0_Transformer")
+    texts = TEXTS + MANY
+    params = {"pooling": pooling, "max_length": 12, "device": "cpu", "batch_size": 5}
+    expected = TransformerEncoder(bert, **params).fit(texts).transform(texts)
+    got = TransformerEncoder(bert, backend="onnx", **params).fit(texts).transform(texts)
+    assert np.abs(got - expected).max() < 1e-5
+    int8 = TransformerEncoder(bert, backend="onnx", quantize="int8", **params).fit(texts)
+    assert cosine(int8.transform(texts), expected).mean() > 0.98
+    with pytest.raises(ValueError, match="quantize='int8' needs backend='onnx'"):
+        TransformerEncoder(bert, quantize="int8", **params).fit(texts)
