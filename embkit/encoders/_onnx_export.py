@@ -264,7 +264,11 @@ def export_folder(
                 _quantize(source[0] / _GRAPH, tmp / _GRAPH)
             manifest = {"provenance": prov, "model": os.fspath(model), **info, "files": _files(tmp)}
             (tmp / _MANIFEST).write_text(json.dumps(manifest, indent=2), encoding="utf-8")
-            os.rename(tmp, folder)  # atomic
+            try:
+                os.rename(tmp, folder)  # atomic; fails if another process got there first
+            except OSError:  # possible only where there is no lock file (Windows)
+                if read_manifest(folder, prov) is None:
+                    raise
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
     return folder, manifest
