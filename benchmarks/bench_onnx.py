@@ -30,7 +30,10 @@ entries); throughput and latency never use it. Run from the project root (needs
 
 Encoding the full splits is most of the work (about 27,000 texts per contender) and
 times nothing: ``--warm-only`` does just that, outside the lock, so that the timed run
-under the lock reads those vectors from the cache.
+under the lock reads those vectors from the cache. ``--parts timing`` (throughput,
+latency) and ``--parts accuracy`` (fidelity, accuracy, serving switch) run one half,
+saved as ``onnx_timing.json`` / ``onnx_accuracy.json``; only the timing half needs the
+lock.
 """
 
 from __future__ import annotations
@@ -139,7 +142,9 @@ def serving_switch(train, y_train, test) -> dict[str, str]:
     return counts
 
 
-def run_dataset(name: str, repeats: int, limit: int | None, bulk: int) -> dict[str, Any]:
+def run_dataset(
+    name: str, repeats: int, limit: int | None, bulk: int, parts: list[str]
+) -> dict[str, Any]:
     from sklearn.linear_model import LogisticRegression
 
     train, y_train = (part[:limit] for part in read_split(name, "train"))
@@ -147,10 +152,10 @@ def run_dataset(name: str, repeats: int, limit: int | None, bulk: int) -> dict[s
     y_train, y_test = np.asarray(y_train), np.asarray(y_test)
     print(f"\n{name}: {len(train):,} train / {len(test):,} test texts", flush=True)
 
+    timings = Timings()
     for enc in CONTENDERS:  # warm-up
         make_encoder(enc).fit_transform(test[:64])
-    timings = Timings()
-    for repeat in range(repeats):
+    for repeat in range(repeats if "timing" in parts else 0):
         for enc in CONTENDERS:
             with timings.measure(enc):
                 make_encoder(enc).fit_transform(test[:bulk])
@@ -161,12 +166,12 @@ def run_dataset(name: str, repeats: int, limit: int | None, bulk: int) -> dict[s
         )
 
     vectors = {}
-    for enc in CONTENDERS:
+    for enc in CONTENDERS if "accuracy" in parts else ():
         start = time.perf_counter()
         encoder = make_encoder(enc, VECTOR_CACHE)
         vectors[enc] = (encoder.fit_transform(train), encoder.transform(test))
         print(f"  {enc}: vectors in {time.perf_counter() - start:.1f}s", flush=True)
-    switch = serving_switch(train, y_train, test)
+    switch = serving_switch(train, y_train, test) if vectors else {}
     print(f"  serving switch, test predictions equal to torch's: {switch}", flush=True)
 
     majority = max(set(y_test.tolist()), key=y_test.tolist().count)
@@ -182,39 +187,32 @@ def run_dataset(name: str, repeats: int, limit: int | None, bulk: int) -> dict[s
             "vs torch (points)": "-",
         }
     ]
-    ref, ref_cpu = (
-        statistics.median(t["torch fp32"]) for t in (timings.seconds, timings.cpu_seconds)
-    )
     details: dict[str, Any] = {"serving_switch": switch}
-    accuracy = {}
     for enc in CONTENDERS:
-        Z_train, Z_test = vectors[enc]
-        accuracy[enc] = float(
-            LogisticRegression(max_iter=3000).fit(Z_train, y_train).score(Z_test, y_test)
-        )
-        runs, cpu = timings.seconds[enc], timings.cpu_seconds[enc]
-        cos = cosine(Z_test, vectors["torch fp32"][1])
-        n = len(test[:bulk])
-        rows.append(
-            {
-                "data": name,
-                "contender": enc,
-                "texts/s (median, min-max)": f"{n / statistics.median(runs):,.0f} "
-                f"({n / max(runs):,.0f}-{n / min(runs):,.0f})",
-                "x torch (wall)": f"{ref / statistics.median(runs):.2f}",
-                "x torch (CPU)": f"{ref_cpu / statistics.median(cpu):.2f}",
-                "cosine to torch (mean, min)": f"{cos.mean():.5f}, {cos.min():.4f}",
-                "LR test accuracy": f"{accuracy[enc]:.4f}",
-                "vs torch (points)": f"{100 * (accuracy[enc] - accuracy['torch fp32']):+.2f}",
-            }
-        )
-        details[enc] = {
-            "encode_seconds": runs,
-            "encode_cpu_seconds": cpu,
-            "lr_accuracy": accuracy[enc],
-            "cosine_mean": float(cos.mean()),
-            "cosine_min": float(cos.min()),
-        }
+        row = {"data": name, "contender": enc, **dict.fromkeys(list(rows[0])[2:], "-")}
+        if timings.seconds:
+            ref = statistics.median(timings.seconds["torch fp32"])
+            ref_cpu = statistics.median(timings.cpu_seconds["torch fp32"])
+            runs, cpu = timings.seconds[enc], timings.cpu_seconds[enc]
+            n = len(test[:bulk])
+            row["texts/s (median, min-max)"] = (
+                f"{n / statistics.median(runs):,.0f} ({n / max(runs):,.0f}-{n / min(runs):,.0f})"
+            )
+            row["x torch (wall)"] = f"{ref / statistics.median(runs):.2f}"
+            row["x torch (CPU)"] = f"{ref_cpu / statistics.median(cpu):.2f}"
+            details[enc] = {"encode_seconds": runs, "encode_cpu_seconds": cpu}
+        if vectors:
+            Z_train, Z_test = vectors[enc]
+            acc = LogisticRegression(max_iter=3000).fit(Z_train, y_train).score(Z_test, y_test)
+            cos = cosine(Z_test, vectors["torch fp32"][1])
+            ref_acc = details.get("torch fp32", {}).get("lr_accuracy", acc)
+            row["cosine to torch (mean, min)"] = f"{cos.mean():.5f}, {cos.min():.4f}"
+            row["LR test accuracy"] = f"{acc:.4f}"
+            row["vs torch (points)"] = f"{100 * (acc - ref_acc):+.2f}"
+            details.setdefault(enc, {}).update(
+                lr_accuracy=float(acc), cosine_mean=float(cos.mean()), cosine_min=float(cos.min())
+            )
+        rows.append(row)
     return {"rows": rows, "details": details, "test_texts": test}
 
 
@@ -225,6 +223,9 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--bulk", type=int, default=1000, help="test texts timed for throughput")
     parser.add_argument("--limit", type=int, default=None, help="first N texts (smoke runs)")
     parser.add_argument("--warm-only", action="store_true", help="fill the vector cache, no timing")
+    parser.add_argument(
+        "--parts", nargs="+", default=["timing", "accuracy"], choices=["timing", "accuracy"]
+    )
     args = parser.parse_args(argv)
     if args.warm_only:
         for name in args.datasets:
@@ -240,12 +241,12 @@ def main(argv: list[str] | None = None) -> dict:
     export = prepare()
     rows, details, first_test = [], {}, None
     for name in args.datasets:
-        result = run_dataset(name, args.repeats, args.limit, args.bulk)
+        result = run_dataset(name, args.repeats, args.limit, args.bulk, args.parts)
         rows += result["rows"]
         details[name] = result["details"]
         first_test = first_test or result["test_texts"]
-    lat = latency(first_test, args.repeats)
-    print("\n" + markdown_table(rows) + "\n\n" + markdown_table(lat))
+    lat = latency(first_test, args.repeats) if "timing" in args.parts else []
+    print("\n" + markdown_table(rows) + ("\n\n" + markdown_table(lat) if lat else ""))
     result = {
         "environment": env,
         "export": export,
@@ -253,8 +254,9 @@ def main(argv: list[str] | None = None) -> dict:
         "latency": lat,
         "details": details,
     }
-    if args.limit is None:
-        print(f"saved {save_json(result, 'onnx')}")
+    if args.limit is None:  # a partial run keeps the full run's file
+        parts = [] if len(args.parts) == 2 else args.parts
+        print(f"saved {save_json(result, '_'.join(['onnx', *parts]))}")
     return result
 
 
