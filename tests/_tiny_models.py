@@ -58,3 +58,28 @@ def write_tiny_sentence_transformer(folder: Path, hidden: int = 32) -> Path:
     ]
     (folder / "modules.json").write_text(json.dumps(modules), encoding="utf-8")
     return folder
+
+
+def write_tiny_sentence_model(folder: Path, hidden: int = 32, max_seq_length: int = 24) -> Path:
+    """The tiny BERT as a full sentence-transformers model: mean pooling and normalisation.
+
+    ``folder/bert`` holds the transformer, ``folder/model`` the sentence model (returned),
+    loadable with ``SentenceTransformer(path)`` and with a short window
+    (``max_seq_length``) so that truncation is cheap to reach.
+    """
+    from sentence_transformers import SentenceTransformer
+
+    try:
+        from sentence_transformers.sentence_transformer.modules import (
+            Normalize,
+            Pooling,
+            Transformer,
+        )
+    except ImportError:  # pragma: no cover - sentence-transformers < 6
+        from sentence_transformers.models import Normalize, Pooling, Transformer
+
+    inner = write_tiny_sentence_transformer(folder / "bert", hidden) / "0_Transformer"
+    body = Transformer(str(inner), max_seq_length=max_seq_length)
+    st = SentenceTransformer(modules=[body, Pooling(hidden, "mean"), Normalize()], device="cpu")
+    st.save(str(folder / "model"))
+    return folder / "model"

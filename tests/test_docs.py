@@ -132,6 +132,8 @@ def test_code_blocks_run(path, monkeypatch, capsys):
     monkeypatch.chdir(ROOT)
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     monkeypatch.setenv("MPLBACKEND", "Agg")
+    # ONNX exports and distilled models made by docs examples stay in the git-ignored .cache
+    monkeypatch.setenv("EMBKIT_CACHE_DIR", str(ROOT / ".cache"))
     registry = dict(pipelines._REGISTRY)
     monkeypatch.setattr(pipelines, "_REGISTRY", registry)  # docs may register pipelines
     name = path.relative_to(ROOT).as_posix()

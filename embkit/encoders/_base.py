@@ -12,7 +12,8 @@ rest the same way for every encoder:
 * The loaded model lives in the process-wide registry, never on the estimator: pickles
   and clones hold the model's name only, and reload it from the registry on first use.
 
-Subclass hooks: ``_check_params``, ``_load``, ``_dim``, ``_encode``, ``_cache_settings``.
+Subclass hooks: ``_check_params``, ``_load``, ``_dim``, ``_encode``, ``_cache_settings``,
+``_resolve_device``.
 """
 
 from __future__ import annotations
@@ -68,6 +69,10 @@ class TextEncoderBase(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
     def _normalize_output(self) -> bool:
         return False
 
+    def _resolve_device(self) -> Any:
+        """The device ``fit`` records in ``device_`` (``device="auto"`` resolved)."""
+        return resolve_device(self.device)
+
     def _window(self, loaded: Any) -> tuple[Any, int] | None:
         """``(tokenizer, max_tokens)`` beyond which the model truncates, or ``None``.
 
@@ -119,7 +124,7 @@ class TextEncoderBase(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         self._check_params()
         check_texts(X)
         # checked first, changed last: a failing fit leaves a fitted encoder as it was
-        device = resolve_device(self.device)
+        device = self._resolve_device()
         dim = int(self._dim(self._loaded(device)))
         self.device_ = device
         self.embedding_dim_ = dim

@@ -7,9 +7,11 @@ from typing import Any
 
 import numpy as np
 
+from embkit._core.device import resolve_device
 from embkit._core.models import DEFAULT_MODEL, load_sentence_transformer
 from embkit._core.quantize import check_quantize
 from embkit.encoders._base import TextEncoderBase
+from embkit.encoders.onnx import check_backend, check_threads, load_onnx, require_onnxruntime
 from embkit.io.cache import EmbeddingCache
 
 __all__ = ["SentenceEncoder"]
@@ -41,10 +43,21 @@ class SentenceEncoder(TextEncoderBase):
     show_progress_bar : bool or None, default=None
         ``None`` shows a progress bar only when more than 1,000 texts reach the model.
     quantize : {None, "int8"}, default=None
-        ``"int8"``: dynamic int8 quantization of the linear layers (CPU only, needs
-        the ``int8`` extra, torchao). Faster on CPU; the vectors stay close to the
-        float32 ones but differ (both measured in ``docs/benchmarks.md``), so they have
-        their own cache entries and their own shared model.
+        ``"int8"``: dynamic int8 quantization of the linear layers (CPU only): torchao
+        (the ``int8`` extra) with ``backend="torch"``, onnxruntime's dynamic quantisation
+        with ``backend="onnx"``. Faster on CPU; the vectors stay close to the float32 ones
+        but differ (both measured in ``docs/benchmarks.md``), so they have their own
+        cache entries and their own shared model.
+    backend : {"torch", "onnx"}, default="torch"
+        ``"onnx"`` runs the model with onnxruntime on the CPU (the ``onnx`` extra): the
+        first use exports it locally, once, into ``$EMBKIT_CACHE_DIR/onnx`` (default
+        ``~/.cache/embkit/onnx``); see :mod:`embkit.encoders.onnx`. Pooling and
+        normalisation are the torch model's own, traced; the vectors match the torch
+        ones to a cosine of 0.9999 or better and have their own cache entries.
+    onnx_threads : int or None, default=None
+        onnxruntime intra-op threads for ``backend="onnx"``; ``None`` keeps
+        onnxruntime's default (one per physical core). The torch backend uses torch's
+        own setting (``torch.set_num_threads``), which embkit never changes.
 
     Attributes
     ----------
@@ -89,6 +102,8 @@ class SentenceEncoder(TextEncoderBase):
         cache: str | os.PathLike[str] | EmbeddingCache | None = None,
         show_progress_bar: bool | None = None,
         quantize: str | None = None,
+        backend: str = "torch",
+        onnx_threads: int | None = None,
     ) -> None:
         self.model = model
         self.batch_size = batch_size
@@ -97,24 +112,43 @@ class SentenceEncoder(TextEncoderBase):
         self.cache = cache
         self.show_progress_bar = show_progress_bar
         self.quantize = quantize
+        self.backend = backend
+        self.onnx_threads = onnx_threads
 
     def _check_params(self) -> None:
         if not isinstance(self.normalize, (bool, np.bool_)):
             raise TypeError(f"normalize must be True or False, got {self.normalize!r}")
         check_quantize(self.quantize)
+        check_backend(self.backend)
+        check_threads(self.onnx_threads)
+        if self.backend == "onnx":
+            require_onnxruntime()
 
     def _cache_settings(self) -> dict[str, Any]:
-        # Quantized vectors differ from float32 ones; float32 keys stay as they were.
-        return {} if self.quantize is None else {"quantize": self.quantize}
+        # Each backend and quantization has its own vectors; torch float32 keys stay as
+        # they were before there were backends.
+        settings = {} if self.backend == "torch" else {"backend": self.backend}
+        return settings if self.quantize is None else {**settings, "quantize": self.quantize}
+
+    def _resolve_device(self) -> Any:
+        if self.backend == "onnx" and self.device in ("auto", None):
+            return resolve_device("cpu")  # onnxruntime runs on the CPU here
+        return resolve_device(self.device)
 
     def _normalize_output(self) -> bool:
         return bool(self.normalize)
 
     def _load(self, device: Any) -> Any:
-        if self.quantize is not None and str(device) != "cpu":
+        if (self.quantize is not None or self.backend == "onnx") and str(device) != "cpu":
+            what = "backend='onnx'" if self.backend == "onnx" else f"quantize={self.quantize!r}"
             raise ValueError(
-                f"quantize={self.quantize!r} runs on the CPU only; pass device='cpu' "
+                f"{what} runs on the CPU only; pass device='cpu' "
                 f"(the device resolved to {str(device)!r})"
+            )
+        if self.backend == "onnx":
+            announce = self.show_progress_bar is not False
+            return load_onnx(
+                "sentence-transformers", self.model, self.quantize, self.onnx_threads, announce
             )
         return load_sentence_transformer(self.model, device, quantize=self.quantize)
 
@@ -127,6 +161,8 @@ class SentenceEncoder(TextEncoderBase):
         return int(dim)
 
     def _encode(self, loaded: Any, texts: list[str], show_progress: bool) -> np.ndarray:
+        if self.backend == "onnx":
+            return loaded.encode(texts, self.batch_size, show_progress)
         return loaded.encode(
             texts,
             batch_size=self.batch_size,

@@ -7,9 +7,12 @@ from typing import Any
 
 import numpy as np
 
+from embkit._core.device import resolve_device
 from embkit._core.models import DEFAULT_MODEL, load_hf_model
+from embkit._core.quantize import check_quantize
 from embkit._core.validation import check_choice, check_positive_int
 from embkit.encoders._base import TextEncoderBase
+from embkit.encoders.onnx import check_backend, check_threads, load_onnx, require_onnxruntime
 from embkit.io.cache import EmbeddingCache
 
 __all__ = ["TransformerEncoder"]
@@ -43,6 +46,15 @@ class TransformerEncoder(TextEncoderBase):
         Keep vectors on disk, keyed by model identity, ``pooling``, ``max_length`` and text.
     show_progress_bar : bool or None, default=None
         ``None`` shows a progress bar only when more than 1,000 texts reach the model.
+    backend : {"torch", "onnx"}, default="torch"
+        ``"onnx"`` runs the transformer with onnxruntime on the CPU (the ``onnx`` extra),
+        exported locally once, as for :class:`~embkit.SentenceEncoder`; pooling stays
+        the same (in numpy). Its vectors have their own cache entries.
+    quantize : {None, "int8"}, default=None
+        ``"int8"`` (with ``backend="onnx"`` only): onnxruntime's dynamic int8
+        quantisation of the matrix products.
+    onnx_threads : int or None, default=None
+        onnxruntime intra-op threads; ``None`` keeps onnxruntime's default.
 
     Attributes
     ----------
@@ -80,6 +92,9 @@ class TransformerEncoder(TextEncoderBase):
         device: Any = "auto",
         cache: str | os.PathLike[str] | EmbeddingCache | None = None,
         show_progress_bar: bool | None = None,
+        backend: str = "torch",
+        quantize: str | None = None,
+        onnx_threads: int | None = None,
     ) -> None:
         self.model = model
         self.pooling = pooling
@@ -88,26 +103,60 @@ class TransformerEncoder(TextEncoderBase):
         self.device = device
         self.cache = cache
         self.show_progress_bar = show_progress_bar
+        self.backend = backend
+        self.quantize = quantize
+        self.onnx_threads = onnx_threads
 
     def _check_params(self) -> None:
         check_choice(self.pooling, "pooling", _POOLINGS)
         check_positive_int(self.max_length, "max_length")
+        check_backend(self.backend)
+        check_quantize(self.quantize)
+        check_threads(self.onnx_threads)
+        if self.quantize is not None and self.backend != "onnx":
+            raise ValueError(f"quantize={self.quantize!r} needs backend='onnx'")
+        if self.backend == "onnx":
+            require_onnxruntime()
 
     def _cache_settings(self) -> dict[str, Any]:
-        return {"pooling": self.pooling, "max_length": int(self.max_length)}
+        settings = {"pooling": self.pooling, "max_length": int(self.max_length)}
+        if self.backend == "onnx":
+            settings["backend"] = "onnx"
+        return settings if self.quantize is None else {**settings, "quantize": self.quantize}
+
+    def _resolve_device(self) -> Any:
+        if self.backend == "onnx" and self.device in ("auto", None):
+            return resolve_device("cpu")  # onnxruntime runs on the CPU here
+        return resolve_device(self.device)
 
     def _load(self, device: Any) -> Any:
-        return load_hf_model(self.model, device)
+        if self.backend == "torch":
+            return load_hf_model(self.model, device)
+        if str(device) != "cpu":
+            raise ValueError(f"backend='onnx' runs on the CPU only; got device {str(device)!r}")
+        announce = self.show_progress_bar is not False
+        return load_onnx("transformers", self.model, self.quantize, self.onnx_threads, announce)
 
     def _dim(self, loaded: Any) -> int:
+        if self.backend == "onnx":
+            return loaded.get_embedding_dimension()
         return int(loaded[1].config.hidden_size)
 
     def _window(self, loaded: Any) -> tuple[Any, int]:
-        tokenizer = loaded[0]
+        tokenizer = loaded.tokenizer if self.backend == "onnx" else loaded[0]
         model_max = getattr(tokenizer, "model_max_length", None) or self.max_length
         return tokenizer, int(min(self.max_length, model_max))
 
+    def _pool(self, hidden: np.ndarray, mask: np.ndarray) -> np.ndarray:
+        """The torch path's pooling, in numpy (for the ONNX backend's hidden states)."""
+        if self.pooling == "cls":
+            return hidden[:, 0]
+        weights = mask[:, :, None].astype(hidden.dtype)
+        return (hidden * weights).sum(axis=1) / np.maximum(weights.sum(axis=1), 1e-9)
+
     def _encode(self, loaded: Any, texts: list[str], show_progress: bool) -> np.ndarray:
+        if self.backend == "onnx":
+            return loaded.encode(texts, self.batch_size, show_progress, self._pool, self.max_length)
         import torch
         from tqdm.auto import tqdm
 

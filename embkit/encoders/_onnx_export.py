@@ -1,0 +1,274 @@
+"""Exporting models to ONNX and keeping the exports: the machinery behind ``backend="onnx"``.
+
+:func:`export_folder` returns an intact export folder, building it when absent or damaged
+(see :mod:`embkit.encoders.onnx` for the recipe and the folder's guarantees).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import sys
+import tempfile
+import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from embkit._core.models import (
+    _load_error,
+    _local_folder,
+    downloads_allowed,
+    load_hf_model,
+    load_sentence_transformer,
+    model_identity,
+    resolve_model,
+)
+
+_FORMAT = 1
+_OPSET = 17
+_MANIFEST = "embkit-onnx.json"
+_GRAPH = "model.onnx"
+_TOKENIZER = "tokenizer"
+_EXAMPLE = ["embkit exports this model once", "and a second, longer example text for it"]
+
+
+class ExportDamagedWarning(UserWarning):
+    """A cached ONNX export failed its check (missing or changed files); it is exported again."""
+
+
+# -- exporting ------------------------------------------------------------------------------
+def _export_graph(module: Any, inputs: dict[str, Any], path: Path, output_axes: dict) -> None:
+    """Trace ``module(**inputs)`` to ONNX at ``path`` with dynamic batch and sequence axes."""
+    import torch
+
+    names = list(inputs)
+    axes = {name: {0: "batch", 1: "sequence"} for name in names}
+    with warnings.catch_warnings(), torch.no_grad():
+        # The TorchScript exporter is deprecated in torch >= 2.9 and warns while tracing
+        # transformers' shape checks (constant for this graph); both are expected here.
+        warnings.simplefilter("ignore")
+        torch.onnx.export(
+            module.eval(),
+            tuple(inputs[n] for n in names),
+            str(path),
+            dynamo=False,
+            input_names=names,
+            output_names=["output"],
+            dynamic_axes={**axes, "output": output_axes},
+            opset_version=_OPSET,
+        )
+
+
+def _sentence_graph(st: Any, names: list[str]) -> Any:
+    """The sentence-transformers forward pass from token tensors to sentence vectors."""
+    import torch
+
+    class Graph(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.st = st
+
+        def forward(self, *tensors: Any) -> Any:
+            return self.st(dict(zip(names, tensors, strict=True)))["sentence_embedding"]
+
+    return Graph()
+
+
+def _hidden_graph(net: Any, names: list[str]) -> Any:
+    import torch
+
+    class Graph(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.net = net
+
+        def forward(self, *tensors: Any) -> Any:
+            return self.net(**dict(zip(names, tensors, strict=True))).last_hidden_state
+
+    return Graph()
+
+
+def _export_sentence(model: Any, folder: Path) -> dict[str, Any]:
+    st = load_sentence_transformer(model, "cpu")
+    first = st[0]
+    if type(first).__name__ != "Transformer" or "text" not in getattr(
+        first, "modality_config", {"text": None}
+    ):
+        raise ValueError(
+            f"backend='onnx' exports sentence-transformers models whose first module is a "
+            f"text Transformer; {model!r} starts with {type(first).__name__}"
+        )
+    example = st.preprocess(_EXAMPLE)
+    names = [k for k in ("input_ids", "attention_mask", "token_type_ids") if k in example]
+    inputs = {n: example[n] for n in names}
+    _export_graph(_sentence_graph(st, names), inputs, folder / _GRAPH, {0: "batch"})
+    st.tokenizer.save_pretrained(str(folder / _TOKENIZER))
+    get_dim = getattr(st, "get_embedding_dimension", None) or st.get_sentence_embedding_dimension
+    return {"inputs": names, "dim": int(get_dim()), "max_seq_length": st.max_seq_length}
+
+
+def _export_hidden(model: Any, folder: Path) -> dict[str, Any]:
+    tokenizer, net = load_hf_model(model, "cpu")
+    example = tokenizer(_EXAMPLE, padding=True, return_tensors="pt")
+    names = [k for k in ("input_ids", "attention_mask", "token_type_ids") if k in example]
+    inputs = {n: example[n] for n in names}
+    _export_graph(_hidden_graph(net, names), inputs, folder / _GRAPH, {0: "batch", 1: "sequence"})
+    tokenizer.save_pretrained(str(folder / _TOKENIZER))
+    return {"inputs": names, "dim": int(net.config.hidden_size), "max_seq_length": None}
+
+
+_EXPORTERS = {"sentence-transformers": _export_sentence, "transformers": _export_hidden}
+
+
+def _quantize(source: Path, target: Path) -> None:
+    """Dynamic int8 quantisation of the matrix products of ``source`` into ``target``.
+
+    Weights get one scale per output channel (one per tensor lost about 0.04 of mean
+    cosine to the float32 vectors on MiniLM; per channel loses about 0.009).
+    """
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+    from onnxruntime.quantization.shape_inference import quant_pre_process
+
+    # onnxruntime's recommended pre-processing (graph optimisation, shape inference);
+    # its symbolic shape inference does not complete on these graphs and is skipped.
+    prepared = target.with_name("prepared.onnx")
+    quant_pre_process(str(source), str(prepared), skip_symbolic_shape=True)
+    quantize_dynamic(
+        str(prepared),
+        str(target),
+        weight_type=QuantType.QInt8,
+        per_channel=True,
+        op_types_to_quantize=["MatMul"],
+    )
+    prepared.unlink()
+
+
+# -- the cache folder -----------------------------------------------------------------------
+def _file_digest(path: Path) -> str:
+    digest = hashlib.blake2b(digest_size=16)
+    with open(path, "rb") as fh:
+        while chunk := fh.read(1 << 20):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _files(folder: Path) -> dict[str, dict[str, Any]]:
+    return {
+        p.relative_to(folder).as_posix(): {"size": p.stat().st_size, "blake2b": _file_digest(p)}
+        for p in sorted(folder.rglob("*"))
+        if p.is_file() and p.name != _MANIFEST
+    }
+
+
+def read_manifest(folder: Path, provenance: dict[str, Any]) -> dict[str, Any] | None:
+    """The manifest of an intact export folder made for ``provenance``, else ``None``.
+
+    Intact means: the manifest parses, names the same provenance, and every file it lists
+    is there with its size and hash, and no other file is.
+    """
+    try:
+        manifest = json.loads((folder / _MANIFEST).read_text(encoding="utf-8"))
+        if manifest.get("provenance") != provenance:
+            return None
+        listed = manifest["files"]
+        sizes = {
+            p.relative_to(folder).as_posix(): p.stat().st_size
+            for p in folder.rglob("*")
+            if p.is_file() and p.name != _MANIFEST
+        }
+        if sizes != {name: meta["size"] for name, meta in listed.items()}:
+            return None
+        if any(_file_digest(folder / name) != meta["blake2b"] for name, meta in listed.items()):
+            return None
+        return manifest
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return None
+
+
+@contextmanager
+def _locked(path: Path) -> Iterator[None]:
+    """An exclusive lock on ``path`` across processes (POSIX; elsewhere the rename alone)."""
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - Windows
+        yield
+        return
+    with open(path, "a") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+def provenance(kind: str, model: Any, quantize: str | None) -> dict[str, Any]:
+    """Everything that decides an export's files: source weights, kind, int8, versions."""
+    from importlib.metadata import version
+
+    return {
+        "format": _FORMAT,
+        "kind": kind,
+        "source": model_identity(model),
+        "quantize": quantize,
+        "opset": _OPSET,
+        "torch": version("torch"),
+        "onnxruntime": version("onnxruntime"),
+    }
+
+
+def export_folder(
+    kind: str, model: Any, quantize: str | None, root: Path, announce: bool = True
+) -> tuple[Path, dict[str, Any]]:
+    """The intact export folder of ``model`` for ``kind`` and ``quantize``, built if needed.
+
+    Returns the folder and its manifest. An int8 export is quantised from the float32
+    export, which is made (and kept) first.
+    """
+    resolved = resolve_model(model)
+    if _local_folder(resolved) is None and not downloads_allowed():
+        raise _load_error(model, resolved, FileNotFoundError("no such local model"))
+    prov = provenance(kind, resolved, quantize)
+    name = hashlib.blake2b(json.dumps(prov, sort_keys=True).encode(), digest_size=12).hexdigest()
+    folder = root / name
+    manifest = read_manifest(folder, prov)
+    if manifest is not None:
+        return folder, manifest
+    source = export_folder(kind, model, None, root, announce) if quantize else None
+    root.mkdir(parents=True, exist_ok=True)
+    with _locked(root / f".{name}.lock"):
+        manifest = read_manifest(folder, prov)  # another process may have built it meanwhile
+        if manifest is not None:
+            return folder, manifest
+        if folder.exists():
+            warnings.warn(
+                ExportDamagedWarning(f"the ONNX export in {folder} is damaged; exporting again"),
+                stacklevel=2,
+            )
+            shutil.rmtree(folder, ignore_errors=True)
+        if announce:
+            what = "int8 ONNX" if quantize else "ONNX"
+            print(
+                f"embkit: exporting {model} to {what}, once (stored in {folder})", file=sys.stderr
+            )
+        tmp = Path(tempfile.mkdtemp(prefix=f".{name}.", suffix=".tmp", dir=root))
+        try:
+            if source is None:
+                info = _EXPORTERS[kind](model, tmp)
+            else:
+                info = {k: source[1][k] for k in ("inputs", "dim", "max_seq_length")}
+                shutil.copytree(source[0] / _TOKENIZER, tmp / _TOKENIZER)
+                _quantize(source[0] / _GRAPH, tmp / _GRAPH)
+            manifest = {"provenance": prov, "model": os.fspath(model), **info, "files": _files(tmp)}
+            (tmp / _MANIFEST).write_text(json.dumps(manifest, indent=2), encoding="utf-8")
+            try:
+                os.rename(tmp, folder)  # atomic; fails if another process got there first
+            except OSError:  # possible only where there is no lock file (Windows)
+                if read_manifest(folder, prov) is None:
+                    raise
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+    return folder, manifest

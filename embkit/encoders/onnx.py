@@ -1,0 +1,225 @@
+"""ONNX Runtime inference for the text encoders (``backend="onnx"``).
+
+The first use of a model exports it locally, once, with ``torch.onnx.export`` and stores
+the export under a cache folder; every later use, in this process or another, loads that
+folder into an onnxruntime session. Nothing is downloaded.
+
+* **What is exported.** For :class:`~embkit.SentenceEncoder` the whole sentence-transformers
+  model after the tokenizer: the transformer, its pooling, any dense layers and its
+  normalisation, traced from the same torch modules the torch backend runs, so both
+  backends pool and normalise alike. For :class:`~embkit.TransformerEncoder` the
+  transformer's last hidden state (the encoder pools it in numpy, as on torch). Batch
+  and sequence axes are dynamic. The tokenizer is saved beside the graph and called
+  with the torch path's padding and truncation.
+* **Exporter.** torch's TorchScript exporter (``dynamo=False``). Both of torch 2.13's
+  exporters worked offline and wrote byte-identical files run after run; this one took
+  7-10 s for MiniLM (the torch.export-based one 27-38 s, and 12 s even for a tiny test
+  model), needs no ``onnxscript``, and its graph ran as fast. torch 2.9+ marks it
+  deprecated; its warning (and the tracer's, about shape checks that are constant for
+  these graphs) is silenced around the call. onnxruntime fuses the graph (layer norms,
+  GELU) when it loads it.
+* **int8.** ``quantize="int8"``: onnxruntime's dynamic quantisation of the matrix
+  products (int8 weights, one scale per output channel; activations quantised on the
+  fly, per batch), made from the float32 export.
+* **Cache folder.** ``$EMBKIT_CACHE_DIR/onnx`` or ``~/.cache/embkit/onnx``; one sub-folder
+  per export, named by a hash of the source model's weights and everything that shapes
+  the export (kind, int8, format, torch and onnxruntime versions). It is built in a
+  temporary folder and renamed into place (atomic), under a lock file so that two
+  processes racing for it export it once. A manifest written last lists every file's
+  size and hash: a folder that fails the check (a crash, a full disk, a stray edit) is
+  reported with :class:`ExportDamagedWarning` and exported again.
+* **Threads.** embkit never changes thread settings. The session uses onnxruntime's
+  default intra-op threads (one per physical core) unless the encoder's ``onnx_threads``
+  says otherwise; torch's own setting (``torch.set_num_threads``) does not apply to it.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from embkit._core.models import _shared, resolve_model
+from embkit.encoders._onnx_export import (
+    _GRAPH,
+    _TOKENIZER,
+    ExportDamagedWarning,
+    export_folder,
+)
+
+__all__ = ["ExportDamagedWarning", "OnnxModel", "check_backend", "load_onnx"]
+
+BACKENDS = ("torch", "onnx")
+
+
+def check_backend(backend: Any) -> None:
+    """Raise a clear error unless ``backend`` is ``"torch"`` or ``"onnx"``.
+
+    Examples
+    --------
+    >>> check_backend("onnx")
+    >>> check_backend("tensorrt")
+    Traceback (most recent call last):
+    ...
+    ValueError: backend must be 'torch' or 'onnx', got 'tensorrt'
+    """
+    if not (isinstance(backend, str) and backend in BACKENDS):
+        raise ValueError(f"backend must be 'torch' or 'onnx', got {backend!r}")
+
+
+def check_threads(threads: Any) -> None:
+    """Raise a clear error unless ``threads`` (``onnx_threads``) is None or a positive int.
+
+    Examples
+    --------
+    >>> check_threads(None); check_threads(2)
+    >>> check_threads(0)
+    Traceback (most recent call last):
+    ...
+    ValueError: onnx_threads must be None or a positive int, got 0
+    """
+    ok = threads is None or (
+        isinstance(threads, (int, np.integer)) and not isinstance(threads, bool) and threads > 0
+    )
+    if not ok:
+        raise ValueError(f"onnx_threads must be None or a positive int, got {threads!r}")
+
+
+def require_onnxruntime() -> Any:
+    """Import and return onnxruntime, or raise an ImportError that names the extra.
+
+    Examples
+    --------
+    >>> require_onnxruntime().__name__
+    'onnxruntime'
+    """
+    try:
+        import onnxruntime
+    except ImportError as exc:
+        raise ImportError(
+            'backend="onnx" needs onnxruntime and onnx: pip install "embkit[onnx]"'
+        ) from exc
+    return onnxruntime
+
+
+def default_cache_dir() -> Path:
+    """Where ONNX exports are kept: ``$EMBKIT_CACHE_DIR/onnx`` or ``~/.cache/embkit/onnx``.
+
+    Examples
+    --------
+    >>> default_cache_dir().name
+    'onnx'
+    """
+    root = os.environ.get("EMBKIT_CACHE_DIR")
+    if root:
+        return Path(root).expanduser() / "onnx"
+    xdg = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(xdg).expanduser() / "embkit" / "onnx"
+
+
+# -- the loaded export --------------------------------------------------------------------
+class OnnxModel:
+    """An export loaded for inference: the onnxruntime session and the saved tokenizer.
+
+    ``tokenizer`` and ``max_seq_length`` have the names sentence-transformers uses, so the
+    encoders' truncation warning reads them the same way on both backends.
+    """
+
+    def __init__(self, folder: Path, manifest: dict[str, Any], threads: int | None) -> None:
+        ort = require_onnxruntime()
+        from transformers import AutoTokenizer
+
+        options = ort.SessionOptions()
+        if threads is not None:
+            options.intra_op_num_threads = int(threads)
+        self.folder = folder
+        self.session = ort.InferenceSession(
+            str(folder / _GRAPH), options, providers=["CPUExecutionProvider"]
+        )
+        self.tokenizer = AutoTokenizer.from_pretrained(str(folder / _TOKENIZER))
+        self.input_names = list(manifest["inputs"])
+        self.max_seq_length = manifest["max_seq_length"]
+        self.dim = int(manifest["dim"])
+
+    def get_embedding_dimension(self) -> int:
+        """The length of the vectors (for a sentence model) or the hidden size."""
+        return self.dim
+
+    def run(self, texts: list[str], max_length: int | None = None) -> tuple[np.ndarray, Any]:
+        """Tokenise ``texts`` as one padded batch and run the graph: ``(output, mask)``."""
+        limit = self.max_seq_length if max_length is None else max_length
+        batch = self.tokenizer(
+            texts,
+            padding=True,
+            truncation="longest_first" if limit else False,
+            max_length=limit,
+            return_tensors="np",
+        )
+        feeds = {name: np.asarray(batch[name], dtype=np.int64) for name in self.input_names}
+        return self.session.run(None, feeds)[0], feeds["attention_mask"]
+
+    def encode(
+        self,
+        texts: list[str],
+        batch_size: int,
+        show_progress: bool,
+        pool: Callable[[np.ndarray, np.ndarray], np.ndarray] | None = None,
+        max_length: int | None = None,
+    ) -> np.ndarray:
+        """Embed ``texts`` in batches of similar length (longest first, like the torch path).
+
+        ``pool`` turns a batch's output and attention mask into its vectors; without it
+        the graph's output is the vectors.
+        """
+        from tqdm.auto import tqdm
+
+        out = np.empty((len(texts), self.dim), dtype=np.float32)
+        order = np.argsort([-len(t) for t in texts], kind="stable")
+        for start in tqdm(
+            range(0, len(texts), batch_size), desc="Batches", disable=not show_progress
+        ):
+            idx = order[start : start + batch_size]
+            output, mask = self.run([texts[i] for i in idx], max_length)
+            out[idx] = output if pool is None else pool(output, mask)
+        return out
+
+
+def load_onnx(
+    kind: str,
+    model: Any,
+    quantize: str | None = None,
+    threads: int | None = None,
+    announce: bool = True,
+) -> OnnxModel:
+    """The shared :class:`OnnxModel` for ``model`` (exported on first use), one per process.
+
+    Parameters
+    ----------
+    kind : {"sentence-transformers", "transformers"}
+        The whole sentence model, or the transformer's last hidden state.
+    model : str or path-like
+        As the encoders' ``model`` parameter.
+    quantize : {None, "int8"}
+    threads : int or None
+        onnxruntime intra-op threads; ``None`` keeps onnxruntime's default.
+    announce : bool
+        Print a line to stderr when an export is made.
+
+    Examples
+    --------
+    >>> onnx_model = load_onnx("sentence-transformers", "all-MiniLM-L6-v2")  # doctest: +SKIP
+    >>> onnx_model.encode(["hello"], batch_size=8, show_progress=False).shape  # doctest: +SKIP
+    (1, 384)
+    """
+    require_onnxruntime()
+    root = default_cache_dir().resolve()
+    key = ("onnx", kind, resolve_model(model), quantize, str(root), threads)
+
+    def load() -> OnnxModel:
+        folder, manifest = export_folder(kind, model, quantize, root, announce)
+        return OnnxModel(folder, manifest, threads)
+
+    return _shared(key, load)
