@@ -222,11 +222,13 @@ class TorchEstimatorBase(BaseEstimator):
         return None
 
     def _take_rows(self, data: TrainData, idx: np.ndarray) -> TrainData:
-        """The rows ``idx`` of ``data`` (subclasses subset their own per-row extras)."""
+        """The rows ``idx`` of ``data``: tensors, and the extras named in ``per_row``."""
         rows = torch.as_tensor(idx, device=self.device_)
 
-        def take(t: torch.Tensor | None) -> torch.Tensor | None:
-            return None if t is None else t.index_select(0, rows)
+        def take(t: Any) -> Any:
+            if t is None:
+                return None
+            return t.index_select(0, rows) if isinstance(t, torch.Tensor) else t[idx]
 
         extra = dict(data.extra)
         for name in data.per_row:

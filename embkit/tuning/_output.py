@@ -24,14 +24,19 @@ class TunedOutputMixin:
     def _check_output(self) -> str:
         return check_choice(self.output, "output", OUTPUTS)
 
-    def _fit_output_scale(self, X: np.ndarray) -> None:
-        """Set ``output_scale_`` from the training rows ``X`` (raw) and their tuned vectors."""
-        if len(X) == 0:
+    def _fit_output_scale(self, X: np.ndarray, sample_weight: Any = None) -> None:
+        """Set ``output_scale_`` from the training rows ``X`` (raw) and their tuned vectors.
+
+        The mean row norms are weighted by ``sample_weight``, so a weight of 2 counts as
+        the row given twice (and a weight of 0 as no row).
+        """
+        w = None if sample_weight is None else np.asarray(sample_weight, dtype=np.float64)
+        if len(X) == 0 or (w is not None and not w.sum() > 0):
             self.output_scale_ = 1.0
             return
         tuned = self._tuned(X)
-        raw_norm = float(np.linalg.norm(X, axis=1).mean())
-        tuned_norm = float(np.linalg.norm(tuned, axis=1).mean())
+        raw_norm = float(np.average(np.linalg.norm(X.astype(np.float64), axis=1), weights=w))
+        tuned_norm = float(np.average(np.linalg.norm(tuned.astype(np.float64), axis=1), weights=w))
         self.output_scale_ = raw_norm / tuned_norm if tuned_norm > 0 else 1.0
 
     def _output(self, X: np.ndarray) -> np.ndarray:

@@ -578,7 +578,7 @@ class ContrastiveTuner(TunedOutputMixin, TransformerMixin, LabelMixin, BaseEstim
             learner._check_params()
             # inside the block: an interrupted fit leaves the tuner as it was
             self.learner_ = learner._fit(X, targets, None, weights, grouped=True, n_neg=self.n_neg)
-            self._fit_output_scale(X)
+            self._fit_output_scale(X, weights)
         return self
 
     def partial_fit(
@@ -609,7 +609,7 @@ class ContrastiveTuner(TunedOutputMixin, TransformerMixin, LabelMixin, BaseEstim
             # the learner undoes its own changes if the pass fails; this block undoes ours
             learner._partial_fit(X, targets, None, weights, grouped=True, n_neg=self.n_neg)
             self.learner_ = learner
-            self._fit_output_scale(X)
+            self._fit_output_scale(X, weights)
         return self
 
     def transform(self, X: Any) -> np.ndarray:

@@ -162,7 +162,7 @@ class FeedForwardTuner(TunedOutputMixin, TransformerMixin, ClassifierMixin, Torc
         self
         """
         super().fit(X, y, sample_weight)
-        self._fit_output_scale(self._check_X(X))
+        self._fit_output_scale(self._check_X(X), sample_weight)
         return self
 
     def partial_fit(
@@ -183,7 +183,7 @@ class FeedForwardTuner(TunedOutputMixin, TransformerMixin, ClassifierMixin, Torc
         self
         """
         super().partial_fit(X, y, sample_weight, classes=classes)
-        self._fit_output_scale(self._check_X(X))
+        self._fit_output_scale(self._check_X(X), sample_weight)
         return self
 
     def _tuned(self, X: np.ndarray) -> np.ndarray:

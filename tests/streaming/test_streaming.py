@@ -220,7 +220,9 @@ def test_usual_pipeline_behaviours(blobs):
     pipe.partial_fit(X, y, classes=np.unique(y))
     pipe.named_steps["feedforwardtuner"].set_output(transform="pandas")
     Z = pipe[:2].transform(X)
-    assert list(Z.columns) == [f"feedforwardtuner{i}" for i in range(4)]
+    # output="concat" (the default): the input's columns, then the tuned ones
+    raw = [f"x{i}" for i in range(X.shape[1])]
+    assert list(Z.columns) == raw + [f"feedforwardtuner{i}" for i in range(4)]
 
 
 def _write_jsonl(path, n_rows):

@@ -12,9 +12,12 @@ from sklearn.base import clone
 
 from embkit import ContrastiveTuner, FeedForwardTuner
 
+# early stopping off: these tests pin the fit / partial_fit contract, where fit(n) equals
+# n partial_fit passes (early stopping has its own tests in tests/training/)
+_CHEAP = {"n_epochs": 3, "batch_size": 32, "random_state": 0, "device": "cpu"}
 TUNERS = [
-    FeedForwardTuner(hidden_dim=6, n_epochs=3, batch_size=32, random_state=0, device="cpu"),
-    ContrastiveTuner(hidden_dim=5, n_epochs=3, batch_size=32, random_state=0, device="cpu"),
+    FeedForwardTuner(hidden_dim=6, early_stopping=False, **_CHEAP),
+    ContrastiveTuner(hidden_dim=5, early_stopping=False, **_CHEAP),
 ]
 IDS = [type(t).__name__ for t in TUNERS]
 
@@ -104,7 +107,8 @@ def test_full_batch_weights_are_repetitions_and_zero_weight_rows_are_removed(blo
     w = np.arange(30) % 3  # 0, 1, 2, ...: a third of the rows removed, a third doubled
     repeated = np.repeat(np.arange(30), w)[::-1]  # another order, too
     for cls, params in ((FeedForwardTuner, {"hidden_dim": 8}), (ContrastiveTuner, {})):
-        full = {"n_epochs": 5, "batch_size": 64, "random_state": 0, **params}
+        full = {"n_epochs": 5, "batch_size": 64, "random_state": 0, "early_stopping": False}
+        full.update(params)
         weighted = cls(**full).fit(X, y, sample_weight=w)
         plain = cls(**full).fit(X[repeated], y[repeated])
         np.testing.assert_array_equal(weighted.transform(X), plain.transform(X))
