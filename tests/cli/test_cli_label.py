@@ -202,18 +202,21 @@ def test_killed_session_loses_no_answer(monkeypatch, capsys, texts_file, cache, 
 def test_in_a_real_terminal_with_tmux(texts_file, cache, tmp_path):
     """Single key presses in a tmux pane: label three, undo one, quit, resume."""
     out = tmp_path / "labels.jsonl"
-    socket = f"embkit-test-{uuid.uuid4().hex[:8]}"
+    # One tmux server per start: a new session on a server that is still shutting down
+    # after its last session was killed can fail, so the resumed run gets a fresh socket.
+    sockets: list[str] = []
     session = "label"
 
     def tmux(*args: str) -> str:
-        return subprocess.run(
-            ["tmux", "-L", socket, *args], check=True, capture_output=True, text=True
-        ).stdout
+        done = subprocess.run(["tmux", "-L", sockets[-1], *args], capture_output=True, text=True)
+        assert done.returncode == 0, f"tmux {args[0]} failed: {done.stderr.strip()}"
+        return done.stdout
 
     def screen() -> str:
         return tmux("capture-pane", "-p", "-J", "-S", "-200", "-t", session)
 
     def start() -> None:
+        sockets.append(f"embkit-test-{uuid.uuid4().hex[:8]}")
         command = (
             f"{sys.executable} -m embkit label {texts_file} --out {out} --labels neg,pos "
             f"--cache {cache}; echo EXITED $?; sleep 60"
@@ -268,4 +271,5 @@ def test_in_a_real_terminal_with_tmux(texts_file, cache, tmp_path):
         _wait_for(lambda: "EXITED 0" in screen(), what="the exit after resuming")
         assert [r["label"] for r in records(out)] == ["neg", "pos"]
     finally:
-        subprocess.run(["tmux", "-L", socket, "kill-server"], capture_output=True)
+        for socket in sockets:
+            subprocess.run(["tmux", "-L", socket, "kill-server"], capture_output=True)
