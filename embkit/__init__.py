@@ -21,7 +21,7 @@ _EXPORTS: dict[str, str] = {
     "TextTruncatedWarning": "embkit.encoders._base",
     "FeedForwardTuner": "embkit.tuning.feedforward",
     "ContrastiveLearner": "embkit.tuning.contrastive",
-    "ContrastiveTuner": "embkit.tuning.contrastive",
+    "ContrastiveTuner": "embkit.tuning.contrastive_tuner",
     "DifferentiableHead": "embkit.heads.differentiable",
     "SbertLearner": "embkit.tuning.sbert",
     "SbertTuner": "embkit.tuning.sbert_tuner",
@@ -57,7 +57,8 @@ if TYPE_CHECKING:  # pragma: no cover - for static analysis only
     )
     from embkit.encoders.sentence import SentenceEncoder  # noqa: F401
     from embkit.heads.finetune import FineTuneClassifier  # noqa: F401
-    from embkit.tuning.contrastive import ContrastiveLearner, ContrastiveTuner  # noqa: F401
+    from embkit.tuning.contrastive import ContrastiveLearner  # noqa: F401
+    from embkit.tuning.contrastive_tuner import ContrastiveTuner  # noqa: F401
     from embkit.tuning.feedforward import FeedForwardTuner  # noqa: F401
     from embkit.tuning.pairs import make_pairs, pairs_from_cats  # noqa: F401
     from embkit.tuning.sbert import SbertLearner  # noqa: F401

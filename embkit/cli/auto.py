@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from embkit.tuning.contrastive import ContrastiveTuner
+from embkit.tuning.contrastive_tuner import ContrastiveTuner
 from embkit.tuning.feedforward import FeedForwardTuner
 
 __all__ = ["auto_search", "describe_choice"]

@@ -216,7 +216,7 @@ def _build_feedforward(*, random_state: Any, verbose: bool, **_: Any) -> list[tu
 
 
 def _build_contrastive(*, random_state: Any, verbose: bool, **_: Any) -> list[tuple[str, Any]]:
-    from embkit.tuning.contrastive import ContrastiveTuner
+    from embkit.tuning.contrastive_tuner import ContrastiveTuner
 
     tuner = ContrastiveTuner(random_state=random_state, verbose=verbose)
     return [("contrastivetuner", tuner), ("logisticregression", _logistic_regression())]

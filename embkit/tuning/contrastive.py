@@ -1,4 +1,4 @@
-"""Contrastive learning on pairs: ``ContrastiveLearner`` and ``ContrastiveTuner``."""
+"""``ContrastiveLearner``: a siamese network that learns an embedding from pairs."""
 
 from __future__ import annotations
 
@@ -7,12 +7,10 @@ from typing import Any
 import numpy as np
 import torch
 from scipy.stats import spearmanr
-from sklearn.base import BaseEstimator, ClassNamePrefixFeaturesOutMixin, TransformerMixin
-from sklearn.utils.multiclass import check_classification_targets
+from sklearn.base import ClassNamePrefixFeaturesOutMixin
 from sklearn.utils.validation import check_array, check_is_fitted
 
 from embkit._core.validation import check_positive_int
-from embkit._training.labels import LabelMixin, _check_y
 from embkit._training.nn import (
     DropoutNoise,
     Projection,
@@ -20,7 +18,6 @@ from embkit._training.nn import (
     cosine_pairs,
     gathered_cosine,
 )
-from embkit._training.rollback import unchanged_on_error
 from embkit._training.torch_base import (
     TorchEstimatorBase,
     TrainData,
@@ -28,8 +25,7 @@ from embkit._training.torch_base import (
     check_X,
     weighted_mean,
 )
-from embkit.tuning._output import TunedOutputMixin
-from embkit.tuning.pairs import _multilabel_pairs, sample_pairs
+from embkit.tuning.pairs import draw_batch_pairs
 
 
 class ContrastiveLearner(ClassNamePrefixFeaturesOutMixin, TorchEstimatorBase):
@@ -236,7 +232,7 @@ class ContrastiveLearner(ClassNamePrefixFeaturesOutMixin, TorchEstimatorBase):
         if "pairs" in data.extra:  # validation rows: pairs drawn once, the same every pass
             i1, i2, target = data.extra["pairs"]
         else:
-            i1, i2, target = _draw_pairs(
+            i1, i2, target = draw_batch_pairs(
                 data.extra["groups"][idx.cpu().numpy()], data.extra["n_neg"], self._rng
             )
         emb = self.module_(data.X.index_select(0, idx), noise)
@@ -255,7 +251,8 @@ class ContrastiveLearner(ClassNamePrefixFeaturesOutMixin, TorchEstimatorBase):
 
     def _prepare_validation(self, val: TrainData) -> TrainData:
         if "groups" in val.extra:
-            val.extra["pairs"] = _draw_pairs(val.extra["groups"], val.extra["n_neg"], self._rng)
+            groups, n_neg = val.extra["groups"], val.extra["n_neg"]
+            val.extra["pairs"] = draw_batch_pairs(groups, n_neg, self._rng)
         return val
 
     # ------------------------------------------------------------ public API
@@ -353,16 +350,6 @@ class ContrastiveLearner(ClassNamePrefixFeaturesOutMixin, TorchEstimatorBase):
         return self.shape_out_
 
 
-def _draw_pairs(
-    groups: np.ndarray, n_neg: int, rng: np.random.Generator
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """In-batch pairs for class codes (1-D) or a 0/1 label matrix (2-D)."""
-    if groups.ndim == 2:
-        return _multilabel_pairs(groups.astype(bool), n_neg, rng)
-    _, codes = np.unique(groups, return_inverse=True)
-    return sample_pairs(codes, n_neg, rng)
-
-
 def _check_similarity(y: Any, n_pairs: int) -> np.ndarray:
     if y is None:
         raise ValueError("y is required: the target similarity of every pair")
@@ -377,287 +364,3 @@ def _check_similarity(y: Any, n_pairs: int) -> np.ndarray:
             f"got values from {y.min()} to {y.max()}"
         )
     return y
-
-
-class ContrastiveTuner(TunedOutputMixin, TransformerMixin, LabelMixin, BaseEstimator):
-    """Reshape an embedding space so that points with the same label move together.
-
-    The pipeline face of :class:`ContrastiveLearner`: ``fit(X, y)`` trains a learner
-    (built in ``fit`` as ``learner_``) on pairs drawn from the labels. Each point of a
-    batch is embedded once per step and paired inside the batch: one partner of its own
-    class and ``n_neg`` of other classes. ``transform`` returns the learned embedding.
-
-    Parameters
-    ----------
-    hidden_dim : int, default=512
-        Size of the tuned embedding. Early stopping on a 10% hold-out and the
-        ``"concat"`` output are the defaults because they were level with or above plain
-        logistic regression on the validation splits of five data sets (docs/tuners.md).
-    n_neg : int, default=3
-        Dissimilar partners per point and step.
-    n_epochs : int, default=50
-        Most passes made by ``fit`` (fewer with ``early_stopping``); ``partial_fit`` makes
-        one per call.
-    learning_rate : float, default=3e-3
-        AdamW learning rate.
-    batch_size : int, default=256
-        Points per step (pairs are formed among them).
-    n_layers : int, default=2
-        Linear layers of the learner's network: ``linear -> activation -> linear``.
-        A single linear layer cannot help a linear classifier downstream.
-    activation : {"relu", "gelu", "tanh", "identity"}, default="relu"
-        Activation of the learner's network.
-    dropout : float, default=0.3
-        Dropout between layers while training.
-    weight_decay : float, default=0.0
-        AdamW weight decay.
-    early_stopping : bool, default=True
-        Hold out ``validation_fraction`` of the points in ``fit`` (seeded, stratified by
-        label), score the pair loss on fixed pairs drawn among them after every pass, stop
-        when it has not improved by ``tol`` for ``n_iter_no_change`` passes, and keep the
-        best pass's weights. ``partial_fit`` never holds data out.
-    validation_fraction : float, default=0.1
-        Share of the points held out for early stopping, in (0, 1).
-    n_iter_no_change : int, default=5
-        Passes without improvement tolerated before stopping.
-    tol : float, default=1e-4
-        Smallest improvement of the validation score that counts.
-    output : {"tuned", "concat"}, default="concat"
-        What ``transform`` returns: the learned embedding only (width ``hidden_dim``), or
-        the input followed by the learned embedding rescaled to the input's mean norm
-        (width ``n_features_in_ + hidden_dim``).
-    random_state : int, RandomState instance or None, default=None
-        Seeds everything random; same seed, same data, CPU: identical output.
-    device : str, default="auto"
-        "auto" picks cuda, then mps, then cpu at fit time.
-    verbose : bool, default=False
-        Show a progress bar over epochs.
-
-    Attributes
-    ----------
-    learner_ : ContrastiveLearner
-        The trained learner.
-    classes_ : ndarray
-        Labels seen (``arange(n_labels)`` for a 2-D 0/1 ``y``).
-    multi_label_ : bool
-        Whether ``y`` was a 2-D 0/1 matrix.
-    n_features_in_ : int
-        Input width.
-    output_scale_ : float
-        Factor applied to the learned embedding with ``output="concat"``.
-    validation_scores_, best_validation_score_, best_iteration_ : list, float, int
-        With ``early_stopping``: from the learner (see :class:`ContrastiveLearner`).
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> from embkit import ContrastiveTuner
-    >>> rng = np.random.default_rng(0)
-    >>> X = rng.normal(size=(90, 8)).astype("float32")
-    >>> y = np.repeat(["a", "b", "c"], 30)
-    >>> X[y == "a", 0] += 3
-    >>> tuner = ContrastiveTuner(hidden_dim=4, n_epochs=5, random_state=0).fit(X, y)
-    >>> tuner.transform(X).shape  # output="concat": the 8 inputs, then 4 tuned columns
-    (90, 12)
-    """
-
-    def __init__(
-        self,
-        hidden_dim: int = 512,
-        *,
-        n_neg: int = 3,
-        n_epochs: int = 50,
-        learning_rate: float = 3e-3,
-        batch_size: int = 256,
-        n_layers: int = 2,
-        activation: str = "relu",
-        dropout: float = 0.3,
-        weight_decay: float = 0.0,
-        early_stopping: bool = True,
-        validation_fraction: float = 0.1,
-        n_iter_no_change: int = 5,
-        tol: float = 1e-4,
-        output: str = "concat",
-        random_state: Any = None,
-        device: str = "auto",
-        verbose: bool = False,
-    ) -> None:
-        self.hidden_dim = hidden_dim
-        self.n_neg = n_neg
-        self.n_epochs = n_epochs
-        self.learning_rate = learning_rate
-        self.batch_size = batch_size
-        self.n_layers = n_layers
-        self.activation = activation
-        self.dropout = dropout
-        self.weight_decay = weight_decay
-        self.early_stopping = early_stopping
-        self.validation_fraction = validation_fraction
-        self.n_iter_no_change = n_iter_no_change
-        self.tol = tol
-        self.output = output
-        self.random_state = random_state
-        self.device = device
-        self.verbose = verbose
-
-    def _make_learner(self) -> ContrastiveLearner:
-        return ContrastiveLearner(
-            shape_out=self.hidden_dim,
-            n_layers=self.n_layers,
-            activation=self.activation,
-            dropout=self.dropout,
-            n_epochs=self.n_epochs,
-            learning_rate=self.learning_rate,
-            batch_size=self.batch_size,
-            weight_decay=self.weight_decay,
-            early_stopping=self.early_stopping,
-            validation_fraction=self.validation_fraction,
-            n_iter_no_change=self.n_iter_no_change,
-            tol=self.tol,
-            random_state=self.random_state,
-            device=self.device,
-            verbose=self.verbose,
-        )
-
-    def _check_inputs(
-        self, X: Any, y: Any, sample_weight: Any, *, reset: bool, classes: Any, partial: bool
-    ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
-        check_positive_int(self.hidden_dim, "hidden_dim")
-        check_positive_int(self.n_neg, "n_neg", minimum=0)
-        self._check_output()
-        X = check_X(self, X, reset=reset)
-        if partial and classes is None:
-            classes = self._labels_so_far(y, X.shape[0], reset=reset)
-        elif reset:
-            self._open_labels = False
-        targets = self._encode_labels(y, X.shape[0], reset=reset, classes=classes, partial=partial)
-        weights = check_sample_weight(sample_weight, X.shape[0])
-        return X, targets, weights
-
-    def _labels_so_far(self, y: Any, n_samples: int, *, reset: bool) -> np.ndarray | None:
-        """``classes`` for a ``partial_fit`` call that gave none.
-
-        Pairs are drawn inside each batch, so a label only has to mean the same thing within
-        a batch: without ``classes=`` on the first call, ``classes_`` starts as the labels of
-        that batch and grows with the new labels of later ones. With ``classes=`` declared,
-        a label outside them stays an error, as for the classifiers.
-        """
-        labels = _check_y(y, n_samples)
-        if labels.ndim != 1:
-            return None
-        if reset:
-            self._open_labels = True
-            return labels
-        if not getattr(self, "_open_labels", False):
-            return None
-        check_classification_targets(labels)
-        self.classes_ = np.union1d(self.classes_, labels)
-        return self.classes_
-
-    def fit(self, X: Any, y: Any, sample_weight: Any = None) -> ContrastiveTuner:
-        """Train a fresh learner for ``n_epochs`` passes over ``(X, y)``.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-            Embeddings.
-        y : array-like of shape (n_samples,) or (n_samples, n_labels)
-            Labels, or a 0/1 label matrix.
-        sample_weight : array-like of shape (n_samples,), default=None
-            Per-point weights (a pair takes its anchor's weight).
-
-        Returns
-        -------
-        self
-        """
-        with unchanged_on_error(self):
-            X, targets, weights = self._check_inputs(
-                X, y, sample_weight, reset=True, classes=None, partial=False
-            )
-            learner = self._make_learner()
-            learner._check_params()
-            # inside the block: an interrupted fit leaves the tuner as it was
-            self.learner_ = learner._fit(X, targets, None, weights, grouped=True, n_neg=self.n_neg)
-            self._fit_output_scale(X, weights)
-        return self
-
-    def partial_fit(
-        self, X: Any, y: Any, sample_weight: Any = None, classes: Any = None
-    ) -> ContrastiveTuner:
-        """One pass over a batch, continuing the same network and optimiser.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-        y : array-like of shape (n_samples,) or (n_samples, n_labels)
-        sample_weight : array-like of shape (n_samples,), default=None
-        classes : array-like, default=None
-            Every label the stream can contain. Optional: pairs are drawn inside each batch,
-            so without it ``classes_`` is the labels seen so far (a later batch may bring
-            new ones); with it, a label outside ``classes`` is an error.
-
-        Returns
-        -------
-        self
-        """
-        first = not hasattr(self, "learner_")
-        with unchanged_on_error(self):
-            X, targets, weights = self._check_inputs(
-                X, y, sample_weight, reset=first, classes=classes, partial=True
-            )
-            learner = self._make_learner() if first else self.learner_
-            # the learner undoes its own changes if the pass fails; this block undoes ours
-            learner._partial_fit(X, targets, None, weights, grouped=True, n_neg=self.n_neg)
-            self.learner_ = learner
-            self._fit_output_scale(X, weights)
-        return self
-
-    def transform(self, X: Any) -> np.ndarray:
-        """The tuned embedding.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-
-        Returns
-        -------
-        ndarray of shape (n_samples, n_features_out), float32
-            ``n_features_out`` is ``hidden_dim``, or ``n_features_in_ + hidden_dim`` with
-            ``output="concat"``.
-        """
-        check_is_fitted(self)
-        return self._output(check_X(self, X, reset=False))
-
-    def _tuned(self, X: np.ndarray) -> np.ndarray:
-        return self.learner_.transform(X)
-
-    @property
-    def validation_scores_(self) -> list[float]:
-        """Negated mean validation loss after every pass (with ``early_stopping``)."""
-        return self.learner_.validation_scores_
-
-    @property
-    def best_validation_score_(self) -> float:
-        """The best validation score (with ``early_stopping``)."""
-        return self.learner_.best_validation_score_
-
-    @property
-    def best_iteration_(self) -> int:
-        """The pass whose weights were kept (with ``early_stopping``)."""
-        return self.learner_.best_iteration_
-
-    @property
-    def loss_curve_(self) -> list[float]:
-        """Mean loss of every pass (from the learner)."""
-        check_is_fitted(self)
-        return self.learner_.loss_curve_
-
-    @property
-    def _n_features_out(self) -> int:
-        return self._output_width(self.learner_.shape_out_)
-
-    def __sklearn_tags__(self):
-        tags = super().__sklearn_tags__()
-        tags.target_tags.required = True
-        tags.transformer_tags.preserves_dtype = ["float32"]
-        return tags

@@ -5,20 +5,21 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-from sklearn.base import ClassifierMixin, TransformerMixin
+from sklearn.base import ClassifierMixin
 
 from embkit._training.labels import TorchClassifierBase
-from embkit.tuning._output import TunedOutputMixin
+from embkit.tuning._tuner import TunerMixin
 
 
-class FeedForwardTuner(TunedOutputMixin, TransformerMixin, ClassifierMixin, TorchClassifierBase):
+class FeedForwardTuner(TunerMixin, ClassifierMixin, TorchClassifierBase):
     """A one-hidden-layer network trained on labels; its hidden layer is the tuned embedding.
 
     The network is ``input -> hidden (activation, dropout) -> logits``, trained with
     cross-entropy on the logits (or one binary loss per label when ``y`` is a 2-D 0/1
     matrix). ``transform`` returns the hidden layer, so the tuner is a pipeline step that
     feeds any scikit-learn classifier; ``predict``/``predict_proba`` use the network's
-    own output layer, so it is a classifier too.
+    own output layer, so it is a classifier too. ``partial_fit`` needs ``classes=`` (every
+    label the stream can contain) on its first call for 1-D ``y``.
 
     Parameters
     ----------
@@ -145,70 +146,18 @@ class FeedForwardTuner(TunedOutputMixin, TransformerMixin, ClassifierMixin, Torc
         super()._check_params()
         self._check_output()
 
-    def fit(self, X: Any, y: Any, sample_weight: Any = None) -> FeedForwardTuner:
-        """Train from scratch (at most ``n_epochs`` passes; fewer with early stopping).
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-            Embeddings.
-        y : array-like of shape (n_samples,) or (n_samples, n_labels)
-            Labels, or a 0/1 label matrix for multi-label data.
-        sample_weight : array-like of shape (n_samples,), default=None
-            Per-row loss weights.
-
-        Returns
-        -------
-        self
-        """
-        super().fit(X, y, sample_weight)
-        self._fit_output_scale(self._check_X(X), sample_weight)
-        return self
-
-    def partial_fit(
-        self, X: Any, y: Any, sample_weight: Any = None, classes: Any = None
-    ) -> FeedForwardTuner:
-        """One pass over a batch, keeping the network and optimiser of earlier calls.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-        y : array-like of shape (n_samples,) or (n_samples, n_labels)
-        sample_weight : array-like of shape (n_samples,), default=None
-        classes : array-like, default=None
-            Every label the stream can contain. Required on the first call for 1-D ``y``.
-
-        Returns
-        -------
-        self
-        """
-        super().partial_fit(X, y, sample_weight, classes=classes)
-        self._fit_output_scale(self._check_X(X), sample_weight)
-        return self
+    def _train(
+        self, X: Any, y: Any, sample_weight: Any, *, classes: Any, partial: bool
+    ) -> tuple[np.ndarray, Any]:
+        if partial:
+            self._partial_fit(X, y, sample_weight, classes=classes, partial=True)
+        else:
+            self._fit(X, y, sample_weight)
+        return self._check_X(X), sample_weight
 
     def _tuned(self, X: np.ndarray) -> np.ndarray:
         out = self._infer(X, self.module_.embed)
         return out.reshape(X.shape[0], self.module_.hidden.out_features)
-
-    def transform(self, X: Any) -> np.ndarray:
-        """The tuned embedding: the hidden layer, after the input with ``output="concat"``.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-
-        Returns
-        -------
-        ndarray of shape (n_samples, n_features_out), float32
-            ``n_features_out`` is ``hidden_dim``, or ``n_features_in_ + hidden_dim`` with
-            ``output="concat"``.
-        """
-        return self._output(self._check_X(X))
-
-    def __sklearn_tags__(self):
-        tags = super().__sklearn_tags__()
-        tags.transformer_tags.preserves_dtype = ["float32"]
-        return tags
 
     @property
     def _n_features_out(self) -> int:

@@ -120,6 +120,16 @@ def _multilabel_pairs(
     return np.concatenate(parts1), np.concatenate(parts2), np.concatenate(parts_s)
 
 
+def draw_batch_pairs(
+    groups: np.ndarray, n_neg: int, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """In-batch pairs for class codes (1-D) or a 0/1 label matrix (2-D)."""
+    if groups.ndim == 2:
+        return _multilabel_pairs(groups.astype(bool), n_neg, rng)
+    _, codes = np.unique(groups, return_inverse=True)
+    return sample_pairs(codes, n_neg, rng)
+
+
 def make_pairs(
     y: Any, *, n_neg: int = 3, random_state: Any = None
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -1,0 +1,156 @@
+"""What every tuner shares: ``fit``/``partial_fit``/``transform`` and the ``output`` parameter.
+
+A tuner defines ``_train`` (validate and train, all of it) and ``_tuned(X)`` (the learned
+embedding of validated rows); :class:`TunerMixin` does the rest.
+
+``output="tuned"`` returns the learned embedding only. ``output="concat"`` returns
+``[X, scale * tuned]``: the raw vector is kept whole, so a linear model downstream can
+always fall back on it, and the tuned part is rescaled so that its mean row norm equals the
+raw vectors' (``output_scale_``, measured on the rows of the last ``fit``/``partial_fit``),
+which keeps a regularised classifier from favouring either half by scale alone.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from sklearn.base import TransformerMixin
+from sklearn.utils.validation import _check_feature_names_in, check_is_fitted
+
+from embkit._core.validation import check_choice
+from embkit._training.rollback import unchanged_on_error
+from embkit._training.torch_base import check_X
+
+OUTPUTS = ("tuned", "concat")
+
+
+class TunerMixin(TransformerMixin):
+    """``fit``, ``partial_fit`` and ``transform`` of a tuner with ``_train`` and ``_tuned``.
+
+    A ``TransformerMixin``, so that ``transform`` defined here follows ``set_output``.
+    """
+
+    def _train(
+        self, X: Any, y: Any, sample_weight: Any, *, classes: Any, partial: bool
+    ) -> tuple[np.ndarray, Any]:
+        """Validate and train (``partial``: one pass, continuing); return the validated
+        ``X`` and the weights ``output_scale_`` is measured with."""
+        raise NotImplementedError
+
+    def _fit_tuner(self, X: Any, y: Any, sample_weight: Any, classes: Any, partial: bool):
+        with unchanged_on_error(self):  # all or nothing, ``output_scale_`` included
+            X, weights = self._train(X, y, sample_weight, classes=classes, partial=partial)
+            self._fit_output_scale(X, weights)
+        return self
+
+    def fit(self, X: Any, y: Any, sample_weight: Any = None):
+        """Train from scratch (at most ``n_epochs`` passes; fewer with early stopping).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Embeddings.
+        y : array-like of shape (n_samples,) or (n_samples, n_labels)
+            Labels, or a 0/1 label matrix for multi-label data.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Per-row loss weights.
+
+        Returns
+        -------
+        self
+        """
+        return self._fit_tuner(X, y, sample_weight, None, partial=False)
+
+    def partial_fit(self, X: Any, y: Any, sample_weight: Any = None, classes: Any = None):
+        """One pass over a batch, keeping the network and optimiser of earlier calls.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+        y : array-like of shape (n_samples,) or (n_samples, n_labels)
+        sample_weight : array-like of shape (n_samples,), default=None
+        classes : array-like, default=None
+            Every label the stream can contain (see the class docstring for when it is
+            required).
+
+        Returns
+        -------
+        self
+        """
+        return self._fit_tuner(X, y, sample_weight, classes, partial=True)
+
+    def transform(self, X: Any) -> np.ndarray:
+        """The tuned embedding: alone, or after the input with ``output="concat"``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+
+        Returns
+        -------
+        ndarray of shape (n_samples, n_features_out), float32
+            ``n_features_out`` is ``hidden_dim``, or ``n_features_in_ + hidden_dim`` with
+            ``output="concat"``.
+        """
+        check_is_fitted(self)
+        return self._output(check_X(self, X, reset=False))
+
+    def _check_output(self) -> str:
+        return check_choice(self.output, "output", OUTPUTS)
+
+    def _fit_output_scale(self, X: np.ndarray, sample_weight: Any = None) -> None:
+        """Set ``output_scale_`` from the training rows ``X`` (raw) and their tuned vectors.
+
+        The mean row norms are weighted by ``sample_weight``, so a weight of 2 counts as
+        the row given twice (and a weight of 0 as no row).
+        """
+        w = None if sample_weight is None else np.asarray(sample_weight, dtype=np.float64)
+        if w is not None and w.ndim == 0:
+            w = np.full(len(X), float(w))
+        if len(X) == 0 or (w is not None and not w.sum() > 0):
+            self.output_scale_ = 1.0
+            return
+        tuned = self._tuned(X)
+        raw_norm = float(np.average(np.linalg.norm(X.astype(np.float64), axis=1), weights=w))
+        tuned_norm = float(np.average(np.linalg.norm(tuned.astype(np.float64), axis=1), weights=w))
+        self.output_scale_ = raw_norm / tuned_norm if tuned_norm > 0 else 1.0
+
+    def _output(self, X: np.ndarray) -> np.ndarray:
+        tuned = self._tuned(X)
+        if self.output == "tuned":
+            return tuned
+        scale = np.float32(self.output_scale_)
+        return np.hstack([X.astype(np.float32, copy=False), tuned * scale])
+
+    def _output_width(self, tuned_width: int) -> int:
+        return tuned_width + (self.n_features_in_ if self.output == "concat" else 0)
+
+    def get_feature_names_out(self, input_features: Any = None) -> np.ndarray:
+        """Names of the output columns.
+
+        With ``output="tuned"``: ``<class name lower-cased>0 ...``; with ``"concat"`` the
+        input names (``x0, x1, ...`` or those seen in ``fit``) come first.
+
+        Parameters
+        ----------
+        input_features : array-like of str or None, default=None
+            Input names, checked against ``feature_names_in_`` when that is set.
+
+        Returns
+        -------
+        ndarray of str
+        """
+        check_is_fitted(self)
+        prefix = type(self).__name__.lower()
+        width = self._n_features_out - (self.n_features_in_ if self.output == "concat" else 0)
+        tuned = np.asarray([f"{prefix}{i}" for i in range(width)], dtype=object)
+        if self.output != "concat":
+            return tuned
+        return np.concatenate([_check_feature_names_in(self, input_features), tuned])
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.target_tags.required = True
+        tags.transformer_tags.preserves_dtype = ["float32"]
+        return tags
