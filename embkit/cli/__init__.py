@@ -1,6 +1,8 @@
 """The ``embkit`` command and what only it needs.
 
-``app`` (argument parsing and the sub-commands), ``compare`` (fit and score several
+``app`` (argument parsing and the sub-commands), ``common`` (what the sub-commands share:
+options, reading DATA, ``CLIError``), ``label`` and ``simulate`` (active learning in the
+terminal, learning curves), ``compare`` (fit and score several
 pipelines side by side), ``registry`` (named pipelines the commands build), ``saved``
 (the pipelines ``train`` writes and ``predict`` reads, without pickle), ``plotting``
 (matplotlib pictures of embeddings and confusion matrices).

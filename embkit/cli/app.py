@@ -16,39 +16,21 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from embkit._core.models import DEFAULT_MODEL
+from embkit.cli.common import (
+    CLIError,
+    add_data_options,
+    add_split_options,
+    check_labels,
+    load_labelled,
+    load_texts,
+    news,
+    positive_int,
+    train_test,
+)
 
 __all__ = ["main"]
 
 SAVED_FORMAT = "embkit-pipeline"
-
-
-class CLIError(Exception):
-    """A problem with the user's input: reported in one line, exit code 1."""
-
-
-# --------------------------------------------------------------------------------------
-# Argument parsing
-
-
-def _test_size(value: str) -> float:
-    try:
-        size = float(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number: {value!r}") from None
-    if not 0 < size < 1:
-        raise argparse.ArgumentTypeError(f"must be between 0 and 1 (exclusive), got {value}")
-    return size
-
-
-def _positive_int(value: str) -> int:
-    try:
-        number = int(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not an integer: {value!r}") from None
-    if number < 1:
-        raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
-    return number
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -65,32 +47,6 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"embkit {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
-    def common(p: argparse.ArgumentParser, *, labels: bool = True, model: bool = True) -> None:
-        p.add_argument("--text-field", default="text", help="text field/column (default: text)")
-        if labels:
-            p.add_argument(
-                "--label-field", default="label", help="label field/column (default: label)"
-            )
-        p.add_argument(
-            "--on-error", choices=("raise", "skip"), default="raise",
-            help="bad rows in DATA: stop with an error (default) or skip them with a count",
-        )  # fmt: skip
-        p.add_argument(
-            "--limit", type=_positive_int, metavar="N", help="read only the first N good rows"
-        )
-        p.add_argument(
-            "--format", choices=("jsonl", "csv", "tsv", "txt"),
-            help="file format (default: from the suffix)",
-        )  # fmt: skip
-        if model:
-            p.add_argument(
-                "--model", default=DEFAULT_MODEL,
-                help=f"sentence-transformers model name or folder (default: {DEFAULT_MODEL}, "
-                "bundled, offline)",
-            )  # fmt: skip
-        p.add_argument("--cache", metavar="DIR", help="embedding cache directory")
-        p.add_argument("--quiet", "-q", action="store_true", help="no progress bars or news")
-
     p = sub.add_parser(
         "compare",
         help="fit every pipeline on the same embeddings and compare them",
@@ -98,13 +54,7 @@ def build_parser() -> argparse.ArgumentParser:
         "accuracy, macro F1 and fit time on a test split next to a most-frequent baseline, "
         "and write tables and pictures to --out.",
     )
-    p.add_argument("data", metavar="DATA", help="labelled texts")
-    split = p.add_mutually_exclusive_group()
-    split.add_argument("--test", metavar="DATA", help="labelled test texts (default: a split)")
-    split.add_argument(
-        "--test-size", type=_test_size, default=0.2,
-        help="share of DATA held out for testing, stratified (default: 0.2)",
-    )  # fmt: skip
+    add_split_options(p)
     p.add_argument(
         "--pipelines", metavar="NAMES",
         help="comma-separated pipeline names (default: every available one but the slow, "
@@ -114,11 +64,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", metavar="DIR", help="write tables and pictures here")
     p.add_argument("--seed", type=int, default=0, help="seed of the split and every pipeline")
     p.add_argument(
-        "--seeds", type=_positive_int, default=3,
+        "--seeds", type=positive_int, default=3,
         help="runs of every stochastic pipeline, with seeds SEED, SEED+1, ...; the table "
         "shows mean ± std (default: 3)",
     )  # fmt: skip
-    common(p)
+    add_data_options(p)
 
     p = sub.add_parser(
         "train",
@@ -130,7 +80,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--pipeline", required=True, metavar="NAME", help="see 'embkit pipelines'")
     p.add_argument("--out", required=True, metavar="DIR", help="folder to save the pipeline in")
     p.add_argument("--seed", type=int, default=0, help="seed of the pipeline")
-    common(p)
+    add_data_options(p)
 
     p = sub.add_parser(
         "predict",
@@ -153,7 +103,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--allow-pickle", action="store_true",
         help="also load a pickle/joblib pipeline; unpickling runs code: only files you trust",
     )  # fmt: skip
-    common(p, labels=False, model=False)
+    add_data_options(p, labels=False, model=False)
 
     p = sub.add_parser(
         "encode",
@@ -163,14 +113,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("data", metavar="DATA", help="texts")
     p.add_argument("--out", required=True, metavar="FILE.npy", help="output array")
-    p.add_argument("--batch-size", type=_positive_int, default=64, help="texts per batch")
-    common(p, labels=False)
+    p.add_argument("--batch-size", type=positive_int, default=64, help="texts per batch")
+    add_data_options(p, labels=False)
 
     sub.add_parser("pipelines", help="list the named pipelines", description="List pipelines.")
     from embkit.cli import label, simulate  # commands in their own modules
 
-    label.add_parser(sub, common)
-    simulate.add_parser(sub, common)
+    label.add_parser(sub)
+    simulate.add_parser(sub)
     return parser
 
 
@@ -237,52 +187,6 @@ def _show_warning(message: Any, category: Any, *args: Any, **kwargs: Any) -> Non
     print(f"embkit: warning: {_one_line(Warning(str(message)))}", file=sys.stderr)
 
 
-def _news(args: argparse.Namespace):
-    def say(message: str) -> None:
-        if not args.quiet:
-            print(message, file=sys.stderr)
-
-    return say
-
-
-def _reading(reader: Any, *args: Any, **kwargs: Any) -> Any:
-    """Call a loader; report skipped rows (``--on-error skip``) on stderr, one line each."""
-    from embkit.io.datasets import SkippedRowsWarning
-
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always", SkippedRowsWarning)
-        result = reader(*args, **kwargs)
-    for item in caught:
-        if issubclass(item.category, SkippedRowsWarning):
-            print(f"embkit: warning: {item.message}", file=sys.stderr)
-        else:
-            warnings.warn_explicit(item.message, item.category, item.filename, item.lineno)
-    return result
-
-
-def _load_labelled(path: str, args: argparse.Namespace) -> tuple[list[str], list[Any]]:
-    from embkit.io.datasets import load
-
-    texts, labels = _reading(
-        load, path, format=args.format, text_field=args.text_field,
-        label_field=args.label_field, on_error=args.on_error, limit=args.limit,
-    )  # fmt: skip
-    if not texts:
-        raise CLIError(f"{path}: no labelled texts found")
-    return texts, labels
-
-
-def _check_labels(labels: Sequence[Any], path: str) -> None:
-    kinds = {type(label).__name__ for label in labels}
-    if len(kinds) > 1:
-        raise CLIError(f"{path}: labels mix types ({', '.join(sorted(kinds))}); use one type")
-    distinct = set(labels)
-    if len(distinct) < 2:
-        raise CLIError(
-            f"{path}: only one label ({next(iter(distinct))!r}); at least two are needed"
-        )
-
-
 def _compare_names(args: argparse.Namespace) -> list[str]:
     from embkit.cli.registry import available_pipelines, get_pipeline_spec
 
@@ -303,16 +207,9 @@ def _compare_names(args: argparse.Namespace) -> list[str]:
 def _compare(args: argparse.Namespace) -> int:
     from embkit.cli.compare import compare_pipelines, write_report
 
-    say = _news(args)
+    say = news(args)
     names = _compare_names(args)
-    texts, labels = _load_labelled(args.data, args)
-    _check_labels(labels, args.data)
-    if args.test:
-        train_texts, y_train = texts, labels
-        test_texts, y_test = _load_labelled(args.test, args)
-        _check_labels(list(y_train) + list(y_test), args.test)
-    else:
-        train_texts, test_texts, y_train, y_test = _split(texts, labels, args, say)
+    train_texts, test_texts, y_train, y_test = train_test(args, say)
     say(f"{args.data}: {len(train_texts)} train, {len(test_texts)} test texts; pipelines: "
         f"{', '.join(names)}")  # fmt: skip
     result = compare_pipelines(
@@ -339,29 +236,6 @@ def _compare(args: argparse.Namespace) -> int:
     return 0
 
 
-def _split(texts: list[str], labels: list[Any], args: argparse.Namespace, say: Any) -> tuple:
-    from collections import Counter
-
-    from sklearn.model_selection import train_test_split
-
-    counts = Counter(labels)
-    stratify = labels if min(counts.values()) >= 2 else None
-    try:
-        parts = train_test_split(
-            texts, labels, test_size=args.test_size, random_state=args.seed, stratify=stratify
-        )
-    except ValueError:
-        say("note: the test split is too small to hold every label; splitting without strata")
-        parts = train_test_split(texts, labels, test_size=args.test_size, random_state=args.seed)
-    if stratify is None:
-        rare = sorted(str(k) for k, v in counts.items() if v < 2)
-        say(f"note: labels with a single example ({', '.join(rare)}): split without strata")
-    train_texts, test_texts, y_train, y_test = parts
-    if len(set(y_train)) < 2:
-        raise CLIError(f"{args.data}: the training split has fewer than two labels")
-    return train_texts, test_texts, y_train, y_test
-
-
 def _train(args: argparse.Namespace) -> int:
     import time
 
@@ -369,10 +243,10 @@ def _train(args: argparse.Namespace) -> int:
     from embkit.cli.registry import get_pipeline_spec, make_named_pipeline
     from embkit.cli.saved import SAVED_FILE, configure_loaded, save_trained
 
-    say = _news(args)
+    say = news(args)
     get_pipeline_spec(args.pipeline)
-    texts, labels = _load_labelled(args.data, args)
-    _check_labels(labels, args.data)
+    texts, labels = load_labelled(args.data, args)
+    check_labels(labels, args.data)
     pipe = make_named_pipeline(
         args.pipeline, model=args.model, cache=args.cache, random_state=args.seed,
         verbose=not args.quiet,
@@ -405,15 +279,9 @@ def _train(args: argparse.Namespace) -> int:
 
 def _predict(args: argparse.Namespace) -> int:
     from embkit.cli.saved import configure_loaded, load_trained
-    from embkit.io.datasets import load_texts
 
     pipe = load_trained(args.model_dir, allow_pickle=args.allow_pickle)
-    texts = _reading(
-        load_texts, args.texts, format=args.format, text_field=args.text_field,
-        on_error=args.on_error, limit=args.limit,
-    )  # fmt: skip
-    if not texts:
-        raise CLIError(f"{args.texts}: no texts found")
+    texts = load_texts(args.texts, args)
     configure_loaded(pipe, verbose=not args.quiet, cache=args.cache)
     labels = pipe.predict(texts)
     scores = None
@@ -429,7 +297,7 @@ def _predict(args: argparse.Namespace) -> int:
     if args.out:
         Path(args.out).parent.mkdir(parents=True, exist_ok=True)
         Path(args.out).write_text(output, encoding="utf-8")
-        _news(args)(f"wrote {len(lines)} predictions to {args.out}")
+        news(args)(f"wrote {len(lines)} predictions to {args.out}")
     else:
         sys.stdout.write(output)
     return 0
@@ -439,14 +307,8 @@ def _encode(args: argparse.Namespace) -> int:
     import numpy as np
 
     from embkit.encoders.sentence import SentenceEncoder
-    from embkit.io.datasets import load_texts
 
-    texts = _reading(
-        load_texts, args.data, format=args.format, text_field=args.text_field,
-        on_error=args.on_error, limit=args.limit,
-    )  # fmt: skip
-    if not texts:
-        raise CLIError(f"{args.data}: no texts found")
+    texts = load_texts(args.data, args)
     encoder = SentenceEncoder(
         args.model, batch_size=args.batch_size, cache=args.cache,
         show_progress_bar=False if args.quiet else None,

@@ -23,16 +23,16 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from embkit.cli.common import CLIError, add_data_options, load_texts, news, positive_int
+
 __all__ = ["add_parser", "run"]
 
 CONTROL_KEYS = {"s": "skip", "u": "undo", "q": "quit"}
 LABEL_KEYS = "1234567890abcdefghijklmnoprtvwxyz"  # s, u and q are taken
 
 
-def add_parser(sub: Any, common: Callable[..., None]) -> None:
+def add_parser(sub: Any) -> None:
     """Register ``embkit label`` on the sub-command parsers."""
-    from embkit.cli.app import _positive_int
-
     p = sub.add_parser(
         "label",
         help="label texts in the terminal, most useful first (active learning)",
@@ -43,22 +43,20 @@ def add_parser(sub: Any, common: Callable[..., None]) -> None:
     p.add_argument("data", metavar="DATA", help="texts to label (.jsonl, .csv, .txt)")
     p.add_argument("--out", required=True, metavar="LABELS.jsonl", help="answers (appended)")
     p.add_argument("--labels", required=True, metavar="A,B,C", help="the labels, comma-separated")
-    p.add_argument("--budget", type=_positive_int, metavar="N", help="stop after N labels")
+    p.add_argument("--budget", type=positive_int, metavar="N", help="stop after N labels")
     p.add_argument("--strategy", default="margin", metavar="NAME",
                    help="query strategy (default: margin; see docs/active.md)")  # fmt: skip
     p.add_argument("--initial", default="kmeans", choices=("random", "kmeans", "coreset"),
                    help="how to choose the first texts, before a model exists (default: "
                    "kmeans: one per cluster)")  # fmt: skip
-    p.add_argument("--n-initial", type=_positive_int, default=10, metavar="N",
+    p.add_argument("--n-initial", type=positive_int, default=10, metavar="N",
                    help="texts in the seed set (default: 10)")  # fmt: skip
     p.add_argument("--seed", type=int, default=0, help="seed of every random choice")
-    common(p, labels=False)
+    add_data_options(p, labels=False)
     p.set_defaults(run=run)
 
 
 def _parse_labels(text: str) -> list[str]:
-    from embkit.cli.app import CLIError
-
     labels = [part.strip() for part in text.split(",")]
     if any(not label for label in labels):
         raise CLIError(f"--labels {text!r} has an empty label; give them as a,b,c")
@@ -80,8 +78,6 @@ class AnswerLog:
 
     def read(self, texts: list[str], labels: list[str]) -> list[str]:
         """Load earlier answers (checked against DATA and --labels); returns notes to show."""
-        from embkit.cli.app import CLIError
-
         notes: list[str] = []
         if not self.path.exists():
             return notes
@@ -182,18 +178,11 @@ def run(args: argparse.Namespace) -> int:
     from sklearn.linear_model import LogisticRegression
 
     from embkit.active import ActiveLearner
-    from embkit.cli.app import CLIError, _news, _reading
     from embkit.encoders.sentence import SentenceEncoder
-    from embkit.io.datasets import load_texts
 
-    say = _news(args)
+    say = news(args)
     labels = _parse_labels(args.labels)
-    texts = _reading(
-        load_texts, args.data, format=args.format, text_field=args.text_field,
-        on_error=args.on_error, limit=args.limit,
-    )  # fmt: skip
-    if not texts:
-        raise CLIError(f"{args.data}: no texts found")
+    texts = load_texts(args.data, args)
     if args.budget is not None and args.budget > len(texts):
         raise CLIError(f"--budget {args.budget} is larger than the {len(texts)} texts in DATA")
     log = AnswerLog(Path(args.out))

@@ -11,17 +11,24 @@ from __future__ import annotations
 
 import argparse
 import json
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+
+from embkit.cli.common import (
+    CLIError,
+    add_data_options,
+    add_split_options,
+    news,
+    positive_int,
+    train_test,
+)
 
 __all__ = ["add_parser", "run"]
 
 
-def add_parser(sub: Any, common: Callable[..., None]) -> None:
+def add_parser(sub: Any) -> None:
     """Register ``embkit simulate`` on the sub-command parsers."""
     from embkit.active.strategies import STRATEGY_NAMES
-    from embkit.cli.app import _positive_int, _test_size
 
     p = sub.add_parser(
         "simulate",
@@ -30,15 +37,7 @@ def add_parser(sub: Any, common: Callable[..., None]) -> None:
         "strategy and seed; print test accuracy against the number of labels and the area "
         "under each curve; write a picture and the curves to --out.",
     )
-    p.add_argument("data", metavar="DATA", help="labelled texts")
-    split = p.add_mutually_exclusive_group()
-    split.add_argument("--test", metavar="DATA", help="labelled test texts (default: a split)")
-    split.add_argument(
-        "--test-size",
-        type=_test_size,
-        default=0.2,
-        help="share of DATA held out, stratified (default: 0.2)",
-    )
+    add_split_options(p)
     p.add_argument(
         "--strategy",
         nargs="+",
@@ -48,28 +47,28 @@ def add_parser(sub: Any, common: Callable[..., None]) -> None:
     )
     p.add_argument(
         "--budget",
-        type=_positive_int,
+        type=positive_int,
         required=True,
         metavar="N",
         help="labels per run, seed set included",
     )
     p.add_argument(
         "--seeds",
-        type=_positive_int,
+        type=positive_int,
         default=3,
         metavar="K",
         help="runs per strategy, seeds 0..K-1 (default: 3)",
     )
     p.add_argument(
         "--initial",
-        type=_positive_int,
+        type=positive_int,
         default=10,
         metavar="N",
         help="random seed labels before the strategy takes over (default: 10)",
     )
     p.add_argument(
         "--batch",
-        type=_positive_int,
+        type=positive_int,
         default=10,
         metavar="N",
         help="labels per round (default: 10)",
@@ -81,7 +80,7 @@ def add_parser(sub: Any, common: Callable[..., None]) -> None:
         help="folder for learning_curves.png and curves.json (default: embkit-simulate)",
     )
     p.add_argument("--seed", type=int, default=0, help="seed of the train/test split")
-    common(p)
+    add_data_options(p)
     p.set_defaults(run=run)
 
 
@@ -91,20 +90,13 @@ def run(args: argparse.Namespace) -> int:
     from sklearn.linear_model import LogisticRegression
 
     from embkit.active import curve_table, make_strategy, plot_learning_curves, simulate
-    from embkit.cli.app import CLIError, _check_labels, _load_labelled, _news, _split
     from embkit.encoders.sentence import SentenceEncoder
 
-    say = _news(args)
+    say = news(args)
     args.strategy = list(dict.fromkeys(args.strategy))
     for name in args.strategy:
         make_strategy(name)  # an unknown name fails before any encoding
-    texts, labels = _load_labelled(args.data, args)
-    _check_labels(labels, args.data)
-    if args.test:
-        train_texts, y_train = texts, labels
-        test_texts, y_test = _load_labelled(args.test, args)
-    else:
-        train_texts, test_texts, y_train, y_test = _split(texts, labels, args, say)
+    train_texts, test_texts, y_train, y_test = train_test(args, say)
     if args.budget > len(train_texts):
         raise CLIError(
             f"--budget {args.budget} is larger than the {len(train_texts)} training texts"

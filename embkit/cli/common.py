@@ -1,0 +1,176 @@
+"""What the sub-commands share: the error type, option types and groups, reading DATA.
+
+Every command reads its data through :func:`load_labelled` or :func:`load_texts` (bad rows
+and ``--on-error skip`` reported on stderr, one line each) and reports news through
+:func:`news` (silenced by ``--quiet``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import warnings
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from embkit._core.models import DEFAULT_MODEL
+
+
+class CLIError(Exception):
+    """A problem with the user's input: reported in one line, exit code 1."""
+
+
+def fraction(value: str) -> float:
+    """``--test-size``: a share strictly between 0 and 1."""
+    try:
+        size = float(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {value!r}") from None
+    if not 0 < size < 1:
+        raise argparse.ArgumentTypeError(f"must be between 0 and 1 (exclusive), got {value}")
+    return size
+
+
+def positive_int(value: str) -> int:
+    """An option that counts something: an integer >= 1."""
+    try:
+        number = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an integer: {value!r}") from None
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
+    return number
+
+
+def add_data_options(p: argparse.ArgumentParser, *, labels: bool = True, model: bool = True):
+    """The options every command reading DATA has: fields, bad rows, format, model, cache."""
+    p.add_argument("--text-field", default="text", help="text field/column (default: text)")
+    if labels:
+        p.add_argument("--label-field", default="label", help="label field/column (default: label)")
+    p.add_argument(
+        "--on-error", choices=("raise", "skip"), default="raise",
+        help="bad rows in DATA: stop with an error (default) or skip them with a count",
+    )  # fmt: skip
+    p.add_argument(
+        "--limit", type=positive_int, metavar="N", help="read only the first N good rows"
+    )
+    p.add_argument(
+        "--format", choices=("jsonl", "csv", "tsv", "txt"),
+        help="file format (default: from the suffix)",
+    )  # fmt: skip
+    if model:
+        p.add_argument(
+            "--model", default=DEFAULT_MODEL,
+            help=f"sentence-transformers model name or folder (default: {DEFAULT_MODEL}, "
+            "bundled, offline)",
+        )  # fmt: skip
+    p.add_argument("--cache", metavar="DIR", help="embedding cache directory")
+    p.add_argument("--quiet", "-q", action="store_true", help="no progress bars or news")
+
+
+def add_split_options(p: argparse.ArgumentParser) -> None:
+    """DATA and where the test texts come from: ``--test`` or a share of DATA."""
+    p.add_argument("data", metavar="DATA", help="labelled texts")
+    split = p.add_mutually_exclusive_group()
+    split.add_argument("--test", metavar="DATA", help="labelled test texts (default: a split)")
+    split.add_argument(
+        "--test-size", type=fraction, default=0.2,
+        help="share of DATA held out for testing, stratified (default: 0.2)",
+    )  # fmt: skip
+
+
+def news(args: argparse.Namespace) -> Callable[[str], None]:
+    """A function that prints a line on stderr unless ``--quiet``."""
+
+    def say(message: str) -> None:
+        if not args.quiet:
+            print(message, file=sys.stderr)
+
+    return say
+
+
+def _reading(reader: Any, *args: Any, **kwargs: Any) -> Any:
+    """Call a loader; report skipped rows (``--on-error skip``) on stderr, one line each."""
+    from embkit.io.datasets import SkippedRowsWarning
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", SkippedRowsWarning)
+        result = reader(*args, **kwargs)
+    for item in caught:
+        if issubclass(item.category, SkippedRowsWarning):
+            print(f"embkit: warning: {item.message}", file=sys.stderr)
+        else:
+            warnings.warn_explicit(item.message, item.category, item.filename, item.lineno)
+    return result
+
+
+def load_texts(path: str, args: argparse.Namespace) -> list[str]:
+    """The texts of ``path`` (labels ignored), as the data options say; none is an error."""
+    from embkit.io.datasets import load_texts
+
+    texts = _reading(
+        load_texts, path, format=args.format, text_field=args.text_field,
+        on_error=args.on_error, limit=args.limit,
+    )  # fmt: skip
+    if not texts:
+        raise CLIError(f"{path}: no texts found")
+    return texts
+
+
+def load_labelled(path: str, args: argparse.Namespace) -> tuple[list[str], list[Any]]:
+    """Texts and labels of ``path``, as the data options say; none is an error."""
+    from embkit.io.datasets import load
+
+    texts, labels = _reading(
+        load, path, format=args.format, text_field=args.text_field,
+        label_field=args.label_field, on_error=args.on_error, limit=args.limit,
+    )  # fmt: skip
+    if not texts:
+        raise CLIError(f"{path}: no labelled texts found")
+    return texts, labels
+
+
+def check_labels(labels: Sequence[Any], path: str) -> None:
+    """At least two labels, all of one type."""
+    kinds = {type(label).__name__ for label in labels}
+    if len(kinds) > 1:
+        raise CLIError(f"{path}: labels mix types ({', '.join(sorted(kinds))}); use one type")
+    distinct = set(labels)
+    if len(distinct) < 2:
+        raise CLIError(
+            f"{path}: only one label ({next(iter(distinct))!r}); at least two are needed"
+        )
+
+
+def train_test(args: argparse.Namespace, say: Callable[[str], None]) -> tuple:
+    """``(train_texts, test_texts, y_train, y_test)`` from DATA and ``--test``/``--test-size``."""
+    texts, labels = load_labelled(args.data, args)
+    check_labels(labels, args.data)
+    if not args.test:
+        return _split(texts, labels, args, say)
+    test_texts, y_test = load_labelled(args.test, args)
+    check_labels(list(labels) + list(y_test), args.test)
+    return texts, test_texts, labels, y_test
+
+
+def _split(texts: list[str], labels: list[Any], args: argparse.Namespace, say: Any) -> tuple:
+    from collections import Counter
+
+    from sklearn.model_selection import train_test_split
+
+    counts = Counter(labels)
+    stratify = labels if min(counts.values()) >= 2 else None
+    try:
+        parts = train_test_split(
+            texts, labels, test_size=args.test_size, random_state=args.seed, stratify=stratify
+        )
+    except ValueError:
+        say("note: the test split is too small to hold every label; splitting without strata")
+        parts = train_test_split(texts, labels, test_size=args.test_size, random_state=args.seed)
+    if stratify is None:
+        rare = sorted(str(k) for k, v in counts.items() if v < 2)
+        say(f"note: labels with a single example ({', '.join(rare)}): split without strata")
+    train_texts, test_texts, y_train, y_test = parts
+    if len(set(y_train)) < 2:
+        raise CLIError(f"{args.data}: the training split has fewer than two labels")
+    return train_texts, test_texts, y_train, y_test
