@@ -1,15 +1,19 @@
 """scikit-learn's common estimator checks over every numeric embkit estimator.
 
-No expected failures. ``batch_size=64`` makes the sample-weight check's data (15 weighted
-rows standing for 27 repeated ones) one batch per pass; a full-batch pass trains on the
-canonical rows (:mod:`embkit._training.full_batch`), where a weight is exactly a
-repetition, as sklearn's own check asks. Estimators that take texts or pairs are checked
-by tests/test_text_estimators.py.
+No expected failures. ``check_param_validation`` (which scikit-learn runs on its own
+estimators only) checks that every constructor parameter has a declared constraint and
+that a bad value is an error naming the parameter, from ``fit`` and ``partial_fit`` alike.
+``batch_size=64`` makes the sample-weight check's data (15 weighted rows standing for 27
+repeated ones) one batch per pass; a full-batch pass trains on the canonical rows
+(:mod:`embkit._training.full_batch`), where a weight is exactly a repetition, as sklearn's
+own check asks. Estimators that take texts or pairs are checked by
+tests/test_text_estimators.py.
 """
 
 from __future__ import annotations
 
-from sklearn.utils.estimator_checks import parametrize_with_checks
+import pytest
+from sklearn.utils.estimator_checks import check_param_validation, parametrize_with_checks
 
 from embkit import ContrastiveTuner, DifferentiableHead, FeedForwardTuner
 
@@ -32,3 +36,8 @@ NUMERIC_ESTIMATORS = [
 @parametrize_with_checks(NUMERIC_ESTIMATORS)
 def test_sklearn_compatible(estimator, check):
     check(estimator)
+
+
+@pytest.mark.parametrize("estimator", NUMERIC_ESTIMATORS, ids=lambda e: type(e).__name__)
+def test_every_parameter_is_declared_and_validated(estimator):
+    check_param_validation(type(estimator).__name__, estimator)

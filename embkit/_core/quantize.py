@@ -20,22 +20,10 @@ from __future__ import annotations
 
 from typing import Any
 
-QUANTIZE_CHOICES = (None, "int8")
+from sklearn.utils._param_validation import StrOptions
 
-
-def check_quantize(quantize: Any) -> None:
-    """Raise a clear error unless ``quantize`` is ``None`` or ``"int8"``.
-
-    Examples
-    --------
-    >>> check_quantize("int8")
-    >>> check_quantize("int4")
-    Traceback (most recent call last):
-    ...
-    ValueError: quantize must be None or 'int8', got 'int4'
-    """
-    if quantize is not None and not (isinstance(quantize, str) and quantize == "int8"):
-        raise ValueError(f"quantize must be None or 'int8', got {quantize!r}")
+QUANTIZE_CONSTRAINT: list[Any] = [StrOptions({"int8"}), None]
+"""The ``_parameter_constraints`` entry of an encoder's ``quantize``."""
 
 
 def quantize_int8(module: Any) -> Any:

@@ -1,13 +1,29 @@
-"""Input checks shared by the estimators: texts, labels and hyper-parameters."""
+"""Input checks shared by the estimators: texts, labels and hyper-parameters.
+
+Hyper-parameters are declared, as scikit-learn's own estimators do: a class lists its
+parameters' constraints in ``_parameter_constraints`` (built from the ranges below) and
+validates them at fit time with ``self._validate_params()``; the error names the parameter,
+the estimator and what was expected. The ``check_*`` functions serve the arguments of
+functions.
+"""
 
 from __future__ import annotations
 
 import numbers
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping
 from collections.abc import Set as AbstractSet
 from typing import Any
 
 import numpy as np
+from sklearn.utils._param_validation import Interval
+
+POSITIVE_INT = Interval(numbers.Integral, 1, None, closed="left")
+NON_NEGATIVE_INT = Interval(numbers.Integral, 0, None, closed="left")
+POSITIVE = Interval(numbers.Real, 0, None, closed="neither")
+NON_NEGATIVE = Interval(numbers.Real, 0, None, closed="left")
+OPEN_UNIT = Interval(numbers.Real, 0, 1, closed="neither")  # (0, 1)
+HALF_OPEN_UNIT = Interval(numbers.Real, 0, 1, closed="left")  # [0, 1)
+MAX_LENGTH = Interval(numbers.Integral, 2, None, closed="left")  # tokens, [CLS] and [SEP] included
 
 ACCEPTED_TEXTS = (
     "a list or tuple of str, a 1-D numpy array of str, a pandas Series or Index of str, "
@@ -136,8 +152,8 @@ def _is_pandas(value: Any) -> bool:
     return module.split(".")[0] == "pandas" and hasattr(value, "ndim")
 
 
-def check_positive_int(value: Any, name: str, *, minimum: int = 1) -> int:
-    """Return ``value`` if it is an integer >= ``minimum``, else raise a clear error.
+def check_positive_int(value: Any, name: str) -> int:
+    """Return ``value`` if it is an integer >= 1 (a function's argument), else raise.
 
     Examples
     --------
@@ -145,37 +161,7 @@ def check_positive_int(value: Any, name: str, *, minimum: int = 1) -> int:
     3
     """
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise TypeError(f"{name} must be an integer >= {minimum}, got {value!r}")
-    if value < minimum:
-        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
+        raise TypeError(f"{name} must be an integer >= 1, got {value!r}")
+    if value < 1:
+        raise ValueError(f"{name} must be an integer >= 1, got {value!r}")
     return int(value)
-
-
-def check_positive_float(value: Any, name: str, *, allow_zero: bool = False) -> float:
-    """Return ``value`` as a float if it is a finite number > 0 (or >= 0), else raise.
-
-    Examples
-    --------
-    >>> check_positive_float(0.1, "learning_rate")
-    0.1
-    """
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise TypeError(f"{name} must be a positive number, got {value!r}")
-    value = float(value)
-    if not np.isfinite(value) or value < 0 or (value == 0 and not allow_zero):
-        bound = ">= 0" if allow_zero else "> 0"
-        raise ValueError(f"{name} must be a finite number {bound}, got {value!r}")
-    return value
-
-
-def check_choice(value: Any, name: str, choices: Sequence[Any]) -> Any:
-    """Return ``value`` if it is one of ``choices``, else raise a ``ValueError``.
-
-    Examples
-    --------
-    >>> check_choice("mean", "pooling", ("cls", "mean"))
-    'mean'
-    """
-    if value not in choices:
-        raise ValueError(f"{name} must be one of {list(choices)}, got {value!r}")
-    return value

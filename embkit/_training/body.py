@@ -37,7 +37,7 @@ from tqdm.auto import tqdm
 from embkit._core.device import loadable_device, resolve_device
 from embkit._core.models import resolve_model
 from embkit._core.seeding import draw_seed, make_rng
-from embkit._core.validation import check_positive_float, check_positive_int
+from embkit._core.validation import HALF_OPEN_UNIT, NON_NEGATIVE, POSITIVE, POSITIVE_INT
 from embkit._training.optim import linear_schedule, make_adamw
 from embkit._training.rollback import unchanged_on_error
 
@@ -114,15 +114,19 @@ class BodyEstimatorBase(BaseEstimator):
     """
 
     _weight_names: tuple[str, ...] = ("model_",)
+    _parameter_constraints: dict = {
+        "n_epochs": [POSITIVE_INT],
+        "batch_size": [POSITIVE_INT],
+        "learning_rate": [POSITIVE],
+        "weight_decay": [NON_NEGATIVE],
+        "warmup_ratio": [HALF_OPEN_UNIT],
+        "random_state": ["random_state"],
+        "show_progress_bar": ["boolean", None],
+    }
 
     # ------------------------------------------------------------------ hooks
     def _check_params(self) -> None:
-        check_positive_int(self.n_epochs, "n_epochs")
-        check_positive_int(self.batch_size, "batch_size")
-        check_positive_float(self.learning_rate, "learning_rate")
-        check_positive_float(self.weight_decay, "weight_decay", allow_zero=True)
-        if check_positive_float(self.warmup_ratio, "warmup_ratio", allow_zero=True) >= 1:
-            raise ValueError(f"warmup_ratio must be in [0, 1), got {self.warmup_ratio!r}")
+        self._validate_params()
 
     def _check_input(self, *args: Any, reset: bool, partial: bool, **kwargs: Any) -> Any:
         """Validate the input of a call (``reset``: the first call, ``partial``: partial_fit)."""

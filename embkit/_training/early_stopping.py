@@ -6,55 +6,30 @@ every pass (the negated mean validation loss, so higher is better), stops once t
 not improved by more than ``tol`` for ``n_iter_no_change`` passes in a row, and puts back the
 weights of the best pass. ``partial_fit`` never holds data out.
 
-The pieces are small on purpose: :func:`check_early_stopping_params` (at fit time),
-:func:`holdout_indices` (the split) and :class:`EarlyStopping` (the book-keeping), which the
-torch base calls from its named steps.
+The pieces are small on purpose: ``EARLY_STOPPING_CONSTRAINTS`` (the parameters,
+validated at fit time), :func:`holdout_indices` (the split) and :class:`EarlyStopping` (the
+book-keeping), which the torch base calls from its named steps.
 """
 
 from __future__ import annotations
 
 import math
-import numbers
 from typing import Any
 
 import numpy as np
 import torch
 
-from embkit._core.validation import check_positive_float, check_positive_int
+from embkit._core.validation import NON_NEGATIVE, OPEN_UNIT, POSITIVE_INT
 
-__all__ = ["EarlyStopping", "check_early_stopping_params", "holdout_indices"]
+__all__ = ["EARLY_STOPPING_CONSTRAINTS", "EarlyStopping", "holdout_indices"]
 
-
-def check_early_stopping_params(estimator: Any) -> bool:
-    """Validate ``early_stopping``, ``validation_fraction``, ``n_iter_no_change``, ``tol``.
-
-    Returns whether early stopping is on. An estimator without these parameters has it off.
-
-    Examples
-    --------
-    >>> class Est:
-    ...     early_stopping, validation_fraction, n_iter_no_change, tol = True, 0.1, 5, 1e-4
-    >>> check_early_stopping_params(Est())
-    True
-    >>> Est.validation_fraction = 1.5
-    >>> check_early_stopping_params(Est())
-    Traceback (most recent call last):
-    ...
-    ValueError: validation_fraction must be a number in (0, 1), got 1.5
-    """
-    on = getattr(estimator, "early_stopping", False)
-    if not isinstance(on, (bool, np.bool_)):
-        raise TypeError(f"early_stopping must be True or False, got {on!r}")
-    if not hasattr(estimator, "validation_fraction"):
-        return bool(on)
-    fraction = estimator.validation_fraction
-    if isinstance(fraction, bool) or not isinstance(fraction, numbers.Real):
-        raise TypeError(f"validation_fraction must be a number in (0, 1), got {fraction!r}")
-    if not 0 < float(fraction) < 1:
-        raise ValueError(f"validation_fraction must be a number in (0, 1), got {fraction!r}")
-    check_positive_int(estimator.n_iter_no_change, "n_iter_no_change")
-    check_positive_float(estimator.tol, "tol", allow_zero=True)
-    return bool(on)
+EARLY_STOPPING_CONSTRAINTS: dict[str, list[Any]] = {
+    "early_stopping": ["boolean"],
+    "validation_fraction": [OPEN_UNIT],
+    "n_iter_no_change": [POSITIVE_INT],
+    "tol": [NON_NEGATIVE],
+}
+"""The ``_parameter_constraints`` of the four parameters, for the estimators that have them."""
 
 
 def holdout_indices(

@@ -17,14 +17,16 @@ from typing import Any
 import numpy as np
 import torch
 from sklearn.exceptions import DataConversionWarning
+from sklearn.utils._param_validation import StrOptions
 from sklearn.utils.class_weight import compute_class_weight
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_array, check_is_fitted
 from torch.nn import functional as F
 
-from embkit._core.validation import check_positive_int
-from embkit._training.nn import MLP, DropoutNoise, check_layer_params
+from embkit._core.validation import POSITIVE_INT
+from embkit._training.nn import MLP, DropoutNoise
 from embkit._training.torch_base import (
+    LAYER_CONSTRAINTS,
     TorchEstimatorBase,
     TrainData,
     check_sample_weight,
@@ -85,11 +87,15 @@ def _check_y(y: Any, n_samples: int) -> np.ndarray:
     return y
 
 
+CLASS_WEIGHT_CONSTRAINT = [None, StrOptions({"balanced"}), dict]
+
+
 class LabelMixin:
     """Turns labels into training targets: ``classes_``, label codes, class weights.
 
     An estimator that takes only 1-D labels sets ``_accepts_label_matrix = False``: a 2-D
-    ``y`` is then refused, and it has no ``multi_label_`` attribute.
+    ``y`` is then refused, and it has no ``multi_label_`` attribute. ``class_weight`` is
+    validated by ``CLASS_WEIGHT_CONSTRAINT`` in the estimator's ``_parameter_constraints``.
     """
 
     _accepts_label_matrix = True
@@ -159,11 +165,6 @@ class LabelMixin:
             )
         self.classes_ = labels
 
-    def _check_class_weight(self) -> None:
-        cw = self.class_weight
-        if not (cw is None or (isinstance(cw, str) and cw == "balanced") or isinstance(cw, dict)):
-            raise ValueError(f"class_weight must be None, 'balanced' or a dict, got {cw!r}")
-
     def _class_weights(self, targets: np.ndarray) -> np.ndarray | None:
         """The loss weight of each class (``None``: all equal) for ``targets`` of one call.
 
@@ -197,12 +198,12 @@ def _is_text(labels: np.ndarray) -> bool:
 class TorchClassifierBase(LabelMixin, TorchEstimatorBase):
     """Classifier logic on top of the torch base. Subclasses build the module."""
 
-    def _check_params(self) -> None:
-        super()._check_params()
-        if self.hidden_dim is not None:
-            check_positive_int(self.hidden_dim, "hidden_dim")
-        check_layer_params(self.activation, self.dropout)
-        self._check_class_weight()
+    _parameter_constraints: dict = {
+        **TorchEstimatorBase._parameter_constraints,
+        **LAYER_CONSTRAINTS,
+        "hidden_dim": [POSITIVE_INT, None],
+        "class_weight": CLASS_WEIGHT_CONSTRAINT,
+    }
 
     def _build_module(self, data: TrainData) -> torch.nn.Module:
         return MLP(

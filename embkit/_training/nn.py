@@ -16,16 +16,6 @@ from torch.nn import functional as F
 ACTIVATIONS = ("relu", "gelu", "tanh", "identity")
 
 
-def check_layer_params(activation: str, dropout: float) -> None:
-    """Validate the ``activation`` and ``dropout`` parameters of a network (at fit time)."""
-    if activation not in ACTIVATIONS:
-        raise ValueError(f"activation must be one of {list(ACTIVATIONS)}, got {activation!r}")
-    if isinstance(dropout, bool) or not isinstance(dropout, (int, float)):
-        raise TypeError(f"dropout must be a number in [0, 1), got {dropout!r}")
-    if not 0 <= dropout < 1:
-        raise ValueError(f"dropout must be in [0, 1), got {dropout!r}")
-
-
 def _activation(name: str, x: torch.Tensor) -> torch.Tensor:
     if name == "relu":
         return F.relu(x)

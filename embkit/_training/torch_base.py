@@ -2,7 +2,8 @@
 
 The training loop is split into small named steps, so a subclass overrides one step:
 
-* ``_check_params`` - validate hyper-parameters (at fit time, never in ``__init__``);
+* ``_check_params`` - validate hyper-parameters against ``_parameter_constraints`` (at fit
+  time, never in ``__init__``), plus any rule between parameters;
 * ``_prepare_data`` - validate the input and turn it into tensors on ``device_``;
 * ``_build_module`` - the network, un-initialised (on the ``meta`` device);
 * ``_batch_loss`` - the loss of one batch of row indices.
@@ -28,22 +29,29 @@ from typing import Any
 import numpy as np
 import torch
 from sklearn.base import BaseEstimator
+from sklearn.utils._param_validation import StrOptions
 from sklearn.utils.validation import validate_data
 from tqdm.auto import tqdm
 
 from embkit._core.device import loadable_device, resolve_device
 from embkit._core.seeding import draw_seed, make_rng, torch_generator
-from embkit._core.validation import check_positive_float, check_positive_int
+from embkit._core.validation import HALF_OPEN_UNIT, NON_NEGATIVE, POSITIVE, POSITIVE_INT
 from embkit._training.early_stopping import (
+    EARLY_STOPPING_CONSTRAINTS,
     EarlyStopping,
-    check_early_stopping_params,
     holdout_indices,
 )
-from embkit._training.nn import DropoutNoise
+from embkit._training.nn import ACTIVATIONS, DropoutNoise
 from embkit._training.optim import make_adamw
 from embkit._training.rollback import unchanged_on_error
 
 _TORCH_ATTRIBUTES = ("module_", "optimizer_")
+
+LAYER_CONSTRAINTS: dict[str, list[Any]] = {
+    "activation": [StrOptions(set(ACTIVATIONS))],
+    "dropout": [HALF_OPEN_UNIT],
+}
+"""The ``_parameter_constraints`` of a network's ``activation`` and ``dropout``."""
 
 
 @dataclass
@@ -127,13 +135,20 @@ def check_X(estimator: Any, X: Any, *, reset: bool, name: str = "X") -> np.ndarr
 class TorchEstimatorBase(BaseEstimator):
     """Shared machinery; not public. Subclasses define the hooks listed in the module doc."""
 
+    _parameter_constraints: dict = {
+        "n_epochs": [POSITIVE_INT],
+        "batch_size": [POSITIVE_INT],
+        "learning_rate": [POSITIVE],
+        "weight_decay": [NON_NEGATIVE],
+        **EARLY_STOPPING_CONSTRAINTS,
+        "random_state": ["random_state"],
+        "device": [str, torch.device],
+        "verbose": ["verbose"],
+    }
+
     # ------------------------------------------------------------------ hooks
     def _check_params(self) -> None:
-        check_positive_int(self.n_epochs, "n_epochs")
-        check_positive_int(self.batch_size, "batch_size")
-        check_positive_float(self.learning_rate, "learning_rate")
-        check_positive_float(getattr(self, "weight_decay", 0.0), "weight_decay", allow_zero=True)
-        check_early_stopping_params(self)
+        self._validate_params()
 
     def _prepare_data(self, *args: Any, reset: bool, **kwargs: Any) -> TrainData:
         raise NotImplementedError
@@ -148,7 +163,7 @@ class TorchEstimatorBase(BaseEstimator):
         return make_adamw(
             self.module_.parameters(),
             lr=float(self.learning_rate),
-            weight_decay=float(getattr(self, "weight_decay", 0.0)),
+            weight_decay=float(self.weight_decay),
             device=self.device_,
         )
 
@@ -167,7 +182,7 @@ class TorchEstimatorBase(BaseEstimator):
             self._initialize(data, device)
             data, stopping = self._start_validation(data)
             epochs = range(self.n_epochs)
-            if getattr(self, "verbose", False):
+            if self.verbose:
                 epochs = tqdm(epochs, desc=type(self).__name__, unit="epoch")
             for _ in epochs:
                 self._run_pass(data)
@@ -205,7 +220,7 @@ class TorchEstimatorBase(BaseEstimator):
         Returns the rows to train on and the :class:`EarlyStopping` book-keeping (with the
         validation rows in ``stopping.data``), or ``(data, None)`` when it is off.
         """
-        if not check_early_stopping_params(self):
+        if not self.early_stopping:
             return data, None
         train, val = holdout_indices(
             data.n, float(self.validation_fraction), self._rng, self._stratify_labels(data)

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
+from numbers import Integral
 from typing import Any
 
 import numpy as np
 from sklearn.base import BaseEstimator, clone
 from sklearn.exceptions import NotFittedError
+from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 
 from embkit.active._helpers import _fingerprint, _plain, _positive_int, _seed, _sort_key
 from embkit.active.strategies import (
@@ -21,8 +23,6 @@ from embkit.active.strategies import (
 )
 
 __all__ = ["ActiveLearner"]
-
-_UPDATES = ("auto", "partial_fit", "refit")
 
 
 class ActiveLearner(BaseEstimator):
@@ -99,6 +99,15 @@ class ActiveLearner(BaseEstimator):
     True
     """
 
+    _parameter_constraints: dict = {
+        "estimator": [HasMethods(["fit", "predict"])],
+        "n_initial": [Interval(Integral, 1, None, closed="left")],
+        "batch_size": [Interval(Integral, 1, None, closed="left")],
+        "budget": [Interval(Integral, 1, None, closed="left"), None],
+        "update": [StrOptions({"auto", "partial_fit", "refit"})],
+        "random_state": ["random_state", np.random.Generator],
+    }
+
     def __init__(
         self,
         estimator: Any,
@@ -135,25 +144,16 @@ class ActiveLearner(BaseEstimator):
         )
 
     def _check_params(self, n_rows: int) -> None:
-        _positive_int(self.n_initial, "n_initial")
-        _positive_int(self.batch_size, "batch_size")
-        _positive_int(self.budget, "budget", allow_none=True)
+        self._validate_params()
         if self.budget is not None and self.budget > n_rows:
             raise ValueError(
                 f"budget={self.budget} is larger than the pool ({n_rows} rows); give at most "
                 f"{n_rows}"
             )
-        if self.update not in _UPDATES:
-            raise ValueError(f"update must be one of {_UPDATES}, got {self.update!r}")
         has_partial = hasattr(self.estimator, "partial_fit")
         if self.update == "partial_fit" and not (has_partial and self.classes is not None):
             raise ValueError(
                 "update='partial_fit' needs an estimator with partial_fit and classes=[...]"
-            )
-        if not (hasattr(self.estimator, "fit") and hasattr(self.estimator, "predict")):
-            raise TypeError(
-                f"estimator must be a classifier with fit and predict, got "
-                f"{type(self.estimator).__name__}"
             )
         self._strategy(self.strategy if self.strategy is not None else "margin", "strategy")
         self._strategy(self.initial, "initial")

@@ -8,10 +8,12 @@ stop. The label budget is not a criterion object: it is ``ActiveLearner(budget=.
 
 from __future__ import annotations
 
+from numbers import Integral, Real
 from typing import Any
 
 import numpy as np
 from sklearn.base import BaseEstimator
+from sklearn.utils._param_validation import Interval
 
 from embkit.active.strategies import _generator
 
@@ -54,6 +56,12 @@ class StabilizingPredictions(BaseEstimator):
     [False, False, True]
     """
 
+    _parameter_constraints: dict = {
+        "threshold": [Interval(Real, -1, 1, closed="both")],
+        "window": [Interval(Integral, 1, None, closed="left")],
+        "sample_size": [Interval(Integral, 1, None, closed="left")],
+    }
+
     def __init__(
         self, threshold: float = 0.99, *, window: int = 3, sample_size: int = 2000
     ) -> None:
@@ -61,20 +69,11 @@ class StabilizingPredictions(BaseEstimator):
         self.window = window
         self.sample_size = sample_size
 
-    def _check_params(self) -> None:
-        if isinstance(self.threshold, bool) or not isinstance(self.threshold, (int, float)) or \
-                not -1.0 <= self.threshold <= 1.0:  # fmt: skip
-            raise ValueError(f"threshold must be a number in [-1, 1], got {self.threshold!r}")
-        for name in ("window", "sample_size"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-                raise ValueError(f"{name} must be a positive integer, got {value!r}")
-
     def update(self, estimator: Any, X: Any, random_state: Any = None) -> bool:
         """Record the model's labels on the fixed sample; True when it is time to stop."""
         from sklearn.metrics import cohen_kappa_score
 
-        self._check_params()
+        self._validate_params()
         X = np.asarray(X)
         if not hasattr(self, "sample_"):
             rng = _generator(random_state)

@@ -28,7 +28,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from embkit._core.device import loadable_device, resolve_device
 from embkit._core.models import model_identity, resolve_model
-from embkit._core.validation import check_positive_int, check_texts
+from embkit._core.validation import POSITIVE_INT, check_texts
 from embkit.io.cache import as_cache
 
 # With show_progress_bar=None, a progress bar appears when more texts reach the model.
@@ -47,10 +47,14 @@ class TextEncoderBase(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
 
     # A name for what produces the vectors; part of every cache key.
     _cache_kind = "base"
+    _parameter_constraints: dict = {
+        "batch_size": [POSITIVE_INT],
+        "show_progress_bar": ["boolean", None],
+    }
 
     # -- hooks ----------------------------------------------------------------------------
     def _check_params(self) -> None:
-        """Validate the subclass's own parameters (called by ``fit``)."""
+        """Rules between parameters that ``_parameter_constraints`` cannot say (in ``fit``)."""
 
     def _load(self, device: Any) -> Any:  # pragma: no cover - abstract
         raise NotImplementedError
@@ -114,12 +118,8 @@ class TextEncoderBase(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         -------
         self
         """
+        self._validate_params()
         resolve_model(self.model)  # type check of ``model``
-        check_positive_int(self.batch_size, "batch_size")
-        if self.show_progress_bar not in (None, True, False):
-            raise TypeError(
-                f"show_progress_bar must be None, True or False, got {self.show_progress_bar!r}"
-            )
         as_cache(self.cache)  # type check of ``cache``
         self._check_params()
         check_texts(X)

@@ -41,8 +41,10 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from sklearn.utils._param_validation import StrOptions
 
 from embkit._core.models import _shared, resolve_model
+from embkit._core.validation import POSITIVE_INT
 from embkit.encoders._onnx_export import (
     _GRAPH,
     _TOKENIZER,
@@ -50,42 +52,13 @@ from embkit.encoders._onnx_export import (
     export_folder,
 )
 
-__all__ = ["ExportDamagedWarning", "OnnxModel", "check_backend", "load_onnx"]
+__all__ = ["ExportDamagedWarning", "OnnxModel", "ONNX_CONSTRAINTS", "load_onnx"]
 
-BACKENDS = ("torch", "onnx")
-
-
-def check_backend(backend: Any) -> None:
-    """Raise a clear error unless ``backend`` is ``"torch"`` or ``"onnx"``.
-
-    Examples
-    --------
-    >>> check_backend("onnx")
-    >>> check_backend("tensorrt")
-    Traceback (most recent call last):
-    ...
-    ValueError: backend must be 'torch' or 'onnx', got 'tensorrt'
-    """
-    if not (isinstance(backend, str) and backend in BACKENDS):
-        raise ValueError(f"backend must be 'torch' or 'onnx', got {backend!r}")
-
-
-def check_threads(threads: Any) -> None:
-    """Raise a clear error unless ``threads`` (``onnx_threads``) is None or a positive int.
-
-    Examples
-    --------
-    >>> check_threads(None); check_threads(2)
-    >>> check_threads(0)
-    Traceback (most recent call last):
-    ...
-    ValueError: onnx_threads must be None or a positive int, got 0
-    """
-    ok = threads is None or (
-        isinstance(threads, (int, np.integer)) and not isinstance(threads, bool) and threads > 0
-    )
-    if not ok:
-        raise ValueError(f"onnx_threads must be None or a positive int, got {threads!r}")
+ONNX_CONSTRAINTS: dict[str, list[Any]] = {
+    "backend": [StrOptions({"torch", "onnx"})],
+    "onnx_threads": [POSITIVE_INT, None],
+}
+"""The ``_parameter_constraints`` of an encoder's ``backend`` and ``onnx_threads``."""
 
 
 def require_onnxruntime() -> Any:

@@ -9,9 +9,9 @@ import numpy as np
 
 from embkit._core.device import resolve_device
 from embkit._core.models import DEFAULT_MODEL, load_sentence_transformer
-from embkit._core.quantize import check_quantize
+from embkit._core.quantize import QUANTIZE_CONSTRAINT
 from embkit.encoders._base import TextEncoderBase
-from embkit.encoders.onnx import check_backend, check_threads, load_onnx, require_onnxruntime
+from embkit.encoders.onnx import ONNX_CONSTRAINTS, load_onnx, require_onnxruntime
 from embkit.io.cache import EmbeddingCache
 
 __all__ = ["SentenceEncoder"]
@@ -92,6 +92,13 @@ class SentenceEncoder(TextEncoderBase):
 
     _cache_kind = "sentence-transformers"
 
+    _parameter_constraints: dict = {
+        **TextEncoderBase._parameter_constraints,
+        **ONNX_CONSTRAINTS,
+        "normalize": ["boolean"],
+        "quantize": QUANTIZE_CONSTRAINT,
+    }
+
     def __init__(
         self,
         model: str | os.PathLike[str] = DEFAULT_MODEL,
@@ -116,11 +123,6 @@ class SentenceEncoder(TextEncoderBase):
         self.onnx_threads = onnx_threads
 
     def _check_params(self) -> None:
-        if not isinstance(self.normalize, (bool, np.bool_)):
-            raise TypeError(f"normalize must be True or False, got {self.normalize!r}")
-        check_quantize(self.quantize)
-        check_backend(self.backend)
-        check_threads(self.onnx_threads)
         if self.backend == "onnx":
             require_onnxruntime()
 

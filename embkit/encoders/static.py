@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import numbers
 import os
 import shutil
 import sys
@@ -30,7 +29,7 @@ from embkit._core.models import (
     model_identity,
     resolve_model,
 )
-from embkit._core.validation import check_positive_int
+from embkit._core.validation import OPEN_UNIT, POSITIVE_INT
 from embkit.encoders._base import TextEncoderBase
 from embkit.io.cache import EmbeddingCache
 
@@ -207,6 +206,14 @@ class StaticEncoder(TextEncoderBase):
 
     _cache_kind = "model2vec"
 
+    _parameter_constraints: dict = {
+        **TextEncoderBase._parameter_constraints,
+        "dim": [POSITIVE_INT, None],
+        "max_length": [POSITIVE_INT, None],
+        "sif_coefficient": [OPEN_UNIT, None],
+        "cache_dir": [str, os.PathLike, None],
+    }
+
     def __init__(
         self,
         model: str | os.PathLike[str] = DEFAULT_MODEL,
@@ -232,17 +239,6 @@ class StaticEncoder(TextEncoderBase):
 
     # -- hooks ------------------------------------------------------------------------------
     def _check_params(self) -> None:
-        if self.dim is not None:
-            check_positive_int(self.dim, "dim")
-        if self.max_length is not None:
-            check_positive_int(self.max_length, "max_length")
-        sif = self.sif_coefficient
-        if sif is not None and (
-            isinstance(sif, bool) or not isinstance(sif, numbers.Real) or not 0 < sif < 1
-        ):
-            raise ValueError(f"sif_coefficient must be None or a number in (0, 1), got {sif!r}")
-        if self.cache_dir is not None and not isinstance(self.cache_dir, (str, os.PathLike)):
-            raise TypeError(f"cache_dir must be None, a str or a path, got {self.cache_dir!r}")
         try:
             import model2vec  # noqa: F401
         except ImportError as exc:  # pragma: no cover - depends on the environment

@@ -6,13 +6,14 @@ import os
 from typing import Any
 
 import numpy as np
+from sklearn.utils._param_validation import StrOptions
 
 from embkit._core.device import resolve_device
 from embkit._core.models import DEFAULT_MODEL, load_hf_model
-from embkit._core.quantize import check_quantize
-from embkit._core.validation import check_choice, check_positive_int
+from embkit._core.quantize import QUANTIZE_CONSTRAINT
+from embkit._core.validation import POSITIVE_INT
 from embkit.encoders._base import TextEncoderBase
-from embkit.encoders.onnx import check_backend, check_threads, load_onnx, require_onnxruntime
+from embkit.encoders.onnx import ONNX_CONSTRAINTS, load_onnx, require_onnxruntime
 from embkit.io.cache import EmbeddingCache
 
 __all__ = ["TransformerEncoder"]
@@ -82,6 +83,14 @@ class TransformerEncoder(TextEncoderBase):
 
     _cache_kind = "transformers-last-hidden-state"
 
+    _parameter_constraints: dict = {
+        **TextEncoderBase._parameter_constraints,
+        **ONNX_CONSTRAINTS,
+        "pooling": [StrOptions(set(_POOLINGS))],
+        "max_length": [POSITIVE_INT],
+        "quantize": QUANTIZE_CONSTRAINT,
+    }
+
     def __init__(
         self,
         model: str | os.PathLike[str] = DEFAULT_MODEL,
@@ -108,11 +117,6 @@ class TransformerEncoder(TextEncoderBase):
         self.onnx_threads = onnx_threads
 
     def _check_params(self) -> None:
-        check_choice(self.pooling, "pooling", _POOLINGS)
-        check_positive_int(self.max_length, "max_length")
-        check_backend(self.backend)
-        check_quantize(self.quantize)
-        check_threads(self.onnx_threads)
         if self.quantize is not None and self.backend != "onnx":
             raise ValueError(f"quantize={self.quantize!r} needs backend='onnx'")
         if self.backend == "onnx":

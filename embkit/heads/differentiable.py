@@ -7,7 +7,7 @@ from typing import Any
 import numpy as np
 from sklearn.base import ClassifierMixin
 
-from embkit._core.validation import check_positive_float
+from embkit._core.validation import OPEN_UNIT
 from embkit._training.labels import TorchClassifierBase
 from embkit._training.torch_base import TrainData
 
@@ -94,6 +94,12 @@ class DifferentiableHead(ClassifierMixin, TorchClassifierBase):
     True
     """
 
+    _parameter_constraints: dict = {
+        **TorchClassifierBase._parameter_constraints,
+        "multi_label": ["boolean"],
+        "threshold": [OPEN_UNIT],
+    }
+
     def __init__(
         self,
         *,
@@ -132,13 +138,6 @@ class DifferentiableHead(ClassifierMixin, TorchClassifierBase):
         self.random_state = random_state
         self.device = device
         self.verbose = verbose
-
-    def _check_params(self) -> None:
-        super()._check_params()
-        if not 0 < check_positive_float(self.threshold, "threshold") < 1:
-            raise ValueError(f"threshold must be in (0, 1), got {self.threshold!r}")
-        if not isinstance(self.multi_label, bool):
-            raise TypeError(f"multi_label must be True or False, got {self.multi_label!r}")
 
     def _prepare_data(self, X: Any, y: Any, *args: Any, **kwargs: Any) -> TrainData:
         if self.multi_label and y is not None and np.ndim(y) != 2:

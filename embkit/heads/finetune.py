@@ -16,20 +16,16 @@ from typing import Any
 import numpy as np
 import torch
 from sklearn.base import ClassifierMixin
+from sklearn.utils._param_validation import StrOptions
 from sklearn.utils.validation import check_is_fitted
 from torch.nn import functional as F
 
 from embkit._core.device import resolve_device
 from embkit._core.models import DEFAULT_MODEL
 from embkit._core.seeding import MAX_INT32_SEED, draw_seed, torch_generator
-from embkit._core.validation import (
-    check_choice,
-    check_positive_float,
-    check_positive_int,
-    check_texts,
-)
+from embkit._core.validation import MAX_LENGTH, OPEN_UNIT, POSITIVE_INT, check_texts
 from embkit._training.body import BodyEstimatorBase, cpu_state
-from embkit._training.labels import LabelMixin, check_label_types
+from embkit._training.labels import CLASS_WEIGHT_CONSTRAINT, LabelMixin, check_label_types
 from embkit._training.nn import init_linear_, pool_tokens
 from embkit._training.tokens import Tokenized, body_max_length, bucketed_batches
 
@@ -172,17 +168,15 @@ class FineTuneClassifier(LabelMixin, ClassifierMixin, BodyEstimatorBase):
     _accepts_label_matrix = False
 
     # ------------------------------------------------------------------ checks
-    def _check_params(self) -> None:
-        super()._check_params()
-        check_choice(self.pooling, "pooling", _POOLINGS)
-        check_positive_int(self.max_length, "max_length", minimum=2)
-        check_positive_int(self.n_iter_no_change, "n_iter_no_change")
-        vf = self.validation_fraction
-        if vf is not None and not 0 < check_positive_float(vf, "validation_fraction") < 1:
-            raise ValueError(f"validation_fraction must be in (0, 1) or None, got {vf!r}")
-        if not isinstance(self.early_stopping, bool):
-            raise TypeError(f"early_stopping must be True or False, got {self.early_stopping!r}")
-        self._check_class_weight()
+    _parameter_constraints: dict = {
+        **BodyEstimatorBase._parameter_constraints,
+        "pooling": [StrOptions(set(_POOLINGS))],
+        "max_length": [MAX_LENGTH],
+        "validation_fraction": [OPEN_UNIT, None],
+        "early_stopping": ["boolean"],
+        "n_iter_no_change": [POSITIVE_INT],
+        "class_weight": CLASS_WEIGHT_CONSTRAINT,
+    }
 
     def _check_input(
         self, X: Any, y: Any, classes: Any = None, *, reset: bool, partial: bool

@@ -16,13 +16,13 @@ from typing import Any
 
 import numpy as np
 from sklearn.base import TransformerMixin
+from sklearn.utils._param_validation import StrOptions
 from sklearn.utils.validation import _check_feature_names_in, check_is_fitted
 
-from embkit._core.validation import check_choice
 from embkit._training.rollback import unchanged_on_error
 from embkit._training.torch_base import check_X
 
-OUTPUTS = ("tuned", "concat")
+OUTPUT_CONSTRAINT = [StrOptions({"tuned", "concat"})]
 
 
 class TunerMixin(TransformerMixin):
@@ -95,9 +95,6 @@ class TunerMixin(TransformerMixin):
         """
         check_is_fitted(self)
         return self._output(check_X(self, X, reset=False))
-
-    def _check_output(self) -> str:
-        return check_choice(self.output, "output", OUTPUTS)
 
     def _fit_output_scale(self, X: np.ndarray, sample_weight: Any = None) -> None:
         """Set ``output_scale_`` from the training rows ``X`` (raw) and their tuned vectors.

@@ -10,15 +10,15 @@ from scipy.stats import spearmanr
 from sklearn.base import ClassNamePrefixFeaturesOutMixin
 from sklearn.utils.validation import check_array, check_is_fitted
 
-from embkit._core.validation import check_positive_int
+from embkit._core.validation import POSITIVE_INT
 from embkit._training.nn import (
     DropoutNoise,
     Projection,
-    check_layer_params,
     cosine_pairs,
     gathered_cosine,
 )
 from embkit._training.torch_base import (
+    LAYER_CONSTRAINTS,
     TorchEstimatorBase,
     TrainData,
     check_sample_weight,
@@ -102,6 +102,13 @@ class ContrastiveLearner(ClassNamePrefixFeaturesOutMixin, TorchEstimatorBase):
     True
     """
 
+    _parameter_constraints: dict = {
+        **TorchEstimatorBase._parameter_constraints,
+        **LAYER_CONSTRAINTS,
+        "shape_out": [POSITIVE_INT],
+        "n_layers": [POSITIVE_INT],
+    }
+
     def __init__(
         self,
         shape_out: int = 512,
@@ -142,12 +149,6 @@ class ContrastiveLearner(ClassNamePrefixFeaturesOutMixin, TorchEstimatorBase):
     def _unit_test_params(cls) -> dict:
         """Cheap constructor arguments for tests/test_text_estimators.py (pairs of vectors)."""
         return dict(shape_out=4, n_epochs=2, random_state=0, device="cpu")
-
-    def _check_params(self) -> None:
-        super()._check_params()
-        check_positive_int(self.shape_out, "shape_out")
-        check_positive_int(self.n_layers, "n_layers")
-        check_layer_params(self.activation, self.dropout)
 
     def _build_module(self, data: TrainData) -> torch.nn.Module:
         return Projection(

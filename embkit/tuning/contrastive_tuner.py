@@ -9,10 +9,10 @@ from sklearn.base import BaseEstimator
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted
 
-from embkit._core.validation import check_positive_int
+from embkit._core.validation import NON_NEGATIVE_INT, POSITIVE_INT
 from embkit._training.labels import LabelMixin, _check_y
 from embkit._training.torch_base import check_sample_weight, check_X
-from embkit.tuning._tuner import TunerMixin
+from embkit.tuning._tuner import OUTPUT_CONSTRAINT, TunerMixin
 from embkit.tuning.contrastive import ContrastiveLearner
 
 
@@ -102,6 +102,13 @@ class ContrastiveTuner(TunerMixin, LabelMixin, BaseEstimator):
     (90, 12)
     """
 
+    _parameter_constraints: dict = {
+        **{k: v for k, v in ContrastiveLearner._parameter_constraints.items() if k != "shape_out"},
+        "hidden_dim": [POSITIVE_INT],
+        "n_neg": [NON_NEGATIVE_INT],
+        "output": OUTPUT_CONSTRAINT,
+    }
+
     def __init__(
         self,
         hidden_dim: int = 512,
@@ -163,9 +170,7 @@ class ContrastiveTuner(TunerMixin, LabelMixin, BaseEstimator):
     def _train(
         self, X: Any, y: Any, sample_weight: Any, *, classes: Any, partial: bool
     ) -> tuple[np.ndarray, np.ndarray | None]:
-        check_positive_int(self.hidden_dim, "hidden_dim")
-        check_positive_int(self.n_neg, "n_neg", minimum=0)
-        self._check_output()
+        self._validate_params()
         first = not (partial and hasattr(self, "learner_"))
         X = check_X(self, X, reset=first)
         if partial and classes is None:

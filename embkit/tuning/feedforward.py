@@ -8,7 +8,7 @@ import numpy as np
 from sklearn.base import ClassifierMixin
 
 from embkit._training.labels import TorchClassifierBase
-from embkit.tuning._tuner import TunerMixin
+from embkit.tuning._tuner import OUTPUT_CONSTRAINT, TunerMixin
 
 
 class FeedForwardTuner(TunerMixin, ClassifierMixin, TorchClassifierBase):
@@ -105,6 +105,11 @@ class FeedForwardTuner(TunerMixin, ClassifierMixin, TorchClassifierBase):
     True
     """
 
+    _parameter_constraints: dict = {
+        **TorchClassifierBase._parameter_constraints,
+        "output": OUTPUT_CONSTRAINT,
+    }
+
     def __init__(
         self,
         hidden_dim: int = 512,
@@ -141,10 +146,6 @@ class FeedForwardTuner(TunerMixin, ClassifierMixin, TorchClassifierBase):
         self.random_state = random_state
         self.device = device
         self.verbose = verbose
-
-    def _check_params(self) -> None:
-        super()._check_params()
-        self._check_output()
 
     def _train(
         self, X: Any, y: Any, sample_weight: Any, *, classes: Any, partial: bool

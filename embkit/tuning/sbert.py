@@ -13,23 +13,19 @@ from typing import Any
 import numpy as np
 import torch
 from sklearn.base import ClassNamePrefixFeaturesOutMixin
+from sklearn.utils._param_validation import StrOptions
 from sklearn.utils.validation import check_is_fitted
 from torch.nn import functional as F
 
 from embkit._core.models import DEFAULT_MODEL
 from embkit._core.seeding import MAX_INT32_SEED, torch_generator
-from embkit._core.validation import (
-    check_choice,
-    check_positive_float,
-    check_positive_int,
-    check_texts,
-)
+from embkit._core.validation import MAX_LENGTH, POSITIVE, check_texts
 from embkit._training.body import BodyEstimatorBase
 from embkit._training.tokens import Tokenized, body_max_length, encode_body
 
 __all__ = ["SbertLearner"]
 
-_LOSSES = ("cosine", "contrastive")
+LOSS_CONSTRAINT = [StrOptions({"cosine", "contrastive"})]
 
 
 def check_similarity(y: Any, n: int, *, name: str = "y") -> np.ndarray:
@@ -151,6 +147,14 @@ class SbertLearner(ClassNamePrefixFeaturesOutMixin, BodyEstimatorBase):
     (1,)
     """
 
+    _parameter_constraints: dict = {
+        **BodyEstimatorBase._parameter_constraints,
+        "loss": LOSS_CONSTRAINT,
+        "shuffle": ["boolean"],
+        "margin": [POSITIVE],
+        "max_length": [MAX_LENGTH, None],
+    }
+
     def __init__(
         self,
         model: Any = DEFAULT_MODEL,
@@ -183,15 +187,6 @@ class SbertLearner(ClassNamePrefixFeaturesOutMixin, BodyEstimatorBase):
         self.show_progress_bar = show_progress_bar
 
     # ------------------------------------------------------------------ checks
-    def _check_params(self) -> None:
-        super()._check_params()
-        check_choice(self.loss, "loss", _LOSSES)
-        if not isinstance(self.shuffle, (bool, np.bool_)):
-            raise TypeError(f"shuffle must be True or False, got {self.shuffle!r}")
-        check_positive_float(self.margin, "margin")
-        if self.max_length is not None:
-            check_positive_int(self.max_length, "max_length", minimum=2)
-
     def _check_input(
         self, texts1: Any, texts2: Any, y: Any, *, reset: bool, partial: bool
     ) -> tuple[list, list, np.ndarray]:

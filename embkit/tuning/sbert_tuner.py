@@ -12,20 +12,27 @@ from typing import Any
 
 import numpy as np
 from sklearn.base import BaseEstimator, ClassNamePrefixFeaturesOutMixin, TransformerMixin
+from sklearn.utils._param_validation import StrOptions
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted
 
 from embkit._core.models import DEFAULT_MODEL
 from embkit._core.seeding import MAX_INT32_SEED, draw_seed, make_rng
-from embkit._core.validation import check_choice, check_positive_int, check_texts
+from embkit._core.validation import (
+    HALF_OPEN_UNIT,
+    MAX_LENGTH,
+    NON_NEGATIVE_INT,
+    POSITIVE,
+    POSITIVE_INT,
+    check_texts,
+)
 from embkit._training.labels import check_label_types
 from embkit._training.rollback import unchanged_on_error
 from embkit.tuning.pairs import make_grouped_pairs, make_pairs
-from embkit.tuning.sbert import SbertLearner
+from embkit.tuning.sbert import LOSS_CONSTRAINT, SbertLearner
 
 __all__ = ["SbertTuner"]
 
-_SAMPLINGS = ("in_batch", "random")
 # in-batch groups hold at least two runs of two class-mates, so a step always has
 # dissimilar pairs as well as similar ones
 _MIN_GROUP = 4
@@ -104,6 +111,20 @@ class SbertTuner(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimato
     (4, 384)
     """
 
+    _parameter_constraints: dict = {
+        "n_pairs_per_example": [POSITIVE_INT],
+        "n_neg": [NON_NEGATIVE_INT],
+        "sampling": [StrOptions({"in_batch", "random"})],
+        "loss": LOSS_CONSTRAINT,
+        "n_epochs": [POSITIVE_INT],
+        "batch_size": [StrOptions({"auto"}), POSITIVE_INT],
+        "learning_rate": [POSITIVE],
+        "warmup_ratio": [HALF_OPEN_UNIT],
+        "max_length": [MAX_LENGTH, None],
+        "random_state": ["random_state"],
+        "show_progress_bar": ["boolean", None],
+    }
+
     def __init__(
         self,
         model: Any = DEFAULT_MODEL,
@@ -150,14 +171,10 @@ class SbertTuner(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimato
 
     def _pairs_per_step(self, y: np.ndarray) -> int:
         """``batch_size``, with "auto" resolved on the labels ``y`` of this call."""
-        if isinstance(self.batch_size, str):
-            if self.batch_size != "auto":
-                raise ValueError(
-                    f"batch_size must be a positive integer or 'auto', got {self.batch_size!r}"
-                )
+        if self.batch_size == "auto":
             per_class = len(y) / len(np.unique(y))
             return _AUTO_BATCH_MANY if per_class >= _AUTO_MANY_PER_CLASS else _AUTO_BATCH_FEW
-        return check_positive_int(self.batch_size, "batch_size")
+        return int(self.batch_size)
 
     def _step_size(self, pairs_per_step: int) -> int:
         """Pairs per learner step: with ``sampling="in_batch"``, whole groups of texts."""
@@ -170,9 +187,6 @@ class SbertTuner(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimato
         return max(_MIN_GROUP, pairs_per_step // (1 + self.n_neg))
 
     def _pairs(self, texts: list[str], y: np.ndarray, rng: np.random.Generator, step: int):
-        check_positive_int(self.n_pairs_per_example, "n_pairs_per_example")
-        check_positive_int(self.n_neg, "n_neg", minimum=0)
-        check_choice(self.sampling, "sampling", _SAMPLINGS)
         rounds = math.ceil(self.n_pairs_per_example / (1 + self.n_neg))
         if self.sampling == "in_batch":
             idx1, idx2, sim = make_grouped_pairs(
@@ -218,6 +232,7 @@ class SbertTuner(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimato
         self : SbertTuner
         """
         with unchanged_on_error(self):
+            self._validate_params()
             texts, y = self._check_labels(X, y)
             classes = np.unique(y)
             if len(classes) < 2:
@@ -252,6 +267,7 @@ class SbertTuner(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimato
         """
         first = not hasattr(self, "learner_")
         with unchanged_on_error(self):
+            self._validate_params()
             texts, y = self._check_labels(X, y)
             if first:
                 if classes is None:

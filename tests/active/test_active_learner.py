@@ -192,7 +192,10 @@ def test_bad_input_is_a_clear_error_and_changes_nothing(data):
         ActiveLearner(LogisticRegression()).query(np.empty((0, 6)))
     with pytest.raises(ValueError, match="unknown strategy"):
         ActiveLearner(LogisticRegression(), "best").start(X)
-    with pytest.raises(TypeError, match="classifier with fit and predict"):
+    with pytest.raises(
+        TypeError,
+        match="'estimator' parameter of ActiveLearner must be an object implementing",
+    ):
         ActiveLearner(object()).start(X)
     with pytest.raises(NotFittedError, match="has not started"):
         ActiveLearner(LogisticRegression()).skip([1])
@@ -254,9 +257,9 @@ def test_simulate_scores_every_round(data):
 @pytest.mark.parametrize(
     ("params", "message"),
     [
-        ({"threshold": 1.5}, "threshold must be a number in"),
-        ({"window": 0}, "window must be a positive integer"),
-        ({"sample_size": 2.5}, "sample_size must be a positive integer"),
+        ({"threshold": 1.5}, r"'threshold' parameter of .* must be a float in the range \[-1"),
+        ({"window": 0}, r"'window' parameter of .* must be an int in the range \[1, inf\)"),
+        ({"sample_size": 2.5}, r"'sample_size' parameter of .* must be an int in the range"),
     ],
 )
 def test_stopping_bad_params(data, params, message):

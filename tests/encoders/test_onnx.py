@@ -240,7 +240,7 @@ def test_onnx_threads_reach_the_session(tiny, cache_dir):
 @pytest.mark.parametrize(
     ("params", "error", "match"),
     [
-        ({"backend": "tensorrt"}, ValueError, "backend must be 'torch' or 'onnx'"),
+        ({"backend": "tensorrt"}, ValueError, r"'backend' parameter of \w+ must be a str among"),
         ({"backend": "onnx", "onnx_threads": 0}, ValueError, "onnx_threads"),
         ({"backend": "onnx", "quantize": "int4"}, ValueError, "quantize"),
     ],

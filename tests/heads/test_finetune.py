@@ -238,9 +238,9 @@ def test_bad_input_leaves_fitted_classifier_unchanged(fitted, X, y, error, match
 @pytest.mark.parametrize(
     ("params", "match"),
     [
-        ({"pooling": "sum"}, "pooling must be one of"),
+        ({"pooling": "sum"}, "'pooling' parameter of FineTuneClassifier must be a str among"),
         ({"validation_fraction": 1.5}, "validation_fraction"),
-        ({"class_weight": "even"}, "class_weight must be"),
+        ({"class_weight": "even"}, "'class_weight' parameter of FineTuneClassifier must be None"),
         ({"n_epochs": 0}, "n_epochs"),
     ],
 )

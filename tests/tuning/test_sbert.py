@@ -167,7 +167,7 @@ def test_bad_input_leaves_fitted_learner_unchanged(fitted_learner, args, error, 
 
 
 def test_bad_params_are_clear():
-    with pytest.raises(ValueError, match="loss must be one of"):
+    with pytest.raises(ValueError, match="'loss' parameter of SbertLearner must be a str among"):
         _learner(loss="triplet").fit(LEFT, RIGHT, SIM)
     with pytest.raises(ValueError, match="warmup_ratio"):
         _learner(warmup_ratio=1.5).fit(LEFT, RIGHT, SIM)
@@ -288,7 +288,9 @@ def test_learner_without_shuffle_trains_pairs_in_the_given_order(monkeypatch):
         left[::-1], right[::-1], [0.0, 1.0] * 2
     )
     assert not np.array_equal(ordered.transform(TEXTS), reversed_order.transform(TEXTS))
-    with pytest.raises(TypeError, match="shuffle must be True or False"):
+    with pytest.raises(
+        TypeError, match="'shuffle' parameter of SbertLearner must be an instance of 'bool'"
+    ):
         _learner(shuffle="no").fit(LEFT, RIGHT, SIM)
 
 
@@ -307,7 +309,7 @@ def test_tuner_in_batch_sampling_encodes_only_the_group(monkeypatch):
 
 
 def test_tuner_bad_sampling_is_clear():
-    with pytest.raises(ValueError, match="sampling must be one of"):
+    with pytest.raises(ValueError, match="'sampling' parameter of SbertTuner must be a str among"):
         _tuner(sampling="everywhere").fit(TEXTS, LABELS)
 
 
@@ -354,7 +356,10 @@ def test_tuner_auto_batch_size_follows_examples_per_class():
     assert many.learner_.batch_size == 16
     assert many.learner_.t_ == 64 * 2 // 16  # one round: a similar and a dissimilar pair each
     assert SbertTuner().batch_size == "auto"
-    with pytest.raises(ValueError, match="batch_size must be a positive integer or 'auto'"):
+    with pytest.raises(
+        ValueError,
+        match=r"'batch_size' parameter of SbertTuner must be a str among \{'auto'\} or an int",
+    ):
         _tuner(batch_size="big").fit(TEXTS, LABELS)
 
 
@@ -368,6 +373,8 @@ def test_tuner_auto_batch_size_is_resolved_on_each_partial_fit_call():
     with pytest.raises(TypeError, match="X must contain only strings"):
         tuner.partial_fit(TEXTS[:7] + [None], LABELS)
     tuner.set_params(batch_size=0)
-    with pytest.raises(ValueError, match="batch_size must be an integer >= 1"):
+    with pytest.raises(
+        ValueError, match=r"'batch_size' parameter of SbertTuner .* an int in the range \[1, inf\)"
+    ):
         tuner.partial_fit(TEXTS, LABELS)
     assert tuner.learner_ is learner and learner.batch_size == 16 and learner.t_ == steps
