@@ -14,13 +14,12 @@ a batch is random there, and a weight equals a repetition only in expectation.
 
 from __future__ import annotations
 
-import dataclasses
 from typing import Any
 
 import numpy as np
 import torch
 
-from embkit._training.torch_base import TrainData
+from embkit._training.torch_base import ROW_FIELDS, TrainData
 
 
 def effective_rows(data: TrainData) -> float:
@@ -52,9 +51,8 @@ def _as_numpy(value: Any) -> np.ndarray:
 def merge_rows(data: TrainData) -> TrainData:
     """The canonical form of ``data``: duplicates merged into weights, rows sorted.
 
-    Only the per-row values (``X``, ``y``, ``sample_weight`` and the ``extra`` entries named
-    in ``data.per_row``) are touched; other ``extra`` entries are kept as they are. Data
-    with non-numeric per-row values is returned unchanged.
+    Only the per-row values (the fields in ``ROW_FIELDS``) are touched; the other fields
+    are kept as they are. Data with non-numeric per-row values is returned unchanged.
 
     Examples
     --------
@@ -69,7 +67,7 @@ def merge_rows(data: TrainData) -> TrainData:
     """
     if data.n == 0:
         return data
-    columns = {"X": data.X, "y": data.y, **{k: data.extra[k] for k in data.per_row}}
+    columns = {k: getattr(data, k) for k in ROW_FIELDS if k != "sample_weight"}
     columns = {k: v for k, v in columns.items() if v is not None}
     arrays = {k: _as_numpy(v) for k, v in columns.items()}
     if any(a.dtype.kind not in "biuf" or a.shape[:1] != (data.n,) for a in arrays.values()):
@@ -87,22 +85,6 @@ def merge_rows(data: TrainData) -> TrainData:
         positive = merged > 0
         keep = first[positive]
         new_weight = merged[positive].astype(np.float32)
-    index = torch.from_numpy(keep)
-
-    def take(value: Any) -> Any:
-        if isinstance(value, torch.Tensor):
-            return value.index_select(0, index.to(value.device))
-        return np.asarray(value)[keep]
-
-    extra = dict(data.extra)
-    for name in data.per_row:
-        extra[name] = take(extra[name])
     device = data.X.device if data.X is not None else torch.device("cpu")
-    return dataclasses.replace(
-        data,
-        n=len(keep),
-        X=None if data.X is None else take(data.X),
-        y=None if data.y is None else take(data.y),
-        sample_weight=None if new_weight is None else torch.as_tensor(new_weight, device=device),
-        extra=extra,
-    )
+    weight = None if new_weight is None else torch.as_tensor(new_weight, device=device)
+    return data.take(keep, sample_weight=weight)

@@ -268,7 +268,7 @@ class TorchClassifierBase(LabelMixin, TorchEstimatorBase):
             X=self._to_tensor(X, device),
             y=torch.as_tensor(targets, device=device),
             sample_weight=None if weights is None else torch.as_tensor(weights, device=device),
-            extra={"class_weight": self._class_weight_tensor(targets, device)},
+            class_weight=self._class_weight_tensor(targets, device),
         )
 
     def _class_weight_tensor(self, y: np.ndarray, device: torch.device) -> torch.Tensor | None:
@@ -280,7 +280,7 @@ class TorchClassifierBase(LabelMixin, TorchEstimatorBase):
     def _batch_loss(self, data: TrainData, idx: torch.Tensor, noise: DropoutNoise) -> torch.Tensor:
         logits = self.module_(data.X.index_select(0, idx), noise)
         target = data.y.index_select(0, idx)
-        class_weight = data.extra["class_weight"]
+        class_weight = data.class_weight
         if self.multi_label_:
             per_row = F.binary_cross_entropy_with_logits(
                 logits, target, pos_weight=class_weight, reduction="none"

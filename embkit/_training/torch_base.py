@@ -20,10 +20,11 @@ With ``early_stopping=True`` (estimators that have the parameter), ``fit`` also 
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import re
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -54,16 +55,41 @@ LAYER_CONSTRAINTS: dict[str, list[Any]] = {
 """The ``_parameter_constraints`` of a network's ``activation`` and ``dropout``."""
 
 
+ROW_FIELDS = ("X", "y", "sample_weight", "X2", "groups")
+"""The fields of :class:`TrainData` that hold one value per row."""
+
+
 @dataclass
 class TrainData:
-    """Validated training input, already on the training device."""
+    """Validated training input, already on the training device.
+
+    ``X``, ``y`` and ``sample_weight`` serve every estimator; the other fields are set by
+    the estimators that need them and stay ``None`` otherwise.
+    """
 
     n: int
     X: torch.Tensor | None = None
     y: torch.Tensor | None = None
     sample_weight: torch.Tensor | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
-    per_row: tuple[str, ...] = ()  # the ``extra`` entries that hold one value per row
+    class_weight: torch.Tensor | None = None  # one loss weight per class (classifiers)
+    X2: torch.Tensor | None = None  # the second side of every pair (ContrastiveLearner)
+    groups: np.ndarray | None = None  # labels of points paired inside each batch
+    n_neg: int = 0  # dissimilar partners per point when pairing inside batches
+    pairs: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None  # fixed (i1, i2, target)
+
+    def take(self, idx: np.ndarray, **changes: Any) -> TrainData:
+        """The rows ``idx`` of every field in ``ROW_FIELDS``; ``changes`` replace fields."""
+        index = torch.as_tensor(np.asarray(idx, dtype=np.int64))
+
+        def rows(value: Any) -> Any:
+            if value is None:
+                return None
+            if isinstance(value, torch.Tensor):
+                return value.index_select(0, index.to(value.device))
+            return np.asarray(value)[idx]
+
+        taken = {name: rows(getattr(self, name)) for name in ROW_FIELDS}
+        return dataclasses.replace(self, n=len(idx), **{**taken, **changes})
 
 
 def weighted_mean(per_row: torch.Tensor, weight: torch.Tensor | None) -> torch.Tensor:
@@ -226,36 +252,15 @@ class TorchEstimatorBase(BaseEstimator):
             data.n, float(self.validation_fraction), self._rng, self._stratify_labels(data)
         )
         stopping = EarlyStopping(n_iter_no_change=self.n_iter_no_change, tol=float(self.tol))
-        stopping.data = self._prepare_validation(self._take_rows(data, val))
+        stopping.data = self._prepare_validation(data.take(val))
         self.validation_scores_: list[float] = stopping.scores
-        return self._take_rows(data, train), stopping
+        return data.take(train), stopping
 
     def _stratify_labels(self, data: TrainData) -> np.ndarray | None:
         """Labels the hold-out is stratified by (1-D class codes), or ``None``."""
         if data.y is not None and data.y.dim() == 1 and not data.y.is_floating_point():
             return data.y.cpu().numpy()
         return None
-
-    def _take_rows(self, data: TrainData, idx: np.ndarray) -> TrainData:
-        """The rows ``idx`` of ``data``: tensors, and the extras named in ``per_row``."""
-        rows = torch.as_tensor(idx, device=self.device_)
-
-        def take(t: Any) -> Any:
-            if t is None:
-                return None
-            return t.index_select(0, rows) if isinstance(t, torch.Tensor) else t[idx]
-
-        extra = dict(data.extra)
-        for name in data.per_row:
-            extra[name] = take(extra[name])
-        return TrainData(
-            n=len(idx),
-            X=take(data.X),
-            y=take(data.y),
-            sample_weight=take(data.sample_weight),
-            extra=extra,
-            per_row=data.per_row,
-        )
 
     def _prepare_validation(self, val: TrainData) -> TrainData:
         """Hook: fix anything random in the validation loss once (e.g. sampled pairs)."""

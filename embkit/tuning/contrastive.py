@@ -180,8 +180,8 @@ class ContrastiveLearner(ClassNamePrefixFeaturesOutMixin, TorchEstimatorBase):
                 sample_weight=(
                     None if sample_weight is None else torch.as_tensor(sample_weight, device=device)
                 ),
-                extra={"groups": X2, "n_neg": n_neg},
-                per_row=("groups",),
+                groups=X2,
+                n_neg=n_neg,
             )
         X1 = check_X(self, X1, reset=reset, name="X1")
         X2 = self._check_second(X2, X1)
@@ -192,8 +192,7 @@ class ContrastiveLearner(ClassNamePrefixFeaturesOutMixin, TorchEstimatorBase):
             X=self._to_tensor(X1, device),
             y=torch.as_tensor(y, device=device),
             sample_weight=None if weights is None else torch.as_tensor(weights, device=device),
-            extra={"X2": self._to_tensor(X2, device)},
-            per_row=("X2",),
+            X2=self._to_tensor(X2, device),
         )
 
     def _check_second(self, X2: Any, X1: np.ndarray) -> np.ndarray:
@@ -218,10 +217,10 @@ class ContrastiveLearner(ClassNamePrefixFeaturesOutMixin, TorchEstimatorBase):
         return X2
 
     def _batch_loss(self, data: TrainData, idx: torch.Tensor, noise: DropoutNoise) -> torch.Tensor:
-        if "groups" in data.extra:
+        if data.groups is not None:
             return self._grouped_loss(data, idx, noise)
         left = self.module_(data.X.index_select(0, idx), noise)
-        right = self.module_(data.extra["X2"].index_select(0, idx), noise)
+        right = self.module_(data.X2.index_select(0, idx), noise)
         per_pair = (cosine_pairs(left, right) - data.y.index_select(0, idx)) ** 2
         weight = None if data.sample_weight is None else data.sample_weight.index_select(0, idx)
         return weighted_mean(per_pair, weight)
@@ -230,12 +229,10 @@ class ContrastiveLearner(ClassNamePrefixFeaturesOutMixin, TorchEstimatorBase):
         self, data: TrainData, idx: torch.Tensor, noise: DropoutNoise
     ) -> torch.Tensor:
         """Embed each point of the batch once, then pair points inside the batch."""
-        if "pairs" in data.extra:  # validation rows: pairs drawn once, the same every pass
-            i1, i2, target = data.extra["pairs"]
+        if data.pairs is not None:  # validation rows: pairs drawn once, the same every pass
+            i1, i2, target = data.pairs
         else:
-            i1, i2, target = draw_batch_pairs(
-                data.extra["groups"][idx.cpu().numpy()], data.extra["n_neg"], self._rng
-            )
+            i1, i2, target = draw_batch_pairs(data.groups[idx.cpu().numpy()], data.n_neg, self._rng)
         emb = self.module_(data.X.index_select(0, idx), noise)
         i1_t = torch.from_numpy(i1).to(self.device_)
         i2_t = torch.from_numpy(i2).to(self.device_)
@@ -247,13 +244,12 @@ class ContrastiveLearner(ClassNamePrefixFeaturesOutMixin, TorchEstimatorBase):
 
     # ------------------------------------------------------------- validation
     def _stratify_labels(self, data: TrainData) -> np.ndarray | None:
-        groups = data.extra.get("groups")
+        groups = data.groups
         return groups if groups is not None and groups.ndim == 1 else None
 
     def _prepare_validation(self, val: TrainData) -> TrainData:
-        if "groups" in val.extra:
-            groups, n_neg = val.extra["groups"], val.extra["n_neg"]
-            val.extra["pairs"] = draw_batch_pairs(groups, n_neg, self._rng)
+        if val.groups is not None:
+            val.pairs = draw_batch_pairs(val.groups, val.n_neg, self._rng)
         return val
 
     # ------------------------------------------------------------ public API
