@@ -79,10 +79,6 @@ def resolve_model(model: str | os.PathLike[str]) -> str:
     return name
 
 
-# The name other modules (e.g. ``embkit._training.body``) look up.
-resolve_model_name = resolve_model
-
-
 def _local_folder(resolved: str) -> Path | None:
     """The folder holding ``resolved``: itself, or its snapshot in the local hub cache."""
     path = Path(resolved)

@@ -27,8 +27,7 @@ from embkit.cli.common import CLIError, add_data_options, load_texts, news, posi
 
 __all__ = ["add_parser", "run"]
 
-CONTROL_KEYS = {"s": "skip", "u": "undo", "q": "quit"}
-LABEL_KEYS = "1234567890abcdefghijklmnoprtvwxyz"  # s, u and q are taken
+LABEL_KEYS = "1234567890abcdefghijklmnoprtvwxyz"  # s (skip), u (undo) and q (quit) are taken
 
 
 def add_parser(sub: Any) -> None:

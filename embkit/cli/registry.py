@@ -278,7 +278,7 @@ register_pipeline(
     "contrastive",
     _build_contrastive,
     description="ContrastiveTuner (pairs of same/different labels) + logistic regression",
-    requires=("embkit.tuning.contrastive",),
+    requires=("embkit.tuning.contrastive_tuner",),
 )
 register_pipeline(
     "auto",

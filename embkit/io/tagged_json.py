@@ -123,25 +123,6 @@ class _Writer:
         return {"__estimator__": node}
 
 
-def json_value(value: Any, where: str) -> Any:
-    """``value`` as tagged JSON alone (no tensor store), e.g. estimator parameters.
-
-    Keeps what plain JSON loses: dict keys that are not strings, tuples, numpy scalars,
-    ``RandomState`` and ``Generator`` states. A TypeError names ``where`` for a value that
-    needs the tensor store (a numeric array) or that :func:`save` cannot write.
-    """
-    writer = _Writer()
-    out = writer.value(value, where)
-    if writer.tensors:
-        raise TypeError(f"cannot write {where} as JSON alone: it holds a numeric array")
-    return out
-
-
-def from_json_value(data: Any, source: str) -> Any:
-    """The value :func:`json_value` wrote; a ValueError naming ``source`` for anything else."""
-    return _Reader({}, source).value(data)
-
-
 # ----------------------------------------------------------------------------- loading
 class _Reader:
     """Builds objects back from tagged JSON and the loaded tensors; refuses anything else."""

@@ -15,6 +15,9 @@ from embkit._training.torch_base import check_sample_weight, check_X
 from embkit.tuning._tuner import OUTPUT_CONSTRAINT, TunerMixin
 from embkit.tuning.contrastive import ContrastiveLearner
 
+_LEARNER_PARAMS = tuple(k for k in ContrastiveLearner._parameter_constraints if k != "shape_out")
+"""The learner's parameters that the tuner has too, under the same name."""
+
 
 class ContrastiveTuner(TunerMixin, LabelMixin, BaseEstimator):
     """Reshape an embedding space so that points with the same label move together.
@@ -103,7 +106,7 @@ class ContrastiveTuner(TunerMixin, LabelMixin, BaseEstimator):
     """
 
     _parameter_constraints: dict = {
-        **{k: v for k, v in ContrastiveLearner._parameter_constraints.items() if k != "shape_out"},
+        **{k: ContrastiveLearner._parameter_constraints[k] for k in _LEARNER_PARAMS},
         "hidden_dim": [POSITIVE_INT],
         "n_neg": [NON_NEGATIVE_INT],
         "output": OUTPUT_CONSTRAINT,
@@ -149,23 +152,8 @@ class ContrastiveTuner(TunerMixin, LabelMixin, BaseEstimator):
         self.verbose = verbose
 
     def _make_learner(self) -> ContrastiveLearner:
-        return ContrastiveLearner(
-            shape_out=self.hidden_dim,
-            n_layers=self.n_layers,
-            activation=self.activation,
-            dropout=self.dropout,
-            n_epochs=self.n_epochs,
-            learning_rate=self.learning_rate,
-            batch_size=self.batch_size,
-            weight_decay=self.weight_decay,
-            early_stopping=self.early_stopping,
-            validation_fraction=self.validation_fraction,
-            n_iter_no_change=self.n_iter_no_change,
-            tol=self.tol,
-            random_state=self.random_state,
-            device=self.device,
-            verbose=self.verbose,
-        )
+        shared = {name: getattr(self, name) for name in _LEARNER_PARAMS}
+        return ContrastiveLearner(shape_out=self.hidden_dim, **shared)
 
     def _train(
         self, X: Any, y: Any, sample_weight: Any, *, classes: Any, partial: bool
