@@ -35,7 +35,6 @@ folder into an onnxruntime session. Nothing is downloaded.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -45,6 +44,7 @@ from sklearn.utils._param_validation import StrOptions
 
 from embkit._core.models import _shared, resolve_model
 from embkit._core.validation import POSITIVE_INT
+from embkit.encoders._base import artifact_dir
 from embkit.encoders._onnx_export import (
     _GRAPH,
     _TOKENIZER,
@@ -76,21 +76,6 @@ def require_onnxruntime() -> Any:
             'backend="onnx" needs onnxruntime and onnx: pip install "embkit[onnx]"'
         ) from exc
     return onnxruntime
-
-
-def default_cache_dir() -> Path:
-    """Where ONNX exports are kept: ``$EMBKIT_CACHE_DIR/onnx`` or ``~/.cache/embkit/onnx``.
-
-    Examples
-    --------
-    >>> default_cache_dir().name
-    'onnx'
-    """
-    root = os.environ.get("EMBKIT_CACHE_DIR")
-    if root:
-        return Path(root).expanduser() / "onnx"
-    xdg = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
-    return Path(xdg).expanduser() / "embkit" / "onnx"
 
 
 # -- the loaded export --------------------------------------------------------------------
@@ -188,7 +173,7 @@ def load_onnx(
     (1, 384)
     """
     require_onnxruntime()
-    root = default_cache_dir().resolve()
+    root = artifact_dir("onnx").resolve()
     key = ("onnx", kind, resolve_model(model), quantize, str(root), threads)
 
     def load() -> OnnxModel:

@@ -30,7 +30,7 @@ from embkit._core.models import (
     resolve_model,
 )
 from embkit._core.validation import OPEN_UNIT, POSITIVE_INT
-from embkit.encoders._base import TextEncoderBase
+from embkit.encoders._base import TextEncoderBase, artifact_dir
 from embkit.io.cache import EmbeddingCache
 
 __all__ = ["StaticEncoder"]
@@ -42,21 +42,14 @@ _PROVENANCE = "embkit-static.json"
 
 
 def default_cache_dir() -> Path:
-    """Where distilled models are kept when ``cache_dir=None``.
-
-    ``$EMBKIT_CACHE_DIR/static`` if that variable is set, otherwise
-    ``$XDG_CACHE_HOME/embkit/static`` (``~/.cache/embkit/static`` by default).
+    """Where distilled models are kept when ``cache_dir=None``: ``artifact_dir("static")``.
 
     Examples
     --------
     >>> default_cache_dir().name
     'static'
     """
-    root = os.environ.get("EMBKIT_CACHE_DIR")
-    if root:
-        return Path(root).expanduser() / "static"
-    xdg = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
-    return Path(xdg).expanduser() / "embkit" / "static"
+    return artifact_dir("static")
 
 
 def is_static_folder(path: str | os.PathLike[str]) -> bool:
