@@ -367,7 +367,3 @@ def iter_batches(
     rows = read_any(path, format, text_field, label_field, on_error, None)
     while batch := list(islice(rows, batch_size)):
         yield collect(batch, label_field is not None)
-
-
-# --------------------------------------------------------------------------------------
-# Implementation: raw rows per format, then one checking layer
