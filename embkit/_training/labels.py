@@ -212,7 +212,12 @@ class TorchClassifierBase(LabelMixin, TorchEstimatorBase):
             hidden_dim=self.hidden_dim,
             activation=self.activation,
             dropout=self.dropout,
+            residual=self._residual_embedding(),
         )
+
+    def _residual_embedding(self) -> bool:
+        """Whether the network's embedding is ``input + correction`` (see :class:`MLP`)."""
+        return False
 
     def fit(self, X: Any, y: Any, sample_weight: Any = None):
         """Train from scratch for ``n_epochs`` passes.

@@ -98,6 +98,12 @@ class MLP(nn.Module):
 
     ``embed`` returns the hidden layer (or the output when there is no hidden layer);
     ``forward`` returns the output layer (logits, or the learned embedding).
+
+    With ``residual=True`` (needs a hidden layer) the embedding keeps the input's width:
+    ``embed(x) = x + back(dropout(activation(hidden(x))))``, where ``back`` maps the
+    hidden layer back to the input's width and starts at zero, so the untrained network
+    embeds every input as itself and training learns a correction; the output layer reads
+    that embedding.
     """
 
     def __init__(
@@ -108,16 +114,27 @@ class MLP(nn.Module):
         hidden_dim: int | None = None,
         activation: str = "relu",
         dropout: float = 0.0,
+        residual: bool = False,
     ) -> None:
         super().__init__()
         self.activation = activation
         self.dropout = float(dropout)
+        self.back = None
         if hidden_dim is None:
             self.hidden = None
+            self.out = nn.Linear(n_in, n_out, device="meta")
+        elif residual:
+            self.hidden = nn.Linear(n_in, hidden_dim, device="meta")
+            self.back = nn.Linear(hidden_dim, n_in, device="meta")
             self.out = nn.Linear(n_in, n_out, device="meta")
         else:
             self.hidden = nn.Linear(n_in, hidden_dim, device="meta")
             self.out = nn.Linear(hidden_dim, n_out, device="meta")
+
+    @property
+    def embed_dim(self) -> int:
+        """Width of :meth:`embed`'s output."""
+        return self.out.in_features
 
     def materialize_(self, device: torch.device, generator: torch.Generator) -> MLP:
         """Allocate the weights on ``device`` and initialise them from ``generator``."""
@@ -125,6 +142,10 @@ class MLP(nn.Module):
         for layer in (self.hidden, self.out):
             if layer is not None:
                 init_linear_(layer, generator)
+        if self.back is not None:
+            with torch.no_grad():
+                self.back.weight.zero_()
+                self.back.bias.zero_()
         return self
 
     def embed(self, x: torch.Tensor, noise: DropoutNoise | None = None) -> torch.Tensor:
@@ -133,6 +154,8 @@ class MLP(nn.Module):
         h = _activation(self.activation, self.hidden(x))
         if self.training:
             h = dropout(h, self.dropout, noise)
+        if self.back is not None:
+            return x + self.back(h)
         return h
 
     def forward(self, x: torch.Tensor, noise: DropoutNoise | None = None) -> torch.Tensor:

@@ -1,4 +1,4 @@
-"""The torch building blocks: seeded dropout masks."""
+"""The torch building blocks: seeded dropout masks, the residual MLP."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from embkit._training.nn import DropoutNoise, dropout
+from embkit._training.nn import MLP, DropoutNoise, dropout
 
 
 @pytest.mark.parametrize("p", [0.1, 0.3, 0.5, 0.9])
@@ -49,3 +49,26 @@ def test_dropout_gradient_flows_through_kept_units_only():
     out = dropout(x, 0.5, DropoutNoise(3, torch.device("cpu")))
     out.sum().backward()
     assert torch.equal(x.grad, out.detach())  # d(x * mask)/dx = mask = out for x = 1
+
+
+def test_residual_mlp_starts_as_the_identity_and_keeps_the_input_width():
+    mlp = MLP(5, 3, hidden_dim=8, dropout=0.5, residual=True)
+    mlp.materialize_(torch.device("cpu"), torch.Generator().manual_seed(0))
+    x = torch.randn(4, 5, generator=torch.Generator().manual_seed(1))
+    mlp.train()  # dropout on: the correction is still exactly zero before training
+    assert torch.equal(mlp.embed(x, DropoutNoise(0, torch.device("cpu"))), x)
+    assert mlp.embed_dim == 5 and mlp(x).shape == (4, 3)
+    with torch.no_grad():
+        mlp.back.weight.fill_(0.1)
+    assert not torch.equal(mlp.embed(x), x)  # the correction is learned, not fixed
+
+
+def test_residual_and_plain_mlp_draw_the_same_first_layer():
+    """Same generator, same first layer: the residual option adds a zero layer, no draws."""
+    cpu = torch.device("cpu")
+    plain = MLP(5, 3, hidden_dim=8).materialize_(cpu, torch.Generator().manual_seed(0))
+    residual = MLP(5, 3, hidden_dim=8, residual=True)
+    residual.materialize_(cpu, torch.Generator().manual_seed(0))
+    assert plain.back is None and plain.embed_dim == 8
+    assert torch.equal(plain.hidden.weight, residual.hidden.weight)
+    assert not torch.any(residual.back.weight) and not torch.any(residual.back.bias)
