@@ -10,7 +10,8 @@ on a training part and scored on a validation part; the test splits are never re
 * ``embetter-new-dataset`` / ``embetter-data-quality``: the records annotated for that
   label, one binary task each, split three times (stratified 70/30, seeds 1, 2, 3).
 
-Designs (``--designs``; see ``DESIGNS``): ``ff`` / ``ct`` are the tuners at their defaults;
+Designs (``--designs``; see ``DESIGNS``): ``ff`` / ``ct`` are the tuners at their defaults
+(``output="residual"`` / ``"concat"``); ``ff-concat`` is the feed-forward default before;
 ``-cv5`` cross-fits the tuner (5 stratified folds: the training rows get the output of a
 tuner that did not see them, as scikit-learn's ``TargetEncoder.fit_transform`` does; the
 validation rows get the tuner fitted on all rows); ``ffproba-cv5`` stacks the feed-forward
@@ -43,27 +44,30 @@ CACHE = os.environ.get("EMBKIT_EXPLORE_CACHE", str(ROOT / ".cache" / "bench-embe
 
 DESIGNS: dict[str, dict[str, Any]] = {
     "lr": {"kind": "lr"},
-    "ff": {"kind": "ff"},
-    "ct": {"kind": "ct"},
-    "ff-cv5": {"kind": "ff", "cv": 5},
-    "ff-cv3": {"kind": "ff", "cv": 3},
+    "ff": {"kind": "ff"},  # the defaults (output="residual")
+    "ct": {"kind": "ct"},  # the defaults (output="concat")
+    # the feed-forward variants below were measured with output="concat" (the default then)
+    "ff-concat": {"kind": "ff", "output": "concat"},
+    "ff-cv5": {"kind": "ff", "output": "concat", "cv": 5},
+    "ff-cv3": {"kind": "ff", "output": "concat", "cv": 3},
     "ct-cv5": {"kind": "ct", "cv": 5},
     "ff-tuned-cv5": {"kind": "ff", "cv": 5, "output": "tuned"},
     "ffproba-cv5": {"kind": "ffproba", "cv": 5},
-    "ff-scale0.5": {"kind": "ff", "scale": 0.5},
-    "ff-scale2": {"kind": "ff", "scale": 2.0},
-    "ff-dropout0.2": {"kind": "ff", "dropout": 0.2},
-    "ff-dropout0.7": {"kind": "ff", "dropout": 0.7},
-    "ff-wd1e-2": {"kind": "ff", "weight_decay": 1e-2},
-    "ff-h256": {"kind": "ff", "hidden_dim": 256},
-    "ff-h1024": {"kind": "ff", "hidden_dim": 1024},
-    "ff-lr1e-3": {"kind": "ff", "learning_rate": 1e-3},
-    "ff-gelu": {"kind": "ff", "activation": "gelu"},
-    "ff-bs128": {"kind": "ff", "batch_size": 128},
-    "ff-nic10": {"kind": "ff", "n_iter_no_change": 10},
-    "ff-vf0.2": {"kind": "ff", "validation_fraction": 0.2},
-    "ff-vf0.3": {"kind": "ff", "validation_fraction": 0.3},
+    "ff-scale0.5": {"kind": "ff", "output": "concat", "scale": 0.5},
+    "ff-scale2": {"kind": "ff", "output": "concat", "scale": 2.0},
+    "ff-dropout0.2": {"kind": "ff", "output": "concat", "dropout": 0.2},
+    "ff-dropout0.7": {"kind": "ff", "output": "concat", "dropout": 0.7},
+    "ff-wd1e-2": {"kind": "ff", "output": "concat", "weight_decay": 1e-2},
+    "ff-h256": {"kind": "ff", "output": "concat", "hidden_dim": 256},
+    "ff-h1024": {"kind": "ff", "output": "concat", "hidden_dim": 1024},
+    "ff-lr1e-3": {"kind": "ff", "output": "concat", "learning_rate": 1e-3},
+    "ff-gelu": {"kind": "ff", "output": "concat", "activation": "gelu"},
+    "ff-bs128": {"kind": "ff", "output": "concat", "batch_size": 128},
+    "ff-nic10": {"kind": "ff", "output": "concat", "n_iter_no_change": 10},
+    "ff-vf0.2": {"kind": "ff", "output": "concat", "validation_fraction": 0.2},
+    "ff-vf0.3": {"kind": "ff", "output": "concat", "validation_fraction": 0.3},
     "ct-vf0.2": {"kind": "ct", "validation_fraction": 0.2},
+    "ff-residual-h128": {"kind": "ff", "output": "residual", "hidden_dim": 128},
 }
 
 

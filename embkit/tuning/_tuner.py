@@ -8,6 +8,9 @@ embedding of validated rows); :class:`TunerMixin` does the rest.
 always fall back on it, and the tuned part is rescaled so that its mean row norm equals the
 raw vectors' (``output_scale_``, measured on the rows of the last ``fit``/``partial_fit``),
 which keeps a regularised classifier from favouring either half by scale alone.
+``output="residual"`` (``FeedForwardTuner`` only) changes the network itself: its
+embedding is ``X + correction(X)``, the input's width, where the correction starts at zero
+(:class:`embkit._training.nn.MLP`), so ``transform`` returns that embedding as it is.
 """
 
 from __future__ import annotations
@@ -23,13 +26,28 @@ from embkit._training.rollback import unchanged_on_error
 from embkit._training.torch_base import check_X
 
 OUTPUT_CONSTRAINT = [StrOptions({"tuned", "concat"})]
+RESIDUAL_OUTPUT_CONSTRAINT = [StrOptions({"residual", "tuned", "concat"})]
 
 
 class TunerMixin(TransformerMixin):
     """``fit``, ``partial_fit`` and ``transform`` of a tuner with ``_train`` and ``_tuned``.
 
     A ``TransformerMixin``, so that ``transform`` defined here follows ``set_output``.
+    A tuner that accepts ``output="residual"`` builds its network from it and says so in
+    ``_fitted_residual()``.
     """
+
+    def _fitted_residual(self) -> bool:
+        """Whether the fitted network's embedding is ``input + correction``."""
+        return False
+
+    def _check_output_matches_network(self) -> None:
+        if (self.output == "residual") != self._fitted_residual():
+            raise ValueError(
+                f"output={self.output!r} needs a network fitted with that output: "
+                '"residual" builds a different network than "tuned" and "concat"; '
+                "call fit again after changing it"
+            )
 
     def _train(
         self, X: Any, y: Any, sample_weight: Any, *, classes: Any, partial: bool
@@ -81,7 +99,7 @@ class TunerMixin(TransformerMixin):
         return self._fit_tuner(X, y, sample_weight, classes, partial=True)
 
     def transform(self, X: Any) -> np.ndarray:
-        """The tuned embedding: alone, or after the input with ``output="concat"``.
+        """The tuned embedding: alone, after the input (``"concat"``) or input + correction.
 
         Parameters
         ----------
@@ -90,8 +108,9 @@ class TunerMixin(TransformerMixin):
         Returns
         -------
         ndarray of shape (n_samples, n_features_out), float32
-            ``n_features_out`` is ``hidden_dim``, or ``n_features_in_ + hidden_dim`` with
-            ``output="concat"``.
+            ``n_features_out`` is ``hidden_dim`` with ``output="tuned"``,
+            ``n_features_in_ + hidden_dim`` with ``"concat"`` and ``n_features_in_`` with
+            ``"residual"``.
         """
         check_is_fitted(self)
         return self._output(check_X(self, X, reset=False))
@@ -105,7 +124,7 @@ class TunerMixin(TransformerMixin):
         w = None if sample_weight is None else np.asarray(sample_weight, dtype=np.float64)
         if w is not None and w.ndim == 0:
             w = np.full(len(X), float(w))
-        if len(X) == 0 or (w is not None and not w.sum() > 0):
+        if self.output == "residual" or len(X) == 0 or (w is not None and not w.sum() > 0):
             self.output_scale_ = 1.0
             return
         tuned = self._tuned(X)
@@ -114,8 +133,9 @@ class TunerMixin(TransformerMixin):
         self.output_scale_ = raw_norm / tuned_norm if tuned_norm > 0 else 1.0
 
     def _output(self, X: np.ndarray) -> np.ndarray:
+        self._check_output_matches_network()
         tuned = self._tuned(X)
-        if self.output == "tuned":
+        if self.output in ("tuned", "residual"):
             return tuned
         scale = np.float32(self.output_scale_)
         return np.hstack([X.astype(np.float32, copy=False), tuned * scale])
@@ -126,8 +146,8 @@ class TunerMixin(TransformerMixin):
     def get_feature_names_out(self, input_features: Any = None) -> np.ndarray:
         """Names of the output columns.
 
-        With ``output="tuned"``: ``<class name lower-cased>0 ...``; with ``"concat"`` the
-        input names (``x0, x1, ...`` or those seen in ``fit``) come first.
+        With ``output="tuned"`` or ``"residual"``: ``<class name lower-cased>0 ...``; with
+        ``"concat"`` the input names (``x0, x1, ...`` or those seen in ``fit``) come first.
 
         Parameters
         ----------
@@ -139,6 +159,7 @@ class TunerMixin(TransformerMixin):
         ndarray of str
         """
         check_is_fitted(self)
+        self._check_output_matches_network()
         prefix = type(self).__name__.lower()
         width = self._n_features_out - (self.n_features_in_ if self.output == "concat" else 0)
         tuned = np.asarray([f"{prefix}{i}" for i in range(width)], dtype=object)

@@ -8,23 +8,28 @@ import numpy as np
 from sklearn.base import ClassifierMixin
 
 from embkit._training.labels import TorchClassifierBase
-from embkit.tuning._tuner import OUTPUT_CONSTRAINT, TunerMixin
+from embkit.tuning._tuner import RESIDUAL_OUTPUT_CONSTRAINT, TunerMixin
 
 
 class FeedForwardTuner(TunerMixin, ClassifierMixin, TorchClassifierBase):
-    """A one-hidden-layer network trained on labels; its hidden layer is the tuned embedding.
+    """A one-hidden-layer network trained on labels; it gives the tuned embedding.
 
-    The network is ``input -> hidden (activation, dropout) -> logits``, trained with
-    cross-entropy on the logits (or one binary loss per label when ``y`` is a 2-D 0/1
-    matrix). ``transform`` returns the hidden layer, so the tuner is a pipeline step that
-    feeds any scikit-learn classifier; ``predict``/``predict_proba`` use the network's
-    own output layer, so it is a classifier too. ``partial_fit`` needs ``classes=`` (every
-    label the stream can contain) on its first call for 1-D ``y``.
+    By default (``output="residual"``) the network is ``embedding = input + back(dropout(
+    activation(hidden(input))))``, ``logits = out(embedding)``: the embedding has the
+    input's width and ``back`` starts at zero, so training learns a correction of the
+    input rather than a new space. With ``output="tuned"`` or ``"concat"`` it is
+    ``input -> hidden (activation, dropout) -> logits`` and the hidden layer is the tuned
+    embedding. Training is cross-entropy on the logits (or one binary loss per label when
+    ``y`` is a 2-D 0/1 matrix). ``transform`` returns the embedding, so the tuner is a
+    pipeline step that feeds any scikit-learn classifier; ``predict``/``predict_proba``
+    use the network's own output layer, so it is a classifier too. ``partial_fit`` needs
+    ``classes=`` (every label the stream can contain) on its first call for 1-D ``y``.
 
     Parameters
     ----------
     hidden_dim : int, default=512
-        Width of the hidden layer, the size of the tuned embedding.
+        Width of the hidden layer: the size of the tuned embedding with ``output="tuned"``
+        or ``"concat"``, the width of the correction's hidden layer with ``"residual"``.
     n_epochs : int, default=50
         Most passes over the data made by ``fit`` (it stops earlier with
         ``early_stopping``). ``partial_fit`` makes one pass per call.
@@ -56,11 +61,14 @@ class FeedForwardTuner(TunerMixin, ClassifierMixin, TorchClassifierBase):
         Passes without improvement tolerated before stopping.
     tol : float, default=1e-4
         Smallest improvement of the validation score that counts.
-    output : {"tuned", "concat"}, default="concat"
-        What ``transform`` returns: the hidden layer only (``"tuned"``, width
-        ``hidden_dim``), or the input followed by the hidden layer rescaled to the input's
-        mean norm (``"concat"``, width ``n_features_in_ + hidden_dim``), so a linear model
-        downstream keeps everything the raw embedding knows.
+    output : {"residual", "tuned", "concat"}, default="residual"
+        What ``transform`` returns: the input plus the learned correction (``"residual"``,
+        width ``n_features_in_``; the network is built for it), the hidden layer only
+        (``"tuned"``, width ``hidden_dim``), or the input followed by the hidden layer
+        rescaled to the input's mean norm (``"concat"``, width
+        ``n_features_in_ + hidden_dim``). ``"residual"`` and ``"concat"`` keep what the raw
+        embedding knows; ``"residual"`` was chosen on validation splits (docs/tuners.md).
+        Changing it between ``"residual"`` and the others needs a new ``fit``.
     verbose : bool, default=False
         Show a progress bar over epochs.
 
@@ -87,7 +95,7 @@ class FeedForwardTuner(TunerMixin, ClassifierMixin, TorchClassifierBase):
     best_iteration_ : int
         With ``early_stopping``: the pass whose weights were kept.
     output_scale_ : float
-        Factor applied to the hidden layer with ``output="concat"``.
+        Factor applied to the hidden layer with ``output="concat"`` (1.0 otherwise).
     device_ : torch.device
         The device the network lives on.
 
@@ -99,7 +107,9 @@ class FeedForwardTuner(TunerMixin, ClassifierMixin, TorchClassifierBase):
     >>> X = rng.normal(size=(60, 8)).astype("float32")
     >>> y = np.where(X[:, 0] > 0, "pos", "neg")
     >>> tuner = FeedForwardTuner(16, n_epochs=50, batch_size=16, random_state=0).fit(X, y)
-    >>> tuner.transform(X).shape  # output="concat": the 8 inputs, then 16 tuned columns
+    >>> tuner.transform(X).shape  # output="residual": the input's width
+    (60, 8)
+    >>> tuner.set_params(output="concat").fit(X, y).transform(X).shape  # 8 inputs + 16
     (60, 24)
     >>> tuner.score(X, y) > 0.9
     True
@@ -107,7 +117,7 @@ class FeedForwardTuner(TunerMixin, ClassifierMixin, TorchClassifierBase):
 
     _parameter_constraints: dict = {
         **TorchClassifierBase._parameter_constraints,
-        "output": OUTPUT_CONSTRAINT,
+        "output": RESIDUAL_OUTPUT_CONSTRAINT,
     }
 
     def __init__(
@@ -125,7 +135,7 @@ class FeedForwardTuner(TunerMixin, ClassifierMixin, TorchClassifierBase):
         validation_fraction: float = 0.1,
         n_iter_no_change: int = 5,
         tol: float = 1e-4,
-        output: str = "concat",
+        output: str = "residual",
         random_state: Any = None,
         device: str = "auto",
         verbose: bool = False,
@@ -158,8 +168,14 @@ class FeedForwardTuner(TunerMixin, ClassifierMixin, TorchClassifierBase):
 
     def _tuned(self, X: np.ndarray) -> np.ndarray:
         out = self._infer(X, self.module_.embed)
-        return out.reshape(X.shape[0], self.module_.hidden.out_features)
+        return out.reshape(X.shape[0], self.module_.embed_dim)
+
+    def _residual_embedding(self) -> bool:
+        return self.output == "residual"
+
+    def _fitted_residual(self) -> bool:
+        return getattr(self.module_, "back", None) is not None
 
     @property
     def _n_features_out(self) -> int:
-        return self._output_width(self.module_.hidden.out_features)
+        return self._output_width(self.module_.embed_dim)

@@ -1,9 +1,11 @@
-"""The tuners' ``output`` parameter: the tuned embedding alone, or the input beside it."""
+"""The tuners' ``output`` parameter: the tuned embedding alone, the input beside it, or
+(feed-forward) the input plus a learned correction."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
+import torch
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import GridSearchCV
 from sklearn.pipeline import make_pipeline
@@ -11,7 +13,7 @@ from sklearn.pipeline import make_pipeline
 from embkit import ContrastiveTuner, FeedForwardTuner
 
 TUNERS = [
-    FeedForwardTuner(6, n_epochs=3, batch_size=16, random_state=0),
+    FeedForwardTuner(6, n_epochs=3, batch_size=16, random_state=0, output="concat"),
     ContrastiveTuner(6, n_epochs=3, batch_size=16, random_state=0),
 ]
 
@@ -61,15 +63,17 @@ def test_feature_names_follow_the_output(tuner):
 @pytest.mark.parametrize("tuner", TUNERS, ids=lambda t: type(t).__name__)
 def test_output_is_sweepable_by_grid_search(tuner):
     X, y = data(n=80)
+    outputs = list(type(tuner)._outputs)
     pipe = make_pipeline(tuner.set_params(output="tuned"), LogisticRegression())
     step = pipe.steps[0][0]
     grid = GridSearchCV(
-        pipe, {f"{step}__output": ["tuned", "concat"], f"{step}__early_stopping": [False, True]},
-        cv=2,
+        pipe, {f"{step}__output": outputs, f"{step}__early_stopping": [False, True]}, cv=2,
     ).fit(X, y)  # fmt: skip
-    assert len(grid.cv_results_["params"]) == 4
-    assert grid.best_estimator_[0].transform(X).shape[1] == (
-        11 if grid.best_params_[f"{step}__output"] == "concat" else 6
+    assert len(grid.cv_results_["params"]) == 2 * len(outputs)
+    width = {"concat": 11, "tuned": 6, "residual": 5}
+    assert (
+        grid.best_estimator_[0].transform(X).shape[1]
+        == (width[grid.best_params_[f"{step}__output"]])
     )
 
 
@@ -77,8 +81,53 @@ def test_output_is_sweepable_by_grid_search(tuner):
 def test_bad_output_is_a_clear_error(tuner):
     X, y = data()
     with pytest.raises(ValueError, match="'output' parameter of .* must be a str among"):
-        tuner.set_params(output="residual").fit(X, y)
+        tuner.set_params(output="sum").fit(X, y)
     tuner.set_params(output="concat")
+
+
+def test_contrastive_tuner_has_no_residual_output():
+    X, y = data()
+    with pytest.raises(ValueError, match="'output' parameter of .* must be a str among"):
+        ContrastiveTuner(6, n_epochs=1, output="residual").fit(X, y)
+
+
+def test_residual_output_keeps_the_input_width_and_names():
+    X, y = data()
+    tuner = FeedForwardTuner(16, n_epochs=5, batch_size=16, random_state=0).fit(X, y)
+    assert tuner.output == "residual" and tuner.output_scale_ == 1.0
+    out = tuner.transform(X)
+    assert out.shape == (60, 5) and out.dtype == np.float32
+    assert not np.allclose(out, X)  # trained: the correction is not zero any more
+    assert tuner.get_feature_names_out().tolist() == [f"feedforwardtuner{i}" for i in range(5)]
+    # the classifier head reads the same embedding that transform returns
+    logits = tuner.module_.out(torch.as_tensor(out)).detach().numpy()
+    np.testing.assert_array_equal(tuner.classes_[logits.argmax(1)], tuner.predict(X))
+
+
+def test_residual_is_identity_plus_the_learned_correction():
+    X, y = data()
+    tuner = FeedForwardTuner(16, n_epochs=5, batch_size=16, random_state=0).fit(X, y)
+    m = tuner.module_
+    with torch.no_grad():
+        x = torch.as_tensor(X)
+        correction = m.back(torch.relu(m.hidden(x))).numpy()
+    np.testing.assert_allclose(tuner.transform(X), X + correction, rtol=1e-5, atol=1e-6)
+
+
+def test_switching_between_residual_and_other_outputs_needs_a_refit():
+    X, y = data()
+    tuner = FeedForwardTuner(6, n_epochs=2, batch_size=16, random_state=0).fit(X, y)
+    before = tuner.transform(X)
+    for other in ("tuned", "concat"):
+        with pytest.raises(ValueError, match="call fit again"):
+            tuner.set_params(output=other).transform(X)
+        with pytest.raises(ValueError, match="call fit again"):
+            tuner.get_feature_names_out()
+    tuner.set_params(output="residual")
+    np.testing.assert_array_equal(tuner.transform(X), before)  # the failed calls changed nothing
+    assert tuner.set_params(output="concat").fit(X, y).transform(X).shape == (60, 11)
+    with pytest.raises(ValueError, match="call fit again"):
+        tuner.set_params(output="residual").transform(X)
 
 
 def test_partial_fit_keeps_the_output_scale_current():
