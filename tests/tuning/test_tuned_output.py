@@ -63,7 +63,7 @@ def test_feature_names_follow_the_output(tuner):
 @pytest.mark.parametrize("tuner", TUNERS, ids=lambda t: type(t).__name__)
 def test_output_is_sweepable_by_grid_search(tuner):
     X, y = data(n=80)
-    outputs = list(type(tuner)._outputs)
+    outputs = sorted(type(tuner)._parameter_constraints["output"][0].options)
     pipe = make_pipeline(tuner.set_params(output="tuned"), LogisticRegression())
     step = pipe.steps[0][0]
     grid = GridSearchCV(
