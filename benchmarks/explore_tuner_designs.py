@@ -171,7 +171,10 @@ def run_designs(names: list[str], designs: list[str], seeds: list[int], encoder:
     return runs
 
 
-AUTO_CANDIDATES = ("lr", "ff128", "ff512", "ct")  # simplest first
+AUTO_CANDIDATES = ("lr", "ff128", "ff512", "ffres", "ct")  # simplest first
+# two grids: auto's before this study, and with the residual feed-forward tuner instead of
+# the 128-wide one (same cost)
+AUTO_GRIDS = {"old": ("lr", "ff128", "ff512", "ct"), "new": ("lr", "ff512", "ffres", "ct")}
 
 
 def _auto_candidate(name: str, seed: int) -> Any:
@@ -183,22 +186,31 @@ def _auto_candidate(name: str, seed: int) -> Any:
         return lr
     if name == "ct":
         return make_pipeline(_tuner("ct", seed), lr)
-    return make_pipeline(_tuner("ff", seed, hidden_dim=int(name[2:])), lr)
+    if name == "ffres":
+        return make_pipeline(_tuner("ff", seed, output="residual"), lr)
+    return make_pipeline(_tuner("ff", seed, hidden_dim=int(name[2:]), output="concat"), lr)
 
 
 def _pick(rule: str, cv: dict[str, np.ndarray]) -> str:
-    """The candidate a selection rule picks from per-fold CV scores (3 folds x 2 repeats)."""
+    """The candidate a rule (``<grid>:<rule>``) picks from per-fold CV scores.
+
+    The folds are 3 folds x 2 repeats; a rule ending in 3 uses the first repeat only.
+    """
+    grid, rule = rule.split(":")
     k = 3 if rule.endswith("3") else 6
-    s = {c: cv[c][:k] for c in AUTO_CANDIDATES}
-    best = max(AUTO_CANDIDATES, key=lambda c: s[c].mean())
+    cands = AUTO_GRIDS[grid]
+    s = {c: np.asarray(cv[c][:k]) for c in cands}
+    best = max(cands, key=lambda c: s[c].mean())
     if rule.startswith("argmax"):
         return best
     # one-standard-error rule: the simplest candidate within one SE of the best
     floor = s[best].mean() - s[best].std(ddof=1) / np.sqrt(k)
-    return next(c for c in AUTO_CANDIDATES if s[c].mean() >= floor)
+    return next(c for c in cands if s[c].mean() >= floor)
 
 
-AUTO_RULES = ("argmax3", "argmax6", "1se3", "1se6")
+AUTO_RULES = tuple(
+    f"{grid}:{rule}" for grid in AUTO_GRIDS for rule in ("argmax3", "argmax6", "1se3", "1se6")
+)
 
 
 def run_auto(names: list[str], seeds: list[int], encoder: Any) -> list:

@@ -28,6 +28,16 @@ NUMERIC_ESTIMATORS = [
         random_state=0,
         early_stopping=False,
     ),
+    # output="residual" builds a different network (input + a correction that starts at 0)
+    FeedForwardTuner(
+        hidden_dim=16,
+        n_epochs=40,
+        batch_size=64,
+        learning_rate=1e-2,
+        random_state=0,
+        early_stopping=False,
+        output="residual",
+    ),
     ContrastiveTuner(hidden_dim=8, n_epochs=5, batch_size=64, random_state=0, early_stopping=False),
     DifferentiableHead(n_epochs=40, batch_size=64, learning_rate=1e-1, random_state=0),
 ]

@@ -93,8 +93,9 @@ def test_contrastive_tuner_has_no_residual_output():
 
 def test_residual_output_keeps_the_input_width_and_names():
     X, y = data()
-    tuner = FeedForwardTuner(16, n_epochs=5, batch_size=16, random_state=0).fit(X, y)
-    assert tuner.output == "residual" and tuner.output_scale_ == 1.0
+    tuner = FeedForwardTuner(16, n_epochs=5, batch_size=16, random_state=0, output="residual")
+    tuner.fit(X, y)
+    assert tuner.output_scale_ == 1.0
     out = tuner.transform(X)
     assert out.shape == (60, 5) and out.dtype == np.float32
     assert not np.allclose(out, X)  # trained: the correction is not zero any more
@@ -106,8 +107,8 @@ def test_residual_output_keeps_the_input_width_and_names():
 
 def test_residual_is_identity_plus_the_learned_correction():
     X, y = data()
-    tuner = FeedForwardTuner(16, n_epochs=5, batch_size=16, random_state=0).fit(X, y)
-    m = tuner.module_
+    tuner = FeedForwardTuner(16, n_epochs=5, batch_size=16, random_state=0, output="residual")
+    m = tuner.fit(X, y).module_
     with torch.no_grad():
         x = torch.as_tensor(X)
         correction = m.back(torch.relu(m.hidden(x))).numpy()
@@ -116,8 +117,8 @@ def test_residual_is_identity_plus_the_learned_correction():
 
 def test_switching_between_residual_and_other_outputs_needs_a_refit():
     X, y = data()
-    tuner = FeedForwardTuner(6, n_epochs=2, batch_size=16, random_state=0).fit(X, y)
-    before = tuner.transform(X)
+    tuner = FeedForwardTuner(6, n_epochs=2, batch_size=16, random_state=0, output="residual")
+    before = tuner.fit(X, y).transform(X)
     for other in ("tuned", "concat"):
         with pytest.raises(ValueError, match="call fit again"):
             tuner.set_params(output=other).transform(X)
