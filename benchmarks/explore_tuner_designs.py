@@ -11,7 +11,7 @@ on a training part and scored on a validation part; the test splits are never re
   label, one binary task each, split three times (stratified 70/30, seeds 1, 2, 3).
 
 Designs (``--designs``; see ``DESIGNS``): ``ff`` / ``ct`` are the tuners at their defaults
-(``output="residual"`` / ``"concat"``); ``ff-concat`` is the feed-forward default before;
+(``output="concat"``); ``ff-residual`` is ``FeedForwardTuner(output="residual")``;
 ``-cv5`` cross-fits the tuner (5 stratified folds: the training rows get the output of a
 tuner that did not see them, as scikit-learn's ``TargetEncoder.fit_transform`` does; the
 validation rows get the tuner fitted on all rows); ``ffproba-cv5`` stacks the feed-forward
@@ -44,10 +44,9 @@ CACHE = os.environ.get("EMBKIT_EXPLORE_CACHE", str(ROOT / ".cache" / "bench-embe
 
 DESIGNS: dict[str, dict[str, Any]] = {
     "lr": {"kind": "lr"},
-    "ff": {"kind": "ff"},  # the defaults (output="residual")
+    "ff": {"kind": "ff"},  # the defaults (output="concat")
     "ct": {"kind": "ct"},  # the defaults (output="concat")
-    # the feed-forward variants below were measured with output="concat" (the default then)
-    "ff-concat": {"kind": "ff", "output": "concat"},
+    "ff-residual": {"kind": "ff", "output": "residual"},
     "ff-cv5": {"kind": "ff", "output": "concat", "cv": 5},
     "ff-cv3": {"kind": "ff", "output": "concat", "cv": 3},
     "ct-cv5": {"kind": "ct", "cv": 5},
