@@ -96,6 +96,23 @@ def test_auto_search_reports_its_choice():
     assert f"{search.best_score_:.3f}" in text
 
 
+def test_auto_search_scores_candidates_on_repeated_folds():
+    """3 folds x 2 repeats by default: every candidate gets the mean of 6 fold scores, and
+    the second repeat draws different folds than the first."""
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(60, 4)).astype(np.float32)
+    y = np.repeat(["a", "b"], 30)
+    X[y == "a", 0] += 2.0
+    search = auto_search(random_state=0)
+    folds = [test for _, test in search.cv.split(X, y)]
+    assert len(folds) == 6
+    assert {frozenset(f) for f in folds[:3]} != {frozenset(f) for f in folds[3:]}
+    search.fit(X, y)
+    scores = np.column_stack([search.cv_results_[f"split{i}_test_score"] for i in range(6)])
+    np.testing.assert_allclose(scores.mean(axis=1), search.cv_results_["mean_test_score"])
+    assert auto_search(random_state=0, cv=2, n_repeats=1).cv.get_n_splits() == 2
+
+
 def test_opt_in_pipelines_are_registered_but_not_compared_by_default():
     for name in ("finetune", "static", "setfit"):
         spec = get_pipeline_spec(name)
