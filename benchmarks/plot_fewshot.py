@@ -1,0 +1,126 @@
+"""Accuracy against fit time of the few-shot benchmark: one panel per data set and N.
+
+One line per system (SetFit, embkit) through its budgets, ordered by median fit time; a
+point is the median over seeds of both accuracy and fit time, with the seeds' accuracy range
+as an error bar. SetFit at its defaults and embkit at its defaults are marked.
+
+    python -m benchmarks.plot_fewshot benchmarks/results/fewshot_budgets.json \
+        docs/img/fewshot_speed.png
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+import sys
+from pathlib import Path
+from typing import Any
+
+SYSTEMS = {"setfit": ("SetFit 1.2.0", "tab:orange"), "embkit": ("embkit", "tab:blue")}
+
+
+def curve_points(runs: list[dict[str, Any]], dataset: str, n: int, system: str) -> list[dict]:
+    """Median fit time and accuracy (and accuracy range) of each budget of one system.
+
+    >>> runs = [
+    ...     {"dataset": "d", "n_per_class": 8, "contender": c, "fit_s": t, "accuracy": a}
+    ...     for c, t, a in [("setfit default", 4.0, 0.6), ("setfit default", 6.0, 0.8),
+    ...                     ("setfit ni=5", 2.0, 0.5), ("embkit default", 1.0, 0.7)]
+    ... ]
+    >>> [(p["label"], p["fit_s"], p["accuracy"]) for p in curve_points(runs, "d", 8, "setfit")]
+    [('setfit ni=5', 2.0, 0.5), ('setfit default', 5.0, 0.7)]
+    """
+    group = [
+        r
+        for r in runs
+        if r["dataset"] == dataset and r["n_per_class"] == n and r["contender"].split()[0] == system
+    ]
+    points = []
+    for label in dict.fromkeys(r["contender"] for r in group):
+        mine = [r for r in group if r["contender"] == label]
+        accs = [r["accuracy"] for r in mine]
+        points.append(
+            {
+                "label": label,
+                "fit_s": statistics.median(r["fit_s"] for r in mine),
+                "accuracy": statistics.median(accs),
+                "low": min(accs),
+                "high": max(accs),
+                "default": label.endswith(" default"),
+            }
+        )
+    return sorted(points, key=lambda p: p["fit_s"])
+
+
+def plot_runs(runs: list[dict[str, Any]], path: str | Path) -> Path:
+    """Draw the panels to ``path`` (PNG) and return it."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    cells = sorted({(r["dataset"], r["n_per_class"]) for r in runs})
+    cols = min(2, len(cells))
+    rows = -(-len(cells) // cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(6 * cols, 4.2 * rows), squeeze=False)
+    for ax, (dataset, n) in zip(axes.flat, cells, strict=False):
+        for system, (name, colour) in SYSTEMS.items():
+            points = curve_points(runs, dataset, n, system)
+            if not points:
+                continue
+            x = [p["fit_s"] for p in points]
+            y = [p["accuracy"] for p in points]
+            err = [
+                [p["accuracy"] - p["low"] for p in points],
+                [p["high"] - p["accuracy"] for p in points],
+            ]
+            ax.errorbar(x, y, yerr=err, color=colour, marker="o", capsize=3, label=name, alpha=0.9)
+            for p in points:
+                if p["default"]:
+                    ax.scatter(
+                        p["fit_s"],
+                        p["accuracy"],
+                        s=220,
+                        marker="*",
+                        color=colour,
+                        edgecolor="black",
+                        zorder=5,
+                        label=f"{name} defaults",
+                    )
+                short = p["label"].split(" ", 1)[1]
+                ax.annotate(
+                    short,
+                    (p["fit_s"], p["accuracy"]),
+                    textcoords="offset points",
+                    xytext=(4, -11),
+                    fontsize=7,
+                    color=colour,
+                )
+        ax.set_xscale("log")
+        ax.set_title(f"{dataset}, N={n} per class")
+        ax.set_xlabel("fit time, s (median of seeds, log scale)")
+        ax.set_ylabel("test accuracy (median; bars: seed range)")
+        ax.grid(True, alpha=0.3)
+        ax.legend(fontsize=8, loc="lower right")
+    for ax in list(axes.flat)[len(cells) :]:
+        ax.axis("off")
+    fig.tight_layout()
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+def main(argv: list[str] | None = None) -> Path:
+    args = sys.argv[1:] if argv is None else list(argv)
+    if len(args) != 2:
+        raise SystemExit("usage: python -m benchmarks.plot_fewshot RESULTS.json OUT.png")
+    runs = json.loads(Path(args[0]).read_text())["runs"]
+    out = plot_runs(runs, args[1])
+    print(out)
+    return out
+
+
+if __name__ == "__main__":
+    main()
