@@ -1,0 +1,93 @@
+"""The few-shot benchmark's bookkeeping: budgets, jobs, the summary table and the plot.
+
+Nothing here trains a model; the benchmark itself runs under ``benchmarks/``.
+"""
+
+from __future__ import annotations
+
+import doctest
+
+import pytest
+
+from benchmarks import bench_fewshot, plot_fewshot
+from benchmarks.bench_fewshot import make_jobs, parse_config, setfit_budget, summarise
+
+
+def _run(contender, seed, fit_s, accuracy, dataset="sst2", n=8):
+    return {
+        "dataset": dataset,
+        "n_per_class": n,
+        "seed": seed,
+        "contender": contender,
+        "fit_s": fit_s,
+        "fit_cpu_s": 1.5 * fit_s if contender.startswith("setfit") else 2 * fit_s,
+        "accuracy": accuracy,
+        "most_frequent": 0.5,
+    }
+
+
+RUNS = [
+    _run("setfit default", 0, 10.0, 0.60),
+    _run("setfit default", 1, 14.0, 0.70),
+    _run("setfit default", 2, 12.0, 0.66),
+    _run("setfit ni=5", 0, 20.0, 0.62),
+    _run("setfit ni=5", 1, 22.0, 0.64),
+    _run("setfit ni=5", 2, 21.0, 0.63),
+    _run("embkit default", 0, 6.0, 0.70),
+    _run("embkit default", 1, 9.0, 0.68),
+    _run("embkit default", 2, 8.0, 0.72),
+]
+
+
+@pytest.mark.parametrize("module", [bench_fewshot, plot_fewshot])
+def test_docstring_examples(module):
+    assert doctest.testmod(module).failed == 0
+
+
+def test_setfit_budgets_and_jobs():
+    assert setfit_budget("default") is None and setfit_budget("10") == 10
+    with pytest.raises(ValueError, match="num_iterations >= 1"):
+        setfit_budget("0")
+    with pytest.raises(ValueError):
+        setfit_budget("many")
+    jobs = make_jobs(["setfit", "embkit-setfit", "frozen-lr"], ["default", "20"], ["default", "10"])
+    assert jobs == [
+        ("setfit default", "setfit", None),
+        ("setfit ni=20", "setfit", 20),
+        ("embkit default", "embkit-setfit", "default"),
+        ("embkit 10", "embkit-setfit", "10"),
+        ("frozen-lr", "frozen-lr", None),
+    ]
+    with pytest.raises(ValueError):  # a bad embkit setting is refused before any run
+        make_jobs(["embkit-setfit"], [], ["ten"])
+
+
+def test_parse_config_keeps_unnamed_parts_at_the_defaults():
+    assert parse_config("default") == {}
+    assert parse_config("20:1e-4") == {"n_pairs_per_example": 20, "learning_rate": 1e-4}
+    assert parse_config("40:5e-5:in_batch:1:auto")["batch_size"] == "auto"
+
+
+def test_summary_gives_medians_spread_and_the_ratio_to_setfit_defaults():
+    rows = {r["contender"]: r for r in summarise(RUNS)}
+    assert rows["setfit default"]["accuracy median"] == "0.660"
+    assert rows["setfit default"]["min-max"] == "0.600-0.700"
+    assert rows["setfit default"]["fit s (median)"] == "12.0"
+    assert rows["setfit default"]["fit / SetFit default"] == "1.00"
+    assert rows["setfit ni=5"]["fit / SetFit default"] == "1.75"  # 21 / 12
+    assert rows["embkit default"]["fit / SetFit default"] == "0.67"  # 8 / 12
+    assert rows["embkit default"]["accuracy median"] == "0.700"
+    assert rows["embkit default"]["CPU / SetFit default"] == "0.89"  # 16 / 18
+    without_defaults = [r for r in RUNS if r["contender"] != "setfit default"]
+    rows = {r["contender"]: r for r in summarise(without_defaults)}
+    assert rows["embkit default"]["fit / SetFit default"] == "0.38"  # 8 / 21
+
+
+def test_curve_points_and_plot(tmp_path):
+    points = plot_fewshot.curve_points(RUNS, "sst2", 8, "setfit")
+    assert [p["label"] for p in points] == ["setfit default", "setfit ni=5"]  # by fit time
+    assert points[0]["default"] and (points[0]["low"], points[0]["high"]) == (0.60, 0.70)
+    assert plot_fewshot.curve_points(RUNS, "emotion", 8, "setfit") == []
+    runs = RUNS + [_run(r["contender"], r["seed"], r["fit_s"], r["accuracy"], n=64) for r in RUNS]
+    out = plot_fewshot.plot_runs(runs, tmp_path / "img" / "speed.png")
+    assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and out.stat().st_size > 10_000
