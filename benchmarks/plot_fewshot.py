@@ -4,8 +4,11 @@ One line per system (SetFit, embkit) through its budgets, ordered by median fit 
 point is the median over seeds of both accuracy and fit time, with the seeds' accuracy range
 as an error bar. SetFit at its defaults and embkit at its defaults are marked.
 
-    python -m benchmarks.plot_fewshot benchmarks/results/fewshot_budgets.json \
-        docs/img/fewshot_speed.png
+    python -m benchmarks.plot_fewshot docs/img/fewshot_speed.png \
+        benchmarks/results/fewshot_budgets_sst2.json benchmarks/results/fewshot_budgets_emotion.json
+
+draws the runs of one or several result files of ``benchmarks.bench_fewshot`` and prints
+their summary table (``bench_fewshot --plot`` draws the runs of that one run).
 """
 
 from __future__ import annotations
@@ -114,10 +117,14 @@ def plot_runs(runs: list[dict[str, Any]], path: str | Path) -> Path:
 
 def main(argv: list[str] | None = None) -> Path:
     args = sys.argv[1:] if argv is None else list(argv)
-    if len(args) != 2:
-        raise SystemExit("usage: python -m benchmarks.plot_fewshot RESULTS.json OUT.png")
-    runs = json.loads(Path(args[0]).read_text())["runs"]
-    out = plot_runs(runs, args[1])
+    if len(args) < 2:
+        raise SystemExit("usage: python -m benchmarks.plot_fewshot OUT.png RESULTS.json [...]")
+    from benchmarks._common import markdown_table
+    from benchmarks.bench_fewshot import summarise
+
+    runs = [run for name in args[1:] for run in json.loads(Path(name).read_text())["runs"]]
+    print(markdown_table(summarise(runs)))
+    out = plot_runs(runs, args[0])
     print(out)
     return out
 

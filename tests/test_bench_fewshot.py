@@ -91,3 +91,18 @@ def test_curve_points_and_plot(tmp_path):
     runs = RUNS + [_run(r["contender"], r["seed"], r["fit_s"], r["accuracy"], n=64) for r in RUNS]
     out = plot_fewshot.plot_runs(runs, tmp_path / "img" / "speed.png")
     assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and out.stat().st_size > 10_000
+
+
+def test_plot_main_merges_result_files(tmp_path, capsys):
+    import json
+
+    first, second = tmp_path / "a.json", tmp_path / "b.json"
+    first.write_text(json.dumps({"runs": RUNS}))
+    emotion = [_run(r["contender"], r["seed"], r["fit_s"], r["accuracy"], "emotion") for r in RUNS]
+    second.write_text(json.dumps({"runs": emotion}))
+    out = plot_fewshot.main([str(tmp_path / "both.png"), str(first), str(second)])
+    table = capsys.readouterr().out
+    assert out.exists() and "| emotion | 8 | embkit default |" in table
+    assert "| sst2 | 8 | setfit default |" in table
+    with pytest.raises(SystemExit, match="usage"):
+        plot_fewshot.main([str(tmp_path / "x.png")])
