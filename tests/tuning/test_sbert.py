@@ -378,3 +378,99 @@ def test_tuner_auto_batch_size_is_resolved_on_each_partial_fit_call():
     ):
         tuner.partial_fit(TEXTS, LABELS)
     assert tuner.learner_ is learner and learner.batch_size == 16 and learner.t_ == steps
+
+
+class _Stop(Exception):
+    """Raised by the spy below once it has counted the pairs (no training needed)."""
+
+
+def _pairs_sampled(monkeypatch, method, call):
+    """Number of pairs each ``SbertLearner.<method>`` call receives from the tuner."""
+    from embkit.tuning import sbert
+
+    seen = []
+
+    def spy(self, texts1, texts2, y):
+        seen.append(len(y))
+        raise _Stop
+
+    monkeypatch.setattr(sbert.SbertLearner, method, spy)
+    with pytest.raises(_Stop):
+        call()
+    return seen[-1]
+
+
+def test_tuner_auto_pairs_per_example_follows_examples_per_class(monkeypatch):
+    # 4 examples per class: 16 pairs each; 32 per class: 40 pairs each
+    assert SbertTuner().n_pairs_per_example == "auto"
+    auto = _tuner(n_pairs_per_example="auto")
+    assert _pairs_sampled(monkeypatch, "fit", lambda: auto.fit(TEXTS, LABELS)) == 8 * 16
+    many = lambda: auto.fit(TEXTS * 8, LABELS * 8)  # noqa: E731
+    assert _pairs_sampled(monkeypatch, "fit", many) == 64 * 40
+    fixed = _tuner(n_pairs_per_example=6)
+    assert _pairs_sampled(monkeypatch, "fit", lambda: fixed.fit(TEXTS * 8, LABELS * 8)) == 64 * 6
+    assert not hasattr(auto, "learner_")  # the failed calls left it unfitted
+    with pytest.raises(ValueError, match=r"'n_pairs_per_example' parameter of SbertTuner must be"):
+        _tuner(n_pairs_per_example="lots").fit(TEXTS, LABELS)
+    with pytest.raises(ValueError, match=r"'n_pairs_per_example' parameter .* range \[1, inf\)"):
+        _tuner(n_pairs_per_example=0).fit(TEXTS, LABELS)
+
+
+def test_tuner_auto_pairs_per_example_is_resolved_on_each_partial_fit_call(monkeypatch):
+    tuner = _tuner(n_pairs_per_example="auto")
+    few = lambda: tuner.partial_fit(TEXTS, LABELS, classes=["neg", "pos"])  # noqa: E731
+    assert _pairs_sampled(monkeypatch, "partial_fit", few) == 8 * 16
+    many = lambda: tuner.partial_fit(TEXTS * 8, LABELS * 8, classes=["neg", "pos"])  # noqa: E731
+    assert _pairs_sampled(monkeypatch, "partial_fit", many) == 64 * 40
+
+
+def test_tuner_defaults_train_fewer_steps_on_a_few_examples():
+    # the defaults on 4 examples per class: 16 pairs each, 32 a step -> 8 * 16 / 32 = 4 steps
+    tuner = SbertTuner(max_length=16, random_state=0, device="cpu").fit(TEXTS, LABELS)
+    learner = tuner.learner_
+    assert learner.batch_size == 32 and learner.t_ == 4 and learner.learning_rate == 1e-4
+
+
+def test_tuner_auto_learning_rate_follows_examples_per_class(monkeypatch):
+    from embkit.tuning import sbert
+
+    rates = []
+
+    def spy(self, texts1, texts2, y):
+        rates.append(self.learning_rate)
+        raise _Stop
+
+    monkeypatch.setattr(sbert.SbertLearner, "fit", spy)
+    for texts, labels in ((TEXTS, LABELS), (TEXTS * 8, LABELS * 8)):
+        with pytest.raises(_Stop):
+            _tuner(learning_rate="auto").fit(texts, labels)
+    with pytest.raises(_Stop):
+        _tuner(learning_rate=3e-5).fit(TEXTS, LABELS)
+    assert rates == [1e-4, 5e-5, 3e-5]
+    assert SbertTuner().learning_rate == "auto"
+    with pytest.raises(ValueError, match=r"'learning_rate' parameter of SbertTuner must be a str"):
+        _tuner(learning_rate="fast").fit(TEXTS, LABELS)
+    with pytest.raises(ValueError, match=r"'learning_rate' parameter of SbertTuner must be"):
+        _tuner(learning_rate=-1.0).fit(TEXTS, LABELS)
+
+
+def test_tuner_auto_learning_rate_is_set_on_each_partial_fit_call_and_undone_on_failure(
+    monkeypatch,
+):
+    from embkit.tuning import sbert
+
+    tuner = _tuner(learning_rate="auto", n_pairs_per_example=1, max_length=16)
+    tuner.partial_fit(TEXTS, LABELS, classes=["neg", "pos"])
+    assert tuner.learner_.learning_rate == 1e-4
+    tuner.partial_fit(TEXTS * 4, LABELS * 4)
+    assert tuner.learner_.learning_rate == 5e-5
+    learner, steps = tuner.learner_, tuner.learner_.t_
+
+    def fail(self, texts1, texts2, y):
+        assert self.learning_rate == 1e-4  # swapped in for this call's 4 examples per class
+        raise _Stop
+
+    monkeypatch.setattr(sbert.SbertLearner, "partial_fit", fail)
+    with pytest.raises(_Stop):
+        tuner.partial_fit(TEXTS, LABELS)
+    assert tuner.learner_ is learner and learner.learning_rate == 5e-5 and learner.t_ == steps
