@@ -1,8 +1,10 @@
 """Accuracy against fit time of the few-shot benchmark: one panel per data set and N.
 
-One line per system (SetFit, embkit) through its budgets, ordered by median fit time; a
-point is the median over seeds of both accuracy and fit time, with the seeds' accuracy range
-as an error bar. SetFit at its defaults and embkit at its defaults are marked.
+One line per system (SetFit, embkit) through its pair budgets, ordered by median fit time;
+a point is the median over seeds of both accuracy and fit time, with the seeds' accuracy
+range as an error bar. SetFit at its defaults and embkit at its defaults are marked with a
+star; settings that change more than the budget (labels with a colon, e.g. ``embkit
+40:5e-5``) are open squares off the line.
 
     python -m benchmarks.plot_fewshot docs/img/fewshot_speed.png \
         benchmarks/results/fewshot_budgets_sst2.json benchmarks/results/fewshot_budgets_emotion.json
@@ -69,15 +71,27 @@ def plot_runs(runs: list[dict[str, Any]], path: str | Path) -> Path:
     for ax, (dataset, n) in zip(axes.flat, cells, strict=False):
         for system, (name, colour) in SYSTEMS.items():
             points = curve_points(runs, dataset, n, system)
-            if not points:
-                continue
-            x = [p["fit_s"] for p in points]
-            y = [p["accuracy"] for p in points]
-            err = [
-                [p["accuracy"] - p["low"] for p in points],
-                [p["high"] - p["accuracy"] for p in points],
-            ]
-            ax.errorbar(x, y, yerr=err, color=colour, marker="o", capsize=3, label=name, alpha=0.9)
+            # settings beyond the pair budget (e.g. "embkit 40:5e-5") stand apart from the line
+            line = [p for p in points if ":" not in p["label"]]
+            apart = [p for p in points if ":" in p["label"]]
+            for group, style in ((line, "-"), (apart, "none")):
+                if not group:
+                    continue
+                ax.errorbar(
+                    [p["fit_s"] for p in group],
+                    [p["accuracy"] for p in group],
+                    yerr=[
+                        [p["accuracy"] - p["low"] for p in group],
+                        [p["high"] - p["accuracy"] for p in group],
+                    ],
+                    color=colour,
+                    linestyle=style,
+                    marker="o" if style == "-" else "s",
+                    mfc=colour if style == "-" else "white",
+                    capsize=3,
+                    alpha=0.9,
+                    label=name if style == "-" else f"{name}, other settings",
+                )
             for p in points:
                 if p["default"]:
                     ax.scatter(
@@ -90,12 +104,11 @@ def plot_runs(runs: list[dict[str, Any]], path: str | Path) -> Path:
                         zorder=5,
                         label=f"{name} defaults",
                     )
-                short = p["label"].split(" ", 1)[1]
                 ax.annotate(
-                    short,
+                    p["label"].split(" ", 1)[1],
                     (p["fit_s"], p["accuracy"]),
                     textcoords="offset points",
-                    xytext=(4, -11),
+                    xytext=(5, 4),
                     fontsize=7,
                     color=colour,
                 )
@@ -104,7 +117,7 @@ def plot_runs(runs: list[dict[str, Any]], path: str | Path) -> Path:
         ax.set_xlabel("fit time, s (median of seeds, log scale)")
         ax.set_ylabel("test accuracy (median; bars: seed range)")
         ax.grid(True, alpha=0.3)
-        ax.legend(fontsize=8, loc="lower right")
+        ax.legend(fontsize=7, loc="best")
     for ax in list(axes.flat)[len(cells) :]:
         ax.axis("off")
     fig.tight_layout()
