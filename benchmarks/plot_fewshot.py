@@ -113,6 +113,10 @@ def plot_runs(runs: list[dict[str, Any]], path: str | Path) -> Path:
                     color=colour,
                 )
         ax.set_xscale("log")
+        low, high = ax.get_xlim()
+        ticks = [t for t in (1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000) if low <= t <= high]
+        ax.minorticks_off()
+        ax.set_xticks(ticks, [f"{t:g}" for t in ticks])
         ax.set_title(f"{dataset}, N={n} per class")
         ax.set_xlabel("fit time, s (median of seeds, log scale)")
         ax.set_ylabel("test accuracy (median; bars: seed range)")
