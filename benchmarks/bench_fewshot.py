@@ -23,8 +23,10 @@ Run from the project root (needs ../shared/data and ``make bench-venv``)::
     .bench-venv/bin/python -m benchmarks.bench_fewshot --datasets sst2 --n 8 --seeds 0 1 2 \
         --setfit-iterations default --embkit default 20 --plot docs/img/fewshot_speed.png
 
-By default three seeds (0-2): one draw of examples can move accuracy by up to 0.1 at N=8
-and 0.04 at N=64, so three seeds cannot tell apart medians closer than about 0.02.
+By default three seeds (0-2), N = 8 and 64, both data sets and every budget. That grid is
+long: SetFit's defaults alone take 7,680 steps per seed on emotion with N=64 (hours on two
+cores). One draw of examples can move accuracy by up to 0.1 at N=8 and 0.04 at N=64, so
+three seeds cannot tell apart medians closer than about 0.02.
 
 Choose settings on the validation split (``--split validation``), not on the test split that
 the report gives.
@@ -302,7 +304,7 @@ def main(argv: list[str] | None = None) -> list[dict[str, Any]]:
     parser.add_argument(
         "--embkit",
         nargs="+",
-        default=["default", "10", "20", "40", "80"],
+        default=["default", "8", "24", "40", "80"],
         help="SbertTuner settings, one run each: 'default' (SbertTuner's defaults) or "
         "PAIRS[:LR[:SAMPLING[:N_NEG[:BATCH]]]] (n_pairs_per_example, learning_rate, "
         "sampling, n_neg, batch_size; parts left out keep the tuner's defaults)",
@@ -313,7 +315,13 @@ def main(argv: list[str] | None = None) -> list[dict[str, Any]]:
         choices=["test", "validation"],
         help="split to score on: 'validation' for choosing settings, 'test' for the report",
     )
-    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=2,
+        help="torch threads; 1 on a machine shared with other jobs, where two threads mostly "
+        "measure waits between them (docs/benchmarks.md)",
+    )
     parser.add_argument("--name", default="fewshot")
     parser.add_argument("--plot", default=None, help="write the accuracy-time plot (PNG) here")
     args = parser.parse_args(argv)
