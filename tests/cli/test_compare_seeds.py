@@ -97,13 +97,14 @@ def test_auto_search_reports_its_choice():
 
 
 def test_auto_search_scores_candidates_on_repeated_folds():
-    """3 folds x 2 repeats by default: every candidate gets the mean of 6 fold scores, and
-    the second repeat draws different folds than the first."""
+    """3 folds by default; with n_repeats=2 every candidate gets the mean of 6 fold scores,
+    and the second repeat draws different folds than the first."""
     rng = np.random.default_rng(0)
     X = rng.normal(size=(60, 4)).astype(np.float32)
     y = np.repeat(["a", "b"], 30)
     X[y == "a", 0] += 2.0
-    search = auto_search(random_state=0)
+    assert auto_search(random_state=0).cv.get_n_splits() == 3
+    search = auto_search(random_state=0, n_repeats=2)
     folds = [test for _, test in search.cv.split(X, y)]
     assert len(folds) == 6
     assert {frozenset(f) for f in folds[:3]} != {frozenset(f) for f in folds[3:]}
