@@ -7,7 +7,7 @@ computed once per data set, one after the other on the same vectors:
 * plain embeddings + ``LogisticRegression(max_iter=3000)`` (the baseline, deterministic);
 * ``FeedForwardTuner()`` at its defaults + the same logistic regression;
 * ``ContrastiveTuner()`` at its defaults + the same logistic regression;
-* ``auto`` (``embkit.cli.auto.auto_search``: 3-fold x 2 CV on the training split among lr,
+* ``auto`` (``embkit.cli.auto.auto_search``: 3-fold CV on the training split among lr,
   feedforward with output "concat" or "residual" and contrastive, then refitted).
 
 Test accuracy and macro F1, mean and standard deviation over seeds 0..N-1, and the
