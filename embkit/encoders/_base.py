@@ -1,19 +1,9 @@
 """The private base of the text encoders: validation, fitted state, cache, pickling.
 
-A subclass says how to load its model and how to embed a list of texts; the base does the
-rest the same way for every encoder:
-
-* ``fit`` validates the parameters and the texts, resolves ``device="auto"``, loads the
-  shared model (see :mod:`embkit._core.models`) and records ``device_``, ``embedding_dim_``
-  and ``_n_features_out``. It learns nothing from the texts, so it is cheap and idempotent.
-* ``transform`` embeds each distinct text once, reads and fills the embedding cache,
-  shows a progress bar when many texts reach the model, and returns float32 ``(n, dim)``.
-  An empty sequence gives a ``(0, dim)`` array.
-* The loaded model lives in the process-wide registry, never on the estimator: pickles
-  and clones hold the model's name only, and reload it from the registry on first use.
-
-Subclass hooks: ``_check_params``, ``_load``, ``_dim``, ``_encode``, ``_cache_settings``,
-``_resolve_device``.
+A subclass says how to load its model (``_load``, ``_dim``) and embed texts (``_encode``).
+The base validates, embeds each distinct text once through the cache, warns on truncation,
+and keeps the loaded model in the process-wide registry (:mod:`embkit._core.models`), never
+on the estimator: pickles and clones hold the model's name only.
 """
 
 from __future__ import annotations
@@ -65,7 +55,6 @@ def artifact_dir(kind: str) -> Path:
 class TextEncoderBase(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
     """What SentenceEncoder and TransformerEncoder share (see the module docstring)."""
 
-    # A name for what produces the vectors; part of every cache key.
     _cache_kind = "base"
     _parameter_constraints: dict = {
         "batch_size": [POSITIVE_INT],
@@ -93,16 +82,16 @@ class TextEncoderBase(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
     def _normalize_output(self) -> bool:
         return False
 
+    def _fitted_extra(self, device: Any) -> dict[str, Any]:
+        """More fitted attributes, set by ``fit`` with the others."""
+        return {}
+
     def _resolve_device(self) -> Any:
         """The device ``fit`` records in ``device_`` (``device="auto"`` resolved)."""
         return resolve_device(self.device)
 
     def _window(self, loaded: Any) -> tuple[Any, int] | None:
-        """``(tokenizer, max_tokens)`` beyond which the model truncates, or ``None``.
-
-        The default reads a sentence-transformers model's ``tokenizer`` and
-        ``max_seq_length``.
-        """
+        """``(tokenizer, max_tokens)`` beyond which the model truncates (sentence-transformers)."""
         tokenizer = getattr(loaded, "tokenizer", None)
         limit = getattr(loaded, "max_seq_length", None)
         return (tokenizer, int(limit)) if tokenizer is not None and limit else None
@@ -146,9 +135,11 @@ class TextEncoderBase(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         # checked first, changed last: a failing fit leaves a fitted encoder as it was
         device = self._resolve_device()
         dim = int(self._dim(self._loaded(device)))
+        extra = self._fitted_extra(device)
         self.device_ = device
         self.embedding_dim_ = dim
         self._n_features_out = dim
+        self.__dict__.update(extra)
         return self
 
     def transform(self, X: Any) -> np.ndarray:
@@ -168,23 +159,13 @@ class TextEncoderBase(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
 
     # -- implementation ---------------------------------------------------------------------
     def _loaded(self, device: Any = None) -> Any:
-        """The model for the current ``model`` parameter, from the process-wide registry.
-
-        It is never stored on the estimator, so pickles and clones cannot carry it, an
-        unpickled encoder reloads it by name on first use, and the vectors always come
-        from the model the cache namespace names.
-        """
+        """The model for the current parameters, from the process-wide registry."""
         if device is None:
             device = loadable_device(self.device_)
         return self._load(device)
 
     def _cache_namespace(self) -> str:
-        """The cache namespace of this encoder: model identity and vector-changing settings.
-
-        Returns
-        -------
-        str
-        """
+        """The cache namespace: model identity and the settings that change the vectors."""
         settings = {
             "kind": self._cache_kind,
             "model": model_identity(self.model),
@@ -239,8 +220,8 @@ class TextEncoderBase(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
     def _warn_truncation(self, loaded: Any, texts: list[str]) -> None:
         """Warn (once per process, model and window) when texts exceed the model's window.
 
-        Only texts whose UTF-8 length could exceed the window are tokenised again (a token
-        covers at least one byte), so ordinary short texts cost nothing.
+        Only texts whose UTF-8 length could exceed it are tokenised (a token covers a byte
+        or more), so short texts cost nothing.
         """
         window = self._window(loaded)
         if window is None:

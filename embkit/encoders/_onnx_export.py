@@ -1,7 +1,9 @@
 """Exporting models to ONNX and keeping the exports: the machinery behind ``backend="onnx"``.
 
-:func:`export_folder` returns an intact export folder, building it when absent or damaged
-(see :mod:`embkit.encoders.onnx` for the recipe and the folder's guarantees).
+:func:`export_folder` returns an intact export folder, building it when absent or damaged:
+one folder per hash of the source weights, kind, int8 and versions, built in a temporary
+folder renamed into place under a lock file, with a manifest of every file's size and hash
+written last.
 """
 
 from __future__ import annotations
@@ -41,55 +43,41 @@ class ExportDamagedWarning(UserWarning):
 
 
 # -- exporting ------------------------------------------------------------------------------
-def _export_graph(module: Any, inputs: dict[str, Any], path: Path, output_axes: dict) -> None:
-    """Trace ``module(**inputs)`` to ONNX at ``path`` with dynamic batch and sequence axes."""
+def _export_graph(
+    module: Any, forward: Any, example: Any, folder: Path, output_axes: dict
+) -> list[str]:
+    """Trace ``forward(module, features)`` to ONNX with dynamic batch and sequence axes.
+
+    Returns the input names (those of ``example`` a BERT-like model takes).
+    """
     import torch
 
-    names = list(inputs)
+    names = [k for k in ("input_ids", "attention_mask", "token_type_ids") if k in example]
+
+    class Graph(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.inner = module
+
+        def forward(self, *tensors: Any) -> Any:
+            return forward(self.inner, dict(zip(names, tensors, strict=True)))
+
     axes = {name: {0: "batch", 1: "sequence"} for name in names}
     with warnings.catch_warnings(), torch.no_grad():
-        # The TorchScript exporter is deprecated in torch >= 2.9 and warns while tracing
-        # transformers' shape checks (constant for this graph); both are expected here.
+        # the TorchScript exporter is deprecated (torch >= 2.9) and the tracer warns about
+        # transformers' shape checks, constant for this graph: both expected
         warnings.simplefilter("ignore")
         torch.onnx.export(
-            module.eval(),
-            tuple(inputs[n] for n in names),
-            str(path),
+            Graph().eval(),
+            tuple(example[n] for n in names),
+            str(folder / _GRAPH),
             dynamo=False,
             input_names=names,
             output_names=["output"],
             dynamic_axes={**axes, "output": output_axes},
             opset_version=_OPSET,
         )
-
-
-def _sentence_graph(st: Any, names: list[str]) -> Any:
-    """The sentence-transformers forward pass from token tensors to sentence vectors."""
-    import torch
-
-    class Graph(torch.nn.Module):
-        def __init__(self) -> None:
-            super().__init__()
-            self.st = st
-
-        def forward(self, *tensors: Any) -> Any:
-            return self.st(dict(zip(names, tensors, strict=True)))["sentence_embedding"]
-
-    return Graph()
-
-
-def _hidden_graph(net: Any, names: list[str]) -> Any:
-    import torch
-
-    class Graph(torch.nn.Module):
-        def __init__(self) -> None:
-            super().__init__()
-            self.net = net
-
-        def forward(self, *tensors: Any) -> Any:
-            return self.net(**dict(zip(names, tensors, strict=True))).last_hidden_state
-
-    return Graph()
+    return names
 
 
 def _export_sentence(model: Any, folder: Path) -> dict[str, Any]:
@@ -102,10 +90,9 @@ def _export_sentence(model: Any, folder: Path) -> dict[str, Any]:
             f"backend='onnx' exports sentence-transformers models whose first module is a "
             f"text Transformer; {model!r} starts with {type(first).__name__}"
         )
-    example = st.preprocess(_EXAMPLE)
-    names = [k for k in ("input_ids", "attention_mask", "token_type_ids") if k in example]
-    inputs = {n: example[n] for n in names}
-    _export_graph(_sentence_graph(st, names), inputs, folder / _GRAPH, {0: "batch"})
+    names = _export_graph(
+        st, lambda m, f: m(f)["sentence_embedding"], st.preprocess(_EXAMPLE), folder, {0: "batch"}
+    )
     st.tokenizer.save_pretrained(str(folder / _TOKENIZER))
     get_dim = getattr(st, "get_embedding_dimension", None) or st.get_sentence_embedding_dimension
     return {"inputs": names, "dim": int(get_dim()), "max_seq_length": st.max_seq_length}
@@ -114,9 +101,9 @@ def _export_sentence(model: Any, folder: Path) -> dict[str, Any]:
 def _export_hidden(model: Any, folder: Path) -> dict[str, Any]:
     tokenizer, net = load_hf_model(model, "cpu")
     example = tokenizer(_EXAMPLE, padding=True, return_tensors="pt")
-    names = [k for k in ("input_ids", "attention_mask", "token_type_ids") if k in example]
-    inputs = {n: example[n] for n in names}
-    _export_graph(_hidden_graph(net, names), inputs, folder / _GRAPH, {0: "batch", 1: "sequence"})
+    names = _export_graph(
+        net, lambda m, f: m(**f).last_hidden_state, example, folder, {0: "batch", 1: "sequence"}
+    )
     tokenizer.save_pretrained(str(folder / _TOKENIZER))
     return {"inputs": names, "dim": int(net.config.hidden_size), "max_seq_length": None}
 
@@ -125,11 +112,7 @@ _EXPORTERS = {"sentence-transformers": _export_sentence, "transformers": _export
 
 
 def _quantize(source: Path, target: Path) -> None:
-    """Dynamic int8 quantisation of the matrix products of ``source`` into ``target``.
-
-    Weights get one scale per output channel (one per tensor lost about 0.04 of mean
-    cosine to the float32 vectors on MiniLM; per channel loses about 0.009).
-    """
+    """Dynamic int8 quantisation of the matrix products, one scale per output channel."""
     from onnxruntime.quantization import QuantType, quantize_dynamic
     from onnxruntime.quantization.shape_inference import quant_pre_process
 
@@ -156,11 +139,19 @@ def _file_digest(path: Path) -> str:
     return digest.hexdigest()
 
 
-def _files(folder: Path) -> dict[str, dict[str, Any]]:
+def _listing(folder: Path) -> dict[str, Path]:
+    """The files of an export folder but the manifest, by relative name."""
     return {
-        p.relative_to(folder).as_posix(): {"size": p.stat().st_size, "blake2b": _file_digest(p)}
+        p.relative_to(folder).as_posix(): p
         for p in sorted(folder.rglob("*"))
         if p.is_file() and p.name != _MANIFEST
+    }
+
+
+def _files(folder: Path) -> dict[str, dict[str, Any]]:
+    return {
+        name: {"size": p.stat().st_size, "blake2b": _file_digest(p)}
+        for name, p in _listing(folder).items()
     }
 
 
@@ -175,11 +166,7 @@ def read_manifest(folder: Path, provenance: dict[str, Any]) -> dict[str, Any] | 
         if manifest.get("provenance") != provenance:
             return None
         listed = manifest["files"]
-        sizes = {
-            p.relative_to(folder).as_posix(): p.stat().st_size
-            for p in folder.rglob("*")
-            if p.is_file() and p.name != _MANIFEST
-        }
+        sizes = {name: p.stat().st_size for name, p in _listing(folder).items()}
         if sizes != {name: meta["size"] for name, meta in listed.items()}:
             return None
         if any(_file_digest(folder / name) != meta["blake2b"] for name, meta in listed.items()):

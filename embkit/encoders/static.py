@@ -1,10 +1,7 @@
 """`StaticEncoder`: a sentence-transformer distilled into static token vectors (model2vec).
 
-The first use of a source model with given settings distils it with model2vec: every
-token of its vocabulary is run once through the transformer, the outputs are reduced
-with PCA and weighted (SIF), and the result is stored as a model2vec folder under a cache
-directory. Every later use, in this process or another, loads that folder in
-milliseconds. Encoding a text is then a table look-up and a mean, with no transformer.
+The first use distils the source model into a model2vec folder under a cache directory;
+later uses, in any process, load that folder. Encoding is then a table look-up and a mean.
 """
 
 from __future__ import annotations
@@ -99,9 +96,8 @@ def _distil(source: str, dim: int | None, sif_coefficient: float | None, device:
         sif_coefficient=sif_coefficient,
         quantize_to="float32",
     )
-    # PCA returns a Fortran-ordered array, and safetensors' numpy writer stores the raw
-    # buffer as if it were C-ordered: saved as it is, every row would hold other tokens'
-    # numbers. A C-ordered copy is stored as intended.
+    # PCA returns Fortran order and safetensors' numpy writer stores the raw buffer as if
+    # C-ordered (rows would mix tokens): store a C-ordered copy.
     static.embedding = np.ascontiguousarray(static.embedding)
     if static.weights is not None:
         static.weights = np.ascontiguousarray(static.weights)
@@ -111,9 +107,8 @@ def _distil(source: str, dim: int | None, sif_coefficient: float | None, device:
 def _without_padding(static: Any) -> Any:
     """Stop ``static``'s tokenizer from padding (and truncating) texts, in place.
 
-    The tokenizer model2vec keeps is the transformer's, which may pad every text to a fixed
-    length (all-MiniLM-L6-v2: 128 tokens); a text's mean vector would then be mostly the
-    ``[PAD]`` row. Truncation is left to ``max_length``.
+    The transformer's tokenizer may pad to a fixed length (MiniLM: 128), which would make a
+    text's mean vector mostly the ``[PAD]`` row; truncation is left to ``max_length``.
     """
     static.tokenizer.no_padding()
     static.tokenizer.no_truncation()
@@ -130,11 +125,10 @@ class StaticEncoder(TextEncoderBase):
     """Embed texts with static token vectors distilled from a sentence-transformer.
 
     On first use the source model is distilled with model2vec (every vocabulary token
-    through the transformer once, PCA to ``dim`` dimensions, SIF weighting) and the
-    result is stored under ``cache_dir``, keyed by the source's weights and the settings.
-    Later uses load it in milliseconds; a text's vector is then the normalised mean of
-    its tokens' vectors: much faster than the transformer, somewhat less accurate (see
-    the encoders guide and ``docs/benchmarks.md``).
+    through the transformer once, PCA to ``dim``, SIF weighting) and stored under
+    ``cache_dir``, keyed by the source's weights and the settings. A text's vector is the
+    normalised mean of its tokens' vectors: much faster than the transformer, somewhat
+    less accurate (see ``docs/encoders.md``). Needs the ``static`` extra (model2vec).
 
     Parameters
     ----------
@@ -157,14 +151,11 @@ class StaticEncoder(TextEncoderBase):
         Where the transformer runs while distilling (encoding itself is numpy).
     cache_dir : None, str or path-like, default=None
         Where distilled models are stored; ``None`` means ``$EMBKIT_CACHE_DIR/static``
-        or ``~/.cache/embkit/static``. Each model lives in a sub-folder named by a hash
-        of the source model's weights and the settings, written atomically.
+        or ``~/.cache/embkit/static``.
     cache : None, str, path-like or EmbeddingCache, default=None
-        An embedding cache for the vectors, as in :class:`~embkit.SentenceEncoder`
-        (rarely worth it: the static model is about as fast as the cache).
+        An embedding cache, as in :class:`~embkit.SentenceEncoder` (rarely worth it).
     show_progress_bar : bool or None, default=None
-        ``False`` silences embkit's progress output; distillation always reports its
-        progress unless this is ``False`` (model2vec's own token bar still shows).
+        ``False`` silences embkit's progress output (model2vec's token bar still shows).
 
     Attributes
     ----------
@@ -178,14 +169,6 @@ class StaticEncoder(TextEncoderBase):
     See Also
     --------
     SentenceEncoder : The transformer itself (slower, more accurate).
-
-    Notes
-    -----
-    Needs the ``static`` extra: ``pip install "embkit[static]"`` (model2vec with its
-    ``distill`` extra). Distilling all-MiniLM-L6-v2 takes a minute or two on a laptop
-    CPU; two processes distilling the same model at once are safe (each writes to a
-    temporary folder renamed into place; the first rename wins). Pickles and clones
-    hold the parameters only and reload the distilled folder by name.
 
     Examples
     --------
@@ -251,33 +234,11 @@ class StaticEncoder(TextEncoderBase):
 
     @classmethod
     def _unit_test_params(cls) -> dict:
-        """Cheap arguments for tests/test_text_estimators.py, which adds a tiny ``model``
-        and a ``cache_dir`` (the default model would be distilled, half a minute)."""
+        """Cheap arguments; tests/test_text_estimators.py adds a tiny model and cache_dir."""
         return {"device": "cpu", "dim": 8}
 
-    def fit(self, X: Any, y: Any = None) -> StaticEncoder:
-        """Check the parameters and texts; distil the source model unless already cached.
-
-        Parameters
-        ----------
-        X : list, tuple, numpy array or pandas Series of str
-            The texts (validated, otherwise unused).
-        y : None
-            Ignored; accepted for pipeline compatibility.
-
-        Returns
-        -------
-        self
-        """
-        before = dict(self.__dict__)
-        try:
-            super().fit(X, y)
-            self.model_path_ = str(self._entry(self.device_)[0])
-        except BaseException:  # a failed fit leaves a fitted encoder as it was
-            self.__dict__.clear()
-            self.__dict__.update(before)
-            raise
-        return self
+    def _fitted_extra(self, device: Any) -> dict[str, Any]:
+        return {"model_path_": str(self._entry(device)[0])}
 
     def _entry(self, device: Any) -> tuple[Path, Any]:
         """The shared ``(folder, StaticModel)`` for the current parameters."""

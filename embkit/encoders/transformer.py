@@ -26,17 +26,16 @@ class TransformerEncoder(TextEncoderBase):
 
     The texts are tokenised in batches of similar length, run through ``AutoModel`` under
     ``torch.inference_mode()``, and each text's last hidden state is pooled into one
-    vector: the first (``[CLS]``) token, or the mean over its real tokens.
+    vector: the first (``[CLS]``) token, or the mean over its real tokens. Fitting, the
+    cache and pickling behave as in :class:`~embkit.SentenceEncoder`.
 
     Parameters
     ----------
     model : str or path-like, default="all-MiniLM-L6-v2"
-        ``"all-MiniLM-L6-v2"`` is the bundled offline model; any other name or local
-        folder is loaded by ``transformers`` from local files only, unless
-        ``EMBKIT_ALLOW_DOWNLOADS=1`` is set.
+        As in :class:`~embkit.SentenceEncoder`, loaded by ``transformers``.
     pooling : {"mean", "cls"}, default="mean"
-        ``"mean"`` averages the token states under the attention mask (what sentence
-        models such as MiniLM are trained for); ``"cls"`` takes the first token's state.
+        ``"mean"`` averages the token states under the attention mask; ``"cls"`` takes
+        the first token's state.
     max_length : int, default=256
         Texts are truncated to this many tokens.
     batch_size : int, default=64
@@ -48,12 +47,10 @@ class TransformerEncoder(TextEncoderBase):
     show_progress_bar : bool or None, default=None
         ``None`` shows a progress bar only when more than 1,000 texts reach the model.
     backend : {"torch", "onnx"}, default="torch"
-        ``"onnx"`` runs the transformer with onnxruntime on the CPU (the ``onnx`` extra),
-        exported locally once, as for :class:`~embkit.SentenceEncoder`; pooling stays
-        the same (in numpy). Its vectors have their own cache entries.
+        ``"onnx"``: onnxruntime on the CPU, as for :class:`~embkit.SentenceEncoder`
+        (pooling in numpy).
     quantize : {None, "int8"}, default=None
-        ``"int8"`` (with ``backend="onnx"`` only): onnxruntime's dynamic int8
-        quantisation of the matrix products.
+        ``"int8"`` (``backend="onnx"`` only): onnxruntime's dynamic int8 quantisation.
     onnx_threads : int or None, default=None
         onnxruntime intra-op threads; ``None`` keeps onnxruntime's default.
 
@@ -67,11 +64,6 @@ class TransformerEncoder(TextEncoderBase):
     See Also
     --------
     SentenceEncoder : A sentence-transformers model, pooling and normalisation included.
-
-    Notes
-    -----
-    Fitting, empty input, the cache and pickling behave as in
-    :class:`~embkit.SentenceEncoder`.
 
     Examples
     --------
@@ -167,8 +159,7 @@ class TransformerEncoder(TextEncoderBase):
         tokenizer, net = loaded
         device = next(net.parameters()).device
         out = np.empty((len(texts), self._dim(loaded)), dtype=np.float32)
-        # Longest first, like sentence-transformers: similar lengths share a batch (less
-        # padding) and the largest batch comes first, so memory peaks early.
+        # longest first, as sentence-transformers: less padding, memory peaks early
         order = np.argsort([-len(t) for t in texts], kind="stable")
         starts = range(0, len(texts), self.batch_size)
         with torch.inference_mode():
