@@ -1,10 +1,9 @@
 """What :func:`embkit.save` may write: the allow-list of classes and the state protocol.
 
-An estimator says what its state is through a method pair: ``_get_saved_state()``
-returns ``(values, weights)``, the attributes to store as tagged JSON and the named torch
-state dicts to store as tensors, and ``_set_saved_state(values, weights)`` restores them
-onto a bare instance (``cls.__new__(cls)``). A class without the pair keeps its pickle
-state (``__getstate__`` / ``__setstate__``).
+An estimator's ``_get_saved_state()`` returns ``(values, weights)``: attributes to store as
+tagged JSON and named torch state dicts to store as tensors; ``_set_saved_state(values,
+weights)`` restores them onto ``cls.__new__(cls)``. A class without the pair keeps its
+pickle state.
 """
 
 from __future__ import annotations
@@ -39,12 +38,8 @@ _REBUILT: dict[str, tuple[str, Callable[[Any], Any]]] = {
 
 
 def _embkit_classes() -> dict[str, tuple[str, str]]:
-    """Every public embkit estimator class, from the package's own export table.
-
-    Estimators live in the families (encoders, tuning, heads, streaming, ...); ``embkit.io``
-    holds none (the cache is a value of its own), and functions and warnings are not classes
-    this format builds.
-    """
+    """Every public embkit estimator class, from ``embkit._EXPORTS`` (no io class, warning
+    or function)."""
     import embkit
 
     return {

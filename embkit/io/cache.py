@@ -1,22 +1,11 @@
 """An on-disk embedding cache on SQLite (standard library), safe across processes.
 
-Each row is keyed by a 16-byte BLAKE2b hash of (namespace, text), where the namespace
-names the model identity and every encoder setting that changes the vectors. The value
-is the float32 vector's bytes plus a CRC-32 checksum of key and bytes: a corrupt or
-truncated row fails the check and is treated as a miss (then recomputed and rewritten),
-never returned.
-
-A damaged database file (truncated, overwritten, not SQLite at all) is detected by SQLite
-when it is opened or read: the cache then warns once (:class:`CacheDamagedWarning`), moves
-the file aside (``<name>.corrupt``), starts an empty one and carries on, so the vectors are
-simply computed again. A writer killed mid-write leaves no trace: its transaction never
-committed.
-
-The database runs in WAL mode with a busy timeout, so several processes can read and
-write one cache at once. Lookups and inserts are batched (``IN (...)`` chunks and
-``executemany`` in one transaction). Vectors live in an ordinary rowid table on 16 KB
-pages: rows of a few kilobytes in a ``WITHOUT ROWID`` table or on 4 KB pages were slower
-to read and write, and made a larger file (``docs/benchmarks.md``).
+Rows are keyed by a 16-byte BLAKE2b hash of (namespace, text), the namespace naming the
+model identity and every setting that changes the vectors; each value carries a CRC-32 of
+key and bytes, so a bad row is a miss, never returned. A damaged file is moved aside
+(``<name>.corrupt``) with one :class:`CacheDamagedWarning` and the cache starts afresh.
+WAL mode and a busy timeout let processes share a file; reads and writes are batched. The
+guarantees are in ``docs/reliability.md``, the storage choices in ``docs/benchmarks.md``.
 """
 
 from __future__ import annotations
@@ -76,13 +65,12 @@ class EmbeddingCache:
     path : pathlib.Path
         The database file.
     hits, misses, corrupt : int
-        Counts of texts found, not found, and found but failing their checksum, in this
-        process since the object was made.
+        Texts found, not found, and found but failing their checksum, since creation.
 
     Notes
     -----
-    A cache object pickles as its path only; the unpickled copy opens its own connection.
-    One connection per process is shared by its threads behind a lock.
+    A cache pickles as its path only. One connection per process, shared by its threads
+    behind a lock.
 
     Examples
     --------
@@ -128,10 +116,7 @@ class EmbeddingCache:
 
     # -- connection -------------------------------------------------------------------
     def _connect(self) -> sqlite3.Connection:
-        """The process's connection, opened (and the schema made) on first use.
-
-        A file SQLite finds damaged is moved aside and replaced by an empty cache, once.
-        """
+        """The process's connection, opened on first use (a damaged file is set aside)."""
         if self._conn is not None and self._pid == os.getpid():
             return self._conn
         try:
@@ -403,8 +388,7 @@ def as_cache(cache: Any) -> EmbeddingCache | None:
 def _prepare(conn: sqlite3.Connection) -> str:
     """Set the connection up and make the schema; return the file's schema version."""
     conn.execute(f"PRAGMA busy_timeout = {int(_TIMEOUT_S * 1000)}")
-    # Larger pages suit ~1.5 KB vectors (no overflow pages); only takes effect on a new
-    # file, before WAL mode is set.
+    # larger pages suit ~1.5 KB vectors (no overflow pages); only on a new file, before WAL
     conn.execute("PRAGMA page_size = 16384")
     conn.execute("PRAGMA journal_mode = WAL")
     conn.execute("PRAGMA synchronous = NORMAL")
@@ -421,11 +405,10 @@ def _prepare(conn: sqlite3.Connection) -> str:
 
 
 def _prepare_with_retry(conn: sqlite3.Connection) -> str:
-    """``_prepare``, retried while another process holds the lock.
+    """``_prepare``, retried for up to the busy timeout while another process holds the lock.
 
-    Switching a new file to WAL mode needs an exclusive lock, and SQLite answers "database
-    is locked" at once, without waiting for the busy timeout, when another process is
-    creating the same file at that moment. Retried for up to the busy timeout.
+    Switching a new file to WAL needs an exclusive lock, and SQLite answers "locked" at once,
+    without the busy timeout, while another process creates the same file.
     """
     deadline = time.monotonic() + _TIMEOUT_S
     pause = 0.01

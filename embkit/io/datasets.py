@@ -1,13 +1,9 @@
 """Load labelled texts from JSONL, CSV and ``text;label`` files.
 
-Every loader reads the file lazily, line by line, checks each row and reports a bad row
-as ``path:line: reason``. With ``on_error="raise"`` (the default) the first bad row is a
-``ValueError``; with ``on_error="skip"`` bad rows are dropped and one
-:class:`SkippedRowsWarning` at the end says how many and which lines.
-
-Blank lines are not rows: they are ignored silently in every format. Texts and labels are
-returned unchanged (no stripping, no lower-casing); a text that is empty or only whitespace
-is a bad row.
+Every loader reads lazily, line by line, and checks each row: a bad row is a ValueError
+``path:line: reason`` (``on_error="raise"``) or dropped, with one :class:`SkippedRowsWarning`
+at the end (``on_error="skip"``). Blank lines are ignored; texts and labels are returned
+unchanged; an empty or whitespace-only text is a bad row.
 """
 
 from __future__ import annotations
@@ -60,8 +56,7 @@ def load_jsonl(
         Key of the label. ``None`` reads texts only and returns ``labels=None``.
     on_error : {"raise", "skip"}, default="raise"
         What a bad row (bad JSON, missing or empty text, missing label) does: a
-        ``ValueError`` naming the file and line, or skipped with a
-        :class:`SkippedRowsWarning` that counts them.
+        ``ValueError`` naming file and line, or skipped (:class:`SkippedRowsWarning`).
     limit : int or None, default=None
         Stop after this many good rows.
 
@@ -69,7 +64,7 @@ def load_jsonl(
     -------
     texts : list of str
     labels : list or None
-        Labels as stored in the file (str, int, ...), or ``None`` without ``label_field``.
+        As stored in the file (str, int, ...); ``None`` without ``label_field``.
 
     Examples
     --------
@@ -100,8 +95,7 @@ def load_csv(
     path : str or path-like
         The file; a ``.gz`` suffix is decompressed on the fly.
     text_field, label_field : str, default="text" and "label"
-        Column names. ``label_field=None`` reads texts only. A column missing from the
-        header is a ``ValueError`` whatever ``on_error`` says.
+        Column names (a missing one is a ``ValueError``); ``label_field=None``: texts only.
     delimiter : str or None, default=None
         Field separator; ``None`` means a tab for ``.tsv`` files and a comma otherwise.
     on_error : {"raise", "skip"}, default="raise"
@@ -113,7 +107,6 @@ def load_csv(
     -------
     texts : list of str
     labels : list of str or None
-        Line numbers in messages are those of the first line of the record in the file.
 
     Examples
     --------
@@ -179,9 +172,8 @@ def load(
 ) -> tuple[list[str], list[Any] | None]:
     """Read texts and labels, choosing the reader from the file suffix.
 
-    ``.jsonl``/``.ndjson``/``.json`` (JSON lines) go to :func:`load_jsonl`, ``.csv`` and
-    ``.tsv`` to :func:`load_csv`, ``.txt`` to :func:`load_txt` (``text;label`` rows); a
-    trailing ``.gz`` is allowed.
+    ``.jsonl``/``.ndjson``/``.json`` go to :func:`load_jsonl`, ``.csv``/``.tsv`` to
+    :func:`load_csv`, ``.txt`` to :func:`load_txt`; a trailing ``.gz`` is allowed.
 
     Parameters
     ----------
@@ -190,8 +182,7 @@ def load(
     format : {"jsonl", "csv", "tsv", "txt"} or None, default=None
         Overrides the suffix.
     text_field, label_field : str, default="text" and "label"
-        Field (JSONL) or column (CSV) names; ignored for ``.txt``. ``label_field=None``
-        reads texts only (for ``.txt``: one whole text per line).
+        Field or column names (not for ``.txt``); ``label_field=None`` reads texts only.
     on_error : {"raise", "skip"}, default="raise"
         See :func:`load_jsonl`.
     limit : int or None, default=None
@@ -254,10 +245,8 @@ def load_cats(
 ) -> tuple[list[str], np.ndarray, list[str]]:
     """Read multi-label JSONL records ``{"text": ..., "cats": {label: 0 or 1}}``.
 
-    Records may be partially annotated, as in embetter's data: a record carries only the
-    labels an annotator was asked about. A label absent from a record is **not annotated**,
-    which is different from 0 ("annotated: does not apply"). It is written as ``missing``
-    in the matrix.
+    Records may be partially annotated (embetter's data): a label absent from a record is
+    not annotated, unlike 0 ("does not apply"), and is written as ``missing``.
 
     Parameters
     ----------
@@ -266,15 +255,12 @@ def load_cats(
     text_field, cats_field : str, default="text" and "cats"
         Keys of the text and of the ``{label: value}`` dict.
     labels : sequence of str or None, default=None
-        The label columns, in order. ``None`` uses every label seen, sorted. When given,
-        keys outside ``labels`` are ignored.
+        The label columns, in order (other keys ignored); ``None``: every label, sorted.
     missing : int or float, default=-1
-        Value for "not annotated". ``-1`` gives an ``int8`` matrix; ``0`` treats missing as
-        negative (a plain 0/1 matrix for scikit-learn's multi-label estimators);
-        ``numpy.nan`` gives a ``float32`` matrix.
+        Value for "not annotated": ``-1`` or ``0`` (an ``int8`` matrix; 0 treats missing as
+        negative) or ``numpy.nan`` (``float32``).
     on_error : {"raise", "skip"}, default="raise"
-        What a bad row does (bad JSON, missing/empty text, ``cats`` not a dict, a value
-        other than 0/1/true/false).
+        What a bad row (bad JSON, empty text, ``cats`` not a dict of 0/1) does.
     limit : int or None, default=None
         Stop after this many good rows.
 
@@ -336,9 +322,8 @@ def iter_batches(
 ) -> Iterator[tuple[list[str], list[Any] | None]]:
     """Read a file lazily in batches of ``(texts, labels)``, for files larger than memory.
 
-    Only one batch is held at a time. Formats, fields and ``on_error`` are as in
-    :func:`load`; with ``on_error="skip"`` the :class:`SkippedRowsWarning` comes once the
-    file is exhausted. ``labels`` is ``None`` when ``label_field`` is ``None``.
+    Formats, fields and ``on_error`` are as in :func:`load` (a skip warning comes at the
+    end of the file).
 
     Parameters
     ----------

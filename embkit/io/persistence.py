@@ -1,46 +1,13 @@
 """Safe persistence: ``embkit.save(obj, path)`` and ``embkit.load(path)``, no pickle involved.
 
-A saved file is one zip archive holding exactly three members:
-
-* ``embkit.json`` - the manifest: format name, format version, the embkit (and numpy,
-  scikit-learn, torch) versions that wrote it, the root class, and the SHA-256 and size of
-  the two other members;
-* ``object.json`` - the object tree: for every estimator its class (a name from a fixed
-  allow-list) and its attributes (parameters and fitted state) as tagged JSON values;
-* ``tensors.safetensors`` - every numeric array and torch tensor, on the CPU.
-
-Loading reads JSON and safetensors only, so it never runs code from the file. It refuses
-a file that is not an archive written by :func:`save`, a member that is missing or extra,
-a checksum that does not match, a class name or value tag it does not know, a tensor that
-is missing, extra or of the wrong shape, and a format version newer than this embkit
-reads, each with a :class:`ValueError` that says which. Checksums catch damage and casual
-editing, not a determined forger; safety against code execution comes from the format
-itself (data only, allow-listed classes built without calling anything the file names).
-
-Only the classes in :data:`SUPPORTED_CLASSES` are saved, exactly those classes and not
-subclasses; anything else (a callable in a ``FunctionTransformer``, a user class, a
-``SentenceTransformer`` object passed as ``model=``) is a :class:`TypeError` at save time
-that names where it sits, and pickle or joblib remain the way to save it.
-
-What an estimator keeps is its own to say, through a method pair (the protocol):
-``_get_saved_state()`` returns ``(values, weights)``, the attributes to store as tagged
-JSON and the named torch state dicts to store as tensors, and ``_set_saved_state(values,
-weights)`` restores them onto a bare instance (``cls.__new__(cls)``). A class without the
-pair keeps its pickle state (``__getstate__`` / ``__setstate__``). The allow-list is every
-public estimator class of ``embkit`` and a fixed set of scikit-learn classes.
-
-What each embkit estimator keeps:
-
-* text encoders keep their model name or folder and settings, never the pretrained
-  weights; they reload the model offline on first use, as an unpickled encoder does;
-* the numeric tuners, learners and heads keep their network weights and optimiser state,
-  so ``partial_fit`` after loading continues exactly where it stopped;
-* ``SbertLearner``, ``SbertTuner`` and ``FineTuneClassifier`` keep their tuned weights (and
-  start from the model they name when loading); like their pickles, they do not keep the
-  optimiser state.
-
-Tensors are stored on the CPU; a model saved on a GPU loads onto the same device when it
-is available here and onto the CPU otherwise.
+A saved file is a zip archive of exactly three members: ``embkit.json`` (format, versions,
+root class, SHA-256 and size of the others), ``object.json`` (the object tree as tagged
+JSON, classes from a fixed allow-list) and ``tensors.safetensors`` (every array and tensor,
+on the CPU). Loading reads JSON and safetensors only and refuses, with a ValueError that
+says which, anything else: a foreign or damaged archive, a bad checksum, an unknown class
+or tag, a missing or extra tensor, a newer format. Only :data:`SUPPORTED_CLASSES` are saved
+(exactly, not subclasses); anything else is a TypeError at save time. The state protocol is
+in :mod:`embkit.io.allowed_classes`; ``docs/reliability.md`` says what each estimator keeps.
 """
 
 from __future__ import annotations
@@ -74,12 +41,11 @@ def save(obj: Any, path: str | os.PathLike[str]) -> Path:
     Parameters
     ----------
     obj : estimator
-        An instance of one of :data:`SUPPORTED_CLASSES` (fitted or not); pipelines,
-        feature unions and column transformers may nest any of them.
+        An instance of one of :data:`SUPPORTED_CLASSES` (fitted or not), possibly nested
+        in pipelines, feature unions and column transformers.
     path : str or path-like
-        The file to write (any name; ``.embkit`` is a good suffix). Parent folders are
-        created. The file is written next to ``path`` and then renamed, so an interrupted
-        save never leaves a half-written file behind.
+        The file to write (``.embkit`` is a good suffix), written beside and renamed into
+        place, so an interrupted save leaves no half-written file.
 
     Returns
     -------
@@ -224,14 +190,12 @@ def load(path: str | os.PathLike[str]) -> Any:
     Returns
     -------
     estimator
-        The object that was saved; torch weights go to the device they were saved from
-        when it is available here, else to the CPU.
+        The object saved; torch weights go to their saved device if available, else CPU.
 
     Raises
     ------
     ValueError
-        If the file is not an embkit archive, was changed or damaged after saving (a
-        checksum mismatch, a missing or extra member), names a class outside
+        If the file is not an embkit archive, was changed or damaged, names a class outside
         :data:`SUPPORTED_CLASSES`, or comes from a newer format version.
     FileNotFoundError
         If there is no such file.
