@@ -1,19 +1,9 @@
-"""Active learning on cached embeddings: query strategies, the learner loop, stopping rules.
+"""Active learning on embeddings: query strategies, the learner loop, stopping rules.
 
-What lives here:
-
-* ``strategies`` - the strategy base class, random sampling and the uncertainty strategies
-  (least confidence, margin, entropy);
-* ``diversity`` - strategies over the embedding space alone (greedy core-set, k-means
-  centres) and the class-balanced wrapper;
-* ``stopping`` - stopping criteria (stabilising predictions on a fixed sample);
-* ``learner`` - :class:`ActiveLearner`, the query/teach loop with save and resume;
-* ``simulation`` - the loop with gold labels standing in for a person, learning curves,
-  their area and their picture.
-
-May import nothing from embkit outside this subpackage (numpy and scikit-learn only;
-matplotlib inside the plotting function). The strategies work on any numeric matrix,
-usually embeddings read from the cache; encoding is the caller's job.
+``strategies`` (base, random, uncertainty), ``diversity`` (core-set, k-means, class-balanced),
+``stopping``, ``learner`` (ActiveLearner), ``simulation`` (gold labels answering, learning
+curves). May import nothing from embkit outside this subpackage: the strategies work on any
+numeric matrix, and encoding is the caller's job.
 """
 
 from __future__ import annotations

@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 from sklearn.base import clone
 
+from embkit.active._helpers import _positive_int
 from embkit.active.strategies import (
     QueryStrategy,
     _UncertaintySampling,
@@ -39,11 +40,9 @@ def _min_sq_distance(X: np.ndarray, norms: np.ndarray, centres: np.ndarray) -> n
 class CoreSet(QueryStrategy):
     """Greedy core-set (k-centre): each pick is the row farthest from every labelled row.
 
-    The first pick, when nothing is labelled yet, is a random row; each later pick is the
-    candidate whose distance to its nearest labelled-or-picked row is largest, so the picks
-    cover the pool evenly (Sener and Savarese, 2018). Euclidean distance in ``X``; the work
-    is one matrix product with the labelled rows, then one pass over the pool per pick (the
-    loop runs over the ``n`` picks, never over pool rows).
+    With nothing labelled the first pick is a random row; each pick is the candidate
+    farthest (Euclidean) from its nearest labelled-or-picked row, so the picks cover the
+    pool evenly (Sener and Savarese, 2018).
 
     Examples
     --------
@@ -72,10 +71,9 @@ class CoreSet(QueryStrategy):
 
 
 def _kmeans(X: np.ndarray, k: int, rng: np.random.Generator, n_iter: int) -> np.ndarray:
-    """Centres of ``k`` clusters: k-means++ seeding, then ``n_iter`` Lloyd steps (numpy/BLAS).
+    """Centres of ``k`` clusters: k-means++ seeding, then ``n_iter`` Lloyd steps.
 
-    Plain matrix products on purpose: on a busy shared machine scikit-learn's OpenMP
-    k-means spent seconds waiting for threads on a few thousand rows.
+    Plain matrix products: scikit-learn's OpenMP k-means stalled on a busy machine.
     """
     from scipy import sparse
 
@@ -108,11 +106,9 @@ def _kmeans(X: np.ndarray, k: int, rng: np.random.Generator, n_iter: int) -> np.
 class KMeansSampling(QueryStrategy):
     """The rows nearest to the centres of ``n`` k-means clusters of the unlabelled rows.
 
-    Representative rather than extreme picks (the core-set favours outliers): a good seed
-    set. Clustering (k-means++ seeding, then ``n_iter`` Lloyd steps) runs on at most
-    ``max_samples`` candidates drawn at random; every candidate then goes to its nearest
-    centre and each centre contributes its nearest member. A centre left without members
-    gives way to a random candidate.
+    Representative picks (the core-set favours outliers): a good seed set. k-means++ and
+    Lloyd steps run on at most ``max_samples`` random candidates; each centre gives its
+    nearest candidate (an empty one, a random candidate).
 
     Parameters
     ----------
@@ -136,10 +132,8 @@ class KMeansSampling(QueryStrategy):
         self.n_iter = n_iter
 
     def _select(self, X, candidates, labeled, n, estimator, y, rng):
-        for name in ("max_samples", "n_iter"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-                raise ValueError(f"{name} must be a positive integer, got {value!r}")
+        _positive_int(self.max_samples, "max_samples")
+        _positive_int(self.n_iter, "n_iter")
         if n == candidates.size:
             return rng.permutation(candidates)
         sample = candidates
@@ -165,11 +159,9 @@ class KMeansSampling(QueryStrategy):
 class ClassBalanced(QueryStrategy):
     """Wrap a strategy so each round leans towards the classes the labelled set lacks.
 
-    The round's ``n`` picks are shared among the classes the estimator predicts, in
-    proportion to how far each class is below an equal share of the labels after the
-    round; inside each class the wrapped strategy chooses. Places a class cannot fill go
-    to the wrapped strategy over all remaining candidates. Without an estimator (or before
-    any label) it is the wrapped strategy unchanged.
+    The ``n`` picks are shared among the predicted classes in proportion to how far each is
+    below an equal share of the labels; the wrapped strategy chooses inside each class and
+    fills what a class cannot. Without an estimator or labels it is the wrapped strategy.
 
     Parameters
     ----------

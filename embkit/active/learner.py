@@ -28,28 +28,21 @@ __all__ = ["ActiveLearner"]
 class ActiveLearner(BaseEstimator):
     """Choose which texts to label next, learn from the answers, know when to stop.
 
-    The pool ``X`` (embeddings, typically from ``SentenceEncoder(cache=...)``) is passed to
-    every call rather than stored, so a saved learner stays small; it must be the same pool
-    each time (checked by its shape and a fingerprint). The loop is::
-
-        idx = learner.query(X)          # rows to label next
-        learner.teach(X, idx, labels)   # their labels; the model updates
-
-    Until ``n_initial`` rows are labelled (and the model can be fitted) the ``initial``
-    strategy picks the seed set; after that ``strategy`` does, with the current model.
+    The pool ``X`` (embeddings) is passed to every call, not stored, and must be the same
+    each time (checked by shape and fingerprint). ``query(X)`` gives rows to label,
+    ``teach(X, idx, labels)`` updates the model. The ``initial`` strategy picks rows until
+    ``n_initial`` are labelled and a model exists; then ``strategy``, with the model.
 
     Parameters
     ----------
     estimator : classifier
-        Any scikit-learn classifier (or pipeline ending in one). With ``partial_fit`` and
-        ``classes`` it is updated incrementally on each new batch (one pass); otherwise a
-        clone is refitted on all labels after each batch.
+        Any scikit-learn classifier (or pipeline ending in one), updated with one
+        ``partial_fit`` pass per batch (see ``update``) or a clone refitted on all labels.
     strategy : QueryStrategy or str, default=None
-        How to query once a model exists; None means :class:`MarginSampling`. A name as
-        :func:`make_strategy` spells it is accepted.
+        How to query once a model exists (a name as :func:`make_strategy` spells it);
+        ``None`` means :class:`MarginSampling`.
     initial : {"random", "kmeans", "coreset"} or QueryStrategy, default="random"
-        How to pick the seed set (no model needed). ``"kmeans"`` spreads it over the
-        clusters of the pool (a stratified seed without labels).
+        How to pick the seed set (no model needed).
     n_initial : int, default=10
         Size of the seed set: the first :meth:`query` returns this many rows.
     batch_size : int, default=10
@@ -57,8 +50,7 @@ class ActiveLearner(BaseEstimator):
     budget : int or None, default=None
         Stop after this many labels (skipped rows do not count); at most the pool size.
     classes : array-like or None, default=None
-        Every label there will be. Needed for ``partial_fit`` updates; when given, a label
-        outside it is refused.
+        Every label there will be (needed for ``partial_fit``); others are refused.
     update : {"auto", "partial_fit", "refit"}, default="auto"
         ``"auto"``: ``partial_fit`` when the estimator has it and ``classes`` is given,
         refit otherwise.
@@ -283,10 +275,14 @@ class ActiveLearner(BaseEstimator):
         new_labeled = np.concatenate([self.labeled_, idx])
         start = time.perf_counter()
         estimator = self._updated(X, idx, labels, new_labeled, new_labels)
-        self.labeled_, self.labels_, self.estimator_ = new_labeled, new_labels, estimator
+        return self._commit(X, idx, new_labeled, new_labels, estimator, start)
+
+    def _commit(self, X, idx, labeled, labels, estimator, start: float) -> ActiveLearner:
+        """Take the new labels and model, unskip ``idx``, then record the update."""
+        self.labeled_, self.labels_, self.estimator_ = labeled, labels, estimator
         self.skipped_ = np.setdiff1d(self.skipped_, idx)
         if self.classes is None:
-            self.classes_ = np.asarray(sorted(set(new_labels.tolist()), key=_sort_key))
+            self.classes_ = np.asarray(sorted(set(labels.tolist()), key=_sort_key))
         self._after_update(X, time.perf_counter() - start)
         return self
 
@@ -337,12 +333,7 @@ class ActiveLearner(BaseEstimator):
         labeled, labels = self.labeled_[keep], self.labels_[keep]
         start = time.perf_counter()
         estimator = self._refit(X, labeled, labels) if not keep.all() else self.estimator_
-        self.labeled_, self.labels_, self.estimator_ = labeled, labels, estimator
-        self.skipped_ = np.setdiff1d(self.skipped_, idx)
-        if self.classes is None:
-            self.classes_ = np.asarray(sorted(set(labels.tolist()), key=_sort_key))
-        self._after_update(X, time.perf_counter() - start)
-        return self
+        return self._commit(X, idx, labeled, labels, estimator, start)
 
     def run(
         self,
@@ -354,10 +345,8 @@ class ActiveLearner(BaseEstimator):
     ) -> ActiveLearner:
         """Query and teach until a stop: budget, criterion, empty pool or ``max_rounds``.
 
-        ``oracle`` gives the labels: an array of every pool row's label (a simulation with
-        gold labels) or a function from an index array to labels. ``callback(learner)``
-        runs after every round (for example to score a test split). Continues a started
-        loop (after :func:`embkit.load` too).
+        ``oracle`` is every pool row's label (an array) or a function from indices to
+        labels; ``callback(learner)`` runs after every round. Continues a started loop.
         """
         X = self._pool(X)
         if callable(oracle):

@@ -1,9 +1,7 @@
 """Stopping criteria: when more labels stop paying for themselves.
 
-A criterion is a small estimator: its settings in ``__init__``; :class:`ActiveLearner`
-clones it at the start and calls ``update(estimator, X, random_state)`` after every model
-update, which records what it learned (attributes ending in ``_``) and answers whether to
-stop. The label budget is not a criterion object: it is ``ActiveLearner(budget=...)``.
+:class:`ActiveLearner` clones a criterion at the start and calls its
+``update(estimator, X, random_state)`` after every model update; it answers whether to stop.
 """
 
 from __future__ import annotations
@@ -23,11 +21,9 @@ __all__ = ["StabilizingPredictions"]
 class StabilizingPredictions(BaseEstimator):
     """Stop once the model's predictions on a fixed sample stop changing.
 
-    After every update the model labels the same ``sample_size`` rows of the pool (drawn
-    once, seeded); the agreement with the previous model's labels is Cohen's kappa. When
-    the last ``window`` agreements are all at least ``threshold``, labelling more is
-    unlikely to change the model much (Bloodgood and Vijay-Shanker, 2009). It needs no
-    labels beyond those being collected.
+    After every update the model labels the same ``sample_size`` pool rows (drawn once);
+    Cohen's kappa with the previous model's labels is the agreement. Stop when the last
+    ``window`` agreements all reach ``threshold`` (Bloodgood and Vijay-Shanker, 2009).
 
     Parameters
     ----------

@@ -1,15 +1,8 @@
 """Query strategies: which unlabelled rows of a pool to label next.
 
-A strategy is a small scikit-learn style object: its constructor stores its settings and
-nothing else, and one method does the work::
-
-    indices = strategy.query(X, labeled, n, estimator=clf, y=y_labeled, random_state=0)
-
-``X`` is the whole pool (embeddings, one row per text, labelled rows included), ``labeled``
-the indices of the rows that already have a label (``y`` their labels, in the same order),
-and the answer is ``n`` distinct indices into ``X``, none of them labelled (nor in
-``exclude``), the most useful first. Everything is vectorised over the pool: the work per
-query is a handful of array operations, whatever the pool size.
+A strategy stores its settings in ``__init__``; ``strategy.query(X, labeled, n, ...)``
+returns ``n`` distinct row indices of the pool ``X`` (labelled rows included), none
+labelled or excluded, most useful first, vectorised over the pool.
 """
 
 from __future__ import annotations
@@ -19,6 +12,8 @@ from typing import Any
 import numpy as np
 from sklearn.base import BaseEstimator
 from sklearn.utils import check_random_state
+
+from embkit.active._helpers import _positive_int
 
 __all__ = [
     "EntropySampling",
@@ -124,8 +119,7 @@ class QueryStrategy(BaseEstimator):
         X = check_pool(X)
         labeled = _as_indices(labeled, X.shape[0], "labeled")
         exclude = _as_indices(exclude, X.shape[0], "exclude")
-        if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
-            raise ValueError(f"n must be a positive integer, got {n!r}")
+        _positive_int(n, "n")
         taken = np.zeros(X.shape[0], dtype=bool)
         taken[labeled] = True
         taken[exclude] = True
