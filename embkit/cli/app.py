@@ -69,6 +69,7 @@ def build_parser() -> argparse.ArgumentParser:
         "shows mean ± std (default: 3)",
     )  # fmt: skip
     add_data_options(p)
+    p.set_defaults(run=_compare)
 
     p = sub.add_parser(
         "train",
@@ -81,6 +82,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, metavar="DIR", help="folder to save the pipeline in")
     p.add_argument("--seed", type=int, default=0, help="seed of the pipeline")
     add_data_options(p)
+    p.set_defaults(run=_train)
 
     p = sub.add_parser(
         "predict",
@@ -104,6 +106,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="also load a pickle/joblib pipeline; unpickling runs code: only files you trust",
     )  # fmt: skip
     add_data_options(p, labels=False, model=False)
+    p.set_defaults(run=_predict)
 
     p = sub.add_parser(
         "encode",
@@ -115,8 +118,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, metavar="FILE.npy", help="output array")
     p.add_argument("--batch-size", type=positive_int, default=64, help="texts per batch")
     add_data_options(p, labels=False)
+    p.set_defaults(run=_encode)
 
-    sub.add_parser("pipelines", help="list the named pipelines", description="List pipelines.")
+    p = sub.add_parser("pipelines", help="list the named pipelines", description="List pipelines.")
+    p.set_defaults(run=_pipelines)
     from embkit.cli import label, simulate  # commands in their own modules
 
     label.add_parser(sub)
@@ -142,19 +147,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         args = parser.parse_args(argv)
     except SystemExit as exc:  # --help, --version, usage errors (2)
         return exc.code if isinstance(exc.code, int) else 2
-    commands = {
-        "compare": _compare,
-        "train": _train,
-        "predict": _predict,
-        "encode": _encode,
-        "pipelines": _pipelines,
-    }
     if getattr(args, "quiet", False):
         _quiet_libraries()
     with warnings.catch_warnings():
         warnings.showwarning = _show_warning
         try:
-            return (getattr(args, "run", None) or commands[args.command])(args)
+            return args.run(args)
         except (CLIError, ValueError, TypeError, OSError, ImportError) as exc:
             if os.environ.get("EMBKIT_DEBUG"):
                 raise

@@ -1,17 +1,9 @@
 """The ``auto`` pipeline: pick a tuner (or none) and its settings by cross-validation.
 
-A :class:`~sklearn.model_selection.GridSearchCV` over ``[tuner, LogisticRegression]`` on
-embeddings, where the tuner step is ``"passthrough"`` (plain logistic regression), a
-:class:`~embkit.FeedForwardTuner` or a :class:`~embkit.ContrastiveTuner`, each with a few
-settings. It is scored by macro F1 with stratified folds of the data it is fitted on
-(3 folds by default, ``n_repeats`` to repeat them), so it only ever sees the training
-split; it is then refitted on all of it. On the validation splits of issue 14 (Rotten
-Tomatoes, sst2 and the two embetter sets, ``benchmarks/explore_tuner_designs.py --auto``)
-a second repeat chose no better with this grid (mean gain over plain LR +2.7 macro F1
-points against +2.8 with one repeat; docs/tuners.md) at twice the fits, so one is the
-default.
-Because it works on embeddings, ``embkit compare`` encodes the texts
-once and every candidate of every fold reuses those vectors.
+A GridSearchCV over ``[tuner, LogisticRegression]`` on embeddings (tuner: passthrough,
+FeedForwardTuner or ContrastiveTuner), scored by macro F1 on stratified folds of the
+training split only, then refitted on all of it. How the grid and the fold count were
+chosen is in ``docs/tuners.md``.
 """
 
 from __future__ import annotations
@@ -25,12 +17,8 @@ __all__ = ["auto_search", "describe_choice"]
 
 
 def auto_grid(random_state: Any = None) -> list[dict[str, list[Any]]]:
-    """The candidates: plain LR, the feed-forward tuner with its two outputs that keep the
-    input ("concat", the default, and "residual"), and the contrastive tuner.
-
-    The residual feed-forward tuner replaced a 128-wide one (same cost): on the validation
-    splits of issue 14 it was the best candidate on the two small embetter sets, where the
-    128-wide one was no better than the 512-wide default (docs/tuners.md).
+    """The candidates: plain LR, FeedForwardTuner (``output`` "concat" or "residual") and
+    ContrastiveTuner.
 
     Examples
     --------

@@ -1,9 +1,7 @@
-"""Fit several named pipelines on the same embeddings and report how they do.
+"""The engine of ``embkit compare``: fit named pipelines on the same embeddings, score them.
 
-This is the engine of ``embkit compare``. The texts are encoded once (with the embedding
-cache, when given); every pipeline that works on embeddings is fitted on those same
-vectors, and a most-frequent baseline is scored beside them. Scores are on the test split
-only.
+The texts are encoded once; every embedding pipeline is fitted on those vectors and
+scored on the test split beside a most-frequent baseline.
 """
 
 from __future__ import annotations
@@ -30,24 +28,17 @@ class ComparisonResult:
     Attributes
     ----------
     rows : list of dict
-        One row per pipeline (baseline first): ``pipeline``, ``accuracy`` and ``macro_f1``
-        (means over the seeds), ``accuracy_std`` and ``macro_f1_std`` (their standard
-        deviations), ``n_runs`` (1 for a deterministic pipeline), ``fit_time_s`` (mean;
-        excludes the shared encoding), ``predict_time_s`` and ``chosen`` (what ``auto``
-        picked, else empty).
+        One row per pipeline (baseline first): ``pipeline``, ``n_runs``, ``accuracy``,
+        ``macro_f1`` (means over seeds) and their ``_std``, ``fit_time_s`` (mean, without
+        encoding), ``predict_time_s``, ``chosen`` (what ``auto`` picked).
     best : str or None
         The pipeline with the highest mean macro F1 (not the baseline).
     verdict : str
-        One sentence: the best pipeline when its lead over the runner-up is larger than
-        their seed spread (the larger of the two standard deviations), else the pipelines
-        that are level with it.
-    pipelines : dict
-        The fitted pipelines by name (embedding pipelines take embeddings).
-    predictions, probabilities : dict
-        Test predictions and ``predict_proba`` outputs (``None`` when unavailable).
+        One sentence from :func:`verdict`.
+    pipelines, predictions, probabilities : dict
+        The first seed's fitted pipelines, test predictions and ``predict_proba`` (or None).
     tuned_test : dict
-        Test embeddings after each tuning pipeline's steps before the classifier.
-        Pipelines, predictions and tuned embeddings are those of the first seed.
+        The first seed's test embeddings after each tuning pipeline's tuner steps.
     X_test : ndarray
         Raw test embeddings.
     encode_time_s : float
@@ -82,10 +73,9 @@ class ComparisonResult:
         return markdown_table(header, body)
 
     def highest_loss(self, name: str | None = None, n: int = 20) -> list[dict[str, Any]]:
-        """Test examples with the highest log loss under pipeline ``name`` (default: best).
+        """Test examples with the highest ``-log p(true label)`` under ``name`` (default: best).
 
-        The loss of an example is ``-log p(true label)`` (p clipped at 1e-12). Pipelines
-        without ``predict_proba`` give the misclassified examples with ``loss=None``.
+        Without ``predict_proba``: the misclassified examples, with ``loss=None``.
         """
         name = self.best if name is None else name
         if name is None:
@@ -105,17 +95,11 @@ class ComparisonResult:
                 })  # fmt: skip
             rows.sort(key=lambda r: -r["loss"])
         else:
-            for text, label, p in zip(self.test_texts, self.y_test, pred, strict=True):
-                if label != p:
-                    rows.append(
-                        {
-                            "text": text,
-                            "label": label,
-                            "predicted": p,
-                            "p_label": None,
-                            "loss": None,
-                        }
-                    )
+            rows = [
+                {"text": text, "label": label, "predicted": p, "p_label": None, "loss": None}
+                for text, label, p in zip(self.test_texts, self.y_test, pred, strict=True)
+                if label != p
+            ]
         return rows[:n]
 
 
@@ -269,9 +253,8 @@ def _count(chosen: list[str]) -> str:
 def verdict(rows: Sequence[dict[str, Any]]) -> tuple[str | None, str]:
     """The pipeline with the highest mean macro F1, and a sentence saying if it is clear.
 
-    A pipeline is named best only when its lead over the runner-up is larger than their
-    seed spread (the larger of their standard deviations); otherwise the sentence lists
-    every pipeline level with it.
+    It is named best only when its lead over the runner-up exceeds their seed spread (the
+    larger standard deviation); otherwise the sentence lists those level with it.
 
     Examples
     --------

@@ -1,10 +1,7 @@
 """Pictures of embedding spaces and classifier errors (matplotlib, optional).
 
-matplotlib is imported only when a function here is called (``pip install
-"embkit[plot]"``). The functions draw on an ``Axes`` you pass, or build a standalone
-:class:`matplotlib.figure.Figure` that is not registered with pyplot: nothing here
-changes the pyplot backend or state, and nothing calls ``plt.show``. Save with
-``ax.figure.savefig(path)``.
+The functions draw on an ``Axes`` you pass or on a standalone Figure, never touching
+pyplot's state; save with ``ax.figure.savefig(path)``.
 """
 
 from __future__ import annotations
@@ -24,22 +21,17 @@ __all__ = [
 
 def _require_matplotlib() -> Any:
     try:
-        import matplotlib
         from matplotlib.figure import Figure
     except ImportError as exc:  # pragma: no cover - depends on the environment
         raise ImportError(
             "embkit.cli.plotting needs matplotlib: pip install 'embkit[plot]' (or matplotlib)"
         ) from exc
-    del matplotlib
     return Figure
 
 
 def _new_axes(ax: Any, figsize: tuple[float, float]) -> Any:
     Figure = _require_matplotlib()
-    if ax is not None:
-        return ax
-    fig = Figure(figsize=figsize, layout="constrained")
-    return fig.add_subplot()
+    return ax if ax is not None else Figure(figsize=figsize, layout="constrained").add_subplot()
 
 
 def _project_2d(X: Any, random_state: int | None) -> tuple[np.ndarray, np.ndarray]:
@@ -81,7 +73,7 @@ def plot_embedding_pca(
     title : str or None, default="Embeddings (PCA)"
         Axes title; the explained variance goes on the axis labels.
     max_points : int or None, default=3000
-        Draw at most this many points (a seeded random subset); the PCA uses all of them.
+        Draw at most this many points (a seeded subset; the PCA uses all).
     random_state : int or None, default=0
         Seed of the PCA solver and of the subset.
     point_size : float or None, default=None

@@ -1,13 +1,8 @@
 """A small registry of named pipelines, shared by ``embkit compare`` and ``embkit train``.
 
-Most pipelines work on embeddings: their steps come after a shared
-:class:`~embkit.SentenceEncoder`, so ``compare`` encodes the texts once and fits every
-such pipeline on the same vectors. A pipeline registered with ``on_text=True`` (SetFit)
-tunes the encoder itself and takes raw texts.
-
-Register another one with :func:`register_pipeline`; its estimators are imported only
-when it is built, so an entry whose module is missing is listed as unavailable instead
-of breaking the command line.
+Most pipelines are steps after a shared :class:`~embkit.SentenceEncoder` (``compare``
+encodes once); one registered with ``on_text=True`` takes raw texts. Estimators are
+imported only when built, so an entry whose module is missing is listed as unavailable.
 """
 
 from __future__ import annotations
@@ -35,9 +30,8 @@ class PipelineSpec:
     name : str
         The name used on the command line (``--pipeline NAME``).
     build : callable
-        ``build(random_state=..., verbose=..., model=...)`` returning a list of
-        ``(name, estimator)`` steps: the steps after the encoder, or the whole text
-        pipeline when ``on_text`` is true.
+        ``build(random_state=..., verbose=..., model=...)`` returning ``(name, estimator)``
+        steps: those after the encoder, or the whole pipeline when ``on_text``.
     description : str
         One line for ``embkit pipelines``.
     on_text : bool
@@ -47,11 +41,9 @@ class PipelineSpec:
     in_compare : bool
         Whether ``embkit compare`` runs it by default (SetFit only with ``--setfit``).
     tunes : bool
-        Whether the steps before the classifier reshape the embedding space (drawn in the
-        before/after picture).
+        Whether the steps before the classifier reshape the embedding space (drawn).
     stochastic : bool
-        Whether the result depends on ``random_state`` (``compare --seeds`` fits it once
-        per seed; a deterministic pipeline is fitted once).
+        Whether the result depends on ``random_state`` (``compare`` fits it once per seed).
     """
 
     name: str
@@ -164,8 +156,7 @@ def make_named_pipeline(
     verbose : bool, default=False
         Progress bars while encoding and training.
     embeddings : bool, default=False
-        Return only the steps after the encoder (input: embeddings). Refused for
-        pipelines that work on raw texts.
+        Return only the steps after the encoder (refused for raw-text pipelines).
 
     Returns
     -------
@@ -182,11 +173,9 @@ def make_named_pipeline(
 
     spec = get_pipeline_spec(name)
     steps = spec.build(random_state=random_state, verbose=verbose, model=model)
-    if spec.on_text:
-        if embeddings:
-            raise ValueError(f"pipeline {name!r} works on raw texts, not on embeddings")
-        return Pipeline(steps)
-    if embeddings:
+    if spec.on_text and embeddings:
+        raise ValueError(f"pipeline {name!r} works on raw texts, not on embeddings")
+    if spec.on_text or embeddings:
         return Pipeline(steps)
     from embkit.encoders.sentence import SentenceEncoder
 
@@ -198,39 +187,38 @@ def make_named_pipeline(
 # The built-in entries
 
 
-def _logistic_regression() -> Any:
+def _with_lr(*estimators: Any) -> list[tuple[str, Any]]:
+    """Steps named as ``make_pipeline`` names them, a logistic regression last."""
     from sklearn.linear_model import LogisticRegression
 
-    return LogisticRegression(max_iter=3000)
+    steps = [*estimators, LogisticRegression(max_iter=3000)]
+    return [(type(est).__name__.lower(), est) for est in steps]
 
 
 def _build_lr(**_: Any) -> list[tuple[str, Any]]:
-    return [("logisticregression", _logistic_regression())]
+    return _with_lr()
 
 
 def _build_feedforward(*, random_state: Any, verbose: bool, **_: Any) -> list[tuple[str, Any]]:
     from embkit.tuning.feedforward import FeedForwardTuner
 
-    tuner = FeedForwardTuner(random_state=random_state, verbose=verbose)
-    return [("feedforwardtuner", tuner), ("logisticregression", _logistic_regression())]
+    return _with_lr(FeedForwardTuner(random_state=random_state, verbose=verbose))
 
 
 def _build_contrastive(*, random_state: Any, verbose: bool, **_: Any) -> list[tuple[str, Any]]:
     from embkit.tuning.contrastive_tuner import ContrastiveTuner
 
-    tuner = ContrastiveTuner(random_state=random_state, verbose=verbose)
-    return [("contrastivetuner", tuner), ("logisticregression", _logistic_regression())]
+    return _with_lr(ContrastiveTuner(random_state=random_state, verbose=verbose))
 
 
-def _build_setfit(
-    *, random_state: Any, verbose: bool, model: str, **_: Any
-) -> list[tuple[str, Any]]:
+def _build_setfit(*, random_state: Any, verbose: bool, model: str, **_: Any) -> list:
     from embkit.tuning.sbert_tuner import SbertTuner
 
-    tuner = SbertTuner(
-        model, n_pairs_per_example=4, random_state=random_state, show_progress_bar=verbose
+    return _with_lr(
+        SbertTuner(
+            model, n_pairs_per_example=4, random_state=random_state, show_progress_bar=verbose
+        )
     )
-    return [("sberttuner", tuner), ("logisticregression", _logistic_regression())]
 
 
 def _build_auto(*, random_state: Any, verbose: bool, **_: Any) -> list[tuple[str, Any]]:
@@ -239,26 +227,21 @@ def _build_auto(*, random_state: Any, verbose: bool, **_: Any) -> list[tuple[str
     return [("autosearch", auto_search(random_state=random_state))]
 
 
-def _build_finetune(
-    *, random_state: Any, verbose: bool, model: str, **_: Any
-) -> list[tuple[str, Any]]:
+def _build_finetune(*, random_state: Any, verbose: bool, model: str, **_: Any) -> list:
     from embkit.heads.finetune import FineTuneClassifier
 
     clf = FineTuneClassifier(model, random_state=random_state, show_progress_bar=verbose)
     return [("finetuneclassifier", clf)]
 
 
-def _build_static(
-    *, random_state: Any, verbose: bool, model: str, **_: Any
-) -> list[tuple[str, Any]]:
+def _build_static(*, random_state: Any, verbose: bool, model: str, **_: Any) -> list:
     from embkit.encoders.static import StaticEncoder
     from embkit.tuning.feedforward import FeedForwardTuner
 
-    return [
-        ("staticencoder", StaticEncoder(model, show_progress_bar=verbose)),
-        ("feedforwardtuner", FeedForwardTuner(random_state=random_state, verbose=verbose)),
-        ("logisticregression", _logistic_regression()),
-    ]
+    return _with_lr(
+        StaticEncoder(model, show_progress_bar=verbose),
+        FeedForwardTuner(random_state=random_state, verbose=verbose),
+    )
 
 
 register_pipeline(

@@ -1,10 +1,8 @@
 """Pipelines saved by ``embkit train`` and read by ``embkit predict``.
 
-``train`` writes ``DIR/pipeline.embkit`` with :func:`embkit.save` (JSON and safetensors in
-one zip; reading it runs no code) and a readable ``DIR/meta.json``. ``predict`` reads it
-with :func:`embkit.load`. A pickle or joblib file (such as the ``pipeline.joblib`` that
-``train`` wrote before) is refused, because unpickling can run any code, unless the
-caller passes ``allow_pickle=True`` (``--allow-pickle``).
+``train`` writes ``DIR/pipeline.embkit`` (:func:`embkit.save`, no pickle) and ``DIR/meta.json``.
+A pickle or joblib file (an older ``pipeline.joblib``) is refused, since unpickling can run
+any code, unless ``allow_pickle=True`` (``--allow-pickle``).
 """
 
 from __future__ import annotations
