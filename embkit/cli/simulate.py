@@ -37,29 +37,42 @@ def add_parser(sub: Any) -> None:
     )
     add_split_options(p)
     p.add_argument(
-        "--strategy", nargs="+", default=["random", "margin"], metavar="NAME",
+        "--strategy",
+        nargs="+",
+        default=["random", "margin"],
+        metavar="NAME",
         help=f"one or more of: {', '.join(STRATEGY_NAMES)} (default: random margin)",
-    )  # fmt: skip
+    )
     p.add_argument(
-        "--budget", type=positive_int, required=True, metavar="N",
+        "--budget",
+        type=positive_int,
+        required=True,
+        metavar="N",
         help="labels per run, seed set included",
-    )  # fmt: skip
+    )
     p.add_argument(
-        "--seeds", type=positive_int, default=3, metavar="K",
+        "--seeds",
+        type=positive_int,
+        default=3,
+        metavar="K",
         help="runs per strategy, seeds 0..K-1 (default: 3)",
-    )  # fmt: skip
+    )
     p.add_argument(
-        "--initial", type=positive_int, default=10, metavar="N",
+        "--initial",
+        type=positive_int,
+        default=10,
+        metavar="N",
         help="random seed labels before the strategy takes over (default: 10)",
-    )  # fmt: skip
+    )
     p.add_argument(
-        "--batch", type=positive_int, default=10, metavar="N",
-        help="labels per round (default: 10)",
-    )  # fmt: skip
+        "--batch", type=positive_int, default=10, metavar="N", help="labels per round (default: 10)"
+    )
     p.add_argument(
-        "--out", default="embkit-simulate", metavar="DIR",
+        "--out",
+        default="embkit-simulate",
+        metavar="DIR",
         help="folder for learning_curves.png and curves.json (default: embkit-simulate)",
-    )  # fmt: skip
+    )
     p.add_argument("--seed", type=int, default=0, help="seed of the train/test split")
     add_data_options(p)
     p.set_defaults(run=run)
@@ -94,10 +107,18 @@ def run(args: argparse.Namespace) -> int:
     for name in args.strategy:
         for seed in range(args.seeds):
             curve = simulate(
-                LogisticRegression(max_iter=1000), name, X, y, X_test, y_test,
-                budget=args.budget, n_initial=args.initial, batch_size=args.batch,
-                random_state=seed, name=name,
-            )  # fmt: skip
+                LogisticRegression(max_iter=1000),
+                name,
+                X,
+                y,
+                X_test,
+                y_test,
+                budget=args.budget,
+                n_initial=args.initial,
+                batch_size=args.batch,
+                random_state=seed,
+                name=name,
+            )
             curves.append(curve)
             say(
                 f"{name} seed {seed}: area {curve.area:.4f}, accuracy {curve.accuracy[-1]:.4f} "
