@@ -53,7 +53,7 @@ def artifact_dir(kind: str) -> Path:
 
 
 class TextEncoderBase(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
-    """What SentenceEncoder and TransformerEncoder share (see the module docstring)."""
+    """What the text encoders share (see the module docstring)."""
 
     _cache_kind = "base"
     _parameter_constraints: dict = {
