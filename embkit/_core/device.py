@@ -8,10 +8,10 @@ _VALID = ("auto", "cpu", "cuda", "mps")
 
 
 def resolve_device(device: str | torch.device | None) -> torch.device:
-    """Turn a ``device`` parameter into a concrete :class:`torch.device`.
+    """Turn a ``device`` parameter into a :class:`torch.device` available here.
 
-    ``"auto"`` (or ``None``) picks cuda, then mps, then cpu. An explicit device that is
-    not available here is a clear ``ValueError``.
+    ``"auto"`` (or ``None``) picks cuda, then mps, then cpu; an unavailable device is a
+    ``ValueError``.
 
     Examples
     --------

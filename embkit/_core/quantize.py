@@ -1,19 +1,6 @@
 """Dynamic int8 quantization of a model's linear layers for CPU inference (torchao).
 
-``torch.ao.quantization.quantize_dynamic`` is deprecated in recent torch releases in
-favour of torchao's ``quantize_`` API, which is what this module uses: every
-``nn.Linear`` gets int8 weights (one scale per output row) and quantizes its input per
-token on the fly, so the rest of the model (embeddings, layer norms, pooling) stays
-float32. The sentence vectors stay close to the float32 ones, not equal to them; speed and
-closeness are measured in ``docs/benchmarks.md``.
-
-torchao is imported here, on first use, never at embkit's import. Once torchao is
-installed, though, transformers itself imports it whenever a model module loads, and
-torchao 0.18 then logs that its CUDA kernels (``.so`` files) did not load and torch 2.13
-logs two deprecation lines. Those records come from the ``torchao`` and
-``torch.utils._pytree`` loggers, before any embkit code runs; embkit leaves other
-libraries' logging alone, so an application that wants them quiet raises those loggers'
-levels itself.
+torchao is imported on first use only; ``docs/encoders.md`` says what it logs once installed.
 """
 
 from __future__ import annotations
@@ -28,6 +15,9 @@ QUANTIZE_CONSTRAINT: list[Any] = [StrOptions({"int8"}), None]
 
 def quantize_int8(module: Any) -> Any:
     """Quantize every ``nn.Linear`` of ``module`` in place to dynamic int8 and return it.
+
+    Weights are int8 with one scale per output row, inputs are quantized per token on the
+    fly; everything else stays float32.
 
     Parameters
     ----------

@@ -1,9 +1,4 @@
-"""Seeds derived from ``random_state``: one local generator per fit, seeds drawn from it.
-
-Every estimator turns its ``random_state`` into a private :class:`numpy.random.Generator`
-with :func:`make_rng` at fit time and draws the seeds of everything random from it
-(:func:`draw_seed`, :func:`torch_generator`): global random states are never seeded.
-"""
+"""Seeds from ``random_state``: one local generator per fit; global states are never seeded."""
 
 from __future__ import annotations
 
@@ -19,16 +14,12 @@ MAX_SEED = 2**63 - 1
 """Exclusive bound of the torch seeds of the numeric estimators and of dropout passes."""
 
 MAX_INT32_SEED = 2**31 - 1
-"""Exclusive bound of seeds handed to scikit-learn or ``numpy.random.RandomState`` (which
-take seeds below 2**32); the body estimators draw their other torch seeds in this range
-too, and keep doing so, so that their fixed-seed results stay as they were."""
+"""Exclusive bound of seeds for scikit-learn and ``RandomState``, and of the body
+estimators' torch seeds (their fixed-seed results depend on it)."""
 
 
 def make_rng(random_state: Any) -> np.random.Generator:
-    """The private generator of one fit: seeded from ``random_state`` by one draw.
-
-    ``random_state`` is what scikit-learn accepts (None, an int or a ``RandomState``);
-    a ``RandomState`` instance advances by one draw.
+    """The private generator of one fit, seeded by one draw from ``random_state``.
 
     Examples
     --------

@@ -1,10 +1,7 @@
-"""Input checks shared by the estimators: texts, labels and hyper-parameters.
+"""Input checks: text collections, and the parameter ranges of ``_parameter_constraints``.
 
-Hyper-parameters are declared, as scikit-learn's own estimators do: a class lists its
-parameters' constraints in ``_parameter_constraints`` (built from the ranges below) and
-validates them at fit time with ``self._validate_params()``; the error names the parameter,
-the estimator and what was expected. The ``check_*`` functions serve the arguments of
-functions.
+Estimators declare their parameters with these ranges and call ``self._validate_params()``
+at fit time (docs/architecture.md); the ``check_*`` functions serve plain functions.
 """
 
 from __future__ import annotations
@@ -30,24 +27,24 @@ ACCEPTED_TEXTS = (
     "or a one-column DataFrame"
 )
 
+_REFUSED = (
+    (Mapping, " (a mapping: pass list(d.values()) or list(d))"),
+    (AbstractSet, ", which has no order; pass a sorted list, e.g. sorted(texts)"),
+    (
+        Iterator,
+        ", a one-shot iterator that a pipeline would read empty the second time; pass list(texts)",
+    ),
+)
+
 
 def check_texts(texts: Any, *, name: str = "X", allow_empty: bool = True) -> list[str]:
     """Validate a 1-D collection of texts and return it as a new list.
 
-    Accepted: a list or tuple of ``str``, a 1-D numpy array of ``str`` (or of ``object``
-    holding ``str``), a pandas ``Series`` or ``Index`` of ``str``, and a one-column
-    ``DataFrame`` (what ``ColumnTransformer`` passes). Everything else is refused before any
-    work is done, with a ``TypeError`` or ``ValueError`` that names the argument:
-
-    * a single ``str`` or ``bytes`` (wrap it in a list), ``None``;
-    * a mapping such as a ``dict`` (which texts: keys or values?), a ``set`` (no order, so
-      rows could not be matched to outputs);
-    * a generator or other one-shot iterator: a pipeline reads its input more than once
-      (``fit`` then ``transform``, cross-validation folds), and a spent iterator would give
-      nothing the second time; pass ``list(texts)``;
-    * items that are not ``str``: ``None``, ``NaN`` (pandas' missing value), numbers,
-      ``bytes`` (decode them first), nested lists;
-    * a 2-D array or a DataFrame of several columns; text with lone surrogates.
+    Accepted: a list, tuple, 1-D numpy array, pandas Series or Index of ``str``, or a
+    one-column DataFrame (what ``ColumnTransformer`` passes). Refused with a ``TypeError``
+    or ``ValueError`` naming the argument: a single string, ``None``, a mapping, a set, a
+    one-shot iterator (a pipeline reads its input twice), non-``str`` items (``None``,
+    ``NaN``, numbers, bytes, nested lists), 2-D input and text with lone surrogates.
 
     Parameters
     ----------
@@ -70,10 +67,6 @@ def check_texts(texts: Any, *, name: str = "X", allow_empty: bool = True) -> lis
     Traceback (most recent call last):
     ...
     TypeError: X must be a 1-D sequence of strings ... got a single str; wrap it in a list: ['a']
-    >>> check_texts({"a": 1}, name="texts")  # doctest: +ELLIPSIS
-    Traceback (most recent call last):
-    ...
-    TypeError: texts must be ... got a dict (a mapping: pass list(d.values()) or list(d))
     """
     items = _text_items(texts, name)
     if not items and not allow_empty:
@@ -116,21 +109,9 @@ def _text_items(texts: Any, name: str) -> list[Any]:
             f"{name} must be a 1-D sequence of strings (list, tuple, numpy array or pandas "
             f"Series), got a single {type(texts).__name__}; wrap it in a list: [{texts!r}]"
         )
-    if isinstance(texts, Mapping):
-        raise TypeError(
-            f"{expected}, got a {type(texts).__name__} (a mapping: pass list(d.values()) "
-            "or list(d))"
-        )
-    if isinstance(texts, AbstractSet):
-        raise TypeError(
-            f"{expected}, got a {type(texts).__name__}, which has no order; pass a sorted "
-            "list, e.g. sorted(texts)"
-        )
-    if isinstance(texts, Iterator):
-        raise TypeError(
-            f"{expected}, got a {type(texts).__name__}, a one-shot iterator that a pipeline "
-            "would read empty the second time; pass list(texts)"
-        )
+    for kind, hint in _REFUSED:
+        if isinstance(texts, kind):
+            raise TypeError(f"{expected}, got a {type(texts).__name__}{hint}")
     if isinstance(texts, (list, tuple)):
         return list(texts)
     if isinstance(texts, np.ndarray) or _is_pandas(texts):
@@ -148,8 +129,7 @@ def _text_items(texts: Any, name: str) -> list[Any]:
 
 
 def _is_pandas(value: Any) -> bool:
-    module = type(value).__module__
-    return module.split(".")[0] == "pandas" and hasattr(value, "ndim")
+    return type(value).__module__.split(".")[0] == "pandas" and hasattr(value, "ndim")
 
 
 def check_positive_int(value: Any, name: str) -> int:
