@@ -1,23 +1,11 @@
 """The private base of the estimators that fine-tune a sentence-transformers body.
 
-``SbertLearner`` (pairs) and ``FineTuneClassifier`` (labels, with a linear head) share one
-training loop made of named steps; a subclass fills in the steps marked *hook*:
-
-* ``_check_params`` - hyper-parameters, checked at every ``fit`` and ``partial_fit`` call;
-* ``_check_input`` (hook) - validate the call's input before anything changes;
-* ``_prepare_data`` (hook) - tokenise once per call, hold out a validation split, weights;
-* ``_initialize`` - a private copy of the body, ``_init_head`` (hook), the optimiser;
-* ``_batches`` (hook) - the batches of one epoch;
-* ``_train_step`` - one optimiser step on the loss of ``_batch_loss`` (hook);
-* ``_epoch_end`` - after each epoch of ``fit``: validation scores, early stopping;
-* ``_fit_end`` - after the last epoch of ``fit`` (e.g. keep the best epoch's weights).
-
-``fit`` validates, initialises and makes ``n_epochs`` epochs; ``partial_fit`` initialises
-on its first call only and makes one epoch whose learning rate warms up and decays over
-its own steps. A call whose input or parameters are refused leaves the estimator as it was.
-The saved state (pickles, :meth:`BodyEstimatorBase._get_saved_state`) holds the model
-name and the tuned weights as CPU state dicts, never the optimiser nor the pretrained
-weights the name loads; the optimiser is rebuilt by the next ``partial_fit``.
+``SbertLearner`` and ``FineTuneClassifier`` share one loop of named steps: ``_check_input``,
+``_prepare_data``, ``_init_head``, ``_batches`` and ``_batch_loss`` (hooks), ``_train_step``,
+``_epoch_end`` (validation, early stopping) and ``_fit_end``. ``partial_fit`` initialises on
+its first call only and makes one epoch, warming the rate up and decaying it over its own
+steps. The saved state holds the model name and the tuned weights, never the optimiser
+(rebuilt by the next ``partial_fit``) nor the pretrained weights the name loads.
 """
 
 from __future__ import annotations
@@ -38,13 +26,14 @@ from embkit._core.device import loadable_device, resolve_device
 from embkit._core.models import resolve_model
 from embkit._core.seeding import draw_seed, make_rng
 from embkit._core.validation import HALF_OPEN_UNIT, NON_NEGATIVE, POSITIVE, POSITIVE_INT
+from embkit._training.nn import cpu_state
 from embkit._training.optim import linear_schedule, make_adamw
 from embkit._training.rollback import unchanged_on_error
 
 if TYPE_CHECKING:  # pragma: no cover
     from sentence_transformers import SentenceTransformer
 
-# the pickle key of the tuned weights; "_tuned_state" is the key of earlier releases
+# the pickle key of the tuned weights; pickles of earlier releases use "_tuned_state"
 _WEIGHTS_KEY = "_tuned_weights"
 _LEGACY_WEIGHTS_KEY = "_tuned_state"
 
@@ -80,7 +69,7 @@ def load_body(model: Any, device: torch.device) -> SentenceTransformer:
 
 @contextmanager
 def seeded_torch(rng: np.random.Generator, device: torch.device) -> Iterator[None]:
-    """Seed torch for one pass (dropout inside the body), restoring the global RNG afterwards.
+    """Seed torch for one pass (dropout inside the body); the global RNG is restored after.
 
     Examples
     --------
@@ -98,19 +87,11 @@ def seeded_torch(rng: np.random.Generator, device: torch.device) -> Iterator[Non
         yield
 
 
-def cpu_state(module: torch.nn.Module) -> dict[str, torch.Tensor]:
-    """A CPU copy of ``module``'s state dict (for saving and for keeping a best epoch)."""
-    return {k: v.detach().to("cpu", copy=True) for k, v in module.state_dict().items()}
-
-
 class BodyEstimatorBase(BaseEstimator):
-    """Shared training loop and saved state of the body estimators; not public.
+    """Shared training loop and saved state of the body estimators.
 
-    Subclasses declare ``model``, ``n_epochs``, ``batch_size``, ``learning_rate``,
-    ``weight_decay``, ``warmup_ratio``, ``random_state``, ``device`` and
-    ``show_progress_bar``, list their trained modules in ``_weight_names`` and fill in the
-    hooks named in the module docstring. A subclass's data object has ``n``, the number of
-    training rows of the call.
+    Subclasses list their trained modules in ``_weight_names`` and fill in the hooks; their
+    data object has ``n``, the training rows of the call.
     """
 
     _weight_names: tuple[str, ...] = ("model_",)
@@ -123,10 +104,6 @@ class BodyEstimatorBase(BaseEstimator):
         "random_state": ["random_state"],
         "show_progress_bar": ["boolean", None],
     }
-
-    # ------------------------------------------------------------------ hooks
-    def _check_params(self) -> None:
-        self._validate_params()
 
     def _check_input(self, *args: Any, reset: bool, partial: bool, **kwargs: Any) -> Any:
         """Validate the input of a call (``reset``: the first call, ``partial``: partial_fit)."""
@@ -160,11 +137,10 @@ class BodyEstimatorBase(BaseEstimator):
     def _fit_end(self, data: Any) -> None:
         """Called once after the last epoch of ``fit``."""
 
-    # ----------------------------------------------------------- fit, partial_fit
     def _fit(self, *args: Any) -> Any:
         """``fit``: validate everything, then a fresh copy of the body and ``n_epochs`` epochs."""
         with unchanged_on_error(self):
-            self._check_params()
+            self._validate_params()
             checked = self._check_input(*args, reset=True, partial=False)
             body, device, rng = self._new_body()
             data = self._prepare_data(checked, body, device, rng, fit=True)
@@ -181,7 +157,7 @@ class BodyEstimatorBase(BaseEstimator):
         """``partial_fit``: initialise on the first call only, then one epoch."""
         first = not hasattr(self, "model_")
         with unchanged_on_error(self):
-            self._check_params()  # every call: set_params may have changed them
+            self._validate_params()  # every call: set_params may have changed them
             checked = self._check_input(*args, reset=first, partial=True, **kwargs)
             if first:
                 body, device, rng = self._new_body()
@@ -195,7 +171,6 @@ class BodyEstimatorBase(BaseEstimator):
         self._run_epoch(data, self._scheduler(self._n_steps(data)))
         return self
 
-    # ----------------------------------------------------------------- steps
     def _new_body(self) -> tuple[SentenceTransformer, torch.device, np.random.Generator]:
         device = resolve_device(self.device)
         rng = make_rng(self.random_state)
@@ -272,15 +247,10 @@ class BodyEstimatorBase(BaseEstimator):
         tags.non_deterministic = False  # same seed, same data, CPU: same weights
         return tags
 
-    # ------------------------------------------------------------ saved state
     def _get_saved_state(self) -> tuple[dict[str, Any], dict[str, dict[str, torch.Tensor]]]:
-        """What to save: ``(values, weights)``.
+        """``(values, weights)``: plain attributes, and each trained module's CPU state dict.
 
-        ``values`` are the plain attributes (parameters and fitted state; the device as a
-        string); ``weights`` the CPU state dict of each trained module, by attribute name.
-        The optimiser is not saved, nor any weight that ``model`` loads by itself; a
-        ``model`` given as an object (not a name or folder) is a ``TypeError`` (pickling,
-        which keeps the object, accepts it).
+        Not the optimiser. A ``model`` object (not a name or folder) is a ``TypeError``.
         """
         if not isinstance(self.model, (str, os.PathLike)):
             raise TypeError(
@@ -302,12 +272,8 @@ class BodyEstimatorBase(BaseEstimator):
     def _set_saved_state(
         self, values: dict[str, Any], weights: dict[str, dict[str, torch.Tensor]]
     ) -> None:
-        """Restore what :meth:`_get_saved_state` gave onto an instance made by ``cls.__new__``.
-
-        The body is loaded again from ``model`` and the saved weights put into it, on the
-        saved device when it is available here, else on the CPU. Weights that do not fit
-        the modules ``model`` builds are a ``ValueError``.
-        """
+        """Restore :meth:`_get_saved_state`'s output onto a bare instance: the body is
+        loaded from ``model`` and given the weights (a ``ValueError`` if they do not fit)."""
         values = dict(values)
         if "device_" in values:
             values["device_"] = loadable_device(values["device_"])

@@ -1,14 +1,8 @@
-"""Validation-driven training for the torch estimators, in the way of ``MLPClassifier``.
+"""Early stopping for the torch estimators, in the way of ``MLPClassifier``.
 
-With ``early_stopping=True``, ``fit`` holds out ``validation_fraction`` of the rows (a
-seeded split, stratified by label when there are labels), scores the network on them after
-every pass (the negated mean validation loss, so higher is better), stops once the score has
-not improved by more than ``tol`` for ``n_iter_no_change`` passes in a row, and puts back the
-weights of the best pass. ``partial_fit`` never holds data out.
-
-The pieces are small on purpose: ``EARLY_STOPPING_CONSTRAINTS`` (the parameters,
-validated at fit time), :func:`holdout_indices` (the split) and :class:`EarlyStopping` (the
-book-keeping), which the torch base calls from its named steps.
+``fit`` holds out ``validation_fraction`` of the rows (:func:`holdout_indices`), scores the
+negated validation loss after every pass and puts back the best pass's weights
+(:class:`EarlyStopping`). ``partial_fit`` never holds data out.
 """
 
 from __future__ import annotations
@@ -20,6 +14,7 @@ import numpy as np
 import torch
 
 from embkit._core.validation import NON_NEGATIVE, OPEN_UNIT, POSITIVE_INT
+from embkit._training.nn import cpu_state
 
 __all__ = ["EARLY_STOPPING_CONSTRAINTS", "EarlyStopping", "holdout_indices"]
 
@@ -29,7 +24,7 @@ EARLY_STOPPING_CONSTRAINTS: dict[str, list[Any]] = {
     "n_iter_no_change": [POSITIVE_INT],
     "tol": [NON_NEGATIVE],
 }
-"""The ``_parameter_constraints`` of the four parameters, for the estimators that have them."""
+"""The ``_parameter_constraints`` of the early-stopping parameters."""
 
 
 def holdout_indices(
@@ -37,10 +32,8 @@ def holdout_indices(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Split ``range(n)`` into (train, validation) row indices, seeded by ``rng``.
 
-    The validation part has ``ceil(fraction * n)`` rows. With 1-D ``labels`` it is
-    stratified: every class with at least two rows gives about ``fraction`` of its rows
-    (at least one), and keeps at least one for training; classes with a single row stay
-    in training.
+    With 1-D ``labels`` the split is stratified: each class of two rows or more gives
+    about ``fraction`` of its rows (at least one, never all); single rows stay in training.
 
     Examples
     --------
@@ -73,11 +66,10 @@ def holdout_indices(
 
 
 class EarlyStopping:
-    """Scores after each pass, the best weights so far, and when to stop.
+    """Scores after each pass, the best weights so far (on the CPU), and when to stop.
 
-    Follows ``MLPClassifier``: a pass counts as "no improvement" when its score is not
-    above the best score plus ``tol``; training stops when that happened more than
-    ``n_iter_no_change`` times in a row. The best weights are kept on the CPU.
+    As in ``MLPClassifier``: stop after more than ``n_iter_no_change`` passes in a row
+    that do not beat the best score by more than ``tol``.
 
     Examples
     --------
@@ -109,9 +101,7 @@ class EarlyStopping:
         if score > self.best_score:
             self.best_score = score
             self.best_iteration = iteration
-            self._best_state = {
-                k: v.detach().to("cpu", copy=True) for k, v in module.state_dict().items()
-            }
+            self._best_state = cpu_state(module)
         return self._no_improvement > self.n_iter_no_change
 
     def restore_best(self, module: torch.nn.Module) -> None:

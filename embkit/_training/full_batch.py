@@ -1,15 +1,10 @@
 """Full-batch passes in which a sample weight is exactly a repetition count.
 
-When a whole pass fits in one batch there is nothing random about which rows train
-together, so ``fit(X, y, sample_weight=w)`` and ``fit`` on every row repeated ``w`` times
-describe the same loss. They only give bit-identical weights if the arithmetic is the
-same too; :func:`merge_rows` makes it so by turning both inputs into one canonical form:
-identical rows (features, target and every other per-row value) become one row whose
-weight is the sum of theirs, rows of weight zero go, and the rows are sorted by their
-bytes, so the input order does not matter either.
-
-Mini-batch passes (more rows than ``batch_size``) are left as they are: which rows share
-a batch is random there, and a weight equals a repetition only in expectation.
+When a pass is one batch, ``sample_weight=w`` and every row repeated ``w`` times give the
+same loss; :func:`merge_rows` makes them give bit-identical weights by putting both in one
+canonical form (identical rows merged into one weighted row, zero weights dropped, rows
+sorted by their bytes). Mini-batch passes are left alone: there a weight equals a
+repetition only in expectation.
 """
 
 from __future__ import annotations
@@ -23,12 +18,8 @@ from embkit._training.torch_base import ROW_FIELDS, TrainData
 
 
 def effective_rows(data: TrainData) -> float:
-    """The rows a pass over ``data`` handles, or stands for if larger.
-
-    Without weights, the row count. With weights, the larger of the rows of positive
-    weight (what a pass trains on after :func:`merge_rows`) and the total weight (the rows
-    of the repeated data): for integer weights that is the total weight, the same number
-    as for the repeated data, so both are full-batch or neither is.
+    """The rows a pass handles or stands for: with weights, the larger of the rows of
+    positive weight and the total weight (so weighted and repeated data are full-batch alike).
 
     Examples
     --------
@@ -49,10 +40,9 @@ def _as_numpy(value: Any) -> np.ndarray:
 
 
 def merge_rows(data: TrainData) -> TrainData:
-    """The canonical form of ``data``: duplicates merged into weights, rows sorted.
+    """The canonical form of ``data``: duplicate rows merged into weights, sorted by bytes.
 
-    Only the per-row values (the fields in ``ROW_FIELDS``) are touched; the other fields
-    are kept as they are. Data with non-numeric per-row values is returned unchanged.
+    Data with non-numeric per-row values is returned unchanged.
 
     Examples
     --------

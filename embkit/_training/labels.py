@@ -1,12 +1,8 @@
-"""Labels: one mechanism for every estimator trained on labels.
+"""Labels: one mechanism for every estimator trained on labels, and the classifier base.
 
-:class:`LabelMixin` turns ``y`` into class codes, sets ``classes_`` (``classes=`` is
-required on the first ``partial_fit``, as in scikit-learn's incremental classifiers) and
-computes the class weights of ``class_weight``. It serves the torch classifiers
-(``FeedForwardTuner``, ``DifferentiableHead``), the label-aware ``ContrastiveTuner`` and
-``FineTuneClassifier``. Single-label ``y`` (any labels, strings included) trains with
-cross-entropy on the logits; a 2-D 0/1 indicator ``y`` trains one binary (sigmoid) loss per
-label, where the estimator accepts one.
+:class:`LabelMixin` sets ``classes_`` (``classes=`` is required on the first
+``partial_fit``), turns ``y`` into class codes (or a 2-D 0/1 matrix, one sigmoid per label)
+and computes the weights of ``class_weight``.
 """
 
 from __future__ import annotations
@@ -93,9 +89,7 @@ CLASS_WEIGHT_CONSTRAINT = [None, StrOptions({"balanced"}), dict]
 class LabelMixin:
     """Turns labels into training targets: ``classes_``, label codes, class weights.
 
-    An estimator that takes only 1-D labels sets ``_accepts_label_matrix = False``: a 2-D
-    ``y`` is then refused, and it has no ``multi_label_`` attribute. ``class_weight`` is
-    validated by ``CLASS_WEIGHT_CONSTRAINT`` in the estimator's ``_parameter_constraints``.
+    ``_accepts_label_matrix = False`` refuses a 2-D ``y`` (and sets no ``multi_label_``).
     """
 
     _accepts_label_matrix = True
@@ -103,10 +97,9 @@ class LabelMixin:
     def _encode_labels(
         self, y: Any, n_samples: int, *, reset: bool, classes: Any = None, partial: bool = False
     ) -> np.ndarray:
-        """Validate ``y`` and return int64 class codes, or a float32 0/1 matrix (multi-label).
+        """Validate ``y``: int64 class codes, or a float32 0/1 matrix (multi-label).
 
-        On ``reset`` it sets ``classes_`` (and ``multi_label_``) from ``classes`` when given,
-        else from ``y``; later calls check ``y`` against them.
+        ``reset`` sets ``classes_`` from ``classes`` or ``y``; later calls check against it.
         """
         y = _check_y(y, n_samples)
         multi_label = y.ndim == 2
@@ -166,10 +159,9 @@ class LabelMixin:
         self.classes_ = labels
 
     def _class_weights(self, targets: np.ndarray) -> np.ndarray | None:
-        """The loss weight of each class (``None``: all equal) for ``targets`` of one call.
+        """Each class's loss weight for the ``targets`` of one call (``None``: all equal).
 
-        ``targets`` are the class codes (or the 0/1 matrix) of :meth:`_encode_labels`. For a
-        label matrix, "balanced" weighs each label's positives by its negatives/positives.
+        For a label matrix, "balanced" weighs each label's positives by negatives/positives.
         """
         cw = self.class_weight
         if cw is None:
@@ -190,13 +182,19 @@ class LabelMixin:
             raise ValueError(f"class_weight has labels not in classes_: {sorted(unknown)!r}")
         return np.array([float(cw.get(c, 1.0)) for c in self.classes_.tolist()])
 
+    def _class_weight_tensor(self, targets: np.ndarray, device: Any) -> torch.Tensor | None:
+        weights = self._class_weights(targets)
+        if weights is None:
+            return None
+        return torch.as_tensor(weights, dtype=torch.float32, device=device)
+
 
 def _is_text(labels: np.ndarray) -> bool:
     return labels.dtype.kind in "OUS"
 
 
 class TorchClassifierBase(LabelMixin, TorchEstimatorBase):
-    """Classifier logic on top of the torch base. Subclasses build the module."""
+    """Classifier on top of the torch base: an :class:`MLP` trained with cross-entropy."""
 
     _parameter_constraints: dict = {
         **TorchEstimatorBase._parameter_constraints,
@@ -276,12 +274,6 @@ class TorchClassifierBase(LabelMixin, TorchEstimatorBase):
             class_weight=self._class_weight_tensor(targets, device),
         )
 
-    def _class_weight_tensor(self, y: np.ndarray, device: torch.device) -> torch.Tensor | None:
-        weights = self._class_weights(y)
-        if weights is None:
-            return None
-        return torch.as_tensor(weights, dtype=torch.float32, device=device)
-
     def _batch_loss(self, data: TrainData, idx: torch.Tensor, noise: DropoutNoise) -> torch.Tensor:
         logits = self.module_(data.X.index_select(0, idx), noise)
         target = data.y.index_select(0, idx)
@@ -295,7 +287,6 @@ class TorchClassifierBase(LabelMixin, TorchEstimatorBase):
         weight = None if data.sample_weight is None else data.sample_weight.index_select(0, idx)
         return weighted_mean(per_row, weight)
 
-    # ------------------------------------------------------------- prediction
     def _check_X(self, X: Any) -> np.ndarray:
         check_is_fitted(self)
         return check_X(self, X, reset=False)

@@ -1,7 +1,6 @@
-"""Small torch modules used by the tuners, learners and heads (no scikit-learn here).
+"""Small torch modules of the tuners, learners and heads (no scikit-learn here).
 
-Every module is built on the ``meta`` device and initialised with an explicit
-:class:`torch.Generator`, so weight initialisation never touches torch's global RNG.
+Modules are built on the ``meta`` device and initialised from an explicit generator.
 """
 
 from __future__ import annotations
@@ -29,12 +28,10 @@ def _activation(name: str, x: torch.Tensor) -> torch.Tensor:
 class DropoutNoise:
     """Seeded source of dropout masks; never touches numpy's or torch's global RNG.
 
-    On the CPU a mask is made from raw 64-bit draws of a numpy PCG64 generator, 16 bits
-    per element: faster than ``torch.rand`` with a ``torch.Generator``, whose CPU draws
-    are one Mersenne-Twister number per element (``docs/benchmarks.md``). The drop probability is
-    then ``p`` rounded to a multiple of ``1 / 65536`` and kept values are scaled by the
-    exact inverse of the keep probability, so the mask's mean is 1. On other devices the
-    mask is drawn on the device from a ``torch.Generator``.
+    On the CPU a mask takes 16 bits per element from raw PCG64 draws (faster than
+    ``torch.rand``, docs/benchmarks.md): ``p`` is rounded to a multiple of ``1 / 65536``
+    and kept values are scaled by the exact inverse keep probability. Other devices draw
+    from a ``torch.Generator``.
 
     Parameters
     ----------
@@ -94,16 +91,10 @@ def init_linear_(layer: nn.Linear, generator: torch.Generator) -> None:
 
 
 class MLP(nn.Module):
-    """``input -> [hidden -> activation -> dropout] -> output``.
+    """``input -> [hidden -> activation -> dropout] -> output``; ``embed`` stops before ``out``.
 
-    ``embed`` returns the hidden layer (or the output when there is no hidden layer);
-    ``forward`` returns the output layer (logits, or the learned embedding).
-
-    With ``residual=True`` (needs a hidden layer) the embedding keeps the input's width:
-    ``embed(x) = x + back(dropout(activation(hidden(x))))``, where ``back`` maps the
-    hidden layer back to the input's width and starts at zero, so the untrained network
-    embeds every input as itself and training learns a correction; the output layer reads
-    that embedding.
+    With ``residual=True`` (needs a hidden layer), ``embed(x) = x + back(h)`` where ``back``
+    starts at zero: the untrained network embeds every input as itself.
     """
 
     def __init__(
@@ -163,11 +154,8 @@ class MLP(nn.Module):
 
 
 class Projection(nn.Module):
-    """The shared ("siamese") network of the contrastive learner.
-
-    ``input -> linear -> activation [-> dropout -> linear]``; with ``n_layers=1`` it is a
-    single linear map followed by the activation.
-    """
+    """The siamese network of the contrastive learner: ``linear (-> activation -> dropout
+    -> linear) * (n_layers - 1)``; a single layer is followed by the activation."""
 
     def __init__(
         self,
@@ -203,6 +191,11 @@ class Projection(nn.Module):
         return _activation(self.activation, x) if last == 0 else x
 
 
+def cpu_state(module: nn.Module) -> dict[str, torch.Tensor]:
+    """A CPU copy of ``module``'s state dict."""
+    return {k: v.detach().to("cpu", copy=True) for k, v in module.state_dict().items()}
+
+
 def cosine_pairs(a: torch.Tensor, b: torch.Tensor, eps: float = 1e-8) -> torch.Tensor:
     """Row-wise cosine similarity that stays finite (0) for all-zero vectors."""
     return (F.normalize(a, dim=1, eps=eps) * F.normalize(b, dim=1, eps=eps)).sum(dim=1)
@@ -211,20 +204,14 @@ def cosine_pairs(a: torch.Tensor, b: torch.Tensor, eps: float = 1e-8) -> torch.T
 def gathered_cosine(
     emb: torch.Tensor, idx1: torch.Tensor, idx2: torch.Tensor, eps: float = 1e-8
 ) -> torch.Tensor:
-    """Cosine similarity of the row pairs ``(emb[idx1[k]], emb[idx2[k]])``.
-
-    Each row is normalised once, whatever the number of pairs it takes part in, and the
-    pairs are gathered with ``index_select`` (about twice as fast to back-propagate as
-    fancy indexing); no ``B x B`` similarity matrix is built.
-    """
+    """Cosine similarity of the pairs ``(emb[idx1[k]], emb[idx2[k]])``, each row normalised
+    once; ``index_select`` back-propagates faster than fancy indexing."""
     unit = F.normalize(emb, dim=1, eps=eps)
     return (unit.index_select(0, idx1) * unit.index_select(0, idx2)).sum(dim=1)
 
 
 def pool_tokens(tokens: torch.Tensor, mask: torch.Tensor, pooling: str) -> torch.Tensor:
-    """One vector per text from its token vectors ("mean", "max" or "cls" pooling).
-
-    "mean" and "max" run over the tokens the mask keeps; "cls" takes the first token.
+    """One vector per text: "mean" or "max" over the kept tokens, or the first ("cls").
 
     Examples
     --------

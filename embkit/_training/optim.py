@@ -1,4 +1,4 @@
-"""The optimiser and learning-rate schedule of every torch estimator."""
+"""AdamW and the warm-up/decay schedule of every torch estimator."""
 
 from __future__ import annotations
 

@@ -1,8 +1,4 @@
-"""Roll an object back when a call fails: one helper for every estimator.
-
-A failed ``fit`` or ``partial_fit`` (bad input, an error in a training step,
-``KeyboardInterrupt``) leaves a fitted estimator as it was: see :func:`unchanged_on_error`.
-"""
+"""Roll an estimator back: a failed ``fit`` or ``partial_fit`` leaves it as it was."""
 
 from __future__ import annotations
 
@@ -17,13 +13,10 @@ import torch
 
 @contextmanager
 def unchanged_on_error(obj: Any, *, deep: bool = False) -> Iterator[None]:
-    """Undo every change made to ``obj`` inside the block if the block raises.
+    """Undo every change made to ``obj``'s attributes if the block raises (anything).
 
-    Anything raised counts: bad input, an error in a training step, ``KeyboardInterrupt``.
-    The attributes are restored as they were; with ``deep=True`` so is the content of the
-    objects that training changes in place (network weights and buffers, optimiser state,
-    ``numpy`` random generators and lists such as ``loss_curve_``). A fitted estimator is
-    then exactly as before the call, and a call on an unfitted one leaves it unfitted.
+    With ``deep=True`` the content of what training changes in place is restored too:
+    network weights and buffers, optimiser state, numpy generators and lists.
 
     Examples
     --------

@@ -1,9 +1,4 @@
-"""Texts as token batches for a sentence-transformers body, and encoding with it.
-
-Texts are tokenised once with the body's own tokenizer; batches group texts of similar
-length and are padded to their own longest text. ``body_max_length`` refuses a
-``max_length`` the body's position table cannot take, before any step runs.
-"""
+"""Texts as token batches for a sentence-transformers body, and encoding with it."""
 
 from __future__ import annotations
 
@@ -18,10 +13,7 @@ if TYPE_CHECKING:  # pragma: no cover
 
 
 class Tokenized:
-    """Texts tokenised once (no padding); batches are padded to their own longest text.
-
-    The token columns are kept flat, one ``int64`` array per key with each text's offset,
-    so a batch is gathered with one vectorised index per key.
+    """Texts tokenised once, kept flat per key; a batch is padded to its own longest text.
 
     Examples
     --------
@@ -122,12 +114,8 @@ _OFFSET_POSITIONS = ("roberta", "xlm-roberta", "camembert", "mpnet")
 
 
 def position_limit(body: SentenceTransformer) -> int | None:
-    """The longest input, in tokens, the body's position table can take (None if unknown).
-
-    Read from the transformer's ``max_position_embeddings`` (less the two rows that
-    RoBERTa-style models skip), else from the tokenizer's ``model_max_length``
-    (sentence-transformers sets that to the body's ``max_seq_length``, often shorter).
-    """
+    """The longest input in tokens the body's position table takes (None if unknown):
+    ``max_position_embeddings`` (less RoBERTa's two), else the tokenizer's limit."""
     first = body[0] if len(body) else None
     config = getattr(getattr(first, "auto_model", None), "config", None)
     positions = getattr(config, "max_position_embeddings", None)
@@ -141,11 +129,8 @@ def position_limit(body: SentenceTransformer) -> int | None:
 
 
 def body_max_length(body: SentenceTransformer, max_length: int | None) -> int:
-    """``max_length`` or the body's own maximum sequence length (512 when it has none).
-
-    A ``max_length`` beyond the body's position table is refused with a ValueError here,
-    before any training step (torch would fail with a bare IndexError on a long text).
-    """
+    """``max_length`` (refused beyond the position table, where torch would raise an
+    IndexError) or the body's own maximum sequence length (512 when it has none)."""
     limit = position_limit(body)
     if max_length is not None:
         if limit is not None and max_length > limit:

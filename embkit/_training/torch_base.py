@@ -1,21 +1,10 @@
 """The private base of every numeric torch estimator (tuners, learners, heads).
 
-The training loop is split into small named steps, so a subclass overrides one step:
-
-* ``_check_params`` - validate hyper-parameters against ``_parameter_constraints`` (at fit
-  time, never in ``__init__``), plus any rule between parameters;
-* ``_prepare_data`` - validate the input and turn it into tensors on ``device_``;
-* ``_build_module`` - the network, un-initialised (on the ``meta`` device);
-* ``_batch_loss`` - the loss of one batch of row indices.
-
-``fit`` is ``_reset`` + ``_initialize`` + ``n_epochs`` passes; ``partial_fit`` initialises
-on its first call only and then makes exactly one pass, so a fit with ``n_epochs=n``
-equals ``n`` calls of ``partial_fit`` with the same seed.
-
-With ``early_stopping=True`` (estimators that have the parameter), ``fit`` also runs
-``_start_validation`` (hold out rows), ``_validation_step`` after each pass and
-``_end_validation`` (restore the best pass); see :mod:`embkit._training.early_stopping`.
-``partial_fit`` never holds data out.
+Subclasses fill in named steps: ``_prepare_data`` (validated input as tensors),
+``_build_module`` (the network, on the ``meta`` device) and ``_batch_loss``. ``fit`` is
+reset + initialise + ``n_epochs`` passes (fewer with early stopping, which holds rows out,
+see :mod:`embkit._training.early_stopping`); ``partial_fit`` initialises on its first call
+only and makes one pass, so ``n_epochs=n`` equals ``n`` ``partial_fit`` calls.
 """
 
 from __future__ import annotations
@@ -61,11 +50,7 @@ ROW_FIELDS = ("X", "y", "sample_weight", "X2", "groups")
 
 @dataclass
 class TrainData:
-    """Validated training input, already on the training device.
-
-    ``X``, ``y`` and ``sample_weight`` serve every estimator; the other fields are set by
-    the estimators that need them and stay ``None`` otherwise.
-    """
+    """Validated training input on the training device; unused fields stay ``None``."""
 
     n: int
     X: torch.Tensor | None = None
@@ -135,9 +120,6 @@ def check_sample_weight(sample_weight: Any, n_samples: int) -> np.ndarray | None
 def check_X(estimator: Any, X: Any, *, reset: bool, name: str = "X") -> np.ndarray:
     """``validate_data`` for float32 embeddings, with errors that name the argument.
 
-    ``None``, a string or non-numeric values are a ``TypeError``; every other problem is
-    scikit-learn's ``ValueError``, prefixed with ``name`` when its message does not say it.
-
     Examples
     --------
     >>> from sklearn.preprocessing import StandardScaler
@@ -159,7 +141,7 @@ def check_X(estimator: Any, X: Any, *, reset: bool, name: str = "X") -> np.ndarr
 
 
 class TorchEstimatorBase(BaseEstimator):
-    """Shared machinery; not public. Subclasses define the hooks listed in the module doc."""
+    """Shared training loop; subclasses define the steps named in the module docstring."""
 
     _parameter_constraints: dict = {
         "n_epochs": [POSITIVE_INT],
@@ -171,10 +153,6 @@ class TorchEstimatorBase(BaseEstimator):
         "device": [str, torch.device],
         "verbose": ["verbose"],
     }
-
-    # ------------------------------------------------------------------ hooks
-    def _check_params(self) -> None:
-        self._validate_params()
 
     def _prepare_data(self, *args: Any, reset: bool, **kwargs: Any) -> TrainData:
         raise NotImplementedError
@@ -193,15 +171,10 @@ class TorchEstimatorBase(BaseEstimator):
             device=self.device_,
         )
 
-    # ------------------------------------------------------------ public API
     def _fit(self, *args: Any, **kwargs: Any):
-        """``fit``: validate everything, then start afresh and make ``n_epochs`` passes.
-
-        All or nothing: if anything raises (bad input, a failing step, ``KeyboardInterrupt``)
-        the estimator is left exactly as it was before the call.
-        """
-        with self._unchanged_on_error():
-            self._check_params()
+        """``fit``: validate, start afresh, make ``n_epochs`` passes; all or nothing."""
+        with unchanged_on_error(self):
+            self._validate_params()
             device = resolve_device(self.device)
             data = self._full_batch(self._prepare_data(*args, reset=True, device=device, **kwargs))
             self._reset()
@@ -219,16 +192,11 @@ class TorchEstimatorBase(BaseEstimator):
         return self
 
     def _partial_fit(self, *args: Any, **kwargs: Any):
-        """``partial_fit``: initialise on the first call only, then make one pass.
-
-        All or nothing, like ``fit``: a call that raises leaves weights, optimiser state,
-        ``n_iter_``, ``t_``, ``loss_curve_`` and the random state as they were, so the same
-        batch can simply be given again.
-        """
-        first = not self._is_initialized()
+        """``partial_fit``: initialise on the first call only, then one pass; all or nothing."""
+        first = not hasattr(self, "module_")
         with unchanged_on_error(self, deep=not first):
             if first:
-                self._check_params()
+                self._validate_params()
                 device = resolve_device(self.device)
             else:
                 device = self.device_
@@ -238,14 +206,9 @@ class TorchEstimatorBase(BaseEstimator):
             self._run_pass(data)
         return self
 
-    # -------------------------------------------------------------- internals
-    # ------------------------------------------------ validation (early stopping)
     def _start_validation(self, data: TrainData) -> tuple[TrainData, Any]:
-        """With ``early_stopping``, hold out a seeded (stratified) part of ``data``.
-
-        Returns the rows to train on and the :class:`EarlyStopping` book-keeping (with the
-        validation rows in ``stopping.data``), or ``(data, None)`` when it is off.
-        """
+        """With ``early_stopping``: the training rows and an :class:`EarlyStopping` holding
+        the validation rows; else ``(data, None)``."""
         if not self.early_stopping:
             return data, None
         train, val = holdout_indices(
@@ -291,9 +254,6 @@ class TorchEstimatorBase(BaseEstimator):
 
         return merge_rows(data) if effective_rows(data) <= self.batch_size else data
 
-    def _is_initialized(self) -> bool:
-        return hasattr(self, "module_")
-
     def _reset(self) -> None:
         for name in (
             "module_", "optimizer_", "_rng", "n_iter_", "t_", "loss_curve_",
@@ -305,14 +265,11 @@ class TorchEstimatorBase(BaseEstimator):
         self.device_ = device
         self._rng = make_rng(self.random_state)
         module = self._build_module(data)
-        self.module_ = module.materialize_(device, self._torch_generator())
+        self.module_ = module.materialize_(device, torch_generator(self._rng, device))
         self.optimizer_ = self._make_optimizer()
         self.n_iter_ = 0
         self.t_ = 0
         self.loss_curve_: list[float] = []
-
-    def _torch_generator(self) -> torch.Generator:
-        return torch_generator(self._rng, self.device_)
 
     def _batches(self, n: int) -> Iterator[torch.Tensor]:
         order = torch.from_numpy(self._rng.permutation(n))
@@ -361,16 +318,12 @@ class TorchEstimatorBase(BaseEstimator):
             return np.empty((0, 0), dtype=np.float32)
         return np.concatenate(outs) if len(outs) > 1 else outs[0]
 
-    def _unchanged_on_error(self):
-        return unchanged_on_error(self)
-
-    # -------------------------------------------------------------- pickling
     def __getstate__(self) -> dict[str, Any]:
         state = dict(super().__getstate__())
         torch_objects = {k: state.pop(k) for k in _TORCH_ATTRIBUTES if k in state}
         if torch_objects:
             buffer = io.BytesIO()
-            # module and optimiser are saved together, so they keep sharing parameters
+            # saved together, so that the optimiser keeps pointing at the module's parameters
             torch.save(torch_objects, buffer)
             state["_torch_state"] = buffer.getvalue()
         if "device_" in state:
@@ -396,13 +349,9 @@ class TorchEstimatorBase(BaseEstimator):
                             param_state[key] = value.to(device)
                 self.optimizer_ = optimizer
 
-    # ------------------------------------------------------------ embkit.save
     def _get_saved_state(self) -> tuple[dict[str, Any], dict[str, dict[str, torch.Tensor]]]:
-        """``(values, weights)`` for :func:`embkit.save`: attributes, and the network's weights.
-
-        The optimiser state goes with the values (``optimizer_`` as its state dict), so
-        ``partial_fit`` after loading continues exactly where it stopped.
-        """
+        """``(values, weights)`` for :func:`embkit.save`; the optimiser's state dict goes
+        with the values, so ``partial_fit`` continues exactly after loading."""
         values = {k: v for k, v in vars(self).items() if k not in _TORCH_ATTRIBUTES}
         weights = {}
         if "module_" in vars(self):

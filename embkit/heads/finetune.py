@@ -1,9 +1,8 @@
 """``FineTuneClassifier``: train a transformer body and a linear head end to end on labels.
 
-The training loop, the saved state and the optimiser are those of
-:class:`embkit._training.body.BodyEstimatorBase`, the labels and class weights those of
-:class:`embkit._training.labels.LabelMixin`; this module adds the head, pooling, the
-validation split and early stopping.
+The loop and saved state are :class:`embkit._training.body.BodyEstimatorBase`'s, the
+labels :class:`embkit._training.labels.LabelMixin`'s; this module adds the head, pooling,
+the validation split and early stopping.
 """
 
 from __future__ import annotations
@@ -24,9 +23,9 @@ from embkit._core.device import resolve_device
 from embkit._core.models import DEFAULT_MODEL
 from embkit._core.seeding import MAX_INT32_SEED, draw_seed, torch_generator
 from embkit._core.validation import MAX_LENGTH, OPEN_UNIT, POSITIVE_INT, check_texts
-from embkit._training.body import BodyEstimatorBase, cpu_state
+from embkit._training.body import BodyEstimatorBase
 from embkit._training.labels import CLASS_WEIGHT_CONSTRAINT, LabelMixin, check_label_types
-from embkit._training.nn import init_linear_, pool_tokens
+from embkit._training.nn import cpu_state, init_linear_, pool_tokens
 from embkit._training.tokens import Tokenized, body_max_length, bucketed_batches
 
 __all__ = ["FineTuneClassifier"]
@@ -53,11 +52,9 @@ class _Labelled:
 class FineTuneClassifier(LabelMixin, ClassifierMixin, BodyEstimatorBase):
     """Fine-tune a transformer body and a linear head end to end: texts in, labels out.
 
-    The texts go through the body's transformer, are pooled (``pooling``) and a linear layer
-    gives one logit per class; body and head are trained together with cross-entropy on the
-    logits (two classes are a two-column softmax, so binary and multi-class work alike).
-    AdamW with linear warm-up and decay; batches group texts of similar length and are padded
-    to their own longest text. The caller's model object is never changed.
+    Token vectors are pooled and a linear layer gives one logit per class; body and head
+    train together with cross-entropy (AdamW, linear warm-up and decay), on batches of
+    texts of similar length. The caller's model object is never changed.
 
     Parameters
     ----------
@@ -89,8 +86,8 @@ class FineTuneClassifier(LabelMixin, ClassifierMixin, BodyEstimatorBase):
     class_weight : None, "balanced" or dict, default=None
         Per-class loss weights.
     random_state : int, RandomState instance or None, default=None
-        Seeds the head's initialisation, the validation split, shuffling and dropout. Same
-        seed, same data, CPU: identical weights. Torch's global random state is restored.
+        Seeds the head, the validation split, shuffling and dropout (same seed, data and
+        CPU: same weights).
     device : str, default="auto"
         "auto" picks cuda, then mps, then cpu at fit time (stored in ``device_``).
     show_progress_bar : bool or None, default=None
@@ -167,7 +164,6 @@ class FineTuneClassifier(LabelMixin, ClassifierMixin, BodyEstimatorBase):
     _weight_names = ("model_", "head_")
     _accepts_label_matrix = False
 
-    # ------------------------------------------------------------------ checks
     _parameter_constraints: dict = {
         **BodyEstimatorBase._parameter_constraints,
         "pooling": [StrOptions(set(_POOLINGS))],
@@ -186,7 +182,6 @@ class FineTuneClassifier(LabelMixin, ClassifierMixin, BodyEstimatorBase):
         codes = self._encode_labels(y, len(texts), reset=reset, classes=classes, partial=partial)
         return texts, codes
 
-    # ---------------------------------------------------------------- training
     def fit(self, X: Any, y: Any) -> FineTuneClassifier:
         """Fine-tune a fresh copy of the body with a new head for ``n_epochs`` epochs.
 
@@ -206,8 +201,8 @@ class FineTuneClassifier(LabelMixin, ClassifierMixin, BodyEstimatorBase):
     def partial_fit(self, X: Any, y: Any, classes: Any = None) -> FineTuneClassifier:
         """One epoch over the given texts, continuing from the current body and head.
 
-        Each call warms the learning rate up and decays it over its own steps; one call on a
-        fresh classifier equals ``fit`` with ``n_epochs=1`` (no validation split).
+        Each call warms the rate up and decays it over its own steps: one call on a fresh
+        classifier equals ``fit`` with ``n_epochs=1`` (no validation split).
 
         Parameters
         ----------
@@ -227,16 +222,13 @@ class FineTuneClassifier(LabelMixin, ClassifierMixin, BodyEstimatorBase):
     ) -> _Labelled:
         texts, codes = checked
         train, valid = self._split(codes, rng) if fit else (np.arange(len(codes)), None)
-        class_weight = self._class_weights(codes[train])
         return _Labelled(
             n=len(train),
             tokens=Tokenized(body.tokenizer, texts, body_max_length(body, self.max_length)),
             rows=train,
             codes=codes,
             target=torch.as_tensor(codes, dtype=torch.long, device=device),
-            class_weight=None
-            if class_weight is None
-            else torch.as_tensor(class_weight, dtype=torch.float32, device=device),
+            class_weight=self._class_weight_tensor(codes[train], device),
             valid=valid,
         )
 
@@ -312,7 +304,6 @@ class FineTuneClassifier(LabelMixin, ClassifierMixin, BodyEstimatorBase):
         tokens = self.model_[0](features)["token_embeddings"]
         return self.head_(pool_tokens(tokens, features["attention_mask"], self.pooling))
 
-    # --------------------------------------------------------------- inference
     def _proba_tokens(self, tokens: Tokenized, rows: np.ndarray) -> np.ndarray:
         out = np.empty((len(rows), len(self.classes_)), dtype=np.float32)
         self.model_.eval()
@@ -357,14 +348,11 @@ class FineTuneClassifier(LabelMixin, ClassifierMixin, BodyEstimatorBase):
         proba = self.predict_proba(X)
         return self.classes_[np.argmax(proba, axis=1)]
 
-    # ------------------------------------------------------------- persistence
     def save(self, path: Any) -> None:
         """Write the fitted classifier to a folder; :meth:`load` reads it back.
 
-        A thin wrapper over :func:`embkit.save`: the folder holds ``classifier.embkit``
-        (parameters, fitted state and tuned weights, no pickle) and the body as a
-        sentence-transformers folder (``path/body``), so the body can also be used alone,
-        e.g. ``SentenceEncoder(model=str(Path(path) / "body"))``.
+        The folder holds ``classifier.embkit`` (:func:`embkit.save`) and the body as a
+        sentence-transformers folder, ``path/body``, that ``SentenceEncoder`` can load.
 
         Parameters
         ----------
