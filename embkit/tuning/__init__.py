@@ -1,8 +1,6 @@
 """Tuners and the learners they wrap: reshape an embedding space towards labels.
 
-``_tuner`` (what the tuners share), ``feedforward`` (FeedForwardTuner), ``contrastive``
-(ContrastiveLearner on pairs), ``contrastive_tuner`` (ContrastiveTuner on ``(X, y)``),
-``sbert`` (SbertLearner) and ``sbert_tuner`` (SbertTuner): SetFit-style training of the
-encoder body itself, ``pairs`` (pair sampling, vectorised).
+``_tuner`` (shared), ``feedforward``, ``contrastive`` (learner on pairs),
+``contrastive_tuner``, ``sbert`` and ``sbert_tuner`` (SetFit-style body training), ``pairs``.
 May import ``embkit._core`` and ``embkit._training``.
 """

@@ -1,16 +1,8 @@
 """What every tuner shares: ``fit``/``partial_fit``/``transform`` and the ``output`` parameter.
 
-A tuner defines ``_train`` (validate and train, all of it) and ``_tuned(X)`` (the learned
-embedding of validated rows); :class:`TunerMixin` does the rest.
-
-``output="tuned"`` returns the learned embedding only. ``output="concat"`` returns
-``[X, scale * tuned]``: the raw vector is kept whole, so a linear model downstream can
-always fall back on it, and the tuned part is rescaled so that its mean row norm equals the
-raw vectors' (``output_scale_``, measured on the rows of the last ``fit``/``partial_fit``),
-which keeps a regularised classifier from favouring either half by scale alone.
-``output="residual"`` (``FeedForwardTuner`` only) changes the network itself: its
-embedding is ``X + correction(X)``, the input's width, where the correction starts at zero
-(:class:`embkit._training.nn.MLP`), so ``transform`` returns that embedding as it is.
+A tuner defines ``_train`` (validate and train) and ``_tuned(X)`` (the learned embedding).
+``output="concat"`` returns ``[X, output_scale_ * tuned]``, the tuned part rescaled to the
+raw vectors' mean row norm on the training rows; see docs/tuners.md.
 """
 
 from __future__ import annotations
@@ -32,9 +24,8 @@ RESIDUAL_OUTPUT_CONSTRAINT = [StrOptions({"residual", "tuned", "concat"})]
 class TunerMixin(TransformerMixin):
     """``fit``, ``partial_fit`` and ``transform`` of a tuner with ``_train`` and ``_tuned``.
 
-    A ``TransformerMixin``, so that ``transform`` defined here follows ``set_output``.
-    A tuner that accepts ``output="residual"`` builds its network from it and says so in
-    ``_fitted_residual()``.
+    A tuner that accepts ``output="residual"`` says in ``_fitted_residual()`` whether its
+    fitted network was built for it.
     """
 
     def _fitted_residual(self) -> bool:
@@ -52,8 +43,7 @@ class TunerMixin(TransformerMixin):
     def _train(
         self, X: Any, y: Any, sample_weight: Any, *, classes: Any, partial: bool
     ) -> tuple[np.ndarray, Any]:
-        """Validate and train (``partial``: one pass, continuing); return the validated
-        ``X`` and the weights ``output_scale_`` is measured with."""
+        """Validate and train; return the validated ``X`` and its sample weights."""
         raise NotImplementedError
 
     def _fit_tuner(self, X: Any, y: Any, sample_weight: Any, classes: Any, partial: bool):
@@ -116,11 +106,7 @@ class TunerMixin(TransformerMixin):
         return self._output(check_X(self, X, reset=False))
 
     def _fit_output_scale(self, X: np.ndarray, sample_weight: Any = None) -> None:
-        """Set ``output_scale_`` from the training rows ``X`` (raw) and their tuned vectors.
-
-        The mean row norms are weighted by ``sample_weight``, so a weight of 2 counts as
-        the row given twice (and a weight of 0 as no row).
-        """
+        """``output_scale_``: mean raw row norm over mean tuned row norm (weighted)."""
         w = None if sample_weight is None else np.asarray(sample_weight, dtype=np.float64)
         if w is not None and w.ndim == 0:
             w = np.full(len(X), float(w))
@@ -144,10 +130,8 @@ class TunerMixin(TransformerMixin):
         return tuned_width + (self.n_features_in_ if self.output == "concat" else 0)
 
     def get_feature_names_out(self, input_features: Any = None) -> np.ndarray:
-        """Names of the output columns.
-
-        With ``output="tuned"`` or ``"residual"``: ``<class name lower-cased>0 ...``; with
-        ``"concat"`` the input names (``x0, x1, ...`` or those seen in ``fit``) come first.
+        """Names of the output columns: ``<class name lower-cased>0 ...``, after the input
+        names with ``output="concat"``.
 
         Parameters
         ----------

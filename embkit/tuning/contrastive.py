@@ -31,8 +31,8 @@ from embkit.tuning.pairs import draw_batch_pairs
 class ContrastiveLearner(ClassNamePrefixFeaturesOutMixin, TorchEstimatorBase):
     """A shared-weight (siamese) network that learns an embedding from pairs.
 
-    Both sides of a pair go through the same network; training pulls the cosine
-    similarity of the two outputs towards the pair's target (mean squared error).
+    Training pulls the cosine similarity of a pair's two outputs towards its target (mean
+    squared error).
 
     Parameters
     ----------
@@ -144,10 +144,9 @@ class ContrastiveLearner(ClassNamePrefixFeaturesOutMixin, TorchEstimatorBase):
         self.device = device
         self.verbose = verbose
 
-    # ----------------------------------------------------------------- hooks
     @classmethod
     def _unit_test_params(cls) -> dict:
-        """Cheap constructor arguments for tests/test_text_estimators.py (pairs of vectors)."""
+        """Cheap constructor arguments for tests/test_text_estimators.py."""
         return dict(shape_out=4, n_epochs=2, random_state=0, device="cpu")
 
     def _build_module(self, data: TrainData) -> torch.nn.Module:
@@ -242,7 +241,6 @@ class ContrastiveLearner(ClassNamePrefixFeaturesOutMixin, TorchEstimatorBase):
             weight = data.sample_weight.index_select(0, idx).index_select(0, i1_t)
         return weighted_mean(per_pair, weight)
 
-    # ------------------------------------------------------------- validation
     def _stratify_labels(self, data: TrainData) -> np.ndarray | None:
         groups = data.groups
         return groups if groups is not None and groups.ndim == 1 else None
@@ -252,7 +250,6 @@ class ContrastiveLearner(ClassNamePrefixFeaturesOutMixin, TorchEstimatorBase):
             val.pairs = draw_batch_pairs(val.groups, val.n_neg, self._rng)
         return val
 
-    # ------------------------------------------------------------ public API
     def fit(self, X1: Any, X2: Any, y: Any, sample_weight: Any = None) -> ContrastiveLearner:
         """Train from scratch on pairs for ``n_epochs`` passes.
 

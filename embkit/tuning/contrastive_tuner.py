@@ -22,21 +22,15 @@ _LEARNER_PARAMS = tuple(k for k in ContrastiveLearner._parameter_constraints if 
 class ContrastiveTuner(TunerMixin, LabelMixin, BaseEstimator):
     """Reshape an embedding space so that points with the same label move together.
 
-    The pipeline face of :class:`ContrastiveLearner`: ``fit(X, y)`` trains a learner
-    (built in ``fit`` as ``learner_``) on pairs drawn from the labels. Each point of a
-    batch is embedded once per step and paired inside the batch: one partner of its own
-    class and ``n_neg`` of other classes. ``transform`` returns the learned embedding.
-
-    ``partial_fit`` takes ``classes=`` optionally: as pairs are drawn inside each batch,
-    without it ``classes_`` is the labels seen so far (a later batch may bring new ones);
-    with it, a label outside ``classes`` is an error.
+    The pipeline face of :class:`ContrastiveLearner` (``learner_``): each point of a batch
+    is embedded once per step and paired inside the batch with one partner of its class and
+    ``n_neg`` of others. ``partial_fit`` takes ``classes=`` optionally: without it,
+    ``classes_`` grows with the labels seen; with it, other labels are an error.
 
     Parameters
     ----------
     hidden_dim : int, default=512
-        Size of the tuned embedding. Early stopping on a 10% hold-out and the
-        ``"concat"`` output are the defaults because they were level with or above plain
-        logistic regression on the validation splits of five data sets (docs/tuners.md).
+        Size of the tuned embedding.
     n_neg : int, default=3
         Dissimilar partners per point and step.
     n_epochs : int, default=50
@@ -47,8 +41,7 @@ class ContrastiveTuner(TunerMixin, LabelMixin, BaseEstimator):
     batch_size : int, default=256
         Points per step (pairs are formed among them).
     n_layers : int, default=2
-        Linear layers of the learner's network: ``linear -> activation -> linear``.
-        A single linear layer cannot help a linear classifier downstream.
+        Linear layers of the learner's network.
     activation : {"relu", "gelu", "tanh", "identity"}, default="relu"
         Activation of the learner's network.
     dropout : float, default=0.3
@@ -56,10 +49,9 @@ class ContrastiveTuner(TunerMixin, LabelMixin, BaseEstimator):
     weight_decay : float, default=0.0
         AdamW weight decay.
     early_stopping : bool, default=True
-        Hold out ``validation_fraction`` of the points in ``fit`` (seeded, stratified by
-        label), score the pair loss on fixed pairs drawn among them after every pass, stop
-        when it has not improved by ``tol`` for ``n_iter_no_change`` passes, and keep the
-        best pass's weights. ``partial_fit`` never holds data out.
+        Hold out ``validation_fraction`` of the points in ``fit`` (stratified), score the
+        pair loss on fixed pairs among them after every pass, stop after ``n_iter_no_change``
+        passes without a gain of ``tol``, keep the best pass. Not in ``partial_fit``.
     validation_fraction : float, default=0.1
         Share of the points held out for early stopping, in (0, 1).
     n_iter_no_change : int, default=5
@@ -168,19 +160,13 @@ class ContrastiveTuner(TunerMixin, LabelMixin, BaseEstimator):
         targets = self._encode_labels(y, X.shape[0], reset=first, classes=classes, partial=partial)
         weights = check_sample_weight(sample_weight, X.shape[0])
         learner = self._make_learner() if first else self.learner_
-        # the learner undoes its own changes if training fails; TunerMixin undoes ours
         train = learner._partial_fit if partial else learner._fit
         self.learner_ = train(X, targets, None, weights, grouped=True, n_neg=self.n_neg)
         return X, weights
 
     def _labels_so_far(self, y: Any, n_samples: int, *, reset: bool) -> np.ndarray | None:
-        """``classes`` for a ``partial_fit`` call that gave none.
-
-        Pairs are drawn inside each batch, so a label only has to mean the same thing within
-        a batch: without ``classes=`` on the first call, ``classes_`` starts as the labels of
-        that batch and grows with the new labels of later ones. With ``classes=`` declared,
-        a label outside them stays an error, as for the classifiers.
-        """
+        """``classes`` for a ``partial_fit`` call that gave none: the labels seen so far
+        (pairs are drawn inside a batch), unless the first call declared ``classes``."""
         labels = _check_y(y, n_samples)
         if labels.ndim != 1:
             return None

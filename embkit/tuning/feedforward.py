@@ -14,29 +14,23 @@ from embkit.tuning._tuner import RESIDUAL_OUTPUT_CONSTRAINT, TunerMixin
 class FeedForwardTuner(TunerMixin, ClassifierMixin, TorchClassifierBase):
     """A one-hidden-layer network trained on labels; it gives the tuned embedding.
 
-    The network is ``input -> hidden (activation, dropout) -> logits`` and the hidden layer
-    is the tuned embedding. With ``output="residual"`` it is instead ``embedding = input +
-    back(dropout(activation(hidden(input))))``, ``logits = out(embedding)``: the embedding
-    has the input's width and ``back`` starts at zero, so training learns a correction of
-    the input rather than a new space. Training is cross-entropy on the logits (or one
-    binary loss per label when ``y`` is a 2-D 0/1 matrix). ``transform`` returns the
-    embedding, so the tuner is a pipeline step that feeds any scikit-learn classifier;
-    ``predict``/``predict_proba`` use the network's own output layer, so it is a
-    classifier too. ``partial_fit`` needs ``classes=`` (every label the stream can contain)
-    on its first call for 1-D ``y``.
+    The network is ``input -> hidden (activation, dropout) -> logits``, trained with
+    cross-entropy (one binary loss per label for a 2-D 0/1 ``y``); the hidden layer is the
+    tuned embedding. With ``output="residual"`` the embedding is ``input + correction``
+    instead, the correction starting at zero. ``transform`` feeds any scikit-learn
+    classifier; ``predict``/``predict_proba`` use the network's own output layer.
+    ``partial_fit`` needs ``classes=`` on its first call for 1-D ``y``.
 
     Parameters
     ----------
     hidden_dim : int, default=512
-        Width of the hidden layer: the size of the tuned embedding with ``output="tuned"``
-        or ``"concat"``, the width of the correction's hidden layer with ``"residual"``.
+        Width of the hidden layer (the tuned embedding, or the correction's hidden layer).
     n_epochs : int, default=50
-        Most passes over the data made by ``fit`` (it stops earlier with
-        ``early_stopping``). ``partial_fit`` makes one pass per call.
+        Most passes made by ``fit``; ``partial_fit`` makes one pass per call.
     learning_rate : float, default=5e-3
         AdamW learning rate.
     batch_size : int, default=512
-        Rows per optimisation step. Large batches are fast on CPU.
+        Rows per optimisation step.
     activation : {"relu", "gelu", "tanh", "identity"}, default="relu"
         Activation of the hidden layer.
     dropout : float, default=0.5
@@ -46,15 +40,13 @@ class FeedForwardTuner(TunerMixin, ClassifierMixin, TorchClassifierBase):
     class_weight : None, "balanced" or dict, default=None
         Per-class loss weights. With ``partial_fit``, "balanced" is computed on each batch.
     random_state : int, RandomState instance or None, default=None
-        Seeds weight initialisation, shuffling and dropout. Same seed, same data, CPU:
-        identical output.
+        Seeds initialisation, shuffling and dropout (same seed, data and CPU: same output).
     device : str, default="auto"
         "auto" picks cuda, then mps, then cpu at fit time (stored in ``device_``).
     early_stopping : bool, default=True
         Hold out ``validation_fraction`` of the rows in ``fit`` (seeded, stratified), stop
         when the validation loss has not improved by ``tol`` for ``n_iter_no_change``
-        passes, and keep the weights of the best pass. ``n_epochs`` is then a maximum.
-        ``partial_fit`` never holds data out.
+        passes, and keep the best pass's weights. ``partial_fit`` never holds data out.
     validation_fraction : float, default=0.1
         Share of the rows held out for early stopping, in (0, 1).
     n_iter_no_change : int, default=5
@@ -63,13 +55,9 @@ class FeedForwardTuner(TunerMixin, ClassifierMixin, TorchClassifierBase):
         Smallest improvement of the validation score that counts.
     output : {"concat", "tuned", "residual"}, default="concat"
         What ``transform`` returns: the input followed by the hidden layer rescaled to the
-        input's mean norm (``"concat"``, width ``n_features_in_ + hidden_dim``), the hidden
-        layer only (``"tuned"``, width ``hidden_dim``), or the input plus the learned
-        correction (``"residual"``, width ``n_features_in_``; the network is built for it).
-        ``"concat"`` and ``"residual"`` keep what the raw embedding knows; on validation
-        splits ``"concat"`` was ahead on Rotten Tomatoes, sst2 and emotion and
-        ``"residual"`` on the two small embetter sets (docs/tuners.md). Changing it between
-        ``"residual"`` and the others needs a new ``fit``.
+        input's mean norm (width ``n_features_in_ + hidden_dim``), the hidden layer only
+        (``hidden_dim``), or the input plus the learned correction (``n_features_in_``).
+        Switching to or from ``"residual"`` needs a new ``fit``.
     verbose : bool, default=False
         Show a progress bar over epochs.
 

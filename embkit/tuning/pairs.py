@@ -27,9 +27,8 @@ def sample_pairs(
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Pairs for integer class ``codes``: one positive and ``n_neg`` negatives per row.
 
-    The positive partner is another member of the row's class (the row itself when its
-    class has one member); negatives are drawn uniformly among rows of other classes.
-    Rows whose class covers every row get no negatives. No ``n x n`` matrix is built.
+    The positive is another member of the row's class (itself in a class of one);
+    negatives are drawn uniformly from other classes. No ``n x n`` matrix is built.
 
     Parameters
     ----------
@@ -104,7 +103,6 @@ def _multilabel_pairs(
         if members.size == 0:
             continue
         outsiders = np.flatnonzero(column == 0)
-        # positives among the label's members
         codes = np.zeros(members.size, dtype=np.int64)
         i1, i2, _ = sample_pairs(codes, 0, rng)
         parts1.append(members[i1])
@@ -192,17 +190,12 @@ def make_grouped_pairs(
     n_neg: int = 1,
     random_state: Any = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Pairs laid out in groups: each run of ``group_size * (1 + n_neg)`` pairs uses only
-    ``group_size`` rows.
+    """Pairs in groups: each run of ``group_size * (1 + n_neg)`` pairs uses ``group_size`` rows.
 
-    Every round visits each row once, in an order that interleaves the classes in runs of
-    two class-mates; the rows are cut into groups of ``group_size`` and, inside each group,
-    every row gets one positive partner and ``n_neg`` negatives drawn among the group's own
-    rows (with :func:`sample_pairs`). The runs give a row a class-mate in its group even
-    when there are more classes than rows in a group. A row whose class fills its whole
-    group gets ``n_neg`` further positives instead, so every group yields the same number
-    of pairs. Training on consecutive batches of ``group_size * (1 + n_neg)`` pairs then
-    encodes only ``group_size`` texts per step, however many pairs it learns from.
+    Each round orders the rows with the classes interleaved in runs of two class-mates,
+    cuts them into groups, and pairs every row with one positive and ``n_neg`` negatives
+    of its own group (further positives when its class fills the group). A step on one
+    group's pairs then encodes only ``group_size`` texts.
 
     Parameters
     ----------
@@ -268,11 +261,7 @@ def make_grouped_pairs(
 
 
 def _interleaved_order(codes: np.ndarray, rng: np.random.Generator, run: int = 2) -> np.ndarray:
-    """A random order of the rows in runs of ``run`` class-mates, the classes spread evenly.
-
-    Runs keep a row beside a member of its own class, so a group cut from this order
-    gives (almost) every row a similar partner inside the group, even with many classes.
-    """
+    """A random order of the rows in runs of ``run`` class-mates, the classes spread evenly."""
     perm = rng.permutation(len(codes))
     shuffled = codes[perm]
     counts = np.bincount(shuffled)
@@ -297,10 +286,8 @@ def pairs_from_cats(
 ) -> dict[str, tuple[list[str], list[str], np.ndarray]]:
     """Text pairs per label from partially annotated ``{"text", "cats"}`` records.
 
-    Only records that annotate a label take part in that label's pairs: every record with
-    the label set to 1 gets one partner that also has it (similar) and ``n_neg`` partners
-    annotated 0 (dissimilar). Two records annotated 0 are not paired: not having a label
-    says nothing about their similarity.
+    Each record annotated 1 for a label gets one partner also annotated 1 (similar) and
+    ``n_neg`` annotated 0 (dissimilar); records that do not annotate the label take no part.
 
     Parameters
     ----------

@@ -1,7 +1,6 @@
 """``SbertLearner``: fine-tune a sentence-transformers body on text pairs.
 
-The training loop, the saved state and the optimiser are those of
-:class:`embkit._training.body.BodyEstimatorBase`; this module adds the pairs: a batch
+The loop and saved state are :class:`embkit._training.body.BodyEstimatorBase`'s; a batch
 encodes each of its distinct texts once and scores the cosine similarity of its pairs.
 """
 
@@ -29,7 +28,7 @@ LOSS_CONSTRAINT = [StrOptions({"cosine", "contrastive"})]
 
 
 def check_similarity(y: Any, n: int, *, name: str = "y") -> np.ndarray:
-    """Validate pair targets: ``n`` finite numbers (similarity scores), as float32.
+    """Validate pair targets: ``n`` finite similarity scores, as float32.
 
     Examples
     --------
@@ -58,13 +57,21 @@ def check_similarity(y: Any, n: int, *, name: str = "y") -> np.ndarray:
 
 @dataclass
 class _Pairs:
-    """The pairs of one call: each distinct text tokenised once, sides as text codes."""
+    """The pairs of one call: distinct texts tokenised once, each side as text codes."""
 
     n: int
     tokens: Tokenized
     left: np.ndarray
     right: np.ndarray
     target: torch.Tensor
+
+
+def _check_pair_texts(texts1: Any, texts2: Any, *, allow_empty: bool) -> tuple[list, list]:
+    t1 = check_texts(texts1, name="texts1", allow_empty=allow_empty)
+    t2 = check_texts(texts2, name="texts2", allow_empty=allow_empty)
+    if len(t1) != len(t2):
+        raise ValueError(f"texts1 and texts2 have different lengths: {len(t1)} and {len(t2)} texts")
+    return t1, t2
 
 
 def _pair_loss(
@@ -81,10 +88,9 @@ def _pair_loss(
 class SbertLearner(ClassNamePrefixFeaturesOutMixin, BodyEstimatorBase):
     """Fine-tune a copy of a sentence-transformers body on text pairs with similarity scores.
 
-    ``fit(texts1, texts2, y)`` trains a private copy of the body (the caller's model object
-    is never changed) so that the cosine similarity of each pair approaches ``y``;
-    ``transform`` encodes with the tuned body and ``predict`` gives the cosine similarity of
-    pairs. Each text that appears several times in a batch is encoded once per step.
+    ``fit(texts1, texts2, y)`` trains a private copy of the body so that the cosine
+    similarity of each pair approaches ``y``; ``transform`` encodes with the tuned body and
+    ``predict`` gives the cosine similarity of pairs.
 
     Parameters
     ----------
@@ -100,14 +106,12 @@ class SbertLearner(ClassNamePrefixFeaturesOutMixin, BodyEstimatorBase):
     batch_size : int, default=16
         Pairs per optimisation step.
     shuffle : bool, default=True
-        Shuffle the pairs at every pass. With ``False`` the pairs are trained in the order
-        given, each step taking the next ``batch_size`` of them: a caller that lays out
-        pairs sharing few texts side by side (as :class:`SbertTuner` does) makes each step
-        encode only those texts.
+        Shuffle the pairs at every pass; ``False`` trains them in the order given (as
+        :class:`SbertTuner`'s in-batch groups need).
     learning_rate : float, default=2e-5
         Peak AdamW learning rate.
     warmup_ratio : float, default=0.1
-        Fraction of the steps of a ``fit`` (or of one ``partial_fit`` call) spent warming up
+        Fraction of the steps of a ``fit`` or ``partial_fit`` call spent warming up
         linearly; the rate then decays linearly to zero.
     weight_decay : float, default=0.01
         AdamW weight decay.
@@ -116,8 +120,7 @@ class SbertLearner(ClassNamePrefixFeaturesOutMixin, BodyEstimatorBase):
     max_length : int or None, default=None
         Tokens kept per text; ``None`` uses the body's maximum sequence length.
     random_state : int, RandomState instance or None, default=None
-        Seeds shuffling and dropout. Same seed, same data, CPU: identical weights. Torch's
-        global random state is left as it was.
+        Seeds shuffling and dropout (same seed, data and CPU: same weights).
     device : str, default="auto"
         "auto" picks cuda, then mps, then cpu at fit time (stored in ``device_``).
     show_progress_bar : bool or None, default=None
@@ -190,12 +193,7 @@ class SbertLearner(ClassNamePrefixFeaturesOutMixin, BodyEstimatorBase):
     def _check_input(
         self, texts1: Any, texts2: Any, y: Any, *, reset: bool, partial: bool
     ) -> tuple[list, list, np.ndarray]:
-        t1 = check_texts(texts1, name="texts1", allow_empty=False)
-        t2 = check_texts(texts2, name="texts2", allow_empty=False)
-        if len(t1) != len(t2):
-            raise ValueError(
-                f"texts1 and texts2 have different lengths: {len(t1)} and {len(t2)} texts"
-            )
+        t1, t2 = _check_pair_texts(texts1, texts2, allow_empty=False)
         sim = check_similarity(y, len(t1))
         low = 0.0 if self.loss == "contrastive" else -1.0
         if sim.min() < low or sim.max() > 1.0:
@@ -225,9 +223,8 @@ class SbertLearner(ClassNamePrefixFeaturesOutMixin, BodyEstimatorBase):
     def partial_fit(self, texts1: Any, texts2: Any, y: Any) -> SbertLearner:
         """One pass over the given pairs, continuing from the current weights.
 
-        The first call copies the body and builds the optimiser. Each call warms the learning
-        rate up and decays it over its own steps, so one call on a fresh learner equals ``fit``
-        with ``n_epochs=1``.
+        Each call warms the rate up and decays it over its own steps: one call on a fresh
+        learner equals ``fit`` with ``n_epochs=1``.
 
         Parameters
         ----------
@@ -315,12 +312,7 @@ class SbertLearner(ClassNamePrefixFeaturesOutMixin, BodyEstimatorBase):
         ndarray of shape (n_pairs,), float32
         """
         check_is_fitted(self, "model_")
-        t1 = check_texts(texts1, name="texts1")
-        t2 = check_texts(texts2, name="texts2")
-        if len(t1) != len(t2):
-            raise ValueError(
-                f"texts1 and texts2 have different lengths: {len(t1)} and {len(t2)} texts"
-            )
+        t1, t2 = _check_pair_texts(texts1, texts2, allow_empty=True)
         unique = list(dict.fromkeys(t1 + t2))
         emb = torch.from_numpy(self.transform(unique))
         where = {t: i for i, t in enumerate(unique)}

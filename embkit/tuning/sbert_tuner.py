@@ -2,7 +2,6 @@
 
 Pairs are sampled from labelled texts (:mod:`embkit.tuning.pairs`) and an
 :class:`~embkit.tuning.sbert.SbertLearner` is fine-tuned on them.
-``make_pipeline(SbertTuner(), LogisticRegression())`` is SetFit's recipe.
 """
 
 from __future__ import annotations
@@ -36,20 +35,13 @@ __all__ = ["SbertTuner"]
 # in-batch groups hold at least two runs of two class-mates, so a step always has
 # dissimilar pairs as well as similar ones
 _MIN_GROUP = 4
-# batch_size="auto": pairs per step. A few examples per class are over-fitted by many
-# small steps, while larger training sets gain from them (measured on the validation
-# splits of sst2 and emotion at 8, 24 and 64 examples per class: docs/fewshot.md)
-_AUTO_BATCH_FEW = 32
-_AUTO_BATCH_MANY = 16
+# "auto" parameters: (value below, value from) 16 examples per class; see docs/fewshot.md
 _AUTO_MANY_PER_CLASS = 16
-# n_pairs_per_example="auto" and learning_rate="auto", on the same rule: below 16 examples
-# per class, 16 pairs each at twice the rate reach the accuracy of 40 pairs (validation
-# splits of sst2 and emotion at 8 per class) in 0.4 of the steps; from 16 per class, more
-# pairs at the lower rate still help (docs/fewshot.md)
-_AUTO_PAIRS_FEW = 16
-_AUTO_PAIRS_MANY = 40
-_AUTO_RATE_FEW = 1e-4
-_AUTO_RATE_MANY = 5e-5
+_AUTO = {
+    "n_pairs_per_example": (16, 40),
+    "batch_size": (32, 16),
+    "learning_rate": (1e-4, 5e-5),
+}
 
 
 class SbertTuner(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
@@ -58,46 +50,31 @@ class SbertTuner(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimato
     ``fit(texts, y)`` samples pairs from the labels (each example gets one similar partner
     and ``n_neg`` dissimilar ones per round), trains an :class:`SbertLearner` on them
     (``learner_``), and ``transform`` encodes with the tuned body.
-    ``make_pipeline(SbertTuner(), LogisticRegression())`` is SetFit; by default the pairs of
-    a step are drawn among a few texts that the step encodes once (``sampling="in_batch"``),
-    so a step encodes fewer texts than SetFit's (timings in ``docs/benchmarks.md``).
+    ``make_pipeline(SbertTuner(), LogisticRegression())`` is SetFit (docs/fewshot.md).
 
     Parameters
     ----------
     model : str, path or SentenceTransformer, default="all-MiniLM-L6-v2"
         The body to start from (never changed in place).
     n_pairs_per_example : int or "auto", default="auto"
-        Pairs drawn per labelled example (rounded up to whole rounds of ``1 + n_neg``);
-        40 is what SetFit draws with ``num_iterations=20``. "auto" takes 16 when the texts
-        of the call have fewer than 16 examples per class on average, else 40 (with
-        ``learning_rate="auto"``, 16 pairs go with the higher rate): with a handful of
-        examples, 16 pairs each at twice the rate are as accurate as 40 in 0.4 of the
-        training time, while larger sets still gain from 40 (``docs/fewshot.md``).
+        Pairs drawn per labelled example (rounded up to whole rounds of ``1 + n_neg``).
+        "auto": 16 when the call's texts have fewer than 16 examples per class on average,
+        else 40 (SetFit's ``num_iterations=20``).
     n_neg : int, default=1
         Dissimilar partners per similar one in each round.
     sampling : {"in_batch", "random"}, default="in_batch"
-        How pairs meet in a step. "random": each example's partners are drawn from all the
-        data (:func:`embkit.make_pairs`) and batches of ``batch_size`` pairs are shuffled,
-        as SetFit does; a step encodes up to ``2 * batch_size`` texts. "in_batch": each
-        step takes ``batch_size // (1 + n_neg)`` texts (at least 4; classes interleaved in
-        runs of two class-mates) and pairs them among themselves
-        (:func:`embkit.tuning.pairs.make_grouped_pairs`): the same number of pairs per step and
-        per example, but a step encodes only those texts, about a quarter of the work with
-        ``n_neg=1``.
+        "random": partners drawn from all the data (:func:`embkit.make_pairs`), shuffled
+        batches of ``batch_size`` pairs, as SetFit. "in_batch": each step pairs
+        ``batch_size // (1 + n_neg)`` texts (at least 4) among themselves
+        (:func:`embkit.tuning.pairs.make_grouped_pairs`), so it encodes only those.
     loss : {"cosine", "contrastive"}, default="cosine"
         Pair loss of the learner (see :class:`SbertLearner`).
     n_epochs : int, default=1
         Passes over the sampled pairs.
     batch_size : int or "auto", default="auto"
-        Pairs per step (with ``sampling="in_batch"``, among ``batch_size // (1 + n_neg)``
-        texts; below 4 texts the step grows to 4 texts and their ``4 * (1 + n_neg)`` pairs).
-        "auto" takes 32 when the texts of the call have fewer than 16 examples per class
-        on average, else 16: twice the steps for the same pairs once there is enough
-        data not to over-fit them.
+        Pairs per step. "auto": 32 below 16 examples per class on average, else 16.
     learning_rate : float or "auto", default="auto"
-        Peak AdamW learning rate. "auto" takes 1e-4 when the texts of the call have fewer
-        than 16 examples per class on average (fewer steps, see ``n_pairs_per_example``),
-        else 5e-5.
+        Peak AdamW learning rate. "auto": 1e-4 below 16 examples per class, else 5e-5.
     warmup_ratio : float, default=0.1
         Fraction of steps spent warming up the learning rate.
     max_length : int or None, default=None
@@ -183,28 +160,13 @@ class SbertTuner(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimato
         check_classification_targets(y)
         return texts, y
 
-    @staticmethod
-    def _few_per_class(y: np.ndarray) -> bool:
-        """True when ``y`` has fewer than 16 examples per class on average ("auto" rules)."""
-        return len(y) / len(np.unique(y)) < _AUTO_MANY_PER_CLASS
-
-    def _pairs_per_example(self, y: np.ndarray) -> int:
-        """``n_pairs_per_example``, with "auto" resolved on the labels ``y`` of this call."""
-        if self.n_pairs_per_example == "auto":
-            return _AUTO_PAIRS_FEW if self._few_per_class(y) else _AUTO_PAIRS_MANY
-        return int(self.n_pairs_per_example)
-
-    def _learning_rate(self, y: np.ndarray) -> float:
-        """``learning_rate``, with "auto" resolved on the labels ``y`` of this call."""
-        if self.learning_rate == "auto":
-            return _AUTO_RATE_FEW if self._few_per_class(y) else _AUTO_RATE_MANY
-        return float(self.learning_rate)
-
-    def _pairs_per_step(self, y: np.ndarray) -> int:
-        """``batch_size``, with "auto" resolved on the labels ``y`` of this call."""
-        if self.batch_size == "auto":
-            return _AUTO_BATCH_FEW if self._few_per_class(y) else _AUTO_BATCH_MANY
-        return int(self.batch_size)
+    def _resolved(self, name: str, y: np.ndarray) -> Any:
+        """Parameter ``name``, with "auto" resolved on the labels ``y`` of this call."""
+        value = getattr(self, name)
+        if not isinstance(value, str):
+            return value
+        few = len(y) / len(np.unique(y)) < _AUTO_MANY_PER_CLASS
+        return _AUTO[name][0 if few else 1]
 
     def _step_size(self, pairs_per_step: int) -> int:
         """Pairs per learner step: with ``sampling="in_batch"``, whole groups of texts."""
@@ -217,7 +179,7 @@ class SbertTuner(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimato
         return max(_MIN_GROUP, pairs_per_step // (1 + self.n_neg))
 
     def _pairs(self, texts: list[str], y: np.ndarray, rng: np.random.Generator, step: int):
-        rounds = math.ceil(self._pairs_per_example(y) / (1 + self.n_neg))
+        rounds = math.ceil(int(self._resolved("n_pairs_per_example", y)) / (1 + self.n_neg))
         if self.sampling == "in_batch":
             idx1, idx2, sim = make_grouped_pairs(
                 y,
@@ -269,15 +231,7 @@ class SbertTuner(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimato
                 raise ValueError(
                     f"y has a single class {classes.tolist()!r}: pairs need at least two classes"
                 )
-            rng = make_rng(self.random_state)
-            step, rate = self._pairs_per_step(y), self._learning_rate(y)
-            pairs = self._pairs(texts, y, rng, step)
-            learner = self._new_learner(draw_seed(rng, MAX_INT32_SEED), step, rate)
-            learner.fit(*pairs)
-        self._rng = rng
-        self.learner_ = learner
-        self.classes_ = classes
-        self._n_features_out = learner._n_features_out
+            self._train(texts, y, classes, make_rng(self.random_state), partial=False)
         return self
 
     def partial_fit(self, X: Any, y: Any, classes: Any = None) -> SbertTuner:
@@ -324,27 +278,35 @@ class SbertTuner(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimato
                 )
             if len(np.unique(y)) < 2:
                 raise ValueError("y has a single class in this batch: pairs need two classes")
-            step, rate = self._pairs_per_step(y), self._learning_rate(y)
-            state = rng.bit_generator.state
-            pairs = self._pairs(texts, y, rng, step)
-            learner = (
-                self._new_learner(draw_seed(rng, MAX_INT32_SEED), step, rate)
-                if first
-                else self.learner_
-            )
-            previous = learner.batch_size, learner.learning_rate
-            learner.batch_size, learner.learning_rate = self._step_size(step), rate
-            try:
-                learner.partial_fit(*pairs)
-            except BaseException:
-                rng.bit_generator.state = state
-                learner.batch_size, learner.learning_rate = previous
-                raise
+            self._train(texts, y, declared, rng, partial=True)
+        return self
+
+    def _train(
+        self, texts: list[str], y: np.ndarray, classes: Any, rng: Any, *, partial: bool
+    ) -> None:
+        """Sample pairs and train the learner on them (a new one unless ``partial`` has one).
+
+        A failure puts back the random state and the learner's step size and rate.
+        """
+        step = int(self._resolved("batch_size", y))
+        rate = float(self._resolved("learning_rate", y))
+        state = rng.bit_generator.state
+        pairs = self._pairs(texts, y, rng, step)
+        learner = getattr(self, "learner_", None) if partial else None
+        if learner is None:
+            learner = self._new_learner(draw_seed(rng, MAX_INT32_SEED), step, rate)
+        previous = learner.batch_size, learner.learning_rate
+        learner.batch_size, learner.learning_rate = self._step_size(step), rate
+        try:
+            (learner.partial_fit if partial else learner.fit)(*pairs)
+        except BaseException:
+            rng.bit_generator.state = state
+            learner.batch_size, learner.learning_rate = previous
+            raise
         self._rng = rng
         self.learner_ = learner
-        self.classes_ = declared
+        self.classes_ = classes
         self._n_features_out = learner._n_features_out
-        return self
 
     def transform(self, X: Any) -> np.ndarray:
         """Encode texts with the tuned body.
@@ -361,7 +323,12 @@ class SbertTuner(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimato
         return self.learner_.transform(check_texts(X, name="X"))
 
     def save(self, path: Any) -> None:
-        """Write the tuned body to a folder that ``SentenceEncoder(model=path)`` loads."""
+        """Write the tuned body to a folder that ``SentenceEncoder(model=path)`` loads.
+
+        Parameters
+        ----------
+        path : str or path-like
+        """
         check_is_fitted(self, "learner_")
         self.learner_.save(path)
 
