@@ -17,10 +17,8 @@ __all__ = ["DifferentiableHead"]
 class DifferentiableHead(ClassifierMixin, TorchClassifierBase):
     """A linear (or one-hidden-layer) torch classifier trained with cross-entropy on logits.
 
-    The head SetFit trains on top of a tuned body, as a scikit-learn classifier: ``fit``,
-    ``partial_fit(classes=...)``, ``predict_proba`` (rows sum to 1, argmax equals
-    ``predict``), string labels, ``class_weight`` and ``sample_weight``. A 2-D 0/1 ``y``
-    trains one sigmoid per label, and ``predict`` thresholds the probabilities.
+    The head SetFit trains on top of a tuned body, as a scikit-learn classifier. A 2-D 0/1
+    ``y`` trains one sigmoid per label, and ``predict`` thresholds the probabilities.
 
     Parameters
     ----------
@@ -41,8 +39,8 @@ class DifferentiableHead(ClassifierMixin, TorchClassifierBase):
     class_weight : None, "balanced" or dict, default=None
         Per-class loss weights ("balanced" gives each class the same total weight).
     multi_label : bool, default=False
-        If True, ``y`` must be a 2-D 0/1 indicator matrix (an error otherwise). A 2-D ``y``
-        is always trained as multi-label, as in scikit-learn's ``MLPClassifier``.
+        If True, ``y`` must be a 2-D 0/1 indicator matrix. A 2-D ``y`` is always trained
+        as multi-label, as in ``MLPClassifier``.
     threshold : float, default=0.5
         Probability above which a label is predicted, for multi-label ``y``.
     early_stopping : bool, default=False

@@ -1,15 +1,8 @@
 """Encode a large corpus in parallel partitions on Dask (``pip install "embkit[dask]"``).
 
-:func:`encode_bag` and :func:`encode_series` turn a ``dask.bag`` or a ``dask.dataframe``
-column of texts into a ``dask.array`` of embeddings, one block per partition. Each task
-gets a pickled encoder, which holds the model's *name* only, and fits a copy of it on the
-worker: the model comes from the process-wide registry (:mod:`embkit._core.models`), so each
-worker process loads it once, on its first partition, and every later partition, clone
-and grid-search candidate on that worker reuses it. ``device="auto"`` resolves on the
-worker, so GPU workers use their GPU while the client may have none.
-
-With ``cache=`` the workers share the encoder's SQLite cache: fine on one machine or a
-filesystem with working locks, see ``docs/scaling.md`` for clusters.
+Each task gets a pickled encoder (the model's name only) and fits a copy on its worker,
+where the process-wide model registry loads the model once. ``device="auto"`` resolves on
+the worker. With ``cache=`` the workers share the SQLite cache (see ``docs/scaling.md``).
 """
 
 from __future__ import annotations
@@ -71,15 +64,13 @@ def encode_bag(bag: Any, encoder: Any, *, width: int | None = None) -> Any:
     encoder : SentenceEncoder, TransformerEncoder or another embkit text encoder
         Fitted or not; each task fits its own copy on the worker it runs on.
     width : int, default=None
-        The embedding width. ``None`` takes ``encoder.embedding_dim_`` when the encoder is
-        fitted, and otherwise fits a copy in this process to read it (which loads the
-        model here once).
+        The embedding width; ``None`` reads it from the encoder (fitting a copy here if
+        needed).
 
     Returns
     -------
     dask.array.Array of float32, shape (n_texts, width)
-        One block per partition; the block lengths are unknown until computed (call
-        ``.compute_chunk_sizes()`` to learn them).
+        One block per partition, of lengths unknown until computed.
 
     Examples
     --------

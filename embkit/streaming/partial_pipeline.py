@@ -1,22 +1,7 @@
 """`PartialPipeline`: a scikit-learn ``Pipeline`` that also learns batch by batch.
 
-``PartialPipeline.partial_fit(X, y, classes=...)`` passes one batch through the steps:
-
-* a step with ``partial_fit`` (``FeedForwardTuner``, ``ContrastiveTuner``,
-  ``DifferentiableHead``, ``SGDClassifier``, ``StandardScaler``, ...) makes one pass over
-  the batch, then (unless it is the last step) transforms it for the next step;
-* a *stateless* step only transforms the batch; it is fitted on first use if it is not
-  fitted yet (a text encoder's ``fit`` learns nothing: it loads the shared model);
-* any other step cannot learn incrementally: the first call raises a ``TypeError`` that
-  names it, before any step has been changed.
-
-A step counts as stateless when it is an embkit text encoder (``SentenceEncoder``,
-``TransformerEncoder``, ...), when its scikit-learn tags say ``requires_fit=False``
-(``FunctionTransformer``, ``Normalizer``, ``HashingVectorizer`` and any estimator of yours
-that declares it), or when it is wrapped in :class:`sklearn.frozen.FrozenEstimator`
-(explicitly "already fitted, never refit"). A fitted step that is none of these, say a
-``PCA`` fitted earlier, is refused rather than silently frozen: wrap it in
-``FrozenEstimator`` to say that it should stay as it is.
+A fitted step that is neither incremental nor stateless (say a ``PCA`` fitted earlier) is
+refused rather than silently frozen: wrap it in ``FrozenEstimator`` to keep it as it is.
 """
 
 from __future__ import annotations
@@ -36,10 +21,8 @@ _PASSTHROUGH = (None, "passthrough")
 
 
 def is_stateless(estimator: Any) -> bool:
-    """Whether ``PartialPipeline`` may use ``estimator`` as a transform-only step.
-
-    True for embkit text encoders, for estimators whose scikit-learn tags say
-    ``requires_fit=False``, and for :class:`~sklearn.frozen.FrozenEstimator`.
+    """Whether ``PartialPipeline`` may use ``estimator`` as a transform-only step: embkit
+    text encoders, ``requires_fit=False`` estimators and ``FrozenEstimator``.
 
     Parameters
     ----------
@@ -75,11 +58,8 @@ def _accepts(method: Any, name: str) -> bool:
 
 
 def _is_fitted(estimator: Any) -> bool:
-    """Whether a stateless step has been fitted.
-
-    ``check_is_fitted`` says yes for every ``requires_fit=False`` estimator, which still
-    records ``n_features_in_`` when fitted, so look for fitted attributes instead.
-    """
+    """Whether a stateless step has been fitted (``check_is_fitted`` says yes for every
+    ``requires_fit=False`` estimator, so look for fitted attributes)."""
     is_fitted = getattr(estimator, "__sklearn_is_fitted__", None)
     if is_fitted is not None:
         return bool(is_fitted())
@@ -89,12 +69,10 @@ def _is_fitted(estimator: Any) -> bool:
 class PartialPipeline(Pipeline):
     """A :class:`~sklearn.pipeline.Pipeline` that can also learn one batch at a time.
 
-    Everything a ``Pipeline`` does works unchanged (``fit``, ``predict``, ``transform``,
-    ``score``, ``set_params``, ``clone``, pickling, ``GridSearchCV``). On top of it,
-    :meth:`partial_fit` streams one batch through the steps: stateless steps (text
-    encoders, ``FunctionTransformer``, ``Normalizer``, ``FrozenEstimator``, ...) transform
-    it and incremental steps call their own ``partial_fit`` on it. See
-    :func:`is_stateless` for how a stateless step is recognised.
+    Everything a ``Pipeline`` does works unchanged. :meth:`partial_fit` streams one batch
+    through the steps: stateless steps (:func:`is_stateless`; fitted on first use)
+    transform it, incremental steps call their own ``partial_fit`` on it and pass on
+    their transform.
 
     Parameters
     ----------
@@ -115,9 +93,8 @@ class PartialPipeline(Pipeline):
 
     Notes
     -----
-    ``partial_fit`` checks every step before touching any of them, so a step that cannot
-    learn incrementally fails the first call and leaves the pipeline as it was. After
-    ``fit``, ``partial_fit`` continues from the fitted state of the incremental steps.
+    ``partial_fit`` checks every step before touching any, so a step that cannot learn
+    incrementally fails the first call and leaves the pipeline as it was.
 
     Examples
     --------
