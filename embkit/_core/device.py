@@ -12,11 +12,6 @@ def resolve_device(device: str | torch.device | None) -> torch.device:
 
     ``"auto"`` (or ``None``) picks cuda, then mps, then cpu; an unavailable device is a
     ``ValueError``.
-
-    Examples
-    --------
-    >>> resolve_device("cpu")
-    device(type='cpu')
     """
     if device is None or device == "auto":
         if torch.cuda.is_available():
@@ -41,13 +36,7 @@ def resolve_device(device: str | torch.device | None) -> torch.device:
 
 
 def loadable_device(device: torch.device | str) -> torch.device:
-    """The device a saved model should load onto here: itself if available, else the CPU.
-
-    Examples
-    --------
-    >>> loadable_device("cpu")
-    device(type='cpu')
-    """
+    """The device a saved model should load onto here: itself if available, else the CPU."""
     device = torch.device(device)
     try:
         return resolve_device(device)

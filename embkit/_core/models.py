@@ -27,36 +27,12 @@ _identity_lock = threading.Lock()
 
 
 def downloads_allowed() -> bool:
-    """Whether models may be fetched from a hub (``EMBKIT_ALLOW_DOWNLOADS=1``).
-
-    Examples
-    --------
-    >>> isinstance(downloads_allowed(), bool)
-    True
-    """
+    """Whether models may be fetched from a hub (``EMBKIT_ALLOW_DOWNLOADS=1``)."""
     return os.environ.get("EMBKIT_ALLOW_DOWNLOADS", "").strip().lower() in {"1", "true", "yes"}
 
 
 def resolve_model(model: str | os.PathLike[str]) -> str:
-    """Return the name or absolute local path a loader should get for ``model``.
-
-    Parameters
-    ----------
-    model : str or path-like
-        ``"all-MiniLM-L6-v2"`` (or ``"sentence-transformers/all-MiniLM-L6-v2"``) for the
-        bundled offline model, a local folder, or a model hub name.
-
-    Returns
-    -------
-    str
-
-    Examples
-    --------
-    >>> Path(resolve_model("all-MiniLM-L6-v2")).name
-    'model'
-    >>> resolve_model("some-org/some-model")
-    'some-org/some-model'
-    """
+    """Return the name or absolute local path a loader should get for ``model``."""
     if not isinstance(model, (str, os.PathLike)):
         raise TypeError(
             f"model must be a model name or a local folder (str or path), got {model!r}"
@@ -99,14 +75,6 @@ def model_identity(model: str | os.PathLike[str]) -> str:
 
     A BLAKE2b hash of the folder's file names and contents (memoised while sizes and
     modification times stay the same); ``"name:<name>"`` for a hub name not cached locally.
-
-    Examples
-    --------
-    >>> ident = model_identity("all-MiniLM-L6-v2")
-    >>> ident == model_identity("sentence-transformers/all-MiniLM-L6-v2")
-    True
-    >>> ident.startswith("blake2b:")
-    True
     """
     resolved = resolve_model(model)
     folder = _local_folder(resolved)
@@ -166,12 +134,6 @@ def load_sentence_transformer(
     """The shared :class:`~sentence_transformers.SentenceTransformer` for ``model`` on ``device``.
 
     ``quantize="int8"`` gives a separate, int8-quantized copy (:mod:`embkit._core.quantize`).
-
-    Examples
-    --------
-    >>> st = load_sentence_transformer("all-MiniLM-L6-v2", "cpu")
-    >>> st is load_sentence_transformer("sentence-transformers/all-MiniLM-L6-v2", "cpu")
-    True
     """
     resolved = resolve_model(model)
     offline = not downloads_allowed()
@@ -196,14 +158,7 @@ def load_sentence_transformer(
 
 
 def load_hf_model(model: str | os.PathLike[str], device: Any) -> tuple[Any, Any]:
-    """The shared Hugging Face ``(tokenizer, AutoModel)`` pair for ``model`` on ``device``.
-
-    Examples
-    --------
-    >>> tokenizer, net = load_hf_model("all-MiniLM-L6-v2", "cpu")
-    >>> net.config.hidden_size
-    384
-    """
+    """The shared Hugging Face ``(tokenizer, AutoModel)`` pair for ``model`` on ``device``."""
     resolved = resolve_model(model)
     offline = not downloads_allowed()
     key = ("transformers", resolved, str(device), offline)
@@ -224,12 +179,7 @@ def load_hf_model(model: str | os.PathLike[str], device: Any) -> tuple[Any, Any]
 
 
 def clear_models() -> None:
-    """Forget every shared model (they are freed once no encoder holds them).
-
-    Examples
-    --------
-    >>> clear_models()
-    """
+    """Forget every shared model (they are freed once no encoder holds them)."""
     with _registry_lock:
         _registry.clear()
         _key_locks.clear()

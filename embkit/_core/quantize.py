@@ -18,23 +18,6 @@ def quantize_int8(module: Any) -> Any:
 
     Weights are int8 with one scale per output row, inputs are quantized per token on the
     fly; everything else stays float32.
-
-    Parameters
-    ----------
-    module : torch.nn.Module
-        A float32 model on the CPU.
-
-    Returns
-    -------
-    torch.nn.Module
-        The same module.
-
-    Examples
-    --------
-    >>> import torch
-    >>> net = quantize_int8(torch.nn.Sequential(torch.nn.Linear(32, 4)))
-    >>> net(torch.ones(2, 32)).shape
-    torch.Size([2, 4])
     """
     try:
         from torchao.quantization import Int8DynamicActivationInt8WeightConfig, quantize_

@@ -19,37 +19,19 @@ estimators' torch seeds (their fixed-seed results depend on it)."""
 
 
 def make_rng(random_state: Any) -> np.random.Generator:
-    """The private generator of one fit, seeded by one draw from ``random_state``.
-
-    Examples
-    --------
-    >>> make_rng(0).integers(100) == make_rng(0).integers(100)
-    np.True_
-    """
+    """The private generator of one fit, seeded by one draw from ``random_state``."""
     return np.random.default_rng(check_random_state(random_state).randint(2**31))
 
 
 def draw_seed(rng: np.random.Generator, high: int = MAX_SEED) -> int:
-    """A seed in ``[0, high)`` drawn from ``rng``.
-
-    Examples
-    --------
-    >>> 0 <= draw_seed(make_rng(0), MAX_INT32_SEED) < MAX_INT32_SEED
-    True
-    """
+    """A seed in ``[0, high)`` drawn from ``rng``."""
     return int(rng.integers(high))
 
 
 def torch_generator(
     rng: np.random.Generator, device: Any = None, high: int = MAX_SEED
 ) -> torch.Generator:
-    """A ``torch.Generator`` on ``device`` (default CPU) seeded by a draw from ``rng``.
-
-    Examples
-    --------
-    >>> torch_generator(make_rng(0)).initial_seed() == torch_generator(make_rng(0)).initial_seed()
-    True
-    """
+    """A ``torch.Generator`` on ``device`` (default CPU) seeded by a draw from ``rng``."""
     import torch
 
     kwargs = {} if device is None else {"device": device}

@@ -45,28 +45,6 @@ def check_texts(texts: Any, *, name: str = "X", allow_empty: bool = True) -> lis
     or ``ValueError`` naming the argument: a single string, ``None``, a mapping, a set, a
     one-shot iterator (a pipeline reads its input twice), non-``str`` items (``None``,
     ``NaN``, numbers, bytes, nested lists), 2-D input and text with lone surrogates.
-
-    Parameters
-    ----------
-    texts : list, tuple, numpy array, pandas Series/Index or one-column DataFrame of str
-        The texts.
-    name : str, default="X"
-        The argument name used in error messages.
-    allow_empty : bool, default=True
-        Whether an empty collection is accepted.
-
-    Returns
-    -------
-    list of str
-
-    Examples
-    --------
-    >>> check_texts(("a", "b"))
-    ['a', 'b']
-    >>> check_texts("a")  # doctest: +ELLIPSIS
-    Traceback (most recent call last):
-    ...
-    TypeError: X must be a 1-D sequence of strings ... got a single str; wrap it in a list: ['a']
     """
     items = _text_items(texts, name)
     if not items and not allow_empty:
@@ -133,13 +111,7 @@ def _is_pandas(value: Any) -> bool:
 
 
 def check_positive_int(value: Any, name: str) -> int:
-    """Return ``value`` if it is an integer >= 1 (a function's argument), else raise.
-
-    Examples
-    --------
-    >>> check_positive_int(3, "n_epochs")
-    3
-    """
+    """Return ``value`` if it is an integer >= 1 (a function's argument), else raise."""
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):
         raise TypeError(f"{name} must be an integer >= 1, got {value!r}")
     if value < 1:

@@ -39,14 +39,7 @@ _LEGACY_WEIGHTS_KEY = "_tuned_state"
 
 
 def load_body(model: Any, device: torch.device) -> SentenceTransformer:
-    """A private copy of ``model`` (a name, a folder or a ``SentenceTransformer``) on ``device``.
-
-    Examples
-    --------
-    >>> body = load_body("all-MiniLM-L6-v2", torch.device("cpu"))
-    >>> body.get_embedding_dimension()
-    384
-    """
+    """A private copy of ``model`` (a name, a folder or a ``SentenceTransformer``) on ``device``."""
     from sentence_transformers import SentenceTransformer
 
     if isinstance(model, SentenceTransformer):
@@ -69,18 +62,7 @@ def load_body(model: Any, device: torch.device) -> SentenceTransformer:
 
 @contextmanager
 def seeded_torch(rng: np.random.Generator, device: torch.device) -> Iterator[None]:
-    """Seed torch for one pass (dropout inside the body); the global RNG is restored after.
-
-    Examples
-    --------
-    >>> before = torch.random.get_rng_state()
-    >>> with seeded_torch(np.random.default_rng(0), torch.device("cpu")):
-    ...     a = torch.rand(1)
-    >>> with seeded_torch(np.random.default_rng(0), torch.device("cpu")):
-    ...     b = torch.rand(1)
-    >>> bool(a == b), torch.equal(torch.random.get_rng_state(), before)
-    (True, True)
-    """
+    """Seed torch for one pass (dropout inside the body); the global RNG is restored after."""
     devices = [device.index or 0] if device.type == "cuda" else []
     with torch.random.fork_rng(devices=devices, device_type=device.type):
         torch.manual_seed(draw_seed(rng))

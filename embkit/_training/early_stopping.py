@@ -34,13 +34,6 @@ def holdout_indices(
 
     With 1-D ``labels`` the split is stratified: each class of two rows or more gives
     about ``fraction`` of its rows (at least one, never all); single rows stay in training.
-
-    Examples
-    --------
-    >>> rng = np.random.default_rng(0)
-    >>> train, val = holdout_indices(20, 0.1, rng, labels=np.repeat([0, 1], 10))
-    >>> len(train), len(val), sorted(np.repeat([0, 1], 10)[val].tolist())
-    (18, 2, [0, 1])
     """
     if n < 2:
         raise ValueError(
@@ -70,16 +63,6 @@ class EarlyStopping:
 
     As in ``MLPClassifier``: stop after more than ``n_iter_no_change`` passes in a row
     that do not beat the best score by more than ``tol``.
-
-    Examples
-    --------
-    >>> import torch
-    >>> module = torch.nn.Linear(2, 1)
-    >>> stop = EarlyStopping(n_iter_no_change=1, tol=0.0)
-    >>> [stop.update(score, module, i + 1) for i, score in enumerate([-3.0, -2.0, -2.5, -2.1])]
-    [False, False, False, True]
-    >>> stop.best_score, stop.best_iteration
-    (-2.0, 2)
     """
 
     def __init__(self, *, n_iter_no_change: int, tol: float) -> None:

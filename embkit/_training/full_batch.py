@@ -20,12 +20,6 @@ from embkit._training.torch_base import ROW_FIELDS, TrainData
 def effective_rows(data: TrainData) -> float:
     """The rows a pass handles or stands for: with weights, the larger of the rows of
     positive weight and the total weight (so weighted and repeated data are full-batch alike).
-
-    Examples
-    --------
-    >>> import torch
-    >>> effective_rows(TrainData(n=3, sample_weight=torch.tensor([0.0, 2.0, 3.0])))
-    5.0
     """
     if data.sample_weight is None:
         return float(data.n)
@@ -43,17 +37,6 @@ def merge_rows(data: TrainData) -> TrainData:
     """The canonical form of ``data``: duplicate rows merged into weights, sorted by bytes.
 
     Data with non-numeric per-row values is returned unchanged.
-
-    Examples
-    --------
-    >>> import torch
-    >>> data = TrainData(n=3, X=torch.tensor([[2.0], [1.0], [2.0]]), y=torch.tensor([0, 1, 0]))
-    >>> merged = merge_rows(data)
-    >>> merged.X.ravel().tolist(), merged.sample_weight.tolist()  # in byte order
-    ([2.0, 1.0], [2.0, 1.0])
-    >>> shuffled = TrainData(n=3, X=torch.tensor([[1.0], [2.0], [2.0]]), y=torch.tensor([1, 0, 0]))
-    >>> torch.equal(merge_rows(shuffled).X, merged.X)
-    True
     """
     if data.n == 0:
         return data

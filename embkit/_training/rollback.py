@@ -17,22 +17,6 @@ def unchanged_on_error(obj: Any, *, deep: bool = False) -> Iterator[None]:
 
     With ``deep=True`` the content of what training changes in place is restored too:
     network weights and buffers, optimiser state, numpy generators and lists.
-
-    Examples
-    --------
-    >>> class Thing:
-    ...     pass
-    >>> thing = Thing()
-    >>> thing.curve = [1.0]
-    >>> try:
-    ...     with unchanged_on_error(thing, deep=True):
-    ...         thing.curve.append(2.0)
-    ...         thing.n_iter_ = 1
-    ...         raise KeyboardInterrupt
-    ... except KeyboardInterrupt:
-    ...     pass
-    >>> thing.curve, hasattr(thing, "n_iter_")
-    ([1.0], False)
     """
     snapshot = obj.__dict__.copy()
     restores = [_snapshot(value) for value in snapshot.values()] if deep else []

@@ -13,19 +13,7 @@ if TYPE_CHECKING:  # pragma: no cover
 
 
 class Tokenized:
-    """Texts tokenised once, kept flat per key; a batch is padded to its own longest text.
-
-    Examples
-    --------
-    >>> class Toy:  # a tokenizer that maps each word to its length
-    ...     pad_token_id = 0
-    ...     def __call__(self, texts, **kwargs):
-    ...         ids = [[len(w) for w in t.split()] for t in texts]
-    ...         return {"input_ids": ids, "attention_mask": [[1] * len(i) for i in ids]}
-    >>> tokens = Tokenized(Toy(), ["a bb", "ccc", "dd e ffff"], max_length=8)
-    >>> tokens.batch([2, 1], torch.device("cpu"))["input_ids"].tolist()
-    [[2, 1, 4], [3, 0, 0]]
-    """
+    """Texts tokenised once, kept flat per key; a batch is padded to its own longest text."""
 
     def __init__(self, tokenizer: Any, texts: Sequence[str], max_length: int) -> None:
         enc = tokenizer(list(texts), truncation=True, max_length=max_length, padding=False)

@@ -78,26 +78,14 @@ class TrainData:
 
 
 def weighted_mean(per_row: torch.Tensor, weight: torch.Tensor | None) -> torch.Tensor:
-    """The mean of ``per_row``, weighted: a weight of 2 counts as the row twice.
-
-    Examples
-    --------
-    >>> float(weighted_mean(torch.tensor([1.0, 4.0]), torch.tensor([2.0, 1.0])))
-    2.0
-    """
+    """The mean of ``per_row``, weighted: a weight of 2 counts as the row twice."""
     if weight is None:
         return per_row.mean()
     return (per_row * weight).sum() / weight.sum().clamp_min(torch.finfo(weight.dtype).tiny)
 
 
 def check_sample_weight(sample_weight: Any, n_samples: int) -> np.ndarray | None:
-    """Validate ``sample_weight``: ``None`` or ``n_samples`` finite, non-negative numbers.
-
-    Examples
-    --------
-    >>> check_sample_weight([1, 2], 2)
-    array([1., 2.], dtype=float32)
-    """
+    """Validate ``sample_weight``: ``None`` or ``n_samples`` finite, non-negative numbers."""
     if sample_weight is None:
         return None
     try:
@@ -118,14 +106,7 @@ def check_sample_weight(sample_weight: Any, n_samples: int) -> np.ndarray | None
 
 
 def check_X(estimator: Any, X: Any, *, reset: bool, name: str = "X") -> np.ndarray:
-    """``validate_data`` for float32 embeddings, with errors that name the argument.
-
-    Examples
-    --------
-    >>> from sklearn.preprocessing import StandardScaler
-    >>> check_X(StandardScaler(), [[1, 2]], reset=True).dtype
-    dtype('float32')
-    """
+    """``validate_data`` for float32 embeddings, with errors that name the argument."""
     if X is None or isinstance(X, (str, bytes)):
         got = "None" if X is None else f"a single {type(X).__name__}"
         raise TypeError(f"{name} must be an array-like of shape (n_samples, n_features), got {got}")

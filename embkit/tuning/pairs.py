@@ -29,29 +29,7 @@ def sample_pairs(
 
     The positive is another member of the row's class (itself in a class of one);
     negatives are drawn uniformly from other classes. No ``n x n`` matrix is built.
-
-    Parameters
-    ----------
-    codes : ndarray of int, shape (n,)
-        Class index of every row.
-    n_neg : int
-        Negatives per row.
-    rng : numpy.random.Generator
-        Source of randomness.
-
-    Returns
-    -------
-    idx1, idx2 : ndarray of int64
-        Row indices of the two sides of each pair.
-    similar : ndarray of float32
-        1.0 for a positive pair, 0.0 for a negative one.
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> i1, i2, s = sample_pairs(np.array([0, 0, 1, 1]), 1, np.random.default_rng(0))
-    >>> len(i1), int(s.sum())
-    (8, 4)
+    Returns ``idx1, idx2`` (int64 row indices) and ``similar`` (float32, 1.0 or 0.0).
     """
     codes = np.asarray(codes)
     n = codes.shape[0]

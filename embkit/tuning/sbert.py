@@ -28,13 +28,7 @@ LOSS_CONSTRAINT = [StrOptions({"cosine", "contrastive"})]
 
 
 def check_similarity(y: Any, n: int, *, name: str = "y") -> np.ndarray:
-    """Validate pair targets: ``n`` finite similarity scores, as float32.
-
-    Examples
-    --------
-    >>> check_similarity([1, 0], 2)
-    array([1., 0.], dtype=float32)
-    """
+    """Validate pair targets: ``n`` finite similarity scores, as float32."""
     if y is None:
         raise TypeError(f"{name} must be an array of similarity scores, got None")
     arr = np.asarray(y)
