@@ -55,8 +55,15 @@ if TYPE_CHECKING:  # pragma: no cover - for static analysis only
         MarginSampling,
         RandomSampling,
     )
+    from embkit.encoders._base import TextTruncatedWarning  # noqa: F401
     from embkit.encoders.sentence import SentenceEncoder  # noqa: F401
+    from embkit.encoders.static import StaticEncoder  # noqa: F401
+    from embkit.encoders.transformer import TransformerEncoder  # noqa: F401
+    from embkit.heads.differentiable import DifferentiableHead  # noqa: F401
     from embkit.heads.finetune import FineTuneClassifier  # noqa: F401
+    from embkit.io.cache import CacheDamagedWarning, EmbeddingCache  # noqa: F401
+    from embkit.io.persistence import load, save  # noqa: F401
+    from embkit.streaming.partial_pipeline import PartialPipeline, make_partial_pipeline  # noqa: F401
     from embkit.tuning.contrastive import ContrastiveLearner  # noqa: F401
     from embkit.tuning.contrastive_tuner import ContrastiveTuner  # noqa: F401
     from embkit.tuning.feedforward import FeedForwardTuner  # noqa: F401

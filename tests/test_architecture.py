@@ -64,3 +64,17 @@ def test_rules_parser_sees_a_violation(tmp_path):
     bad = tmp_path / "bad.py"
     bad.write_text("def f():\n    from embkit.cli.app import main\n")
     assert embkit_imports(bad) == {"cli"}
+
+
+def test_type_checking_block_names_every_export():
+    import embkit
+
+    tree = ast.parse(Path(embkit.__file__).read_text())
+    block = next(node for node in tree.body if isinstance(node, ast.If))
+    seen = {
+        alias.name: node.module
+        for node in block.body
+        if isinstance(node, ast.ImportFrom)
+        for alias in node.names
+    }
+    assert seen == embkit._EXPORTS

@@ -32,13 +32,6 @@ class DropoutNoise:
     ``torch.rand``, docs/benchmarks.md): ``p`` is rounded to a multiple of ``1 / 65536``
     and kept values are scaled by the exact inverse keep probability. Other devices draw
     from a ``torch.Generator``.
-
-    Parameters
-    ----------
-    seed : int
-        Seed of this source (drawn from the estimator's own generator).
-    device : torch.device
-        Where the masks are used.
     """
 
     def __init__(self, seed: int, device: torch.device) -> None:

@@ -50,11 +50,7 @@ def is_stateless(estimator: Any) -> bool:
 
 def _accepts(method: Any, name: str) -> bool:
     """Whether ``method`` takes a keyword argument called ``name``."""
-    try:
-        parameters = inspect.signature(method).parameters
-    except (TypeError, ValueError):  # pragma: no cover - builtins without a signature
-        return False
-    return name in parameters
+    return name in inspect.signature(method).parameters
 
 
 def _is_fitted(estimator: Any) -> bool:
