@@ -25,7 +25,7 @@ from embkit._core.validation import (
     POSITIVE_INT,
     check_texts,
 )
-from embkit._training.labels import check_label_types
+from embkit._training.labels import LabelMixin, check_label_types
 from embkit._training.rollback import unchanged_on_error
 from embkit.tuning.pairs import make_grouped_pairs, make_pairs
 from embkit.tuning.sbert import LOSS_CONSTRAINT, SbertLearner
@@ -44,7 +44,7 @@ _AUTO = {
 }
 
 
-class SbertTuner(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
+class SbertTuner(LabelMixin, ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
     """SetFit's first phase as a pipeline step: tune the body on pairs sampled from labels.
 
     ``fit(texts, y)`` samples pairs from the labels (each example gets one similar partner
@@ -102,6 +102,7 @@ class SbertTuner(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimato
     (4, 384)
     """
 
+    _accepts_label_matrix = False
     _parameter_constraints: dict = {
         "n_pairs_per_example": [StrOptions({"auto"}), POSITIVE_INT],
         "n_neg": [NON_NEGATIVE_INT],
@@ -253,32 +254,11 @@ class SbertTuner(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimato
         with unchanged_on_error(self):
             self._validate_params()
             texts, y = self._check_labels(X, y)
-            if first:
-                if classes is None:
-                    raise ValueError(
-                        "classes must be passed on the first call to partial_fit: all the "
-                        "labels the stream may contain, e.g. classes=['neg', 'pos']"
-                    )
-                declared = np.unique(np.asarray(classes))
-                if len(declared) < 2:
-                    raise ValueError(f"classes must hold at least two labels, got {classes!r}")
-                rng = make_rng(self.random_state)
-            else:
-                declared, rng = self.classes_, self._rng
-                if classes is not None and not np.array_equal(np.unique(classes), declared):
-                    raise ValueError(
-                        f"classes={list(classes)!r} differs from the classes of the first "
-                        f"partial_fit call, {declared.tolist()!r}"
-                    )
-            unseen = np.setdiff1d(np.unique(y), declared)
-            if unseen.size:
-                raise ValueError(
-                    f"y contains labels that are not in classes_ {declared.tolist()!r}: "
-                    f"{unseen.tolist()!r}"
-                )
+            self._encode_labels(y, len(y), reset=first, classes=classes, partial=True)
             if len(np.unique(y)) < 2:
                 raise ValueError("y has a single class in this batch: pairs need two classes")
-            self._train(texts, y, declared, rng, partial=True)
+            rng = make_rng(self.random_state) if first else self._rng
+            self._train(texts, y, self.classes_, rng, partial=True)
         return self
 
     def _train(

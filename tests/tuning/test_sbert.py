@@ -231,7 +231,11 @@ def test_tuner_partial_fit():
     tuner = _tuner()
     with pytest.raises(ValueError, match="classes must be passed"):
         tuner.partial_fit(TEXTS, LABELS)
-    assert not hasattr(tuner, "learner_")
+    with pytest.raises(ValueError, match="at least two classes"):
+        tuner.partial_fit(TEXTS, LABELS, classes=["pos"])
+    with pytest.raises(TypeError, match="y holds strings but classes holds numbers"):
+        tuner.partial_fit(TEXTS, LABELS, classes=[0, 1])
+    assert not hasattr(tuner, "learner_") and not hasattr(tuner, "classes_")
     tuner.partial_fit(TEXTS, LABELS, classes=["neg", "pos", "mixed"])
     weights = _weights(tuner.learner_.model_)
     with pytest.raises(ValueError, match="not in classes_"):
