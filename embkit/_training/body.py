@@ -226,7 +226,6 @@ class BodyEstimatorBase(BaseEstimator):
         tags = super().__sklearn_tags__()
         tags.input_tags.string = True  # texts in
         tags.input_tags.two_d_array = False
-        tags.non_deterministic = False  # same seed, same data, CPU: same weights
         return tags
 
     def _get_saved_state(self) -> tuple[dict[str, Any], dict[str, dict[str, torch.Tensor]]]:

@@ -314,11 +314,3 @@ class TorchClassifierBase(LabelMixin, TorchEstimatorBase):
         if self.multi_label_:
             return (proba >= getattr(self, "threshold", 0.5)).astype(np.int64)
         return self.classes_[np.argmax(proba, axis=1)]
-
-    def __sklearn_tags__(self):
-        tags = super().__sklearn_tags__()
-        tags.target_tags.required = True
-        tags.non_deterministic = False
-        if tags.classifier_tags is not None:
-            tags.classifier_tags.multi_label = True
-        return tags

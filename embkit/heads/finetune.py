@@ -404,8 +404,3 @@ class FineTuneClassifier(LabelMixin, ClassifierMixin, BodyEstimatorBase):
     def _unit_test_params(cls) -> dict:
         """Cheap constructor arguments for tests/test_text_estimators.py (seconds on the CPU)."""
         return dict(n_epochs=1, batch_size=4, max_length=16, random_state=0, device="cpu")
-
-    def __sklearn_tags__(self):
-        tags = super().__sklearn_tags__()
-        tags.target_tags.required = True
-        return tags

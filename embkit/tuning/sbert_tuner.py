@@ -324,5 +324,4 @@ class SbertTuner(LabelMixin, ClassNamePrefixFeaturesOutMixin, TransformerMixin, 
         tags.input_tags.string = True
         tags.input_tags.two_d_array = False
         tags.target_tags.required = True
-        tags.non_deterministic = False
         return tags
