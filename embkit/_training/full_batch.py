@@ -34,18 +34,10 @@ def _as_numpy(value: Any) -> np.ndarray:
 
 
 def merge_rows(data: TrainData) -> TrainData:
-    """The canonical form of ``data``: duplicate rows merged into weights, sorted by bytes.
-
-    Data with non-numeric per-row values is returned unchanged.
-    """
-    if data.n == 0:
-        return data
-    columns = {k: getattr(data, k) for k in ROW_FIELDS if k != "sample_weight"}
-    columns = {k: v for k, v in columns.items() if v is not None}
-    arrays = {k: _as_numpy(v) for k, v in columns.items()}
-    if any(a.dtype.kind not in "biuf" or a.shape[:1] != (data.n,) for a in arrays.values()):
-        return data
-    as_bytes = [np.ascontiguousarray(a.reshape(data.n, -1)).view(np.uint8) for a in arrays.values()]
+    """The canonical form of ``data``: duplicate rows merged into weights, sorted by bytes."""
+    fields = [getattr(data, k) for k in ROW_FIELDS if k != "sample_weight"]
+    arrays = [_as_numpy(v) for v in fields if v is not None]
+    as_bytes = [np.ascontiguousarray(a.reshape(data.n, -1)).view(np.uint8) for a in arrays]
     keys = np.ascontiguousarray(np.hstack([b.reshape(data.n, -1) for b in as_bytes]))
     keys = keys.view(np.dtype((np.void, keys.shape[1]))).ravel()
     _, first, inverse = np.unique(keys, return_index=True, return_inverse=True)

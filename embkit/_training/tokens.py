@@ -28,9 +28,6 @@ class Tokenized:
         }
         self.pad_id = int(tokenizer.pad_token_id or 0)
 
-    def __len__(self) -> int:
-        return len(self.lengths)
-
     def batch(self, idx: Sequence[int], device: torch.device) -> dict[str, torch.Tensor]:
         idx = np.asarray(idx, dtype=np.int64)
         lengths = self.lengths[idx]

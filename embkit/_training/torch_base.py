@@ -295,8 +295,6 @@ class TorchEstimatorBase(BaseEstimator):
             for start in range(0, len(X), batch_size):
                 xb = self._to_tensor(X[start : start + batch_size], self.device_)
                 outs.append(fn(xb).float().cpu().numpy())
-        if not outs:
-            return np.empty((0, 0), dtype=np.float32)
         return np.concatenate(outs) if len(outs) > 1 else outs[0]
 
     def __getstate__(self) -> dict[str, Any]:

@@ -48,11 +48,6 @@ def is_stateless(estimator: Any) -> bool:
         return False
 
 
-def _accepts(method: Any, name: str) -> bool:
-    """Whether ``method`` takes a keyword argument called ``name``."""
-    return name in inspect.signature(method).parameters
-
-
 def _is_fitted(estimator: Any) -> bool:
     """Whether a stateless step has been fitted (``check_is_fitted`` says yes for every
     ``requires_fit=False`` estimator, so look for fitted attributes)."""
@@ -155,7 +150,8 @@ class PartialPipeline(Pipeline):
             if action == "skip":
                 continue
             if action == "partial_fit":
-                if classes is not None and _accepts(step.partial_fit, "classes"):
+                takes_classes = "classes" in inspect.signature(step.partial_fit).parameters
+                if classes is not None and takes_classes:
                     kwargs = {**kwargs, "classes": classes}
                 step.partial_fit(Xt, y, **kwargs)
             elif not _is_fitted(step):  # stateless, first use
