@@ -231,7 +231,8 @@ class BodyEstimatorBase(BaseEstimator):
     def _get_saved_state(self) -> tuple[dict[str, Any], dict[str, dict[str, torch.Tensor]]]:
         """``(values, weights)``: plain attributes, and each trained module's CPU state dict.
 
-        Not the optimiser. A ``model`` object (not a name or folder) is a ``TypeError``.
+        Not the optimiser. A ``model`` object (not a name or folder) is a ``TypeError``
+        (pickling keeps the object).
         """
         if not isinstance(self.model, (str, os.PathLike)):
             raise TypeError(
