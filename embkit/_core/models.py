@@ -48,7 +48,7 @@ def resolve_model(model: str | os.PathLike[str]) -> str:
     return name
 
 
-def _local_folder(resolved: str) -> Path | None:
+def local_folder(resolved: str) -> Path | None:
     """The folder holding ``resolved``: itself, or its snapshot in the local hub cache."""
     path = Path(resolved)
     if path.is_dir():
@@ -77,7 +77,7 @@ def model_identity(model: str | os.PathLike[str]) -> str:
     modification times stay the same); ``"name:<name>"`` for a hub name not cached locally.
     """
     resolved = resolve_model(model)
-    folder = _local_folder(resolved)
+    folder = local_folder(resolved)
     if folder is None:
         return f"name:{resolved}"
     files = _model_files(folder)
@@ -102,7 +102,7 @@ def model_identity(model: str | os.PathLike[str]) -> str:
         return identity
 
 
-def _shared(key: tuple[Any, ...], load: Callable[[], Any]) -> Any:
+def shared_model(key: tuple[Any, ...], load: Callable[[], Any]) -> Any:
     """The registry entry for ``key``, loaded once (one loader per key at a time)."""
     with _registry_lock:
         if key in _registry:
@@ -118,7 +118,7 @@ def _shared(key: tuple[Any, ...], load: Callable[[], Any]) -> Any:
         return value
 
 
-def _load_error(model: Any, resolved: str, exc: Exception) -> ValueError:
+def load_error(model: Any, resolved: str, exc: Exception) -> ValueError:
     hint = (
         ""
         if downloads_allowed()
@@ -147,14 +147,14 @@ def load_sentence_transformer(
         try:
             st = SentenceTransformer(resolved, device=str(device), local_files_only=offline)
         except (OSError, ValueError) as exc:
-            raise _load_error(model, resolved, exc) from exc
+            raise load_error(model, resolved, exc) from exc
         if quantize == "int8":
             from embkit._core.quantize import quantize_int8
 
             quantize_int8(st)
         return st.eval()
 
-    return _shared(key, load)
+    return shared_model(key, load)
 
 
 def load_hf_model(model: str | os.PathLike[str], device: Any) -> tuple[Any, Any]:
@@ -170,12 +170,12 @@ def load_hf_model(model: str | os.PathLike[str], device: Any) -> tuple[Any, Any]
             tokenizer = AutoTokenizer.from_pretrained(resolved, local_files_only=offline)
             net = AutoModel.from_pretrained(resolved, local_files_only=offline)
         except (OSError, ValueError) as exc:
-            raise _load_error(model, resolved, exc) from exc
+            raise load_error(model, resolved, exc) from exc
         net.to(device)
         net.eval()
         return tokenizer, net
 
-    return _shared(key, load)
+    return shared_model(key, load)
 
 
 def clear_models() -> None:

@@ -21,11 +21,11 @@ from pathlib import Path
 from typing import Any
 
 from embkit._core.models import (
-    _load_error,
-    _local_folder,
     downloads_allowed,
+    load_error,
     load_hf_model,
     load_sentence_transformer,
+    local_folder,
     model_identity,
     resolve_model,
 )
@@ -216,8 +216,8 @@ def export_folder(
     export, which is made (and kept) first.
     """
     resolved = resolve_model(model)
-    if _local_folder(resolved) is None and not downloads_allowed():
-        raise _load_error(model, resolved, FileNotFoundError("no such local model"))
+    if local_folder(resolved) is None and not downloads_allowed():
+        raise load_error(model, resolved, FileNotFoundError("no such local model"))
     prov = provenance(kind, resolved, quantize)
     name = hashlib.blake2b(json.dumps(prov, sort_keys=True).encode(), digest_size=12).hexdigest()
     folder = root / name

@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 from sklearn.utils._param_validation import StrOptions
 
-from embkit._core.models import _shared, resolve_model
+from embkit._core.models import resolve_model, shared_model
 from embkit._core.validation import POSITIVE_INT
 from embkit.encoders._base import artifact_dir
 from embkit.encoders._onnx_export import (
@@ -151,4 +151,4 @@ def load_onnx(
         folder, manifest = export_folder(kind, model, quantize, root, announce)
         return OnnxModel(folder, manifest, threads)
 
-    return _shared(key, load)
+    return shared_model(key, load)

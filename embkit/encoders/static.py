@@ -19,12 +19,12 @@ import numpy as np
 
 from embkit._core.models import (
     DEFAULT_MODEL,
-    _load_error,
-    _local_folder,
-    _shared,
     downloads_allowed,
+    load_error,
+    local_folder,
     model_identity,
     resolve_model,
+    shared_model,
 )
 from embkit._core.validation import OPEN_UNIT, POSITIVE_INT
 from embkit.encoders._base import TextEncoderBase, artifact_dir
@@ -245,7 +245,7 @@ class StaticEncoder(TextEncoderBase):
         resolved = resolve_model(self.model)
         if is_static_folder(resolved):
             folder = Path(resolved)
-            return _shared(("model2vec", resolved), lambda: (folder, _load_static(folder)))
+            return shared_model(("model2vec", resolved), lambda: (folder, _load_static(folder)))
         settings = self._settings()
         root = Path(self.cache_dir).expanduser() if self.cache_dir else default_cache_dir()
         key = ("model2vec-distilled", resolved, json.dumps(settings), str(root.resolve()))
@@ -254,7 +254,7 @@ class StaticEncoder(TextEncoderBase):
             folder = self._distilled_folder(resolved, root, settings, str(device))
             return folder, _load_static(folder)
 
-        return _shared(key, load)
+        return shared_model(key, load)
 
     def _load(self, device: Any) -> Any:
         return self._entry(device)[1]
@@ -278,8 +278,8 @@ class StaticEncoder(TextEncoderBase):
         """The cached model2vec folder for ``resolved`` and ``settings``, distilling if absent."""
         from importlib.metadata import version
 
-        if _local_folder(resolved) is None and not downloads_allowed():
-            raise _load_error(self.model, resolved, FileNotFoundError("no such local model"))
+        if local_folder(resolved) is None and not downloads_allowed():
+            raise load_error(self.model, resolved, FileNotFoundError("no such local model"))
         identity = model_identity(resolved)
         provenance = {
             "format": _FORMAT,
@@ -298,7 +298,7 @@ class StaticEncoder(TextEncoderBase):
                 file=sys.stderr,
                 flush=True,
             )
-        source = str(_local_folder(resolved) or resolved)
+        source = str(local_folder(resolved) or resolved)
         static = _distil(source, settings["dim"], settings["sif_coefficient"], device)
         tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", suffix=".tmp", dir=root))
         try:
