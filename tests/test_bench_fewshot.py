@@ -106,3 +106,29 @@ def test_plot_main_merges_result_files(tmp_path, capsys):
     assert "| sst2 | 8 | setfit default |" in table
     with pytest.raises(SystemExit, match="usage"):
         plot_fewshot.main([str(tmp_path / "x.png")])
+
+
+def test_plot_main_joins_budgets_of_one_cell_from_two_runs(tmp_path, capsys):
+    import json
+
+    # a later run adds budgets to a cell (emotion N=8) and another N of sst2
+    earlier = [r for r in RUNS if r["contender"] != "setfit ni=5"]
+    later = [r for r in RUNS if r["contender"] == "setfit ni=5"]
+    later += [_run(r["contender"], r["seed"], r["fit_s"], r["accuracy"], n=64) for r in RUNS]
+    first, second = tmp_path / "a.json", tmp_path / "b.json"
+    first.write_text(json.dumps({"runs": earlier}))
+    second.write_text(json.dumps({"runs": later}))
+    plot_fewshot.main([str(tmp_path / "all.png"), str(first), str(second)])
+    rows = [line for line in capsys.readouterr().out.splitlines() if line.startswith("| sst2")]
+    assert [row.split(" | ")[1:3] for row in rows] == [
+        ["8", "setfit default"],
+        ["8", "embkit default"],
+        ["8", "setfit ni=5"],
+        ["64", "setfit default"],
+        ["64", "setfit ni=5"],
+        ["64", "embkit default"],
+    ]
+    # the budget from the later run is divided by the defaults of the earlier one
+    assert "| sst2 | 8 | setfit ni=5 | 3 | 0.630 |" in rows[2] and "| 1.75 |" in rows[2]
+    points = plot_fewshot.curve_points(earlier + later, "sst2", 64, "setfit")
+    assert [p["label"] for p in points] == ["setfit default", "setfit ni=5"]
