@@ -1,5 +1,7 @@
 """Accuracy against fit time of the few-shot benchmark: one panel per data set and N.
 
+Panels come in the order of the runs (the files in the order given), two a row.
+
 One line per system (SetFit, embkit) through its pair budgets, ordered by median fit time;
 a point is the median over seeds of both accuracy and fit time, with the seeds' accuracy
 range as an error bar. SetFit at its defaults and embkit at its defaults are marked with a
@@ -64,7 +66,8 @@ def plot_runs(runs: list[dict[str, Any]], path: str | Path) -> Path:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    cells = sorted({(r["dataset"], r["n_per_class"]) for r in runs})
+    # panels in the order the runs come (files in the order given): one data set's N together
+    cells = list(dict.fromkeys((r["dataset"], r["n_per_class"]) for r in runs))
     cols = min(2, len(cells))
     rows = -(-len(cells) // cols)
     fig, axes = plt.subplots(rows, cols, figsize=(6 * cols, 4.2 * rows), squeeze=False)
