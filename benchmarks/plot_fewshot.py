@@ -9,7 +9,10 @@ star; settings that change more than the budget (labels with a colon, e.g. ``emb
 40:5e-5``) are open squares off the line.
 
     python -m benchmarks.plot_fewshot docs/img/fewshot_speed.png \
-        benchmarks/results/fewshot_budgets_sst2.json benchmarks/results/fewshot_budgets_emotion.json
+        benchmarks/results/fewshot_budgets_sst2.json \
+        benchmarks/results/fewshot_budgets_sst2_n64.json \
+        benchmarks/results/fewshot_budgets_emotion.json \
+        benchmarks/results/fewshot_budgets_emotion_sweep.json
 
 draws the runs of one or several result files of ``benchmarks.bench_fewshot`` and prints
 their summary table (``bench_fewshot --plot`` draws the runs of that one run).
