@@ -295,3 +295,25 @@ def test_read_only_input_is_accepted_without_warning(tuner, blobs):
     est = clone(tuner).fit(X, y)  # warnings are errors in the test run
     est.partial_fit(X, y)
     assert est.transform(X).shape[0] == len(X)
+
+
+def test_balanced_class_weight_on_a_label_matrix():
+    # A rare second label: "balanced" weighs its positives by negatives/positives (about 13
+    # here), so the network predicts it more often than unweighted; a dict is refused.
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(400, 8)).astype(np.float32)
+    Y = np.stack([X[:, 0] > 0, X[:, 1] > 1.5], axis=1).astype(int)
+    params = dict(hidden_dim=16, n_epochs=30, early_stopping=False, random_state=0)
+    plain = FeedForwardTuner(**params).fit(X, Y)
+    balanced = FeedForwardTuner(class_weight="balanced", **params).fit(X, Y)
+    negatives, positives = (Y[:, 1] == 0).sum(), Y[:, 1].sum()
+    np.testing.assert_allclose(
+        balanced._class_weights(Y), [(Y[:, 0] == 0).sum() / Y[:, 0].sum(), negatives / positives]
+    )
+    rare_plain = plain.predict_proba(X)[:, 1].mean()
+    rare_balanced = balanced.predict_proba(X)[:, 1].mean()
+    assert rare_balanced > rare_plain + 0.05
+    before = balanced.transform(X)
+    with pytest.raises(ValueError, match="class_weight"):
+        balanced.set_params(class_weight={0: 2.0}).partial_fit(X, Y)
+    np.testing.assert_array_equal(balanced.transform(X), before)
