@@ -13,31 +13,24 @@ tests/test_text_estimators.py.
 from __future__ import annotations
 
 import pytest
+from sklearn.base import clone
 from sklearn.utils.estimator_checks import check_param_validation, parametrize_with_checks
 
 from embkit import ContrastiveTuner, DifferentiableHead, FeedForwardTuner
 
 # Cheap constructor arguments: enough training for the checks' accuracy thresholds.
+_FEED_FORWARD = FeedForwardTuner(
+    hidden_dim=16,
+    n_epochs=40,
+    batch_size=64,
+    learning_rate=1e-2,
+    random_state=0,
+    early_stopping=False,  # a hold-out would make weighted and repeated rows train apart
+)
 NUMERIC_ESTIMATORS = [
-    # early stopping off: a hold-out would make weighted and repeated rows train apart
-    FeedForwardTuner(
-        hidden_dim=16,
-        n_epochs=40,
-        batch_size=64,
-        learning_rate=1e-2,
-        random_state=0,
-        early_stopping=False,
-    ),
+    _FEED_FORWARD,
     # output="residual" builds a different network (input + a correction that starts at 0)
-    FeedForwardTuner(
-        hidden_dim=16,
-        n_epochs=40,
-        batch_size=64,
-        learning_rate=1e-2,
-        random_state=0,
-        early_stopping=False,
-        output="residual",
-    ),
+    clone(_FEED_FORWARD).set_params(output="residual"),
     ContrastiveTuner(hidden_dim=8, n_epochs=5, batch_size=64, random_state=0, early_stopping=False),
     DifferentiableHead(n_epochs=40, batch_size=64, learning_rate=1e-1, random_state=0),
 ]
