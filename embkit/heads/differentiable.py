@@ -144,3 +144,8 @@ class DifferentiableHead(ClassifierMixin, TorchClassifierBase):
                 f"(n_samples, n_labels), got shape {np.shape(y)}"
             )
         return super()._prepare_data(X, y, *args, **kwargs)
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.classifier_tags.multi_label = True  # a 2-D 0/1 y trains one sigmoid per label
+        return tags

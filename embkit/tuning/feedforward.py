@@ -168,3 +168,8 @@ class FeedForwardTuner(TunerMixin, ClassifierMixin, TorchClassifierBase):
     @property
     def _n_features_out(self) -> int:
         return self._output_width(self.module_.embed_dim)
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.classifier_tags.multi_label = True  # a 2-D 0/1 y trains one sigmoid per label
+        return tags
