@@ -7,6 +7,7 @@ and computes the weights of ``class_weight``.
 
 from __future__ import annotations
 
+import numbers
 import warnings
 from typing import Any
 
@@ -33,10 +34,15 @@ from embkit._training.torch_base import (
 
 def check_label_types(y: Any, *, name: str = "y") -> None:
     """Refuse labels that mix strings and numbers (numpy would silently turn all into str)."""
-    if isinstance(y, np.ndarray) and y.dtype != object:
+    if y is None:
         return
-    items = y.tolist() if hasattr(y, "tolist") else list(y) if y is not None else []
-    flat = [v for row in items for v in (row if isinstance(row, (list, tuple)) else [row])]
+    if isinstance(y, (list, tuple)):
+        flat = [v for row in y for v in (row if isinstance(row, (list, tuple)) else [row])]
+    else:  # an array-like: only an object array can mix types
+        y = np.asarray(y)
+        if y.dtype != object:
+            return
+        flat = y.ravel().tolist()
     has_str = any(isinstance(v, str) for v in flat)
     if has_str and not all(isinstance(v, str) for v in flat):
         kinds = sorted({type(v).__name__ for v in flat})
@@ -51,6 +57,7 @@ def _check_y(y: Any, n_samples: int) -> np.ndarray:
         )
     if isinstance(y, (str, bytes)):
         raise TypeError(f"y must be an array-like of labels, got a single {type(y).__name__}")
+    check_label_types(y)
     y = check_array(
         y, ensure_2d=False, allow_nd=True, dtype=None, ensure_all_finite=False, input_name="y"
     )
@@ -98,7 +105,7 @@ class LabelMixin:
             raise ValueError(f"y must be 1-D labels, got an array of shape {y.shape}")
         if reset:
             self._set_classes(y, classes, partial=partial)
-        elif classes is not None and not np.array_equal(np.unique(classes), self.classes_):
+        elif classes is not None and not np.array_equal(_check_classes(classes), self.classes_):
             raise ValueError(
                 f"classes={list(classes)!r} differs from the classes of the first partial_fit "
                 f"call, {self.classes_.tolist()!r}"
@@ -136,13 +143,12 @@ class LabelMixin:
                 "classes must be passed on the first call to partial_fit: all the labels "
                 "the stream may contain, e.g. classes=['neg', 'pos']"
             )
-        if classes is not None and _is_text(np.asarray(classes)) != _is_text(y):
+        labels = np.unique(y) if classes is None else _check_classes(classes)
+        if classes is not None and _is_text(labels) != _is_text(y):
             raise TypeError(
                 f"y holds {'strings' if _is_text(y) else 'numbers'} but classes holds "
-                f"{'strings' if _is_text(np.asarray(classes)) else 'numbers'}: they must be "
-                "of one type"
+                f"{'strings' if _is_text(labels) else 'numbers'}: they must be of one type"
             )
-        labels = np.unique(np.asarray(classes if classes is not None else y))
         if len(labels) < 2:
             raise ValueError(
                 f"at least two classes are needed; got only one class: {labels.tolist()!r}"
@@ -171,13 +177,29 @@ class LabelMixin:
         unknown = set(cw) - set(self.classes_.tolist())
         if unknown:
             raise ValueError(f"class_weight has labels not in classes_: {sorted(unknown)!r}")
-        return np.array([float(cw.get(c, 1.0)) for c in self.classes_.tolist()])
+        weights = np.array([cw.get(c, 1.0) for c in self.classes_.tolist()], dtype=object)
+        if not all(isinstance(w, numbers.Real) and 0 <= w < np.inf for w in weights):
+            raise ValueError(f"class_weight values must be finite numbers >= 0, got {cw!r}")
+        return weights.astype(np.float64)
 
     def _class_weight_tensor(self, targets: np.ndarray, device: Any) -> torch.Tensor | None:
         weights = self._class_weights(targets)
         if weights is None:
             return None
         return torch.as_tensor(weights, dtype=torch.float32, device=device)
+
+
+def _check_classes(classes: Any) -> np.ndarray:
+    """The sorted distinct labels of a ``classes=`` argument: 1-D, one type, no None or NaN."""
+    labels = np.asarray(classes)
+    if labels.ndim == 1:
+        check_label_types(classes, name="classes")
+    missing = labels.dtype.kind in "fc" and not np.all(np.isfinite(labels))
+    if labels.ndim != 1 or missing or any(v is None for v in labels.ravel()):
+        raise ValueError(
+            f"classes must be a 1-D list of every label (no None or NaN), got {classes!r}"
+        )
+    return np.unique(labels)
 
 
 def _is_text(labels: np.ndarray) -> bool:

@@ -176,11 +176,8 @@ class TorchEstimatorBase(BaseEstimator):
         """``partial_fit``: initialise on the first call only, then one pass; all or nothing."""
         first = not hasattr(self, "module_")
         with unchanged_on_error(self, deep=not first):
-            if first:
-                self._validate_params()
-                device = resolve_device(self.device)
-            else:
-                device = self.device_
+            self._validate_params()  # every call, as set_params may have changed any
+            device = resolve_device(self.device) if first else self.device_
             data = self._full_batch(self._prepare_data(*args, reset=first, device=device, **kwargs))
             if first:
                 self._initialize(data, device)

@@ -111,6 +111,8 @@ def test_pickle_round_trip(blobs):
         ({"dropout": 1.0}, ValueError, "dropout"),
         ({"multi_label": "yes"}, TypeError, "multi_label"),
         ({"class_weight": "even"}, ValueError, "class_weight"),
+        ({"class_weight": {"alpha": np.nan}}, ValueError, "class_weight values must be finite"),
+        ({"class_weight": {"alpha": -1.0}}, ValueError, "class_weight values must be finite"),
     ],
 )
 def test_bad_params(blobs, kwargs, error, match):

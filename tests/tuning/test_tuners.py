@@ -137,6 +137,40 @@ def test_partial_fit_needs_classes_first_and_rejects_unseen(tuner, blobs):
 
 
 @pytest.mark.parametrize("tuner", TUNERS, ids=IDS)
+def test_mixed_label_types_and_bad_classes_name_the_argument(tuner, blobs):
+    X, y = blobs
+    est = clone(tuner).partial_fit(X, y, classes=["alpha", "beta", "gamma"])
+    out, curve = est.transform(X), list(est.loss_curve_)
+    mixed = ["alpha", 1] * (len(X) // 2)  # numpy would turn 1 into "1" silently
+    with pytest.raises(TypeError, match=r"y mixes label types \['int', 'str'\]"):
+        est.fit(X, mixed)
+    with pytest.raises(TypeError, match="classes mixes label types"):
+        clone(tuner).partial_fit(X, y, classes=["alpha", "beta", "gamma", None])
+    codes = np.searchsorted(["alpha", "beta", "gamma"], y)
+    for classes in ([0, 1, 2, np.nan], [[0, 1, 2]]):
+        with pytest.raises(ValueError, match="classes must be a 1-D list"):
+            clone(tuner).partial_fit(X, codes, classes=classes)
+    for classes in ("alpha", 3):
+        with pytest.raises(ValueError, match="classes must be a 1-D list"):
+            est.partial_fit(X, y, classes=classes)
+    np.testing.assert_array_equal(est.transform(X), out)
+    assert est.loss_curve_ == curve
+
+
+def test_partial_fit_validates_parameters_set_since_the_first_call(blobs):
+    X, y = blobs
+    est = clone(TUNERS[0]).partial_fit(X, y, classes=["alpha", "beta", "gamma"])
+    out, params = est.transform(X), est.get_params()
+    for param, value in [("batch_size", 0), ("dropout", 1.5), ("class_weight", "even")]:
+        est.set_params(**{param: value})
+        with pytest.raises(ValueError, match=f"'{param}' parameter of FeedForwardTuner"):
+            est.partial_fit(X, y)
+        est.set_params(**params)
+    assert est.n_iter_ == 1
+    np.testing.assert_array_equal(est.transform(X), out)
+
+
+@pytest.mark.parametrize("tuner", TUNERS, ids=IDS)
 def test_loss_decreases(tuner, blobs):
     X, y = blobs
     est = clone(tuner).set_params(n_epochs=30, learning_rate=1e-2).fit(X, y)
