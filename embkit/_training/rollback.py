@@ -9,6 +9,7 @@ from typing import Any
 
 import numpy as np
 import torch
+from sklearn.base import BaseEstimator
 
 
 @contextmanager
@@ -16,19 +17,29 @@ def unchanged_on_error(obj: Any, *, deep: bool = False) -> Iterator[None]:
     """Undo every change made to ``obj``'s attributes if the block raises (anything).
 
     With ``deep=True`` the content of what training changes in place is restored too:
-    network weights and buffers, optimiser state, numpy generators and lists.
+    network weights and buffers, optimiser state, numpy generators, arrays and lists, and
+    the same for estimators held in attributes (an inner learner).
     """
-    snapshot = obj.__dict__.copy()
-    restores = [_snapshot(value) for value in snapshot.values()] if deep else []
+    restore = _attributes(obj, deep=deep)
     try:
         yield
     except BaseException:
+        restore()
+        raise
+
+
+def _attributes(obj: Any, *, deep: bool) -> Callable[[], None]:
+    """A function that puts ``obj``'s attributes (with ``deep``, their content) back."""
+    snapshot = obj.__dict__.copy()
+    restores = [r for r in map(_snapshot, snapshot.values()) if r is not None] if deep else []
+
+    def restore() -> None:
         obj.__dict__.clear()
         obj.__dict__.update(snapshot)
-        for restore in restores:
-            if restore is not None:
-                restore()
-        raise
+        for restore_value in restores:
+            restore_value()
+
+    return restore
 
 
 def _snapshot(value: Any) -> Callable[[], None] | None:
@@ -50,6 +61,11 @@ def _snapshot(value: Any) -> Callable[[], None] | None:
     if isinstance(value, np.random.Generator):
         rng_state = value.bit_generator.state
         return lambda: setattr(value.bit_generator, "state", rng_state)
+    if isinstance(value, np.ndarray) and value.flags.writeable:  # e.g. SGDClassifier.coef_
+        saved_array = value.copy()
+        return lambda: np.copyto(value, saved_array)
+    if isinstance(value, BaseEstimator):
+        return _attributes(value, deep=True)
     if isinstance(value, list):
         items = list(value)
 

@@ -7,12 +7,14 @@ refused rather than silently frozen: wrap it in ``FrozenEstimator`` to keep it a
 from __future__ import annotations
 
 import inspect
+from contextlib import ExitStack
 from typing import Any
 
 from sklearn.frozen import FrozenEstimator
 from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.utils import get_tags
 
+from embkit._training.rollback import unchanged_on_error
 from embkit.encoders._base import TextEncoderBase
 
 __all__ = ["PartialPipeline", "make_partial_pipeline", "is_stateless"]
@@ -85,7 +87,8 @@ class PartialPipeline(Pipeline):
     Notes
     -----
     ``partial_fit`` checks every step before touching any, so a step that cannot learn
-    incrementally fails the first call and leaves the pipeline as it was.
+    incrementally fails the first call; and a step that refuses the batch puts back every
+    step the batch already changed, so a failed call leaves the pipeline as it was.
 
     Examples
     --------
@@ -143,6 +146,14 @@ class PartialPipeline(Pipeline):
         """
         step_params = self._split_params(params)
         plan = self._plan()  # every check before any step changes
+        with ExitStack() as undo:  # a step that fails puts every step back as it was
+            for _, _, step, action in plan:
+                if action != "skip":
+                    undo.enter_context(unchanged_on_error(step, deep=action == "partial_fit"))
+            self._stream(X, y, classes, plan, step_params)
+        return self
+
+    def _stream(self, X: Any, y: Any, classes: Any, plan: list, step_params: dict) -> None:
         Xt = X
         last = len(self.steps) - 1
         for idx, name, step, action in plan:
@@ -158,7 +169,6 @@ class PartialPipeline(Pipeline):
                 step.fit(Xt, y, **kwargs)
             if idx < last:
                 Xt = step.transform(Xt)
-        return self
 
     def _split_params(self, params: dict[str, Any]) -> dict[str, dict[str, Any]]:
         names = [name for name, _ in self.steps]

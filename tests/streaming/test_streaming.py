@@ -11,6 +11,7 @@ import joblib
 import numpy as np
 import pytest
 from sklearn.base import BaseEstimator, TransformerMixin, clone
+from sklearn.cluster import MiniBatchKMeans
 from sklearn.decomposition import PCA
 from sklearn.frozen import FrozenEstimator
 from sklearn.linear_model import LogisticRegression, SGDClassifier
@@ -135,6 +136,27 @@ def test_a_step_that_cannot_learn_incrementally_is_named_at_the_first_call(blobs
     with pytest.raises(TypeError, match="'logisticregression'.*FrozenEstimator"):
         last.partial_fit(X, y)
     assert not hasattr(last[-1], "coef_")
+
+
+def test_a_step_that_refuses_the_batch_leaves_every_step_as_it_was(blobs):
+    # MiniBatchKMeans moves its centres in place; the tuner's weights live in its learner_
+    X, y = blobs
+    pipe = make_partial_pipeline(
+        StandardScaler(),
+        MiniBatchKMeans(4, n_init=1, random_state=0),
+        ContrastiveTuner(hidden_dim=3, batch_size=16, random_state=0, device="cpu"),
+        SGDClassifier(random_state=0),
+    ).partial_fit(X, y, classes=np.unique(y))
+    out = pipe.decision_function(X)
+    seen, centres = pipe[0].n_samples_seen_, pipe[1].cluster_centers_.copy()
+    bad_label = np.where(y == "gamma", "delta", y)
+    with pytest.raises(ValueError, match="delta"):  # refused by the tuner (third step)
+        pipe.partial_fit(X, bad_label)
+    with pytest.raises(ValueError, match="sample_weight"):  # refused by the last step
+        pipe.partial_fit(X, y, sgdclassifier__sample_weight=np.ones(3))
+    assert pipe[0].n_samples_seen_ == seen and pipe[2].learner_.n_iter_ == 1
+    np.testing.assert_array_equal(pipe[1].cluster_centers_, centres)
+    np.testing.assert_array_equal(pipe.decision_function(X), out)
 
 
 def test_a_frozen_step_transforms_and_stays_as_it_was(blobs):
