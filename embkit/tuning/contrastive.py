@@ -347,7 +347,12 @@ class ContrastiveLearner(ClassNamePrefixFeaturesOutMixin, TorchEstimatorBase):
 def _check_similarity(y: Any, n_pairs: int) -> np.ndarray:
     if y is None:
         raise ValueError("y is required: the target similarity of every pair")
-    y = check_array(y, ensure_2d=False, dtype=np.float32, input_name="y")
+    try:
+        y = check_array(y, ensure_2d=False, dtype=np.float32, input_name="y")
+    except ValueError as exc:
+        if "could not convert" not in str(exc):
+            raise
+        raise TypeError(f"y must hold numbers (target similarities in [-1, 1]): {exc}") from exc
     if y.ndim != 1:
         raise ValueError(f"y must be 1-D (one target per pair), got shape {y.shape}")
     if y.shape[0] != n_pairs:

@@ -102,6 +102,15 @@ def test_bad_input_is_clear_and_changes_nothing(pairs, mutate, match):
     np.testing.assert_array_equal(learner.transform(X1), before)
 
 
+def test_string_targets_are_a_type_error_naming_y(pairs):
+    X1, X2, y = pairs
+    learner = make().fit(X1, X2, y)
+    with pytest.raises(TypeError, match=r"y must hold numbers \(target similarities"):
+        learner.partial_fit(X1, X2, np.full(len(y), "similar"))
+    with pytest.raises(TypeError, match="y must hold numbers"):
+        learner.score(X1, X2, ["high"] * len(y))
+
+
 def test_transform_before_fit_is_not_fitted_error(pairs):
     from sklearn.exceptions import NotFittedError
 
