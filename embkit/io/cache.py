@@ -122,22 +122,30 @@ class EmbeddingCache:
         try:
             return self._open()
         except sqlite3.DatabaseError as exc:
-            if not _is_damage(exc.__cause__ or exc):
+            if not _is_damage(exc):
                 raise
-            self._set_aside(exc.__cause__ or exc)
+            self._set_aside(exc)
         return self._open()
 
     def _open(self) -> sqlite3.Connection:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._inode = _inode(self.path)  # the file this connection is about to use
-        conn = sqlite3.connect(
-            self.path, timeout=_TIMEOUT_S, isolation_level=None, check_same_thread=False
-        )
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._inode = _inode(self.path)  # the file this connection is about to use
+            conn = sqlite3.connect(
+                self.path, timeout=_TIMEOUT_S, isolation_level=None, check_same_thread=False
+            )
+        except (OSError, sqlite3.OperationalError) as exc:  # a file in the way, a folder, rights
+            raise ValueError(
+                f"cannot use {self.path} as the embedding cache ({exc}); cache= takes a "
+                f"writable folder or a file name ending in {', '.join(_FILE_SUFFIXES)}"
+            ) from exc
         try:
             version = _prepare_with_retry(conn)
         except sqlite3.DatabaseError as exc:
             conn.close()
-            raise sqlite3.DatabaseError(
+            if _is_damage(exc):
+                raise  # set aside by _connect
+            raise ValueError(
                 f"{self.path} is not a usable embedding cache ({exc}); delete it to start afresh"
             ) from exc
         if version != _SCHEMA_VERSION:

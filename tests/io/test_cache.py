@@ -106,6 +106,36 @@ def test_not_a_database_is_reported_once_and_rebuilt(tmp_path):
     np.testing.assert_array_equal(cache.get_many("ns", ["a"], dim=8)[1], fake_vectors(["a"]))
 
 
+def _foreign_database(path):
+    """A healthy SQLite file that is no embedding cache (its ``meta`` table differs)."""
+    conn = sqlite3.connect(path)
+    conn.execute("CREATE TABLE meta (name TEXT)")
+    conn.commit()
+    conn.close()
+    return path
+
+
+@pytest.mark.parametrize(
+    ("where", "match"),
+    [
+        (lambda tmp: tmp / "notes.txt", "notes.txt/embeddings.sqlite3 as the embedding cache"),
+        (lambda tmp: tmp / "notes.txt" / "sub", "notes.txt/sub/embeddings.sqlite3 as the"),
+        (lambda tmp: (tmp / "x.sqlite3").mkdir() or tmp / "x.sqlite3", "x.sqlite3 as the"),
+        (lambda tmp: _foreign_database(tmp / "other.db"), "other.db is not a usable embedding"),
+    ],
+    ids=["a file", "below a file", "a folder named .sqlite3", "another database"],
+)
+def test_a_path_that_cannot_be_a_cache_is_a_value_error_naming_it(where, match, tmp_path):
+    (tmp_path / "notes.txt").write_text("not a folder")
+    path = where(tmp_path)
+    with pytest.raises(ValueError, match=match):
+        EmbeddingCache(path).get_many("ns", ["a"], dim=8)
+    encoder = SentenceEncoder(device="cpu", cache=path).fit(["a"])
+    with pytest.raises(ValueError, match="cache"):
+        encoder.transform(["a"])
+    assert (tmp_path / "notes.txt").read_text() == "not a folder"
+
+
 def _filled(path, n=3000, dim=64):
     cache = EmbeddingCache(path)
     texts = [f"text {i}" for i in range(n)]
