@@ -67,6 +67,14 @@ def suffix_format(path: PathType) -> str | None:
     return _SUFFIX_FORMATS.get(suffixes[-1]) if suffixes else None
 
 
+def check_file(path: PathType) -> None:
+    """Refuse a path that is no file: missing (FileNotFoundError) or a folder (ValueError)."""
+    if Path(path).is_dir():
+        raise ValueError(f"{path} is a folder, not a data file: give the file inside it")
+    if not Path(path).is_file():
+        raise FileNotFoundError(f"no such file: {path}")
+
+
 def format_of(path: PathType, format: str | None) -> str:
     if format is not None:
         if format not in _FORMATS:
@@ -101,6 +109,7 @@ def read_any(
     limit: int | None,
 ) -> Iterator[tuple[str, Any]]:
     """The rows of ``load`` and ``iter_batches``: any format, by name or suffix."""
+    check_file(path)
     fmt = format_of(path, format)
     sep = ";" if label_field is not None else None
     return read_rows(path, fmt, text_field, label_field, on_error, limit, sep=sep)
@@ -124,8 +133,7 @@ def read_rows(
     if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 0):
         raise ValueError(f"limit must be a non-negative integer or None, got {limit!r}")
     path_str = str(path)
-    if not Path(path).is_file():
-        raise FileNotFoundError(f"no such file: {path_str}")
+    check_file(path)
     problems: list[tuple[int, str]] = []
     n_good = 0
     if limit == 0:

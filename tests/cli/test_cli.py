@@ -246,8 +246,11 @@ def bad_inputs(tmp_path: Path, small_data: Path) -> dict[str, tuple[list[str], s
     one_label.write_text('{"text": "a", "label": "x"}\n{"text": "b", "label": "x"}\n')
     broken = tmp_path / "broken.jsonl"
     broken.write_text('{"text": "a", "label": "x"}\n{"text": "b", "lab\n')
+    (tmp_path / "x.parquet").write_bytes(b"PAR1")
+    (tmp_path / "folder.jsonl").mkdir()
     return {
         "missing file": (["compare", str(tmp_path / "nope.jsonl")], "no such file"),
+        "a folder": (["compare", str(tmp_path / "folder.jsonl")], "is a folder, not a data file"),
         "bad json": (["compare", str(broken)], "broken.jsonl:2: bad JSON"),
         "one label": (["compare", str(one_label)], "only one label ('x')"),
         "unknown pipeline": (["compare", str(small_data), "--pipelines", "lr,nope"], "'nope'"),
@@ -268,7 +271,7 @@ def bad_inputs(tmp_path: Path, small_data: Path) -> dict[str, tuple[list[str], s
 
 @pytest.mark.parametrize(
     "case",
-    ["missing file", "bad json", "one label", "unknown pipeline", "train unknown",
+    ["missing file", "a folder", "bad json", "one label", "unknown pipeline", "train unknown",
      "wrong field", "no model dir", "foreign file", "bad format", "format given"],
 )  # fmt: skip
 def test_bad_input_exits_1_with_one_line(case, tmp_path, small_data, capsys):

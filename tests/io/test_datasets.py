@@ -120,7 +120,13 @@ def test_bad_arguments(tmp_path):
     with pytest.raises(FileNotFoundError, match="no such file"):
         load_jsonl(tmp_path / "absent.jsonl")
     with pytest.raises(ValueError, match="cannot tell the format"):
-        load(tmp_path / "data.parquet")
+        load(write(tmp_path / "data.parquet", "PAR1"))
+    (tmp_path / "folder").mkdir()
+    (tmp_path / "folder.jsonl").mkdir()
+    for folder in ("folder", "folder.jsonl"):  # not "no such file", nor a guess at the format
+        for loader in (load, load_texts, load_jsonl, iter_batches):
+            with pytest.raises(ValueError, match=f"{folder} is a folder, not a data file"):
+                list(loader(tmp_path / folder))
     with pytest.raises(ValueError, match="format must be one of"):
         load(path, format="xml")
 
