@@ -21,6 +21,7 @@ from embkit.cli.common import (
     add_data_options,
     add_split_options,
     check_labels,
+    check_out,
     load_labelled,
     load_texts,
     news,
@@ -207,6 +208,7 @@ def _compare(args: argparse.Namespace) -> int:
 
     say = news(args)
     names = _compare_names(args)
+    check_out(args.out, folder=True)
     train_texts, test_texts, y_train, y_test = train_test(args, say)
     say(f"{args.data}: {len(train_texts)} train, {len(test_texts)} test texts; pipelines: "
         f"{', '.join(names)}")  # fmt: skip
@@ -243,6 +245,7 @@ def _train(args: argparse.Namespace) -> int:
 
     say = news(args)
     get_pipeline_spec(args.pipeline)
+    check_out(args.out, folder=True)
     texts, labels = load_labelled(args.data, args)
     check_labels(labels, args.data)
     pipe = make_named_pipeline(
@@ -278,6 +281,7 @@ def _train(args: argparse.Namespace) -> int:
 def _predict(args: argparse.Namespace) -> int:
     from embkit.cli.saved import configure_loaded, load_trained
 
+    check_out(args.out, folder=False)
     pipe = load_trained(args.model_dir, allow_pickle=args.allow_pickle)
     texts = load_texts(args.texts, args)
     configure_loaded(pipe, verbose=not args.quiet, cache=args.cache)
@@ -306,15 +310,16 @@ def _encode(args: argparse.Namespace) -> int:
 
     from embkit.encoders.sentence import SentenceEncoder
 
+    out = Path(args.out)
+    if out.suffix != ".npy":
+        out = out.with_name(out.name + ".npy")
+    check_out(str(out), folder=False)
     texts = load_texts(args.data, args)
     encoder = SentenceEncoder(
         args.model, batch_size=args.batch_size, cache=args.cache,
         show_progress_bar=False if args.quiet else None,
     )  # fmt: skip
     X = encoder.fit_transform(texts)
-    out = Path(args.out)
-    if out.suffix != ".npy":
-        out = out.with_name(out.name + ".npy")
     out.parent.mkdir(parents=True, exist_ok=True)
     np.save(out, X)
     print(f"encoded {X.shape[0]} texts into a {X.dtype} array of shape {X.shape}: {out}")

@@ -11,6 +11,7 @@ import argparse
 import sys
 import warnings
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any
 
 from embkit._core.models import DEFAULT_MODEL
@@ -77,6 +78,20 @@ def add_split_options(p: argparse.ArgumentParser) -> None:
         "--test-size", type=fraction, default=0.2,
         help="share of DATA held out for testing, stratified (default: 0.2)",
     )  # fmt: skip
+
+
+def check_out(path: str | None, *, folder: bool) -> None:
+    """Refuse, before any work, an ``--out`` that cannot be written: a file where a folder
+    is wanted (or below a file), a folder where a file is wanted."""
+    if not path:
+        return
+    target = Path(path).absolute()
+    if target.exists() and target.is_dir() != folder:
+        kind, want = ("a file", "a folder") if folder else ("a folder", "a file name")
+        raise CLIError(f"--out {path} is {kind}; give {want}")
+    blocker = next(p for p in target.parents if p.exists())
+    if not blocker.is_dir():
+        raise CLIError(f"--out {path} cannot be created: {blocker} is a file, not a folder")
 
 
 def news(args: argparse.Namespace) -> Callable[[str], None]:

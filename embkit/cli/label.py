@@ -23,7 +23,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from embkit.cli.common import CLIError, add_data_options, load_texts, news, positive_int
+from embkit.cli.common import CLIError, add_data_options, check_out, load_texts, news, positive_int
 
 __all__ = ["add_parser", "run"]
 
@@ -181,6 +181,7 @@ def run(args: argparse.Namespace) -> int:
 
     say = news(args)
     labels = _parse_labels(args.labels)
+    check_out(args.out, folder=False)
     texts = load_texts(args.data, args)
     if args.budget is not None and args.budget > len(texts):
         raise CLIError(f"--budget {args.budget} is larger than the {len(texts)} texts in DATA")

@@ -16,6 +16,7 @@ from embkit.cli.common import (
     CLIError,
     add_data_options,
     add_split_options,
+    check_out,
     news,
     positive_int,
     train_test,
@@ -90,6 +91,7 @@ def run(args: argparse.Namespace) -> int:
     args.strategy = list(dict.fromkeys(args.strategy))
     for name in args.strategy:
         make_strategy(name)  # an unknown name fails before any encoding
+    check_out(args.out, folder=True)
     train_texts, test_texts, y_train, y_test = train_test(args, say)
     if args.budget > len(train_texts):
         raise CLIError(

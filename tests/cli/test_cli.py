@@ -285,6 +285,34 @@ def test_bad_input_exits_1_with_one_line(case, tmp_path, small_data, capsys):
     assert "Traceback" not in captured.err and captured.out == ""
 
 
+@pytest.mark.parametrize(
+    ("argv", "reason"),
+    [
+        (["compare", "DATA", "--out", "FILE"], "is a file; give a folder"),
+        (["compare", "DATA", "--out", "FILE/report"], "cannot be created: FILE is a file"),
+        (["train", "DATA", "--pipeline", "lr", "--out", "FILE"], "is a file; give a folder"),
+        (["simulate", "DATA", "--budget", "4", "--out", "FILE"], "is a file; give a folder"),
+        (["predict", "DIR", "DATA", "--out", "DIR"], "is a folder; give a file name"),
+        (["encode", "DATA", "--out", "DIR.npy"], "is a folder; give a file name"),
+        (["label", "DATA", "--labels", "a,b", "--out", "DIR"], "is a folder; give a file name"),
+    ],
+    ids=["compare", "compare-below-a-file", "train", "simulate", "predict", "encode", "label"],
+)
+def test_an_out_that_cannot_be_written_fails_before_any_work(argv, reason, tmp_path, capsys):
+    (tmp_path / "FILE").write_text("keep me")
+    (tmp_path / "DIR").mkdir()
+    (tmp_path / "DIR.npy").mkdir()
+    # DATA does not exist: the command must stop at --out before reading it
+    names = ("FILE", "FILE/report", "DIR", "DIR.npy", "DATA")
+    argv = [str(tmp_path / a) if a in names else a for a in argv]
+    assert main(argv) == 1
+    captured = capsys.readouterr()
+    lines = captured.err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("embkit: error: --out "), captured.err
+    assert reason.replace("FILE", str(tmp_path / "FILE")) in lines[0]
+    assert (tmp_path / "FILE").read_text() == "keep me"
+
+
 def test_unavailable_pipeline_exits_1(small_data, capsys):
     from embkit.cli import registry as pipelines
 
