@@ -151,6 +151,14 @@ class ActiveLearner(BaseEstimator):
         self._strategy(self.initial, "initial")
         if self.classes is not None and len(np.unique(np.asarray(self.classes))) < 2:
             raise ValueError("classes must hold at least two distinct labels")
+        stopping = () if self.stopping is None else self.stopping
+        if not isinstance(stopping, (list, tuple)) or not all(
+            callable(getattr(c, "update", None)) and hasattr(c, "get_params") for c in stopping
+        ):
+            raise TypeError(
+                "stopping must be a list of stopping criteria (with update(estimator, X)), "
+                f"e.g. [StabilizingPredictions()]; got {self.stopping!r}"
+            )
 
     def start(self, X: Any) -> ActiveLearner:
         """Begin a fresh loop on the pool ``X`` (forgetting any labels); returns self."""
@@ -269,8 +277,10 @@ class ActiveLearner(BaseEstimator):
                 raise ValueError(
                     f"label {unknown[0]!r} is not among classes {self.classes_.tolist()}"
                 )
-        if any(lab is None for lab in labels.tolist()):
-            raise ValueError("labels holds None: skip() a row instead of teaching it")
+        if any(lab is None or (isinstance(lab, float) and lab != lab) for lab in labels.tolist()):
+            raise ValueError("labels holds None or NaN: skip() a row instead of teaching it")
+        if len({isinstance(lab, str) for lab in [*self.labels_[:1], *labels.tolist()]}) > 1:
+            raise TypeError("labels mix strings and numbers; give every label the same type")
         new_labels = np.concatenate([self.labels_, labels])
         new_labeled = np.concatenate([self.labeled_, idx])
         start = time.perf_counter()

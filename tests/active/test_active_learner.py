@@ -225,6 +225,30 @@ def test_bad_input_is_a_clear_error_and_changes_nothing(data):
         learner.query(X)
 
 
+@pytest.mark.parametrize(
+    "stopping", [[5], "stable", StabilizingPredictions(), [LogisticRegression()]]
+)
+def test_stopping_that_is_no_list_of_criteria_is_refused_at_start(data, stopping):
+    X, y = data
+    learner = ActiveLearner(LogisticRegression(), stopping=stopping, random_state=0)
+    with pytest.raises(TypeError, match="stopping must be a list of stopping criteria"):
+        learner.run(X, y)
+    assert not hasattr(learner, "labeled_")
+
+
+def test_nan_and_mixed_type_labels_are_refused_and_change_nothing(data):
+    X, y = data
+    learner = ActiveLearner(LogisticRegression(), random_state=0)
+    learner.teach(X, [0], y[:1])  # one class: no model yet, so nothing else would object
+    with pytest.raises(ValueError, match="None or NaN"):
+        learner.teach(X, [1], [np.nan])
+    with pytest.raises(TypeError, match="mix strings and numbers"):
+        learner.teach(X, [1], [3])
+    with pytest.raises(TypeError, match="mix strings and numbers"):
+        ActiveLearner(LogisticRegression()).teach(X, [1, 2], ["neg", 1])
+    assert learner.labeled_.tolist() == [0] and learner.labels_.tolist() == [y[0]]
+
+
 def test_sklearn_parameter_contract():
     learner = ActiveLearner(LogisticRegression(), stopping=[StabilizingPredictions()])
     for check in (check_no_attributes_set_in_init, check_get_params_invariance, check_set_params):
