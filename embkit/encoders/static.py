@@ -88,6 +88,9 @@ def _distil(source: str, dim: int | None, sif_coefficient: float | None, device:
     where = str(_transformer_folder(path)) if path.is_dir() else source
     tokenizer = AutoTokenizer.from_pretrained(where, local_files_only=offline, use_fast=True)
     net = AutoModel.from_pretrained(where, local_files_only=offline)
+    hidden = int(net.config.hidden_size)
+    if dim is not None and dim > hidden:
+        raise ValueError(f"dim={dim} is larger than the hidden size of {source} ({hidden})")
     static = distill_from_model(
         model=net,
         tokenizer=tokenizer,
@@ -118,7 +121,13 @@ def _without_padding(static: Any) -> Any:
 def _load_static(folder: Path) -> Any:
     from model2vec import StaticModel
 
-    return _without_padding(StaticModel.from_pretrained(folder))
+    try:
+        return _without_padding(StaticModel.from_pretrained(folder))
+    except Exception as exc:  # truncated weights, bad JSON, missing files: many kinds
+        raise ValueError(
+            f"cannot load the static model in {folder} ({type(exc).__name__}: {exc}); if "
+            "embkit distilled it there, delete that folder to distil it again"
+        ) from exc
 
 
 class StaticEncoder(TextEncoderBase):
@@ -291,7 +300,10 @@ class StaticEncoder(TextEncoderBase):
         folder = root / digest.hexdigest()
         if folder.is_dir():
             return folder
-        root.mkdir(parents=True, exist_ok=True)
+        try:
+            root.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:  # a file in the way
+            raise ValueError(f"cache_dir {root} cannot hold distilled models: {exc}") from exc
         if self.show_progress_bar is not False:
             print(
                 f"embkit: distilling {self.model} into a static model, once (stored in {folder})",

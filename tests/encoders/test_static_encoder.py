@@ -335,6 +335,23 @@ def test_a_folder_without_a_transformer_is_a_clear_error(tmp_path):
         encoder.fit(TEXTS)
 
 
+def test_a_file_as_cache_dir_a_dim_too_large_and_a_damaged_folder_are_clear_errors(make, tmp_path):
+    (tmp_path / "file").write_text("x")
+    for cache_dir in (tmp_path / "file", tmp_path / "file" / "sub"):
+        with pytest.raises(ValueError, match="cache_dir .* cannot hold distilled models"):
+            make(cache_dir=cache_dir, dim=4).fit(TEXTS)
+    with pytest.raises(ValueError, match=r"dim=64 is larger than the hidden size .* \(32\)"):
+        make(cache_dir=tmp_path / "c", dim=64).fit(TEXTS)
+    encoder = make(cache_dir=tmp_path / "c").fit(TEXTS)
+    before = dict(vars(encoder))
+    folder = Path(encoder.model_path_)
+    (folder / "model.safetensors").write_bytes(b"damaged")
+    clear_models()
+    with pytest.raises(ValueError, match="cannot load the static model in .* delete that folder"):
+        encoder.fit(TEXTS)
+    assert vars(encoder) == before
+
+
 # -- scikit-learn contract (data-free checks and tags: tests/test_text_estimators.py) -----
 def test_get_params_set_params_clone(make):
     encoder = make(dim=4)
