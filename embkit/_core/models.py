@@ -119,6 +119,8 @@ def shared_model(key: tuple[Any, ...], load: Callable[[], Any]) -> Any:
 
 
 def load_error(model: Any, resolved: str, exc: Exception) -> ValueError:
+    if (os.path.isabs(resolved) or resolved.startswith((".", "~"))) and not Path(resolved).exists():
+        exc = FileNotFoundError("no such folder")  # not the hub's view of a path as a repo id
     hint = (
         ""
         if downloads_allowed()
