@@ -255,8 +255,11 @@ def test_tuner_partial_fit():
         (TEXTS[:7] + [None], LABELS, TypeError, "X must contain only strings"),
         (TEXTS, np.linspace(0, 1, 8), ValueError, "Unknown label type"),
         (TEXTS, ["pos", 1] * 4, TypeError, "y mixes label types"),
+        (TEXTS, [1.0, np.nan] * 4, ValueError, "y contains NaN"),
+        (TEXTS, "pos neg", TypeError, "y must be an array-like of labels, got a single str"),
     ],
 )
+@pytest.mark.filterwarnings("error::RuntimeWarning")  # NaN labels once warned on a cast
 def test_tuner_bad_input_leaves_it_unchanged(fitted_tuner, X, y, error, match):
     learner = fitted_tuner.learner_
     with pytest.raises(error, match=match):
