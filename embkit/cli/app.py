@@ -190,7 +190,7 @@ def _compare_names(args: argparse.Namespace) -> list[str]:
     from embkit.cli.registry import available_pipelines, get_pipeline_spec
 
     if args.pipelines:
-        names = [n.strip() for n in args.pipelines.split(",") if n.strip()]
+        names = list(dict.fromkeys(n.strip() for n in args.pipelines.split(",") if n.strip()))
         for name in names:
             get_pipeline_spec(name)
     else:

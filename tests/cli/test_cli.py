@@ -117,13 +117,14 @@ def test_compare_prints_table_and_where_files_are(small_data, cache_dir, tmp_pat
     test_file = tmp_path / "test.jsonl"
     test_file.write_text(small_data.read_text(encoding="utf-8"), encoding="utf-8")
     code = main([
-        "compare", str(small_data), "--test", str(test_file), "--pipelines", "lr",
+        "compare", str(small_data), "--test", str(test_file), "--pipelines", "lr, lr",
         "--cache", str(cache_dir), "--out", str(tmp_path / "out"), "--quiet",
     ])  # fmt: skip
     captured = capsys.readouterr()
     assert code == 0
     assert captured.err == ""  # --quiet: no progress bars, no news
-    assert "| most-frequent baseline |" in captured.out and "| lr |" in captured.out
+    assert "| most-frequent baseline |" in captured.out
+    assert captured.out.count("| lr |") == 1  # a name given twice runs once
     assert "60 test texts" in captured.out
     assert str(tmp_path / "out" / "embedding_pca.png") in captured.out
     assert str(tmp_path / "out" / "confusion_matrix.png") in captured.out
