@@ -11,8 +11,10 @@ from __future__ import annotations
 import csv
 import gzip
 import io
+import itertools
 import sys
 import warnings
+import zlib
 from collections.abc import Callable, Iterable, Iterator
 from os import PathLike
 from pathlib import Path
@@ -180,16 +182,23 @@ Row = tuple[int, "tuple[str, Any] | _BadRow"]
 
 
 def _decoded_lines(fh: Iterable[bytes]) -> Iterator[Line]:
-    """Number and decode the lines; a line that is not UTF-8 becomes a bad row."""
-    for number, raw in enumerate(fh, start=1):
+    """Number and decode the lines; a line that is not UTF-8 becomes a bad row, and so does
+    the place where the file cannot be read on (a ``.gz`` cut short, damaged or not gzip)."""
+    lines = iter(fh)
+    for number in itertools.count(1):
+        try:
+            raw = next(lines)
+        except StopIteration:
+            return
+        except (EOFError, OSError, zlib.error) as exc:
+            yield number, _BadRow(f"cannot read on: truncated or damaged ({exc})")
+            return
         if number == 1 and raw.startswith(b"\xef\xbb\xbf"):
             raw = raw[3:]  # a UTF-8 byte order mark
         try:
             yield number, raw.decode("utf-8")
         except UnicodeDecodeError as exc:
             yield number, _BadRow(f"not valid UTF-8 ({exc.reason} at byte {exc.start})")
-        except EOFError as exc:  # pragma: no cover - gzip stream cut short
-            yield number, _BadRow(f"file is truncated ({exc})")
 
 
 def _per_line(lines: Iterable[Line], parse: Callable[[str], tuple[str, Any]]) -> Iterator[Row]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import gzip
 import json
 import os
 import pickle
@@ -249,9 +250,11 @@ def bad_inputs(tmp_path: Path, small_data: Path) -> dict[str, tuple[list[str], s
     broken.write_text('{"text": "a", "label": "x"}\n{"text": "b", "lab\n')
     (tmp_path / "x.parquet").write_bytes(b"PAR1")
     (tmp_path / "folder.jsonl").mkdir()
+    (tmp_path / "cut.jsonl.gz").write_bytes(gzip.compress(broken.read_bytes())[:20])
     return {
         "missing file": (["compare", str(tmp_path / "nope.jsonl")], "no such file"),
         "a folder": (["compare", str(tmp_path / "folder.jsonl")], "is a folder, not a data file"),
+        "cut gzip": (["compare", str(tmp_path / "cut.jsonl.gz")], "cut.jsonl.gz:1: cannot read"),
         "bad json": (["compare", str(broken)], "broken.jsonl:2: bad JSON"),
         "one label": (["compare", str(one_label)], "only one label ('x')"),
         "unknown pipeline": (["compare", str(small_data), "--pipelines", "lr,nope"], "'nope'"),
@@ -272,8 +275,8 @@ def bad_inputs(tmp_path: Path, small_data: Path) -> dict[str, tuple[list[str], s
 
 @pytest.mark.parametrize(
     "case",
-    ["missing file", "a folder", "bad json", "one label", "unknown pipeline", "train unknown",
-     "wrong field", "no model dir", "foreign file", "bad format", "format given"],
+    ["missing file", "a folder", "cut gzip", "bad json", "one label", "unknown pipeline",
+     "train unknown", "wrong field", "no model dir", "foreign file", "bad format", "format given"],
 )  # fmt: skip
 def test_bad_input_exits_1_with_one_line(case, tmp_path, small_data, capsys):
     argv, reason = bad_inputs(tmp_path, small_data)[case]

@@ -140,6 +140,20 @@ def test_limit_and_gzip(tmp_path):
     assert texts == ["t0", "t1", "t2", "t3"] and labels == [0, 1, 0, 1]
 
 
+def test_gz_cut_short_or_not_gzip_is_a_bad_row_naming_file_and_line(tmp_path):
+    rows = "".join(json.dumps({"text": f"t{i}", "label": i % 2}) + "\n" for i in range(3000))
+    packed = gzip.compress(rows.encode())
+    cut = tmp_path / "cut.jsonl.gz"
+    cut.write_bytes(packed[: len(packed) // 2])  # a download that stopped half-way
+    plain = write(tmp_path / "plain.jsonl.gz", rows)
+    for path, line in ((cut, r"\d+"), (plain, "1")):
+        with pytest.raises(ValueError, match=rf"{path.name}:{line}: cannot read on: truncated"):
+            load(path)
+    with pytest.warns(SkippedRowsWarning, match="1 bad row"):
+        texts, _ = load(cut, on_error="skip")
+    assert 0 < len(texts) < 3000 and texts == [f"t{i}" for i in range(len(texts))]
+
+
 # ---------------------------------------------------------------------------- cats
 
 
