@@ -132,6 +132,17 @@ def simulate(
     >>> 0.5 < curve.area <= 1.0
     True
     """
+    X_test, y_test = np.asarray(X_test), np.asarray(y_test)
+    if X_test.ndim != 2 or y_test.shape != X_test.shape[:1] or X_test.shape[1] != np.shape(X)[-1]:
+        raise ValueError(
+            f"X_test must be 2-d with the columns of X ({np.shape(X)[-1]}) and y_test hold one "
+            f"label per row of X_test; got shapes {X_test.shape} and {y_test.shape}"
+        )
+    if budget <= n_initial:
+        raise ValueError(
+            f"budget={budget} must be larger than n_initial={n_initial}: a learning curve "
+            "needs a point after the seed set"
+        )
     chosen = make_strategy(strategy) if isinstance(strategy, str) else clone(strategy)
     curve = LearningCurve(name or (strategy if isinstance(strategy, str) else repr(strategy)),
                           int(random_state))  # fmt: skip
@@ -140,7 +151,6 @@ def simulate(
         estimator, timed, initial=initial, n_initial=n_initial, batch_size=batch_size,
         budget=budget, random_state=random_state,
     )  # fmt: skip
-    y_test = np.asarray(y_test)
 
     def score(active: ActiveLearner) -> None:
         model = active.estimator_

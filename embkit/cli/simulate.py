@@ -97,8 +97,8 @@ def run(args: argparse.Namespace) -> int:
         raise CLIError(
             f"--budget {args.budget} is larger than the {len(train_texts)} training texts"
         )
-    if args.initial > args.budget:
-        raise CLIError(f"--initial {args.initial} is larger than --budget {args.budget}")
+    if args.initial >= args.budget:  # a curve needs a point after the seed set
+        raise CLIError(f"--budget {args.budget} must be larger than --initial {args.initial}")
     encoder = SentenceEncoder(
         args.model, cache=args.cache, show_progress_bar=False if args.quiet else None
     )

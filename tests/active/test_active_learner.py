@@ -279,6 +279,23 @@ def test_simulate_scores_every_round(data):
 
 
 @pytest.mark.parametrize(
+    ("test_rows", "labels", "budget", "message"),
+    [
+        (slice(300, 400), slice(300, 305), 50, r"y_test hold one label .* \(100, 6\) and \(5,\)"),
+        (slice(300, 400), slice(300, 301), 50, r"shapes \(100, 6\) and \(1,\)"),  # broadcast
+        (slice(300, 400), slice(300, 400), 10, "budget=10 must be larger than n_initial=10"),
+    ],
+)
+def test_simulate_refuses_a_test_set_that_does_not_fit_and_a_one_point_curve(
+    data, test_rows, labels, budget, message
+):
+    X, y = data
+    with pytest.raises(ValueError, match=message):
+        simulate(LogisticRegression(), "margin", X[:300], y[:300], X[test_rows], y[labels],
+                 budget=budget, random_state=0)  # fmt: skip
+
+
+@pytest.mark.parametrize(
     ("params", "message"),
     [
         ({"threshold": 1.5}, r"'threshold' parameter of .* must be a float in the range \[-1"),

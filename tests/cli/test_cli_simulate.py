@@ -70,7 +70,8 @@ def test_simulate_writes_curves_and_picture(capsys, data_file, cache, tmp_path):
     [
         (["--strategy", "clever", "--budget", "20"], "unknown strategy 'clever'"),
         (["--budget", "65"], "--budget 65 is larger than the 64 training texts"),
-        (["--budget", "20", "--initial", "30"], "--initial 30 is larger than --budget 20"),
+        (["--budget", "20", "--initial", "30"], "--budget 20 must be larger than --initial 30"),
+        (["--budget", "20", "--initial", "20"], "--budget 20 must be larger than --initial 20"),
     ],
 )
 def test_simulate_bad_input(capsys, data_file, cache, tmp_path, extra, message):
