@@ -15,6 +15,7 @@ import math
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -58,6 +59,18 @@ def load_body(model: Any, device: torch.device) -> SentenceTransformer:
             f"model={model!r} could not be loaded offline; pass a local folder or a name that "
             "is in the local cache"
         ) from exc
+
+
+def save_folder(path: Any) -> Path:
+    """``path`` as a folder to save a body into, created; refused naming ``path`` otherwise."""
+    if not isinstance(path, (str, os.PathLike)):
+        raise TypeError(f"path must be a folder path (str or path-like), got {type(path).__name__}")
+    folder = Path(path)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:  # a file in the way
+        raise ValueError(f"path {folder} cannot be a folder to save into: {exc}") from exc
+    return folder
 
 
 @contextmanager

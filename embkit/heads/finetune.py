@@ -23,7 +23,7 @@ from embkit._core.device import resolve_device
 from embkit._core.models import DEFAULT_MODEL
 from embkit._core.seeding import MAX_INT32_SEED, draw_seed, torch_generator
 from embkit._core.validation import MAX_LENGTH, OPEN_UNIT, POSITIVE_INT, check_texts
-from embkit._training.body import BodyEstimatorBase
+from embkit._training.body import BodyEstimatorBase, save_folder
 from embkit._training.labels import CLASS_WEIGHT_CONSTRAINT, LabelMixin, check_label_types
 from embkit._training.nn import cpu_state, init_linear_, pool_tokens
 from embkit._training.tokens import Tokenized, body_max_length, bucketed_batches
@@ -363,8 +363,7 @@ class FineTuneClassifier(LabelMixin, ClassifierMixin, BodyEstimatorBase):
         from embkit.io.persistence import save
 
         check_is_fitted(self, "model_")
-        folder = Path(path)
-        folder.mkdir(parents=True, exist_ok=True)
+        folder = save_folder(path)
         self.model_.save(str(folder / "body"), create_model_card=False)
         est = self
         if not isinstance(self.model, (str, os.PathLike)):  # a model object: name the copy

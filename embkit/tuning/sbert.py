@@ -19,7 +19,7 @@ from torch.nn import functional as F
 from embkit._core.models import DEFAULT_MODEL
 from embkit._core.seeding import MAX_INT32_SEED, torch_generator
 from embkit._core.validation import MAX_LENGTH, POSITIVE, check_texts
-from embkit._training.body import BodyEstimatorBase
+from embkit._training.body import BodyEstimatorBase, save_folder
 from embkit._training.tokens import Tokenized, body_max_length, encode_body
 
 __all__ = ["SbertLearner"]
@@ -347,4 +347,4 @@ class SbertLearner(ClassNamePrefixFeaturesOutMixin, BodyEstimatorBase):
         path : str or path-like
         """
         check_is_fitted(self, "model_")
-        self.model_.save(str(path), create_model_card=False)
+        self.model_.save(str(save_folder(path)), create_model_card=False)

@@ -82,6 +82,15 @@ def test_save_and_load_give_the_same_predictions(fitted, tmp_path):
         FineTuneClassifier.load(tmp_path)
 
 
+def test_save_where_no_folder_can_be_names_path(fitted, tmp_path):
+    (tmp_path / "file").write_text("x")
+    for bad in (tmp_path / "file", tmp_path / "file" / "clf"):
+        with pytest.raises(ValueError, match="path .* cannot be a folder to save into"):
+            fitted.save(bad)
+    with pytest.raises(TypeError, match="path must be a folder path"):
+        fitted.save(5)
+
+
 def test_pickle_and_joblib_keep_tuned_weights(fitted, tmp_path):
     restored = pickle.loads(pickle.dumps(fitted))
     np.testing.assert_allclose(

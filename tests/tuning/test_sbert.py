@@ -94,6 +94,14 @@ def test_save_gives_the_same_vectors(fitted_learner, tmp_path):
     )
 
 
+def test_save_where_no_folder_can_be_names_path(fitted_learner, tmp_path):
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(ValueError, match="path .* cannot be a folder to save into"):
+        fitted_learner.save(tmp_path / "file")
+    with pytest.raises(TypeError, match="path must be a folder path"):
+        fitted_learner.save(None)
+
+
 def test_save_is_loadable_by_sentence_encoder(fitted_learner, tmp_path):
     from embkit import SentenceEncoder
 
