@@ -86,6 +86,8 @@ class EmbeddingCache:
     """
 
     def __init__(self, path: str | os.PathLike[str]) -> None:
+        if not isinstance(path, (str, os.PathLike)):
+            raise TypeError(f"path must be a folder or file path, got {type(path).__name__}")
         path = Path(path).expanduser()
         if path.suffix.lower() not in _FILE_SUFFIXES:
             path = path / _FILE_NAME
@@ -244,10 +246,13 @@ class EmbeddingCache:
         vectors : ndarray of float32, shape (n_found, dim)
             Their vectors, in the order of ``found``.
         """
+        from embkit._core.validation import check_positive_int
+
         texts = _check_namespace_texts(namespace, texts)
+        dim = check_positive_int(dim, "dim")  # a wrong length would read as damage
         keys = self.keys(namespace, texts)
         position = {k: i for i, k in enumerate(keys)}
-        expected = 4 * int(dim)
+        expected = 4 * dim
         unique = list(position)
 
         def read(conn: sqlite3.Connection) -> list[tuple[bytes, bytes, int]]:
@@ -283,7 +288,7 @@ class EmbeddingCache:
             )
         found = np.fromiter((i for i, k in enumerate(keys) if k in good), dtype=np.intp, count=-1)
         blobs = bytearray().join(good[keys[i]] for i in found)  # writable, one copy
-        vectors = np.frombuffer(blobs, dtype=np.float32).reshape(len(found), int(dim))
+        vectors = np.frombuffer(blobs, dtype=np.float32).reshape(len(found), dim)
         self.hits += len(found)
         self.misses += len(keys) - len(found)
         return found, vectors

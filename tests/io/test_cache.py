@@ -106,6 +106,20 @@ def test_not_a_database_is_reported_once_and_rebuilt(tmp_path):
     np.testing.assert_array_equal(cache.get_many("ns", ["a"], dim=8)[1], fake_vectors(["a"]))
 
 
+def test_a_bad_dim_or_path_names_it_and_reports_no_damage(tmp_path):
+    cache = EmbeddingCache(tmp_path)
+    cache.set_many("ns", ["a"], fake_vectors(["a"]))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # dim=0 used to report the entry as damaged
+        for dim, error in ((0, ValueError), (-1, ValueError), (2.5, TypeError), ("8", TypeError)):
+            with pytest.raises(error, match="dim must be an integer >= 1"):
+                cache.get_many("ns", ["a"], dim=dim)
+    assert cache.corrupt == 0
+    for path in (None, 5):
+        with pytest.raises(TypeError, match="path must be a folder or file path"):
+            EmbeddingCache(path)
+
+
 def _foreign_database(path):
     """A healthy SQLite file that is no embedding cache (its ``meta`` table differs)."""
     conn = sqlite3.connect(path)
