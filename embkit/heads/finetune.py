@@ -27,6 +27,7 @@ from embkit._training.body import BodyEstimatorBase, save_folder
 from embkit._training.labels import CLASS_WEIGHT_CONSTRAINT, LabelMixin, check_label_types
 from embkit._training.nn import cpu_state, init_linear_, pool_tokens
 from embkit._training.tokens import Tokenized, body_max_length, bucketed_batches
+from embkit._training.torch_base import weighted_mean
 
 __all__ = ["FineTuneClassifier"]
 
@@ -278,7 +279,10 @@ class FineTuneClassifier(LabelMixin, ClassifierMixin, BodyEstimatorBase):
     def _batch_loss(self, data: _Labelled, batch: np.ndarray) -> tuple[torch.Tensor, int]:
         idx = data.rows[batch]
         logits = self._logits(data.tokens.batch(idx, self.device_))
-        return F.cross_entropy(logits, data.target[idx], weight=data.class_weight), len(idx)
+        target = data.target[idx]
+        loss = F.cross_entropy(logits, target, reduction="none")
+        weight = None if data.class_weight is None else data.class_weight[target]
+        return weighted_mean(loss, weight), len(idx)  # a batch of weight-0 rows is 0, not NaN
 
     def _epoch_end(self, data: _Labelled) -> bool:
         """Score the validation rows; keep the best weights; early stopping."""

@@ -160,6 +160,12 @@ def test_class_weight():
         _clf(class_weight={"maybe": 2.0}).fit(TEXTS, LABELS)
 
 
+def test_a_batch_of_weight_zero_rows_adds_nothing_instead_of_nan():
+    clf = _clf(n_epochs=1, batch_size=2, class_weight={"pos": 0.0}).fit(TEXTS, LABELS)
+    assert np.isfinite(clf.loss_curve_).all()
+    assert np.isfinite(clf.predict_proba(TEXTS)).all()
+
+
 def test_bad_class_weight_leaves_the_classifier_as_it_was():
     clf = _clf(n_epochs=1).fit(TEXTS, LABELS)
     weights, head, curve = _weights(clf), clf.head_.weight.detach().clone(), clf.loss_curve_
