@@ -13,7 +13,7 @@ import numpy as np
 from sklearn.base import BaseEstimator
 from sklearn.utils._param_validation import Interval
 
-from embkit.active.strategies import _generator
+from embkit.active.strategies import _generator, check_pool
 
 __all__ = ["StabilizingPredictions"]
 
@@ -70,7 +70,7 @@ class StabilizingPredictions(BaseEstimator):
         from sklearn.metrics import cohen_kappa_score
 
         self._validate_params()
-        X = np.asarray(X)
+        X = check_pool(X)
         if not hasattr(self, "sample_"):
             rng = _generator(random_state)
             size = min(self.sample_size, X.shape[0])

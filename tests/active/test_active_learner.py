@@ -308,3 +308,13 @@ def test_stopping_bad_params(data, params, message):
     clf = LogisticRegression().fit(X[:50], y[:50])
     with pytest.raises(ValueError, match=message):
         StabilizingPredictions(**params).update(clf, X)
+
+
+def test_stopping_update_refuses_a_pool_that_is_no_2d_array(data):
+    X, y = data
+    clf, criterion = LogisticRegression().fit(X[:50], y[:50]), StabilizingPredictions()
+    with pytest.raises(TypeError, match="X must be a numeric array of embeddings"):
+        criterion.update(clf, ["a text"])
+    with pytest.raises(ValueError, match=r"X must be 2-d \(n_rows, n_features\)"):
+        criterion.update(clf, X[:, 0])
+    assert not hasattr(criterion, "sample_")
