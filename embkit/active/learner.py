@@ -16,7 +16,6 @@ from embkit.active._helpers import _fingerprint, _plain, _positive_int, _seed, _
 from embkit.active.strategies import (
     MarginSampling,
     QueryStrategy,
-    RandomSampling,
     _as_indices,
     check_pool,
     make_strategy,
@@ -148,7 +147,11 @@ class ActiveLearner(BaseEstimator):
                 "update='partial_fit' needs an estimator with partial_fit and classes=[...]"
             )
         self._strategy(self.strategy if self.strategy is not None else "margin", "strategy")
-        self._strategy(self.initial, "initial")
+        if self._strategy(self.initial, "initial").needs_estimator:
+            raise ValueError(
+                f"initial={self.initial!r} needs a model, but the seed set is chosen before one "
+                "exists: use 'random', 'kmeans', 'coreset' or another strategy without a model"
+            )
         if self.classes is not None and len(np.unique(np.asarray(self.classes))) < 2:
             raise ValueError("classes must hold at least two distinct labels")
         stopping = () if self.stopping is None else self.stopping
@@ -233,10 +236,7 @@ class ActiveLearner(BaseEstimator):
         if self._rows_left() == 0:
             raise ValueError("every row of the pool is labelled or skipped: nothing to query")
         if seeding:
-            strategy = self._strategy(self.initial, "initial")
-            estimator = None
-            if strategy.needs_estimator:
-                strategy = RandomSampling()
+            strategy, estimator = self._strategy(self.initial, "initial"), None
         else:
             strategy = self._strategy(self.strategy, "strategy") if self.strategy is not None \
                 else MarginSampling()  # fmt: skip

@@ -236,6 +236,13 @@ def test_stopping_that_is_no_list_of_criteria_is_refused_at_start(data, stopping
     assert not hasattr(learner, "labeled_")
 
 
+@pytest.mark.parametrize("initial", ["margin", MarginSampling()])
+def test_an_initial_strategy_that_needs_a_model_is_refused(data, initial):
+    X, _ = data  # it used to be replaced by random sampling without a word
+    with pytest.raises(ValueError, match="needs a model, but the seed set is chosen before"):
+        ActiveLearner(LogisticRegression(), initial=initial).start(X)
+
+
 def test_nan_and_mixed_type_labels_are_refused_and_change_nothing(data):
     X, y = data
     learner = ActiveLearner(LogisticRegression(), random_state=0)
