@@ -391,6 +391,8 @@ class FineTuneClassifier(LabelMixin, ClassifierMixin, BodyEstimatorBase):
         """
         from embkit.io.persistence import load
 
+        if not isinstance(path, (str, os.PathLike)):
+            raise TypeError(f"path must be a folder path (str or path-like), got {path!r}")
         saved = Path(path) / _SAVED_FILE
         if not saved.is_file():
             raise ValueError(f"{path} holds no saved FineTuneClassifier ({_SAVED_FILE} missing)")

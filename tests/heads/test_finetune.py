@@ -89,6 +89,8 @@ def test_save_where_no_folder_can_be_names_path(fitted, tmp_path):
             fitted.save(bad)
     with pytest.raises(TypeError, match="path must be a folder path"):
         fitted.save(5)
+    with pytest.raises(TypeError, match="path must be a folder path"):
+        FineTuneClassifier.load(None)
 
 
 def test_pickle_and_joblib_keep_tuned_weights(fitted, tmp_path):
