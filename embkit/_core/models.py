@@ -8,9 +8,11 @@ device, offline flag): every clone of an encoder shares one copy. Nothing downlo
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -130,6 +132,31 @@ def load_error(model: Any, resolved: str, exc: Exception) -> ValueError:
     return ValueError(f"could not load model {model!r} (resolved to {resolved!r}): {exc}.{hint}")
 
 
+@contextmanager
+def quiet_loading() -> Iterator[None]:
+    """Load a model without third-party output a user cannot act on, put back after.
+
+    Installed, torchao (the ``int8`` extra) logs the CUDA kernels it cannot load on a CPU,
+    and torch logs deprecation notes about torchao's enums, when transformers imports it;
+    transformers draws a progress bar while it reads the weights. All three are muted.
+    """
+    from transformers.utils import logging as hf_logging
+
+    loggers = [logging.getLogger(name) for name in ("torchao", "torch.utils._pytree")]
+    levels = [logger.level for logger in loggers]
+    bar = hf_logging.is_progress_bar_enabled()
+    for logger in loggers:
+        logger.setLevel(logging.ERROR)
+    hf_logging.disable_progress_bar()
+    try:
+        yield
+    finally:
+        for logger, level in zip(loggers, levels, strict=True):
+            logger.setLevel(level)
+        if bar:
+            hf_logging.enable_progress_bar()
+
+
 def load_sentence_transformer(
     model: str | os.PathLike[str], device: Any, quantize: str | None = None
 ) -> Any:
@@ -144,10 +171,11 @@ def load_sentence_transformer(
         key += (quantize,)
 
     def load() -> Any:
-        from sentence_transformers import SentenceTransformer
-
         try:
-            st = SentenceTransformer(resolved, device=str(device), local_files_only=offline)
+            with quiet_loading():
+                from sentence_transformers import SentenceTransformer
+
+                st = SentenceTransformer(resolved, device=str(device), local_files_only=offline)
         except (OSError, ValueError) as exc:
             raise load_error(model, resolved, exc) from exc
         if quantize == "int8":
@@ -169,8 +197,9 @@ def load_hf_model(model: str | os.PathLike[str], device: Any) -> tuple[Any, Any]
         from transformers import AutoModel, AutoTokenizer
 
         try:
-            tokenizer = AutoTokenizer.from_pretrained(resolved, local_files_only=offline)
-            net = AutoModel.from_pretrained(resolved, local_files_only=offline)
+            with quiet_loading():
+                tokenizer = AutoTokenizer.from_pretrained(resolved, local_files_only=offline)
+                net = AutoModel.from_pretrained(resolved, local_files_only=offline)
         except (OSError, ValueError) as exc:
             raise load_error(model, resolved, exc) from exc
         net.to(device)

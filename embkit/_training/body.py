@@ -24,7 +24,7 @@ from sklearn.base import BaseEstimator
 from tqdm.auto import tqdm
 
 from embkit._core.device import loadable_device, resolve_device
-from embkit._core.models import resolve_model
+from embkit._core.models import quiet_loading, resolve_model
 from embkit._core.seeding import draw_seed, make_rng
 from embkit._core.validation import HALF_OPEN_UNIT, NON_NEGATIVE, POSITIVE, POSITIVE_INT
 from embkit._training.nn import cpu_state
@@ -41,7 +41,8 @@ _LEGACY_WEIGHTS_KEY = "_tuned_state"
 
 def load_body(model: Any, device: torch.device) -> SentenceTransformer:
     """A private copy of ``model`` (a name, a folder or a ``SentenceTransformer``) on ``device``."""
-    from sentence_transformers import SentenceTransformer
+    with quiet_loading():
+        from sentence_transformers import SentenceTransformer
 
     if isinstance(model, SentenceTransformer):
         return copy.deepcopy(model).to(device)
@@ -53,7 +54,8 @@ def load_body(model: Any, device: torch.device) -> SentenceTransformer:
             f"got {type(model).__name__}"
         )
     try:
-        return SentenceTransformer(resolve_model(model), device=str(device))
+        with quiet_loading():
+            return SentenceTransformer(resolve_model(model), device=str(device))
     except OSError as exc:
         raise ValueError(
             f"model={model!r} could not be loaded offline; pass a local folder or a name that "

@@ -23,6 +23,7 @@ from embkit._core.models import (
     load_error,
     local_folder,
     model_identity,
+    quiet_loading,
     resolve_model,
     shared_model,
 )
@@ -86,8 +87,9 @@ def _distil(source: str, dim: int | None, sif_coefficient: float | None, device:
     offline = not downloads_allowed()
     path = Path(source)
     where = str(_transformer_folder(path)) if path.is_dir() else source
-    tokenizer = AutoTokenizer.from_pretrained(where, local_files_only=offline, use_fast=True)
-    net = AutoModel.from_pretrained(where, local_files_only=offline)
+    with quiet_loading():
+        tokenizer = AutoTokenizer.from_pretrained(where, local_files_only=offline, use_fast=True)
+        net = AutoModel.from_pretrained(where, local_files_only=offline)
     hidden = int(net.config.hidden_size)
     if dim is not None and dim > hidden:
         raise ValueError(f"dim={dim} is larger than the hidden size of {source} ({hidden})")

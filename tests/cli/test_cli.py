@@ -402,6 +402,28 @@ def test_import_and_help_print_nothing_foreign():
         assert shown.stdout.startswith("usage: embkit")
 
 
+def test_loading_the_model_prints_nothing_foreign(tmp_path):
+    """Loading a model mutes torchao's CUDA-kernel lines, torch's notes on torchao's enums
+    (both when torchao is installed, as in the dev environment) and transformers' weights
+    bar, and puts those settings back afterwards."""
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "PYTHONWARNINGS": "default"}
+    data = tmp_path / "two.jsonl"
+    data.write_text('{"text": "hello there"}\n{"text": "a second text"}\n', encoding="utf-8")
+    encoded = subprocess.run(
+        [sys.executable, "-m", "embkit", "encode", str(data), "--out", str(tmp_path / "x.npy")],
+        capture_output=True, text=True, env=env, cwd=ROOT,
+    )  # fmt: skip
+    assert encoded.returncode == 0 and encoded.stderr == ""
+    assert encoded.stdout.startswith("encoded 2 texts")
+    restored = subprocess.run(
+        [sys.executable, "-c", "import logging; from embkit import TransformerEncoder; "
+         "from transformers.utils import logging as hf; TransformerEncoder().fit_transform(['a']); "
+         "print(hf.is_progress_bar_enabled(), logging.getLogger('torchao').level)"],
+        capture_output=True, text=True, env=env, cwd=ROOT,
+    )  # fmt: skip
+    assert (restored.returncode, restored.stdout, restored.stderr) == (0, "True 0\n", "")
+
+
 @pytest.mark.slow
 def test_compare_with_setfit(small_data, cache_dir, tmp_path):
     """SetFit fine-tunes the encoder: minutes on CPU, so only with -m slow."""
