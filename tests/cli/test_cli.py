@@ -406,7 +406,9 @@ def test_loading_the_model_prints_nothing_foreign(tmp_path):
     """Loading a model mutes torchao's CUDA-kernel lines, torch's notes on torchao's enums
     (both when torchao is installed, as in the dev environment) and transformers' weights
     bar, and puts those settings back afterwards."""
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "PYTHONWARNINGS": "default"}
+    # without the bar switch an in-process `--quiet` run of main() leaves in os.environ
+    env = {k: v for k, v in os.environ.items() if k != "HF_HUB_DISABLE_PROGRESS_BARS"}
+    env.update(HF_HUB_OFFLINE="1", PYTHONWARNINGS="default")
     data = tmp_path / "two.jsonl"
     data.write_text('{"text": "hello there"}\n{"text": "a second text"}\n', encoding="utf-8")
     encoded = subprocess.run(
@@ -417,7 +419,8 @@ def test_loading_the_model_prints_nothing_foreign(tmp_path):
     assert encoded.stdout.startswith("encoded 2 texts")
     restored = subprocess.run(
         [sys.executable, "-c", "import logging; from embkit import TransformerEncoder; "
-         "from transformers.utils import logging as hf; TransformerEncoder().fit_transform(['a']); "
+         "from transformers.utils import logging as hf; hf.enable_progress_bar(); "
+         "TransformerEncoder().fit_transform(['a']); "
          "print(hf.is_progress_bar_enabled(), logging.getLogger('torchao').level)"],
         capture_output=True, text=True, env=env, cwd=ROOT,
     )  # fmt: skip
