@@ -49,7 +49,8 @@ def check_label_types(y: Any, *, name: str = "y") -> None:
         raise TypeError(f"{name} mixes label types {kinds}: use only strings or only numbers")
 
 
-def _check_y(y: Any, n_samples: int) -> np.ndarray:
+def check_y(y: Any, n_samples: int) -> np.ndarray:
+    """``y`` as an array of one label (or label row) per sample; mixed types, None refused."""
     if y is None:
         raise ValueError(
             "This estimator requires y to be passed, but the target y is None: pass the labels "
@@ -99,7 +100,7 @@ class LabelMixin:
 
         ``reset`` sets ``classes_`` from ``classes`` or ``y``; later calls check against it.
         """
-        y = _check_y(y, n_samples)
+        y = check_y(y, n_samples)
         multi_label = y.ndim == 2
         if multi_label and not self._accepts_label_matrix:
             raise ValueError(f"y must be 1-D labels, got an array of shape {y.shape}")

@@ -24,7 +24,7 @@ from embkit._core.models import DEFAULT_MODEL
 from embkit._core.seeding import MAX_INT32_SEED, draw_seed, torch_generator
 from embkit._core.validation import MAX_LENGTH, OPEN_UNIT, POSITIVE_INT, check_texts
 from embkit._training.body import BodyEstimatorBase, save_folder
-from embkit._training.labels import CLASS_WEIGHT_CONSTRAINT, LabelMixin, check_label_types
+from embkit._training.labels import CLASS_WEIGHT_CONSTRAINT, LabelMixin
 from embkit._training.nn import cpu_state, init_linear_, pool_tokens
 from embkit._training.tokens import Tokenized, body_max_length, bucketed_batches
 from embkit._training.torch_base import weighted_mean
@@ -179,7 +179,6 @@ class FineTuneClassifier(LabelMixin, ClassifierMixin, BodyEstimatorBase):
         self, X: Any, y: Any, classes: Any = None, *, reset: bool, partial: bool
     ) -> tuple[list[str], np.ndarray]:
         texts = check_texts(X, name="X", allow_empty=False)
-        check_label_types(y)
         codes = self._encode_labels(y, len(texts), reset=reset, classes=classes, partial=partial)
         return texts, codes
 

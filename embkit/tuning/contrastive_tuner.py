@@ -10,7 +10,7 @@ from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted
 
 from embkit._core.validation import NON_NEGATIVE_INT, POSITIVE_INT
-from embkit._training.labels import LabelMixin, _check_y
+from embkit._training.labels import LabelMixin, check_y
 from embkit._training.torch_base import check_sample_weight, check_X
 from embkit.tuning._tuner import OUTPUT_CONSTRAINT, TunerMixin
 from embkit.tuning.contrastive import ContrastiveLearner
@@ -167,7 +167,7 @@ class ContrastiveTuner(TunerMixin, LabelMixin, BaseEstimator):
     def _labels_so_far(self, y: Any, n_samples: int, *, reset: bool) -> np.ndarray | None:
         """``classes`` for a ``partial_fit`` call that gave none: the labels seen so far
         (pairs are drawn inside a batch), unless the first call declared ``classes``."""
-        labels = _check_y(y, n_samples)
+        labels = check_y(y, n_samples)
         if labels.ndim != 1:
             return None
         if reset:

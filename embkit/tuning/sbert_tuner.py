@@ -25,7 +25,7 @@ from embkit._core.validation import (
     POSITIVE_INT,
     check_texts,
 )
-from embkit._training.labels import LabelMixin, _check_y, check_label_types
+from embkit._training.labels import LabelMixin, check_y
 from embkit._training.rollback import unchanged_on_error
 from embkit.tuning.pairs import make_grouped_pairs, make_pairs
 from embkit.tuning.sbert import LOSS_CONSTRAINT, SbertLearner
@@ -150,8 +150,7 @@ class SbertTuner(LabelMixin, ClassNamePrefixFeaturesOutMixin, TransformerMixin, 
 
     def _check_labels(self, texts: Any, y: Any) -> tuple[list[str], np.ndarray]:
         texts = check_texts(texts, name="X", allow_empty=False)
-        check_label_types(y)
-        y = _check_y(y, len(texts))  # None, a single str, NaN, lengths
+        y = check_y(y, len(texts))  # None, a single str, NaN, mixed types, lengths
         if y.ndim != 1:
             raise ValueError(f"y must be 1-D labels, got an array of shape {y.shape}")
         check_classification_targets(y)
