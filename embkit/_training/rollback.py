@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -42,6 +41,21 @@ def _attributes(obj: Any, *, deep: bool) -> Callable[[], None]:
     return restore
 
 
+def _clone_tree(value: Any) -> Any:
+    """A copy of nested dicts and lists with every tensor cloned (an optimiser's state).
+
+    Several times quicker than ``copy.deepcopy`` on an AdamW state, which rebuilds every
+    tensor through its ``__deepcopy__``; values that are neither are immutable here.
+    """
+    if isinstance(value, torch.Tensor):
+        return value.detach().clone()
+    if isinstance(value, dict):
+        return {k: _clone_tree(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return type(value)(_clone_tree(v) for v in value)
+    return value
+
+
 def _snapshot(value: Any) -> Callable[[], None] | None:
     """A function that puts ``value``'s mutable content back as it is now (or ``None``)."""
     if isinstance(value, torch.nn.Module):
@@ -56,7 +70,7 @@ def _snapshot(value: Any) -> Callable[[], None] | None:
 
         return restore_module
     if isinstance(value, torch.optim.Optimizer):
-        saved_state = copy.deepcopy(value.state_dict())
+        saved_state = _clone_tree(value.state_dict())
         return lambda: value.load_state_dict(saved_state)
     if isinstance(value, np.random.Generator):
         rng_state = value.bit_generator.state

@@ -288,3 +288,27 @@ def test_streaming_a_file_keeps_memory_flat(tmp_path):
     # the large file alone takes more than the whole small stream's peak
     assert large.stat().st_size > peak_small
     assert peak_large < 1.25 * peak_small + 256 * 1024
+
+
+def test_only_steps_before_the_last_learner_have_their_content_copied(blobs, monkeypatch):
+    # the copies are what lets a later step's refusal undo an earlier one; the last
+    # learner has no later step, so its weights and optimiser state are not copied
+    from embkit._training import rollback
+
+    copied = []
+    real = rollback._snapshot
+
+    def spy(value):
+        copied.append(value)
+        return real(value)
+
+    monkeypatch.setattr(rollback, "_snapshot", spy)
+    X, y = blobs
+    first = FeedForwardTuner(hidden_dim=3, batch_size=16, random_state=0, device="cpu")
+    last = FeedForwardTuner(hidden_dim=3, batch_size=16, random_state=0, device="cpu")
+    pipe = make_partial_pipeline(first, Normalizer(), last).partial_fit(X, y, classes=np.unique(y))
+    copied.clear()
+    pipe.partial_fit(X, y)
+    assert any(value is first.module_ for value in copied)
+    # the last learner copies its own state once (its own all-or-nothing), not twice
+    assert sum(value is last.module_ for value in copied) == 1
