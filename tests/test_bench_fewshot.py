@@ -132,3 +132,24 @@ def test_plot_main_joins_budgets_of_one_cell_from_two_runs(tmp_path, capsys):
     assert "| sst2 | 8 | setfit ni=5 | 3 | 0.630 |" in rows[2] and "| 1.75 |" in rows[2]
     points = plot_fewshot.curve_points(earlier + later, "sst2", 64, "setfit")
     assert [p["label"] for p in points] == ["setfit default", "setfit ni=5"]
+
+
+def test_a_setfit_run_over_the_pair_cap_is_skipped_before_anything_trains(monkeypatch, capsys):
+    # emotion-sized labels: SetFit's defaults at 64 per class make 122,880 pairs
+    monkeypatch.setattr(
+        bench_fewshot,
+        "read_split",
+        lambda name, split: ([f"t{i}" for i in range(384)], [str(i % 6) for i in range(384)]),
+    )
+    trained = []
+    monkeypatch.setattr(bench_fewshot, "run_setfit", lambda *a: trained.append(a[-1]))
+    monkeypatch.setattr(bench_fewshot, "warm_up", lambda *a: None)
+    monkeypatch.setattr(bench_fewshot, "save_json", lambda *a: None)
+    with pytest.raises(TypeError):  # the stub returns None once a run is not skipped
+        bench_fewshot.main(
+            ["--datasets", "emotion", "--n", "64", "--seeds", "0", "--contenders", "setfit",
+             "--setfit-iterations", "default", "5"]
+        )  # fmt: skip
+    out = capsys.readouterr().out
+    assert "skipped: setfit default on emotion, N=64, seed 0: 122,880 pairs" in out
+    assert trained == [5]  # num_iterations=5 (3,840 pairs) is under the cap and runs

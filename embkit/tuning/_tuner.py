@@ -2,7 +2,8 @@
 
 A tuner defines ``_train`` (validate and train) and ``_tuned(X)`` (the learned embedding).
 ``output="concat"`` returns ``[X, output_scale_ * tuned]``, the tuned part rescaled to the
-raw vectors' mean row norm on the training rows; see docs/tuners.md.
+raw vectors' mean row norm on the training rows (with ``partial_fit``, the rows of the
+latest call); see docs/tuners.md.
 """
 
 from __future__ import annotations
@@ -19,6 +20,15 @@ from embkit._training.torch_base import check_X
 
 OUTPUT_CONSTRAINT = [StrOptions({"tuned", "concat"})]
 RESIDUAL_OUTPUT_CONSTRAINT = [StrOptions({"residual", "tuned", "concat"})]
+
+
+_SCALE_CHUNK = 8192  # rows per step of ``_fit_output_scale``
+
+
+def _weighted_norm_sum(rows: np.ndarray, weights: np.ndarray | None) -> float:
+    """Sum of the rows' Euclidean norms (float64 sums), each times its weight if given."""
+    norms = np.sqrt(np.einsum("ij,ij->i", rows, rows, dtype=np.float64))
+    return float(norms.sum() if weights is None else norms @ weights)
 
 
 class TunerMixin(TransformerMixin):
@@ -106,17 +116,24 @@ class TunerMixin(TransformerMixin):
         return self._output(check_X(self, X, reset=False))
 
     def _fit_output_scale(self, X: np.ndarray, sample_weight: Any = None) -> None:
-        """``output_scale_``: mean raw row norm over mean tuned row norm (weighted)."""
+        """``output_scale_``: mean raw row norm over mean tuned row norm (weighted).
+
+        Computed on the rows of this call (a ``partial_fit`` batch), in chunks of rows so
+        that a large batch is never held twice or in float64.
+        """
         w = None if sample_weight is None else np.asarray(sample_weight, dtype=np.float64)
         if w is not None and w.ndim == 0:
             w = np.full(len(X), float(w))
         if self.output == "residual" or len(X) == 0 or (w is not None and not w.sum() > 0):
             self.output_scale_ = 1.0
             return
-        tuned = self._tuned(X)
-        raw_norm = float(np.average(np.linalg.norm(X.astype(np.float64), axis=1), weights=w))
-        tuned_norm = float(np.average(np.linalg.norm(tuned.astype(np.float64), axis=1), weights=w))
-        self.output_scale_ = raw_norm / tuned_norm if tuned_norm > 0 else 1.0
+        raw_sum = tuned_sum = 0.0
+        for start in range(0, len(X), _SCALE_CHUNK):
+            rows = X[start : start + _SCALE_CHUNK]
+            weights = None if w is None else w[start : start + _SCALE_CHUNK]
+            raw_sum += _weighted_norm_sum(rows, weights)
+            tuned_sum += _weighted_norm_sum(self._tuned(rows), weights)
+        self.output_scale_ = raw_sum / tuned_sum if tuned_sum > 0 else 1.0
 
     def _output(self, X: np.ndarray) -> np.ndarray:
         self._check_output_matches_network()
