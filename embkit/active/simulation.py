@@ -118,6 +118,9 @@ def simulate(
     Returns
     -------
     LearningCurve
+        Until the labels hold two classes there is no model; those rounds score the one
+        label seen as the guess for every test row (what a classifier fitted on that one
+        class would predict), so every point and the area are defined.
 
     Examples
     --------
@@ -133,10 +136,16 @@ def simulate(
     True
     """
     X_test, y_test = np.asarray(X_test), np.asarray(y_test)
-    if X_test.ndim != 2 or y_test.shape != X_test.shape[:1] or X_test.shape[1] != np.shape(X)[-1]:
+    if (
+        X_test.ndim != 2
+        or y_test.shape != X_test.shape[:1]
+        or X_test.shape[1] != np.shape(X)[-1]
+        or not len(X_test)
+    ):
         raise ValueError(
-            f"X_test must be 2-d with the columns of X ({np.shape(X)[-1]}) and y_test hold one "
-            f"label per row of X_test; got shapes {X_test.shape} and {y_test.shape}"
+            f"X_test must be 2-d with at least one row and the columns of X ({np.shape(X)[-1]}) "
+            f"and y_test hold one label per row of X_test; got shapes {X_test.shape} and "
+            f"{y_test.shape}"
         )
     if budget <= n_initial:
         raise ValueError(
@@ -153,10 +162,10 @@ def simulate(
     )  # fmt: skip
 
     def score(active: ActiveLearner) -> None:
-        model = active.estimator_
-        acc = np.nan if model is None else float(np.mean(model.predict(X_test) == y_test))
+        model = active.estimator_  # None until two classes are labelled: the one seen is guessed
+        guess = active.labels_[0] if model is None else model.predict(X_test)
         curve.n_labels.append(int(active.labeled_.size))
-        curve.accuracy.append(acc)
+        curve.accuracy.append(float(np.mean(y_test == guess)))
 
     learner.run(X, np.asarray(y), callback=score)
     return curve

@@ -173,6 +173,7 @@ def _split(texts: list[str], labels: list[Any], args: argparse.Namespace, say: A
 
     from sklearn.model_selection import train_test_split
 
+    _check_test_size(args.test_size, len(texts), args.data)
     counts = Counter(labels)
     stratify = labels if min(counts.values()) >= 2 else None
     try:
@@ -189,3 +190,26 @@ def _split(texts: list[str], labels: list[Any], args: argparse.Namespace, say: A
     if len(set(y_train)) < 2:
         raise CLIError(f"{args.data}: the training split has fewer than two labels")
     return train_texts, test_texts, y_train, y_test
+
+
+def _check_test_size(size: float, n: int, path: str) -> None:
+    """Refuse a ``--test-size`` that leaves fewer than two of the ``n`` texts for training."""
+    import math
+
+    def n_train(share: float) -> int:
+        return n - math.ceil(share * n)  # train_test_split's rounding
+
+    if n_train(size) >= 2:
+        return
+    if n < 3:
+        raise CLIError(
+            f"--test-size: the {n} texts in {path} are too few to split (2 for training, 1 for "
+            "testing); give more texts or --test FILE"
+        )
+    largest = math.floor(100 * (n - 2) / n) / 100
+    while n_train(largest) < 2:  # a float just above a whole number of test texts
+        largest = round(largest - 0.01, 2)
+    raise CLIError(
+        f"--test-size {size} leaves {n_train(size)} of the {n} texts in {path} for training: "
+        f"give a value above 0 and at most {largest:.2f} (keeps 2 for training), or --test FILE"
+    )

@@ -46,6 +46,15 @@ def _is_damage(exc: sqlite3.DatabaseError) -> bool:
     return "malformed" in text or "not a database" in text
 
 
+def _refuse_read_only(path: Path, exc: sqlite3.DatabaseError) -> None:
+    """Raise the error for a write SQLite refused because the file or its folder is read-only."""
+    if (getattr(exc, "sqlite_errorcode", 0) & 0xFF) == 8:  # SQLITE_READONLY and its variants
+        raise ValueError(
+            f"the embedding cache {path} cannot be written ({exc}): fix the permissions of "
+            "the file and its folder, or point cache= at a writable folder"
+        ) from exc
+
+
 def _checksum(key: bytes, blob: bytes) -> int:
     """CRC-32 of key and vector bytes: catches truncation and bit rot, not tampering."""
     return zlib.crc32(blob, zlib.crc32(key))
@@ -147,6 +156,7 @@ class EmbeddingCache:
             conn.close()
             if _is_damage(exc):
                 raise  # set aside by _connect
+            _refuse_read_only(self.path, exc)
             raise ValueError(
                 f"{self.path} is not a usable embedding cache ({exc}); delete it to start afresh"
             ) from exc
@@ -193,6 +203,7 @@ class EmbeddingCache:
                 return work(self._connect())
             except sqlite3.DatabaseError as exc:
                 if not _is_damage(exc):
+                    _refuse_read_only(self.path, exc)
                     raise
                 self._set_aside(exc)
                 self._connect()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pytest
 from sklearn.base import clone
@@ -21,6 +23,8 @@ from embkit.active import (
     KMeansSampling,
     MarginSampling,
     StabilizingPredictions,
+    curve_table,
+    plot_learning_curves,
     simulate,
 )
 
@@ -285,12 +289,33 @@ def test_simulate_scores_every_round(data):
     assert 0 < curve.area <= 1
 
 
+def test_simulate_before_a_model_exists_guesses_the_one_label_seen(data):
+    """A seed set of one class has no model: the curve scores that label, no NaN, no warning."""
+    X, y = data
+    X_test, y_test = X[300:], y[300:]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # numpy's "Mean of empty slice" reached the CLI
+        curves = [
+            simulate(LogisticRegression(), "margin", X[:300], y[:300], X_test, y_test,
+                     budget=4, n_initial=1, batch_size=1, random_state=seed)
+            for seed in range(3)
+        ]  # fmt: skip
+        table = curve_table(curves)
+        plot_learning_curves(curves)
+    for seed, curve in enumerate(curves):
+        first = ActiveLearner(LogisticRegression(), n_initial=1, random_state=seed).query(X[:300])
+        assert curve.accuracy[0] == np.mean(y_test == y[first[0]])
+        assert np.all(np.isfinite(curve.accuracy)) and 0 <= curve.area <= 1
+    assert "nan" not in str(table)
+
+
 @pytest.mark.parametrize(
     ("test_rows", "labels", "budget", "message"),
     [
         (slice(300, 400), slice(300, 305), 50, r"y_test hold one label .* \(100, 6\) and \(5,\)"),
         (slice(300, 400), slice(300, 301), 50, r"shapes \(100, 6\) and \(1,\)"),  # broadcast
         (slice(300, 400), slice(300, 400), 10, "budget=10 must be larger than n_initial=10"),
+        (slice(300, 300), slice(300, 300), 50, r"at least one row .* \(0, 6\) and \(0,\)"),
     ],
 )
 def test_simulate_refuses_a_test_set_that_does_not_fit_and_a_one_point_curve(

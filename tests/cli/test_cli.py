@@ -317,6 +317,48 @@ def test_an_out_that_cannot_be_written_fails_before_any_work(argv, reason, tmp_p
     assert (tmp_path / "FILE").read_text() == "keep me"
 
 
+@pytest.mark.parametrize(
+    ("n_rows", "command", "size", "reason"),
+    [
+        (6, "compare", "0.99", "--test-size 0.99 leaves 0 of the 6 texts in tiny.jsonl for "
+         "training: give a value above 0 and at most 0.66 (keeps 2 for training), or --test FILE"),
+        (6, "simulate", "0.67", "--test-size 0.67 leaves 1 of the 6 texts in tiny.jsonl"),
+        (10, "compare", "0.9", "--test-size 0.9 leaves 1 of the 10 texts in tiny.jsonl for "
+         "training: give a value above 0 and at most 0.80 (keeps 2"),
+        (2, "compare", "0.5", "--test-size: the 2 texts in tiny.jsonl are too few to split"),
+    ],
+    ids=["none-left", "simulate-one-left", "ten-rows", "two-rows"],
+)  # fmt: skip
+def test_a_test_size_too_large_for_the_data_names_the_option(
+    n_rows, command, size, reason, small_data, tmp_path, monkeypatch, capsys
+):
+    """Refused after reading DATA, before any encoding: exit 1 as other bad input is."""
+    rows = small_data.read_text(encoding="utf-8").splitlines(keepends=True)[2 : 2 + n_rows]
+    (tmp_path / "tiny.jsonl").write_text("".join(rows), encoding="utf-8")
+    monkeypatch.chdir(tmp_path)  # the message names DATA as it was given
+    argv = [command, "tiny.jsonl", "--test-size", size]
+    if command == "simulate":
+        argv += ["--budget", "3", "--initial", "2", "--out", "sim"]
+    assert main(argv) == 1
+    captured = capsys.readouterr()
+    lines = captured.err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(f"embkit: error: {reason}"), captured.err
+    assert captured.out == "" and not (tmp_path / "sim").exists()
+
+
+def test_the_largest_test_size_offered_splits(tmp_path):
+    """The bound the error above offers for 6 texts (0.66) keeps 2 for training."""
+    from embkit.cli.app import build_parser
+    from embkit.cli.common import train_test
+
+    rows = [{"text": f"text {i}", "label": "ab"[i % 2]} for i in range(6)]
+    data = tmp_path / "tiny.jsonl"
+    data.write_text("".join(json.dumps(row) + "\n" for row in rows), encoding="utf-8")
+    args = build_parser().parse_args(["compare", str(data), "--test-size", "0.66"])
+    train_texts, test_texts, y_train, _ = train_test(args, lambda message: None)
+    assert (len(train_texts), len(test_texts)) == (2, 4) and sorted(y_train) == ["a", "b"]
+
+
 def test_unavailable_pipeline_exits_1(small_data, capsys):
     from embkit.cli import registry as pipelines
 

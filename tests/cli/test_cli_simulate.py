@@ -78,3 +78,20 @@ def test_simulate_bad_input(capsys, data_file, cache, tmp_path, extra, message):
     argv = ["simulate", str(data_file), "--out", str(tmp_path), "--cache", cache, *extra]
     assert main(argv) == 1
     assert message in capsys.readouterr().err
+
+
+def test_simulate_on_a_tiny_file_with_one_seed_label_prints_no_warning(capsys, cache, tmp_path):
+    """--initial 1 has no model after the seed label: no numpy warning, no nan, strict JSON."""
+    lines = (ROOT / "datasets" / "rotten_tomatoes.jsonl").read_text(encoding="utf-8").splitlines()
+    data = tmp_path / "tiny.jsonl"
+    data.write_text("\n".join(lines[:10]) + "\n", encoding="utf-8")
+    out = tmp_path / "sim"
+    argv = ["simulate", str(data), "--budget", "4", "--initial", "1", "--batch", "1",
+            "--out", str(out), "--cache", cache, "--quiet"]  # fmt: skip
+    assert main(argv) == 0
+    captured = capsys.readouterr()
+    assert captured.err == ""
+    assert "nan" not in captured.out
+    curves = json.loads((out / "curves.json").read_text(), parse_constant=pytest.fail)
+    assert all(c["n_labels"] == [1, 2, 3, 4] and c["area"] is not None for c in curves)
+    assert all(0 <= a <= 1 for c in curves for a in c["accuracy"])

@@ -150,6 +150,72 @@ def test_a_path_that_cannot_be_a_cache_is_a_value_error_naming_it(where, match, 
     assert (tmp_path / "notes.txt").read_text() == "not a folder"
 
 
+def _open_read_only(monkeypatch):
+    """Make every ``sqlite3.connect`` open its file in SQLite's read-only URI mode.
+
+    The tests run as root, which file permissions do not stop, so chmod cannot make a cache
+    unwritable here; SQLite's ``mode=ro`` refuses every write with the same error
+    (SQLITE_READONLY, "attempt to write a readonly database") as a file or folder without
+    write permission.
+    """
+    connect = sqlite3.connect
+
+    def read_only(path, **kwargs):
+        return connect(f"{Path(path).absolute().as_uri()}?mode=ro", uri=True, **kwargs)
+
+    monkeypatch.setattr(sqlite3, "connect", read_only)
+
+
+@pytest.mark.parametrize("journal", ["wal", "delete"])
+def test_a_read_only_cache_says_so_and_is_left_alone(journal, tmp_path, monkeypatch):
+    """No advice to delete a read-only cache (it may be a shared one), and no set-aside.
+
+    Opening writes (the schema check, the switch to WAL), so the refusal comes on first use,
+    as it does for a file or folder without write permission.
+    """
+    cache = EmbeddingCache(tmp_path)
+    cache.set_many("ns", ["a"], fake_vectors(["a"]))
+    cache.close()
+    if journal == "delete":
+        conn = sqlite3.connect(cache.path)
+        conn.execute("PRAGMA journal_mode = DELETE")
+        conn.close()
+    before = cache.path.read_bytes()
+    _open_read_only(monkeypatch)
+    for use in (
+        lambda c: c.get_many("ns", ["a"], dim=8),
+        lambda c: c.set_many("ns", ["b"], fake_vectors(["b"])),
+    ):
+        with pytest.raises(ValueError, match="cannot be written") as refused:
+            use(EmbeddingCache(tmp_path))
+        message = str(refused.value)
+        assert str(cache.path) in message and "point cache= at a writable folder" in message
+        assert "delete" not in message
+    monkeypatch.undo()
+    assert cache.path.read_bytes() == before
+    assert [p.name for p in tmp_path.iterdir() if p.name.endswith(".corrupt")] == []
+    assert EmbeddingCache(tmp_path).get_many("ns", ["a", "b"], dim=8)[0].tolist() == [0]
+
+
+def test_a_write_refused_after_opening_says_the_cache_cannot_be_written(tmp_path):
+    """A file that turns read-only while in use (a remount, changed rights), mimicked by
+    ``PRAGMA query_only``: SQLite refuses the write with the same SQLITE_READONLY."""
+    cache = EmbeddingCache(tmp_path)
+    cache.set_many("ns", ["a"], fake_vectors(["a"]))
+    cache._connect().execute("PRAGMA query_only = ON")
+    np.testing.assert_array_equal(cache.get_many("ns", ["a"], dim=8)[1], fake_vectors(["a"]))
+    for write in (lambda: cache.set_many("ns", ["b"], fake_vectors(["b"])), cache.clear):
+        with pytest.raises(ValueError, match="cannot be written .*point cache= at a writable"):
+            write()
+    assert len(cache) == 1
+
+
+def test_a_foreign_database_is_still_advised_to_be_deleted(tmp_path):
+    path = _foreign_database(tmp_path / "other.db")
+    with pytest.raises(ValueError, match="is not a usable embedding cache .* delete it"):
+        EmbeddingCache(path).get_many("ns", ["a"], dim=8)
+
+
 def _filled(path, n=3000, dim=64):
     cache = EmbeddingCache(path)
     texts = [f"text {i}" for i in range(n)]
