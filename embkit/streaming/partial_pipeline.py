@@ -146,15 +146,10 @@ class PartialPipeline(Pipeline):
         """
         step_params = self._split_params(params)
         plan = self._plan()  # every check before any step changes
-        learning = [idx for idx, _, _, action in plan if action == "partial_fit"]
         with ExitStack() as undo:  # a step that fails puts every step back as it was
-            for idx, _, step, action in plan:
-                # Only a later step's failure needs the content (weights, optimiser state)
-                # of an earlier one copied; the last learner refuses before it changes
-                # anything, as every embkit and scikit-learn incremental estimator does.
-                deep = action == "partial_fit" and idx != learning[-1]
+            for _, _, step, action in plan:
                 if action != "skip":
-                    undo.enter_context(unchanged_on_error(step, deep=deep))
+                    undo.enter_context(unchanged_on_error(step, deep=action == "partial_fit"))
             self._stream(X, y, classes, plan, step_params)
         return self
 
