@@ -4,10 +4,11 @@ For each data set (emotion, sst2) the MiniLM embeddings are computed once (throu
 ``SentenceEncoder`` with an on-disk cache), then, in each repeat and one after the other:
 
 * plain embeddings + ``LogisticRegression`` (and the most-frequent baseline);
-* embetter ``FeedForwardTuner(hidden_dim=200, n_epochs=20)`` vs embkit's at the same
-  hidden size and epochs, and embkit's with its own defaults;
-* embetter ``ContrastiveTuner(hidden_dim=300, epochs=20)`` vs embkit's at the same
-  hidden size and epochs, and embkit's with its own defaults.
+* embetter ``FeedForwardTuner(hidden_dim=200, n_epochs=20)`` vs embkit's at equal work
+  (same hidden size and epochs, no early stopping, the hidden layer alone as output), and
+  embkit's with its own defaults;
+* embetter ``ContrastiveTuner(hidden_dim=300, epochs=20)`` vs embkit's at equal work, and
+  embkit's with its own defaults.
 
 Fit time is measured on the training split; accuracy is that of
 ``LogisticRegression(max_iter=3000)`` trained on the tuned training embeddings and scored
@@ -47,6 +48,12 @@ def lr_accuracy(Z_train, y_train, Z_test, y_test) -> float:
     return float(LogisticRegression(max_iter=3000).fit(Z_train, y_train).score(Z_test, y_test))
 
 
+# embetter trains every epoch on every row and returns the hidden layer alone; so do these
+EQUAL_WORK = {"early_stopping": False, "output": "tuned"}
+FF_EQUAL = 'embkit FeedForwardTuner(200, n_epochs=20, early_stopping=False, output="tuned")'
+CT_EQUAL = 'embkit ContrastiveTuner(300, n_epochs=20, early_stopping=False, output="tuned")'
+
+
 def contenders(seed: int) -> dict[str, Any]:
     """name -> a fresh estimator (None for the plain-embeddings row)."""
     from embetter.finetune import ContrastiveTuner as EmbetterContrastive
@@ -59,22 +66,18 @@ def contenders(seed: int) -> dict[str, Any]:
         "embetter FeedForwardTuner(200, n_epochs=20)": EmbetterFeedForward(
             hidden_dim=200, n_epochs=20
         ),
-        "embkit FeedForwardTuner(200, n_epochs=20)": FeedForwardTuner(
-            200, n_epochs=20, random_state=seed, device="cpu"
-        ),
+        FF_EQUAL: FeedForwardTuner(200, n_epochs=20, **EQUAL_WORK, random_state=seed, device="cpu"),
         "embkit FeedForwardTuner() defaults": FeedForwardTuner(random_state=seed, device="cpu"),
         "embetter ContrastiveTuner(300, epochs=20)": EmbetterContrastive(hidden_dim=300, epochs=20),
-        "embkit ContrastiveTuner(300, n_epochs=20)": ContrastiveTuner(
-            300, n_epochs=20, random_state=seed, device="cpu"
-        ),
+        CT_EQUAL: ContrastiveTuner(300, n_epochs=20, **EQUAL_WORK, random_state=seed, device="cpu"),
         "embkit ContrastiveTuner() defaults": ContrastiveTuner(random_state=seed, device="cpu"),
     }
 
 
 BASELINE_OF = {
-    "embkit FeedForwardTuner(200, n_epochs=20)": "embetter FeedForwardTuner(200, n_epochs=20)",
+    FF_EQUAL: "embetter FeedForwardTuner(200, n_epochs=20)",
     "embkit FeedForwardTuner() defaults": "embetter FeedForwardTuner(200, n_epochs=20)",
-    "embkit ContrastiveTuner(300, n_epochs=20)": "embetter ContrastiveTuner(300, epochs=20)",
+    CT_EQUAL: "embetter ContrastiveTuner(300, epochs=20)",
     "embkit ContrastiveTuner() defaults": "embetter ContrastiveTuner(300, epochs=20)",
 }
 
