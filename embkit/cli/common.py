@@ -8,6 +8,7 @@ and ``--on-error skip`` reported on stderr, one line each) and reports news thro
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 import warnings
 from collections.abc import Callable, Sequence
@@ -194,8 +195,6 @@ def _split(texts: list[str], labels: list[Any], args: argparse.Namespace, say: A
 
 def _check_test_size(size: float, n: int, path: str) -> None:
     """Refuse a ``--test-size`` that leaves fewer than two of the ``n`` texts for training."""
-    import math
-
     def n_train(share: float) -> int:
         return n - math.ceil(share * n)  # train_test_split's rounding
 
