@@ -84,7 +84,9 @@ class FeedForwardTuner(TunerMixin, ClassifierMixin, TorchClassifierBase):
     best_iteration_ : int
         With ``early_stopping``: the pass whose weights were kept.
     output_scale_ : float
-        Factor applied to the hidden layer with ``output="concat"`` (1.0 otherwise).
+        Factor applied to the hidden layer with ``output="concat"``; also set with
+        ``"tuned"``, so that ``set_params(output="concat")`` needs no new ``fit``
+        (1.0 with ``"residual"``).
     device_ : torch.device
         The device the network lives on.
 
