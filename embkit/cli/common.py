@@ -195,6 +195,7 @@ def _split(texts: list[str], labels: list[Any], args: argparse.Namespace, say: A
 
 def _check_test_size(size: float, n: int, path: str) -> None:
     """Refuse a ``--test-size`` that leaves fewer than two of the ``n`` texts for training."""
+
     def n_train(share: float) -> int:
         return n - math.ceil(share * n)  # train_test_split's rounding
 
