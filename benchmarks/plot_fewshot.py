@@ -12,7 +12,7 @@ star; settings that change more than the budget (labels with a colon, e.g. ``emb
         benchmarks/results/fewshot_budgets_sst2.json \
         benchmarks/results/fewshot_budgets_sst2_n64.json \
         benchmarks/results/fewshot_budgets_emotion.json \
-        benchmarks/results/fewshot_budgets_emotion_sweep.json
+        benchmarks/results/fewshot_budgets_emotion_sweep.json \
         benchmarks/results/fewshot_budgets_emotion_n64.json
 
 draws the runs of one or several result files of ``benchmarks.bench_fewshot`` and prints
