@@ -371,6 +371,11 @@ def main(argv: list[str] | None = None) -> list[dict[str, Any]]:
     warm_up(model_path, "setfit" in args.contenders)
     runs: list[dict[str, Any]] = []
     skipped: list[dict[str, Any]] = []  # saved beside the runs, so a gap is on record
+
+    def save() -> None:  # after every run, so a long grid cut short keeps what it measured
+        result = {"args": vars(args), "environment": environment(("setfit",)), "runs": runs}
+        save_json({**result, "skipped": skipped}, args.name)
+
     for dataset in args.datasets:
         train_X, train_y = read_split(dataset, "train")
         test_X, test_y = read_split(dataset, args.split)
@@ -418,16 +423,8 @@ def main(argv: list[str] | None = None) -> list[dict[str, Any]]:
                     }
                     runs.append(run)
                     print(json.dumps(run), flush=True)
-                    save_json(
-                        {"args": vars(args), "environment": environment(("setfit",)),
-                         "runs": runs, "skipped": skipped},
-                        args.name,
-                    )  # fmt: skip
-    save_json(
-        {"args": vars(args), "environment": environment(("setfit",)), "runs": runs,
-         "skipped": skipped},
-        args.name,
-    )  # fmt: skip
+                    save()
+    save()
     print(markdown_table(summarise(runs)) if runs else "no run was made")
     if args.plot:
         from benchmarks.plot_fewshot import plot_runs

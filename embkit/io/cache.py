@@ -48,7 +48,7 @@ def _is_damage(exc: sqlite3.DatabaseError) -> bool:
 
 def _refuse_read_only(path: Path, exc: sqlite3.DatabaseError) -> None:
     """Raise the error for a write SQLite refused because the file or its folder is read-only."""
-    if (getattr(exc, "sqlite_errorcode", 0) & 0xFF) == 8:  # SQLITE_READONLY and its variants
+    if (getattr(exc, "sqlite_errorcode", 0) & 0xFF) == sqlite3.SQLITE_READONLY:  # or variant
         raise ValueError(
             f"the embedding cache {path} cannot be written ({exc}): fix the permissions of "
             "the file and its folder, or point cache= at a writable folder"
