@@ -16,7 +16,9 @@ star; settings that change more than the budget (labels with a colon, e.g. ``emb
         benchmarks/results/fewshot_budgets_emotion_n64.json
 
 draws the runs of one or several result files of ``benchmarks.bench_fewshot`` and prints
-their summary table (``bench_fewshot --plot`` draws the runs of that one run).
+their summary table (``bench_fewshot --plot`` draws the runs of that one run). A run that a
+later file repeats (same data set, N, seed and contender, e.g. a reference budget run
+again beside new ones) counts once: the first file's run is kept.
 """
 
 from __future__ import annotations
@@ -61,6 +63,23 @@ def curve_points(runs: list[dict[str, Any]], dataset: str, n: int, system: str) 
             }
         )
     return sorted(points, key=lambda p: p["fit_s"])
+
+
+def first_runs(runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The runs without repeats of one (data set, N, seed, contender): the first one stays.
+
+    >>> runs = [
+    ...     {"dataset": "d", "n_per_class": 8, "seed": 0, "contender": "setfit ni=5", "fit_s": 2.0},
+    ...     {"dataset": "d", "n_per_class": 8, "seed": 0, "contender": "setfit ni=5", "fit_s": 3.0},
+    ...     {"dataset": "d", "n_per_class": 8, "seed": 1, "contender": "setfit ni=5", "fit_s": 4.0},
+    ... ]
+    >>> [r["fit_s"] for r in first_runs(runs)]
+    [2.0, 4.0]
+    """
+    seen: dict[tuple, dict[str, Any]] = {}
+    for r in runs:
+        seen.setdefault((r["dataset"], r["n_per_class"], r["seed"], r["contender"]), r)
+    return list(seen.values())
 
 
 def plot_runs(runs: list[dict[str, Any]], path: str | Path) -> Path:
@@ -147,6 +166,7 @@ def main(argv: list[str] | None = None) -> Path:
     from benchmarks.bench_fewshot import summarise
 
     runs = [run for name in args[1:] for run in json.loads(Path(name).read_text())["runs"]]
+    runs = first_runs(runs)
     print(markdown_table(summarise(runs)))
     out = plot_runs(runs, args[0])
     print(out)

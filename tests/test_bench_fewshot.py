@@ -159,3 +159,21 @@ def test_a_setfit_run_over_the_pair_cap_is_skipped_and_recorded(monkeypatch, cap
     assert [r["contender"] for r in saved[-1]["runs"]] == ["setfit ni=5"]
     assert saved[-1]["skipped"][0]["pairs"] == 122_880
     assert "| setfit ni=5 | 1.00 |" in out  # the table names the reference it divides by
+
+
+def test_plot_main_counts_a_run_repeated_by_a_later_file_once(tmp_path, capsys):
+    import json
+
+    # the later file reruns the defaults beside a new budget, with other fit times
+    repeat = [_run(r["contender"], r["seed"], 100.0, r["accuracy"]) for r in RUNS[:3]]
+    new = [_run("setfit ni=20", s, 30.0, 0.7) for s in range(3)]
+    first, second = tmp_path / "a.json", tmp_path / "b.json"
+    first.write_text(json.dumps({"runs": RUNS}))
+    second.write_text(json.dumps({"runs": repeat + new}))
+    plot_fewshot.main([str(tmp_path / "all.png"), str(first), str(second)])
+    rows = [line for line in capsys.readouterr().out.splitlines() if line.startswith("| sst2")]
+    defaults = [row for row in rows if row.split(" | ")[2] == "setfit default"]
+    # three seeds, fit time of the first file (median 12.0), not six runs or 100 s
+    assert len(defaults) == 1 and "| setfit default | 3 |" in defaults[0]
+    assert "| 12.0 |" in defaults[0] and "100.0" not in defaults[0]
+    assert any("| setfit ni=20 | 3 |" in row for row in rows)
