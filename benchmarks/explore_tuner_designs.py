@@ -10,14 +10,16 @@ on a training part and scored on a validation part; the test splits are never re
 * ``embetter-new-dataset`` / ``embetter-data-quality``: the records annotated for that
   label, one binary task each, split three times (stratified 70/30, seeds 1, 2, 3).
 
-Designs (``--designs``; see ``DESIGNS``): ``ff`` / ``ct`` are the tuners at their defaults
-(``output="concat"``); ``ff-residual`` is ``FeedForwardTuner(output="residual")``;
-``-cv5`` cross-fits the tuner (5 stratified folds: the training rows get the output of a
-tuner that did not see them, as scikit-learn's ``TargetEncoder.fit_transform`` does; the
-validation rows get the tuner fitted on all rows); ``ffproba-cv5`` stacks the feed-forward
-tuner's cross-fitted class log-probabilities beside the input; the other suffixes change
-one parameter. ``--auto`` instead scores the selection rules of ``auto`` (the lr /
-feedforward / contrastive grid) by the validation score of the candidate each rule picks.
+Designs (``--designs``; see ``DESIGNS``): ``ff`` / ``ct`` / ``kn`` are the feed-forward,
+contrastive and nearest-neighbour tuners at their defaults (``output="concat"``);
+``ff-residual`` is ``FeedForwardTuner(output="residual")``; ``-cv5`` cross-fits the tuner
+(5 stratified folds: the training rows get the output of a tuner that did not see them,
+as scikit-learn's ``TargetEncoder.fit_transform`` does; the validation rows get the tuner
+fitted on all rows); ``ffproba-cv5`` stacks the feed-forward tuner's cross-fitted class
+log-probabilities beside the input; the other suffixes change one parameter. ``--auto``
+instead scores the selection rules of ``auto`` (the lr / kneighbors / feedforward /
+contrastive grid) by the validation score of the candidate each rule picks (``--reuse``
+an earlier ``--auto`` result to score only the candidates it lacks).
 
     python -m benchmarks.explore_tuner_designs --datasets rt sst2 --designs lr ff ff-cv5
     python -m benchmarks.explore_tuner_designs --auto --datasets rt sst2 --seeds 0 1
@@ -67,6 +69,12 @@ DESIGNS: dict[str, dict[str, Any]] = {
     "ff-vf0.3": {"kind": "ff", "output": "concat", "validation_fraction": 0.3},
     "ct-vf0.2": {"kind": "ct", "validation_fraction": 0.2},
     "ff-residual-h128": {"kind": "ff", "output": "residual", "hidden_dim": 128},
+    # KNeighborsTuner: the input + scaled log label shares of the nearest training rows
+    "kn": {"kind": "kn"},  # the defaults
+    **{f"kn-k{k}": {"kind": "kn", "n_neighbors": k} for k in (10, 20, 50, 100)},
+    **{f"kn-s{s}": {"kind": "kn", "scale": s} for s in (0.05, 0.1, 0.2, 0.3)},
+    **{f"kn-t{t}": {"kind": "kn", "temperature": t} for t in (0.05, 0.1, 0.2)},
+    "kn-tnone": {"kind": "kn", "temperature": None},
 }
 
 
@@ -117,6 +125,11 @@ def features(spec: dict[str, Any], X: np.ndarray, y: np.ndarray, Xv: np.ndarray,
     kind, cv, scale = spec.pop("kind"), spec.pop("cv", None), spec.pop("scale", None)
     if kind == "lr":
         return X, Xv
+    if kind == "kn":  # deterministic: the seed changes nothing
+        from embkit import KNeighborsTuner
+
+        kn = KNeighborsTuner(**spec)
+        return kn.fit_transform(X, y), kn.transform(Xv)
     if kind == "ffproba":
         spec["output"] = "tuned"
     tuner = _tuner(kind, seed, **spec)
@@ -170,10 +183,14 @@ def run_designs(names: list[str], designs: list[str], seeds: list[int], encoder:
     return runs
 
 
-AUTO_CANDIDATES = ("lr", "ff128", "ff512", "ffres", "ct")  # simplest first
-# two grids: auto's before this study, and with the residual feed-forward tuner instead of
-# the 128-wide one (same cost)
-AUTO_GRIDS = {"old": ("lr", "ff128", "ff512", "ct"), "new": ("lr", "ff512", "ffres", "ct")}
+AUTO_CANDIDATES = ("lr", "kn", "ff128", "ff512", "ffres", "ct")  # simplest first
+# grids: auto's before this study, with the residual feed-forward tuner instead of the
+# 128-wide one (same cost), and that one with KNeighborsTuner added
+AUTO_GRIDS = {
+    "old": ("lr", "ff128", "ff512", "ct"),
+    "new": ("lr", "ff512", "ffres", "ct"),
+    "kn": ("lr", "kn", "ff512", "ffres", "ct"),
+}
 
 
 def _auto_candidate(name: str, seed: int) -> Any:
@@ -185,6 +202,10 @@ def _auto_candidate(name: str, seed: int) -> Any:
         return lr
     if name == "ct":
         return make_pipeline(_tuner("ct", seed), lr)
+    if name == "kn":
+        from embkit import KNeighborsTuner
+
+        return make_pipeline(KNeighborsTuner(), lr)
     if name == "ffres":
         return make_pipeline(_tuner("ff", seed, output="residual"), lr)
     return make_pipeline(_tuner("ff", seed, hidden_dim=int(name[2:]), output="concat"), lr)
@@ -212,18 +233,27 @@ AUTO_RULES = tuple(
 )
 
 
-def run_auto(names: list[str], seeds: list[int], encoder: Any) -> list:
+def run_auto(names: list[str], seeds: list[int], encoder: Any, reuse: str | None = None) -> list:
+    """CV and validation scores of every candidate, and each rule's pick; ``reuse`` names
+    an earlier ``--auto`` result whose runs (same data, fold, seed: same CV splits) supply
+    the scores of the candidates they hold."""
     from sklearn.base import clone
     from sklearn.metrics import accuracy_score, f1_score
     from sklearn.model_selection import RepeatedStratifiedKFold, cross_val_score
 
+    stored = {}
+    if reuse:
+        for r in json.loads(open(reuse).read())["runs"]:
+            stored[(r["data"], r["fold"], r["seed"])] = r
     runs = []
     for name in names:
         for fold, (X, y, Xv, yv) in enumerate(folds(name, encoder)):
             for seed in seeds:
                 splits = RepeatedStratifiedKFold(n_splits=3, n_repeats=2, random_state=seed)
-                cv, val = {}, {}
-                for cand in AUTO_CANDIDATES:
+                old = stored.get((name, fold, seed), {"cv": {}, "val": {}})
+                cv = {c: np.asarray(v) for c, v in old["cv"].items()}
+                val = {c: tuple(v) for c, v in old["val"].items()}
+                for cand in (c for c in AUTO_CANDIDATES if c not in cv):
                     est = _auto_candidate(cand, seed)
                     cv[cand] = cross_val_score(est, X, y, cv=splits, scoring="f1_macro")
                     pred = clone(est).fit(X, y).predict(Xv)
@@ -283,11 +313,12 @@ def main(argv: list[str] | None = None) -> list:
     parser.add_argument("--designs", nargs="+", default=["lr", "ff", "ct"], choices=DESIGNS)
     parser.add_argument("--seeds", nargs="+", type=int, default=[0])
     parser.add_argument("--auto", action="store_true", help="score auto's selection rules")
+    parser.add_argument("--reuse", default=None, help="an earlier --auto result to build on")
     args = parser.parse_args(argv)
     torch.set_num_threads(1)
     encoder = SentenceEncoder(cache=CACHE, device="cpu", show_progress_bar=False)
     if args.auto:
-        runs = run_auto(args.datasets, args.seeds, encoder)
+        runs = run_auto(args.datasets, args.seeds, encoder, args.reuse)
         summarise_auto(runs)
     else:
         runs = run_designs(args.datasets, args.designs, args.seeds, encoder)

@@ -20,6 +20,7 @@ _EXPORTS: dict[str, str] = {
     "CacheDamagedWarning": "embkit.io.cache",
     "TextTruncatedWarning": "embkit.encoders._base",
     "FeedForwardTuner": "embkit.tuning.feedforward",
+    "KNeighborsTuner": "embkit.tuning.neighbors",
     "ContrastiveLearner": "embkit.tuning.contrastive",
     "ContrastiveTuner": "embkit.tuning.contrastive_tuner",
     "DifferentiableHead": "embkit.heads.differentiable",
@@ -67,6 +68,7 @@ if TYPE_CHECKING:  # pragma: no cover - for static analysis only
     from embkit.tuning.contrastive import ContrastiveLearner  # noqa: F401
     from embkit.tuning.contrastive_tuner import ContrastiveTuner  # noqa: F401
     from embkit.tuning.feedforward import FeedForwardTuner  # noqa: F401
+    from embkit.tuning.neighbors import KNeighborsTuner  # noqa: F401
     from embkit.tuning.pairs import make_pairs, pairs_from_cats  # noqa: F401
     from embkit.tuning.sbert import SbertLearner  # noqa: F401
     from embkit.tuning.sbert_tuner import SbertTuner  # noqa: F401

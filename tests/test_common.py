@@ -16,7 +16,7 @@ import pytest
 from sklearn.base import clone
 from sklearn.utils.estimator_checks import check_param_validation, parametrize_with_checks
 
-from embkit import ContrastiveTuner, DifferentiableHead, FeedForwardTuner
+from embkit import ContrastiveTuner, DifferentiableHead, FeedForwardTuner, KNeighborsTuner
 
 # Cheap constructor arguments: enough training for the checks' accuracy thresholds.
 _FEED_FORWARD = FeedForwardTuner(
@@ -33,6 +33,9 @@ NUMERIC_ESTIMATORS = [
     clone(_FEED_FORWARD).set_params(output="residual"),
     ContrastiveTuner(hidden_dim=8, n_epochs=5, batch_size=64, random_state=0, early_stopping=False),
     DifferentiableHead(n_epochs=40, batch_size=64, learning_rate=1e-1, random_state=0),
+    KNeighborsTuner(n_neighbors=5),
+    # small query batches: transform works through the rows in several steps
+    KNeighborsTuner(n_neighbors=5, temperature=None, output="tuned", batch_size=7),
 ]
 
 

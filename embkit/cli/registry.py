@@ -211,6 +211,12 @@ def _build_contrastive(*, random_state: Any, verbose: bool, **_: Any) -> list[tu
     return _with_lr(ContrastiveTuner(random_state=random_state, verbose=verbose))
 
 
+def _build_kneighbors(**_: Any) -> list[tuple[str, Any]]:
+    from embkit.tuning.neighbors import KNeighborsTuner
+
+    return _with_lr(KNeighborsTuner())
+
+
 def _build_setfit(*, random_state: Any, verbose: bool, model: str, **_: Any) -> list:
     from embkit.tuning.sbert_tuner import SbertTuner
 
@@ -262,6 +268,14 @@ register_pipeline(
     _build_contrastive,
     description="ContrastiveTuner (pairs of same/different labels) + logistic regression",
     requires=("embkit.tuning.contrastive_tuner",),
+)
+register_pipeline(
+    "kneighbors",
+    _build_kneighbors,
+    description="KNeighborsTuner (label shares of the nearest training texts) + logistic "
+    "regression",
+    requires=("embkit.tuning.neighbors",),
+    stochastic=False,
 )
 register_pipeline(
     "auto",

@@ -25,6 +25,7 @@ from embkit import (
     ContrastiveTuner,
     DifferentiableHead,
     FeedForwardTuner,
+    KNeighborsTuner,
     SentenceEncoder,
     TransformerEncoder,
     load,
@@ -63,6 +64,8 @@ NUMERIC = {
     "DifferentiableHead": DifferentiableHead(n_epochs=3, random_state=0, class_weight="balanced"),
     "DifferentiableHead-hidden": DifferentiableHead(hidden_dim=4, n_epochs=3, random_state=0),
     "ContrastiveTuner": ContrastiveTuner(hidden_dim=5, n_epochs=2, batch_size=16, random_state=0),
+    "KNeighborsTuner": KNeighborsTuner(4),
+    "KNeighborsTuner-multilabel": KNeighborsTuner(4, output="tuned"),
     "scaler-pca-sgd": make_pipeline(StandardScaler(), PCA(4), SGDClassifier(random_state=0)),
     "union-lr": make_pipeline(make_union(PCA(2), Normalizer()), LogisticRegression()),
     "tuner-lr": make_pipeline(

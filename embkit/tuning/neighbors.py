@@ -1,0 +1,242 @@
+"""``KNeighborsTuner``: the input, followed by the labels of its nearest labelled neighbours."""
+
+from __future__ import annotations
+
+import warnings
+from typing import Any
+
+import numpy as np
+import torch
+from sklearn.base import BaseEstimator, TransformerMixin
+from sklearn.utils.validation import _check_feature_names_in, check_is_fitted
+
+from embkit._core.validation import POSITIVE, POSITIVE_INT
+from embkit._training.labels import LabelMixin
+from embkit._training.rollback import unchanged_on_error
+from embkit._training.torch_base import check_X
+from embkit.tuning._tuner import OUTPUT_CONSTRAINT
+
+# Cosine at or above this: the same vector (the same text), which never votes for itself.
+_SAME_ROW = 1.0 - 1e-5
+_FLOOR = 1e-3  # smallest neighbour share before the logarithm
+
+
+def _unit_rows(X: np.ndarray) -> np.ndarray:
+    """``X``'s rows scaled to length 1 (a zero row stays zero), float32, a new array."""
+    norms = np.sqrt(np.einsum("ij,ij->i", X, X, dtype=np.float64)).astype(np.float32)
+    return X / np.where(norms > 0, norms, 1.0)[:, None]
+
+
+def _tensor(rows: np.ndarray) -> torch.Tensor:
+    """A CPU tensor sharing ``rows``' memory (read-only arrays too: it is only read)."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*not writable.*", category=UserWarning)
+        return torch.from_numpy(np.ascontiguousarray(rows))
+
+
+class KNeighborsTuner(LabelMixin, TransformerMixin, BaseEstimator):
+    """Append to each embedding the label shares of its nearest training embeddings.
+
+    For every row, the ``n_neighbors`` most cosine-similar training rows vote with their
+    labels (one vote each, or weighted by ``exp(cosine / temperature)``); the row gets the
+    log of each class's share of the vote (one column per class, or per label for a 2-D 0/1
+    ``y``). **A row never votes for itself**: training rows identical to the query (cosine
+    above 1 - 1e-5, the same text) are left out, so the training rows of a pipeline see the
+    feature as new texts will, and the classifier after it does not learn to trust it more
+    than it deserves. ``fit_transform`` and ``fit(...).transform`` therefore agree.
+
+    Nothing is trained: ``fit`` keeps the unit-length training rows and their labels (as
+    ``KNeighborsClassifier`` does; a fitted tuner holds ``n_samples x n_features``
+    float32 numbers) and ``partial_fit`` appends to them. The result is deterministic.
+    The defaults were chosen on validation splits of five data sets (docs/tuners.md).
+
+    Parameters
+    ----------
+    n_neighbors : int, default=50
+        Training rows that vote for each row (all of them if fewer are stored).
+    temperature : float or None, default=None
+        ``None`` gives every neighbour the same vote; a number weighs each vote by
+        ``exp(cosine / temperature)``, so that small values let the closest dominate.
+    scale : float, default=0.1
+        Factor on the appended log-shares (the input rows have length about 1), so that a
+        regularised classifier after the tuner weighs them against the input.
+    output : {"concat", "tuned"}, default="concat"
+        ``"concat"``: the input followed by the scaled log-shares, width
+        ``n_features_in_ + len(classes_)``; ``"tuned"``: the scaled log-shares alone.
+    batch_size : int, default=1024
+        Query rows compared at once: memory is ``batch_size x n_samples`` similarities.
+
+    Attributes
+    ----------
+    classes_ : ndarray
+        Class labels (the appended columns); ``arange(n_labels)`` for multi-label.
+    multi_label_ : bool
+        Whether ``y`` was a 2-D 0/1 label matrix.
+    n_features_in_ : int
+        Number of input features.
+    embeddings_ : ndarray of shape (n_samples_fit, n_features_in_), float32
+        The training rows scaled to unit length.
+    targets_ : ndarray of shape (n_samples_fit, len(classes_)), float32
+        Their labels, one-hot (or the 0/1 label matrix).
+
+    See Also
+    --------
+    FeedForwardTuner, ContrastiveTuner : tuners that train a network on the labels.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from embkit import KNeighborsTuner
+    >>> rng = np.random.default_rng(0)
+    >>> X = rng.normal(size=(40, 8)).astype("float32")
+    >>> y = np.where(X[:, 0] > 0, "pos", "neg")
+    >>> tuner = KNeighborsTuner(n_neighbors=5).fit(X, y)
+    >>> tuner.transform(X).shape  # the 8 inputs, then one column per class
+    (40, 10)
+    >>> tuner.get_feature_names_out()[-2:].tolist()
+    ['kneighborstuner_neg', 'kneighborstuner_pos']
+    >>> np.allclose(tuner.transform(X), KNeighborsTuner(n_neighbors=5).fit_transform(X, y))
+    True
+    """
+
+    _parameter_constraints: dict = {
+        "n_neighbors": [POSITIVE_INT],
+        "temperature": [None, POSITIVE],
+        "scale": [POSITIVE],
+        "output": OUTPUT_CONSTRAINT,
+        "batch_size": [POSITIVE_INT],
+    }
+
+    def __init__(
+        self,
+        n_neighbors: int = 50,
+        *,
+        temperature: float | None = None,
+        scale: float = 0.1,
+        output: str = "concat",
+        batch_size: int = 1024,
+    ) -> None:
+        self.n_neighbors = n_neighbors
+        self.temperature = temperature
+        self.scale = scale
+        self.output = output
+        self.batch_size = batch_size
+
+    def fit(self, X: Any, y: Any):
+        """Keep the training rows (unit length) and their labels, replacing earlier ones.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Embeddings.
+        y : array-like of shape (n_samples,) or (n_samples, n_labels)
+            Labels, or a 0/1 label matrix for multi-label data.
+
+        Returns
+        -------
+        self
+        """
+        self._validate_params()
+        with unchanged_on_error(self):
+            X = check_X(self, X, reset=True)
+            targets = self._targets(y, len(X), reset=True, classes=None, partial=False)
+            self.embeddings_, self.targets_ = _unit_rows(X), targets
+        return self
+
+    def partial_fit(self, X: Any, y: Any, classes: Any = None):
+        """Add a batch of labelled rows to the ones already kept.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+        y : array-like of shape (n_samples,) or (n_samples, n_labels)
+        classes : array-like, default=None
+            Every label the stream can contain (one appended column each), given on the
+            first call; without it, the labels of the first batch are all there can be.
+
+        Returns
+        -------
+        self
+        """
+        self._validate_params()
+        first = not hasattr(self, "embeddings_")
+        with unchanged_on_error(self):
+            X = check_X(self, X, reset=first)
+            # without ``classes``, the first batch's labels are all the stream may contain
+            partial = classes is not None or not first
+            targets = self._targets(y, len(X), reset=first, classes=classes, partial=partial)
+            if first:
+                self.embeddings_, self.targets_ = _unit_rows(X), targets
+            else:
+                self.embeddings_ = np.concatenate([self.embeddings_, _unit_rows(X)])
+                self.targets_ = np.concatenate([self.targets_, targets])
+        return self
+
+    def _targets(self, y: Any, n: int, **kwargs: Any) -> np.ndarray:
+        encoded = self._encode_labels(y, n, **kwargs)
+        if encoded.ndim == 2:
+            return encoded
+        return np.eye(len(self.classes_), dtype=np.float32)[encoded]
+
+    def transform(self, X: Any) -> np.ndarray:
+        """The input followed by its neighbours' scaled log label shares (or those alone).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+
+        Returns
+        -------
+        ndarray of shape (n_samples, n_features_out), float32
+            ``n_features_out`` is ``n_features_in_ + len(classes_)`` with ``"concat"``,
+            ``len(classes_)`` with ``"tuned"``.
+        """
+        check_is_fitted(self)
+        X = check_X(self, X, reset=False)
+        shares = np.empty((len(X), self.targets_.shape[1]), dtype=np.float32)
+        for start in range(0, len(X), self.batch_size):
+            rows = X[start : start + self.batch_size]
+            shares[start : start + len(rows)] = self._vote(_unit_rows(rows))
+        tuned = np.float32(self.scale) * np.log(np.maximum(shares, _FLOOR))
+        return tuned if self.output == "tuned" else np.hstack([X, tuned])
+
+    def _vote(self, queries: np.ndarray) -> np.ndarray:
+        """Each query's weighted label shares among its nearest stored rows."""
+        similarity = _tensor(queries) @ _tensor(self.embeddings_).T
+        similarity.masked_fill_(similarity >= _SAME_ROW, -np.inf)  # no vote for itself
+        k = min(self.n_neighbors, similarity.shape[1])
+        closeness, nearest = (t.numpy() for t in torch.topk(similarity, k, dim=1))
+        if self.temperature is None:
+            votes = np.isfinite(closeness).astype(np.float32)
+        else:  # sorted: the first column is the closest
+            top = np.where(np.isfinite(closeness[:, :1]), closeness[:, :1], 0.0)
+            votes = np.exp((closeness - top) / np.float32(self.temperature))
+        totals = votes.sum(axis=1, keepdims=True)
+        shares = np.einsum("qk,qkc->qc", votes, self.targets_[nearest])
+        prior = self.targets_.mean(axis=0, keepdims=True)  # for a row with no other neighbour
+        return np.where(totals > 0, shares / np.where(totals > 0, totals, 1.0), prior)
+
+    def get_feature_names_out(self, input_features: Any = None) -> np.ndarray:
+        """Names of the output columns: ``kneighborstuner_<class>``, after the input names
+        with ``output="concat"``.
+
+        Parameters
+        ----------
+        input_features : array-like of str or None, default=None
+            Input names, checked against ``feature_names_in_`` when that is set.
+
+        Returns
+        -------
+        ndarray of str
+        """
+        check_is_fitted(self)
+        tuned = np.asarray([f"kneighborstuner_{c}" for c in self.classes_], dtype=object)
+        if self.output != "concat":
+            return tuned
+        return np.concatenate([_check_feature_names_in(self, input_features), tuned])
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.target_tags.required = True
+        tags.transformer_tags.preserves_dtype = ["float32"]
+        return tags

@@ -1,0 +1,169 @@
+"""KNeighborsTuner: neighbour label shares checked against scikit-learn's nearest neighbours."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from sklearn.base import clone
+from sklearn.linear_model import LogisticRegression, SGDClassifier
+from sklearn.model_selection import GridSearchCV, cross_val_score
+from sklearn.neighbors import KNeighborsClassifier, NearestNeighbors
+from sklearn.pipeline import make_pipeline
+
+from embkit import KNeighborsTuner, make_partial_pipeline
+
+
+def _data(n=80, d=6, seed=0):
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(n, d)).astype(np.float32)
+    X /= np.linalg.norm(X, axis=1, keepdims=True)  # unit rows, as sentence embeddings
+    y = np.where(X[:, 0] * X[:, 1] > 0, "same", "diff")  # XOR: no linear boundary
+    return X, y
+
+
+def _shares(tuner, X):
+    """The label shares behind the appended columns (undo the scale and the log)."""
+    return np.exp(tuner.set_params(output="tuned").transform(X) / tuner.scale)
+
+
+def test_new_rows_get_the_label_shares_of_sklearn_neighbours():
+    X, y = _data()
+    Q = _data(30, seed=1)[0]
+    tuner = KNeighborsTuner(7, temperature=None).fit(X, y)
+    reference = KNeighborsClassifier(7, metric="cosine").fit(X, y).predict_proba(Q)
+    np.testing.assert_allclose(_shares(tuner, Q), np.maximum(reference, 1e-3), rtol=1e-5)
+
+
+def test_a_training_row_never_votes_for_itself():
+    X, y = _data()
+    tuner = KNeighborsTuner(7, temperature=None)
+    shares = _shares(clone(tuner).fit(X, y), X)
+    # the 8 nearest by cosine include the row itself first; the other 7 vote
+    nearest = NearestNeighbors(n_neighbors=8, metric="cosine").fit(X).kneighbors(X)[1]
+    assert np.all(nearest[:, 0] == np.arange(len(X)))
+    expected = (y[nearest[:, 1:]] == "same").mean(axis=1)
+    np.testing.assert_allclose(shares[:, 1], np.maximum(expected, 1e-3), rtol=1e-5)
+    np.testing.assert_array_equal(clone(tuner).fit_transform(X, y), tuner.fit(X, y).transform(X))
+
+
+def test_identical_rows_do_not_vote_for_each_other():
+    X = np.array([[1, 0], [1, 0], [0, 1], [0.9, 0.1], [0.8, 0.2]], dtype=np.float32)
+    y = np.array([0, 1, 1, 0, 0])
+    shares = _shares(KNeighborsTuner(2, temperature=None).fit(X, y), X)
+    # rows 0 and 1 are the same text: their two nearest other rows are 3 and 4 (label 0)
+    np.testing.assert_allclose(shares[:2], [[1, 1e-3], [1, 1e-3]], rtol=1e-5)
+
+
+def test_temperature_weights_the_closest_neighbours_more():
+    X = np.array([[1, 0], [0.8, 0.6], [0.6, 0.8], [0.5, 0.87]], dtype=np.float32)
+    y = np.array([0, 0, 1, 1])
+    q = np.array([[0.95, 0.31]], dtype=np.float32)  # closest to row 1 (label 0)
+    flat = _shares(KNeighborsTuner(3, temperature=None).fit(X, y), q)[0]
+    sharp = _shares(KNeighborsTuner(3, temperature=0.01).fit(X, y), q)[0]
+    np.testing.assert_allclose(flat, [2 / 3, 1 / 3], rtol=1e-5)
+    assert sharp[0] > 0.99  # the nearest neighbour's label dominates
+
+
+def test_output_width_and_feature_names():
+    X, y = _data()
+    tuner = KNeighborsTuner(5).fit(X, y)
+    names = tuner.get_feature_names_out()
+    assert tuner.transform(X).shape == (80, 8) and len(names) == 8
+    assert names[:6].tolist() == [f"x{i}" for i in range(6)]
+    assert names[6:].tolist() == ["kneighborstuner_diff", "kneighborstuner_same"]
+    np.testing.assert_array_equal(tuner.transform(X)[:, :6], X)
+    tuned = tuner.set_params(output="tuned")
+    assert tuned.transform(X).shape == (80, 2) and len(tuned.get_feature_names_out()) == 2
+
+
+def test_query_batches_do_not_change_the_result():
+    X, y = _data(200)
+    whole = KNeighborsTuner(9).fit(X, y).transform(X)
+    np.testing.assert_array_equal(KNeighborsTuner(9, batch_size=7).fit(X, y).transform(X), whole)
+
+
+def test_fewer_rows_than_neighbours_and_a_row_with_no_other_neighbour():
+    X = np.array([[1, 0], [0, 1], [0.7, 0.7]], dtype=np.float32)
+    y = np.array(["a", "b", "b"])
+    tuner = KNeighborsTuner(50, temperature=None).fit(X, y)
+    np.testing.assert_allclose(_shares(tuner, X[:1]), [[1e-3, 1.0]], rtol=1e-5)
+    alone = KNeighborsTuner(5).fit(X[:2], y[:2])  # querying row 0: only row 1 may vote
+    np.testing.assert_allclose(_shares(alone, X[:1]), [[1e-3, 1.0]], rtol=1e-5)
+    single = KNeighborsTuner(5).partial_fit(X[:1], ["a"], classes=["a", "b"])
+    np.testing.assert_allclose(_shares(single, X[:1]), [[1.0, 1e-3]], rtol=1e-5)  # the prior
+
+
+def test_multi_label_shares_per_label():
+    X, _ = _data()
+    Y = np.stack([X[:, 0] > 0, X[:, 2] > 0], axis=1).astype(int)
+    tuner = KNeighborsTuner(6, temperature=None, output="tuned").fit(X, Y)
+    assert tuner.multi_label_ and tuner.classes_.tolist() == [0, 1]
+    Q = _data(10, seed=3)[0]
+    nearest = NearestNeighbors(n_neighbors=6, metric="cosine").fit(X).kneighbors(Q)[1]
+    expected = Y[nearest].mean(axis=1)
+    np.testing.assert_allclose(_shares(tuner, Q), np.maximum(expected, 1e-3), rtol=1e-5)
+
+
+def test_partial_fit_in_batches_equals_fit_on_all():
+    X, y = _data(90)
+    streamed = KNeighborsTuner(5)
+    for start in range(0, 90, 30):
+        streamed.partial_fit(X[start : start + 30], y[start : start + 30], classes=["diff", "same"])
+    np.testing.assert_array_equal(streamed.transform(X), KNeighborsTuner(5).fit(X, y).transform(X))
+    assert streamed.embeddings_.shape == (90, 6)
+
+
+def test_partial_fit_without_classes_keeps_the_first_batch_labels_and_refuses_new_ones():
+    X, y = _data()
+    tuner = KNeighborsTuner(5).partial_fit(X[:40], y[:40])
+    before = tuner.transform(X)
+    with pytest.raises(ValueError, match="not in classes_"):
+        tuner.partial_fit(X[40:42], ["diff", "other"])
+    assert tuner.embeddings_.shape == (40, 6)  # the failed call changed nothing
+    np.testing.assert_array_equal(tuner.transform(X), before)
+
+
+def test_bad_input_names_the_argument_and_keeps_the_fitted_state():
+    X, y = _data()
+    tuner = KNeighborsTuner(5).fit(X, y)
+    before = tuner.transform(X)
+    with pytest.raises(ValueError, match="6 features"):
+        tuner.partial_fit(X[:, :3], y)
+    with pytest.raises(ValueError, match="n_neighbors"):
+        clone(tuner).set_params(n_neighbors=0).fit(X, y)
+    with pytest.raises(ValueError, match="different lengths"):
+        clone(tuner).fit(X, y[:-1])
+    np.testing.assert_array_equal(tuner.transform(X), before)
+
+
+def test_neighbour_labels_let_a_linear_model_learn_xor():
+    X, y = _data(400)
+    plain = cross_val_score(LogisticRegression(), X, y, cv=4).mean()
+    pipe = make_pipeline(KNeighborsTuner(15, scale=0.3), LogisticRegression())
+    tuned = cross_val_score(pipe, X, y, cv=4)
+    assert plain < 0.65 and tuned.mean() > plain + 0.15
+
+
+def test_grid_search_sweeps_its_parameters():
+    X, y = _data(200)
+    pipe = make_pipeline(KNeighborsTuner(), LogisticRegression())
+    grid = {"kneighborstuner__n_neighbors": [15, 120], "kneighborstuner__scale": [0.01, 0.3]}
+    search = GridSearchCV(pipe, grid, cv=3).fit(X, y)
+    # 120 of 133 rows is no neighbourhood; a tiny scale hides the neighbours from the classifier
+    assert search.best_params_ == {
+        "kneighborstuner__n_neighbors": 15,
+        "kneighborstuner__scale": 0.3,
+    }
+    assert len(search.cv_results_["params"]) == 4
+
+
+def test_a_streamed_pipeline_learns_what_a_linear_stream_cannot():
+    X, y = _data(1200)
+    pipe = make_partial_pipeline(KNeighborsTuner(15, scale=0.3), SGDClassifier(random_state=0))
+    plain = SGDClassifier(random_state=0)
+    for start in range(0, 1000, 100):
+        batch = slice(start, start + 100)
+        pipe.partial_fit(X[batch], y[batch], classes=["diff", "same"])
+        plain.partial_fit(X[batch], y[batch], classes=["diff", "same"])
+    assert pipe.named_steps["kneighborstuner"].embeddings_.shape == (1000, 6)
+    assert pipe.score(X[1000:], y[1000:]) > plain.score(X[1000:], y[1000:]) + 0.15
