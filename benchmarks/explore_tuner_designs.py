@@ -128,7 +128,7 @@ def features(spec: dict[str, Any], X: np.ndarray, y: np.ndarray, Xv: np.ndarray,
     if kind == "kn":  # deterministic: the seed changes nothing
         from embkit import KNeighborsTuner
 
-        kn = KNeighborsTuner(**spec)
+        kn = KNeighborsTuner(**spec, **({} if scale is None else {"scale": scale}))
         return kn.fit_transform(X, y), kn.transform(Xv)
     if kind == "ffproba":
         spec["output"] = "tuned"

@@ -1,9 +1,9 @@
 """The ``auto`` pipeline: pick a tuner (or none) and its settings by cross-validation.
 
 A GridSearchCV over ``[tuner, LogisticRegression]`` on embeddings (tuner: passthrough,
-FeedForwardTuner or ContrastiveTuner), scored by macro F1 on stratified folds of the
-training split only, then refitted on all of it. How the grid and the fold count were
-chosen is in ``docs/tuners.md``.
+KNeighborsTuner, FeedForwardTuner or ContrastiveTuner), scored by macro F1 on stratified
+folds of the training split only, then refitted on all of it. How the grid and the fold
+count were chosen is in ``docs/tuners.md``.
 """
 
 from __future__ import annotations
@@ -12,21 +12,23 @@ from typing import Any
 
 from embkit.tuning.contrastive_tuner import ContrastiveTuner
 from embkit.tuning.feedforward import FeedForwardTuner
+from embkit.tuning.neighbors import KNeighborsTuner
 
 __all__ = ["auto_search", "describe_choice"]
 
 
 def auto_grid(random_state: Any = None) -> list[dict[str, list[Any]]]:
-    """The candidates: plain LR, FeedForwardTuner (``output`` "concat" or "residual") and
-    ContrastiveTuner.
+    """The candidates: plain LR, KNeighborsTuner, FeedForwardTuner (``output`` "concat" or
+    "residual") and ContrastiveTuner.
 
     Examples
     --------
     >>> [type(g["tuner"][0]).__name__ for g in auto_grid()]
-    ['str', 'FeedForwardTuner', 'ContrastiveTuner']
+    ['str', 'KNeighborsTuner', 'FeedForwardTuner', 'ContrastiveTuner']
     """
     return [
         {"tuner": ["passthrough"]},
+        {"tuner": [KNeighborsTuner()]},  # deterministic
         {
             "tuner": [FeedForwardTuner(random_state=random_state)],
             "tuner__output": ["concat", "residual"],
@@ -63,7 +65,7 @@ def auto_search(
     >>> X = rng.normal(size=(60, 4)).astype("float32")
     >>> y = np.where(X[:, 0] > 0, "pos", "neg")
     >>> search = auto_search(random_state=0).fit(X, y)
-    >>> describe_choice(search).split(" ")[0] in ("lr", "feedforward", "contrastive")
+    >>> describe_choice(search).split(" ")[0] in ("lr", "kneighbors", "feedforward", "contrastive")
     True
     """
     from sklearn.linear_model import LogisticRegression
@@ -96,6 +98,8 @@ def describe_choice(search: Any) -> str:
         name = "feedforward"
     elif isinstance(tuner, ContrastiveTuner):
         name = "contrastive"
+    elif isinstance(tuner, KNeighborsTuner):
+        name = "kneighbors"
     else:
         name = "lr"
     settings = ", ".join(f"{k.split('__', 1)[1]}={v!r}" for k, v in sorted(params.items()))

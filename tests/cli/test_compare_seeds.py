@@ -81,7 +81,7 @@ def test_auto_never_sees_the_test_split(tmp_path, monkeypatch):
         if X.shape[1] >= width:
             raw_part = X[:, :width]
             assert not (raw_part[:, None, :] == raw_test[None, :, :]).all(axis=2).any()
-    assert result.rows[-1]["chosen"] in {"lr", "feedforward", "contrastive"}
+    assert result.rows[-1]["chosen"] in {"lr", "kneighbors", "feedforward", "contrastive"}
 
 
 def test_auto_search_reports_its_choice():
@@ -90,9 +90,9 @@ def test_auto_search_reports_its_choice():
     y = np.repeat(["a", "b", "c"], 30)
     X[y == "a", 0] += 2.0
     search = auto_search(random_state=0).fit(X, y)
-    assert len(search.cv_results_["params"]) == 4
+    assert len(search.cv_results_["params"]) == 5  # lr, kneighbors, 2 feedforward, contrastive
     text = describe_choice(search)
-    assert text.split(" ")[0] in {"lr", "feedforward", "contrastive"}
+    assert text.split(" ")[0] in {"lr", "kneighbors", "feedforward", "contrastive"}
     assert f"{search.best_score_:.3f}" in text
 
 
