@@ -25,6 +25,7 @@ from embkit import (
     DifferentiableHead,
     EmbeddingCache,
     FeedForwardTuner,
+    KNeighborsTuner,
     SentenceEncoder,
     TransformerEncoder,
     make_pairs,
@@ -67,6 +68,7 @@ NUMERIC = {
     "FeedForwardTuner": FeedForwardTuner(4, n_epochs=1, random_state=0, device="cpu"),
     "DifferentiableHead": DifferentiableHead(n_epochs=1, random_state=0, device="cpu"),
     "ContrastiveTuner": ContrastiveTuner(hidden_dim=3, n_epochs=1, random_state=0, device="cpu"),
+    "KNeighborsTuner": KNeighborsTuner(3),
 }
 LABELLED_INPUT = {  # condition -> (X, y) for fit / partial_fit
     "None": (None, Y),
