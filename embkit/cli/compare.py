@@ -16,6 +16,8 @@ from typing import Any
 
 import numpy as np
 
+from embkit.cli.significance import macro_f1_lead_se
+
 __all__ = ["ComparisonResult", "compare_pipelines", "verdict", "write_report"]
 
 BASELINE = "most-frequent baseline"
@@ -226,7 +228,10 @@ def compare_pipelines(
             f"fit {row['fit_time_s']:.1f} s" + (f", chose {row['chosen']}" if chosen else "")
         )
 
-    result.best, result.verdict = verdict(result.rows)
+    def lead_se(top: str, other: str) -> float:  # the first seed's predictions
+        return macro_f1_lead_se(y_test, result.predictions[top], result.predictions[other])
+
+    result.best, result.verdict = verdict(result.rows, lead_se)
     return result
 
 
@@ -250,11 +255,14 @@ def _count(chosen: list[str]) -> str:
     return ", ".join(f"{n} x{chosen.count(n)}" for n in names)
 
 
-def verdict(rows: Sequence[dict[str, Any]]) -> tuple[str | None, str]:
+def verdict(
+    rows: Sequence[dict[str, Any]], lead_se: Callable[[str, str], float] | None = None
+) -> tuple[str | None, str]:
     """The pipeline with the highest mean macro F1, and a sentence saying if it is clear.
 
     It is named best only when its lead over the runner-up exceeds their seed spread (the
-    larger standard deviation); otherwise the sentence lists those level with it.
+    larger standard deviation) and, when ``lead_se(top, other)`` is given, the test-sample
+    standard error of that lead; otherwise the sentence lists those level with it.
 
     Examples
     --------
@@ -262,6 +270,12 @@ def verdict(rows: Sequence[dict[str, Any]]) -> tuple[str | None, str]:
     ...         {"pipeline": "b", "macro_f1": 0.79, "macro_f1_std": 0.02, "accuracy": 0.8}]
     >>> verdict(rows)[1]
     'No clear best by macro F1: a, b are level (a leads by 0.010, seed spread 0.020).'
+    >>> rows[0]["macro_f1_std"] = rows[1]["macro_f1_std"] = 0.0  # e.g. deterministic ones
+    >>> verdict(rows, lead_se=lambda top, other: 0.015)[1].split(": ")[0]
+    'No clear best by macro F1'
+    >>> verdict(rows, lead_se=lambda top, other: 0.004)[1]  # doctest: +NORMALIZE_WHITESPACE
+    'Best by macro F1: a (leads b by 0.010, more than the seed spread 0.000 and the
+    test-sample standard error 0.004).'
     >>> verdict(rows[:1])[1]
     'Best by macro F1: a.'
     """
@@ -279,17 +293,27 @@ def verdict(rows: Sequence[dict[str, Any]]) -> tuple[str | None, str]:
     def spread(r: dict[str, Any]) -> float:
         return max(top.get("macro_f1_std", 0.0), r.get("macro_f1_std", 0.0))
 
+    def noise(r: dict[str, Any]) -> float:
+        return 0.0 if lead_se is None else lead_se(top["pipeline"], r["pipeline"])
+
     runner = candidates[1]
     lead = top["macro_f1"] - runner["macro_f1"]
-    if lead > spread(runner):
+    limits = f"seed spread {spread(runner):.3f}"
+    if lead_se is not None:
+        limits += f", test-sample standard error {noise(runner):.3f}"
+    if lead > max(spread(runner), noise(runner)):
         return top["pipeline"], (
             f"Best by macro F1: {top['pipeline']} (leads {runner['pipeline']} by {lead:.3f}, "
-            f"more than the seed spread {spread(runner):.3f})."
+            f"more than the {limits.replace(', test', ' and the test')})."
         )
-    level = [r["pipeline"] for r in candidates if top["macro_f1"] - r["macro_f1"] <= spread(r)]
+    level = [
+        r["pipeline"]
+        for r in candidates
+        if top["macro_f1"] - r["macro_f1"] <= max(spread(r), noise(r))
+    ]
     return top["pipeline"], (
         f"No clear best by macro F1: {', '.join(level)} are level "
-        f"({top['pipeline']} leads by {lead:.3f}, seed spread {spread(runner):.3f})."
+        f"({top['pipeline']} leads by {lead:.3f}, {limits})."
     )
 
 

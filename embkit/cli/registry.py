@@ -280,8 +280,8 @@ register_pipeline(
 register_pipeline(
     "auto",
     _build_auto,
-    description="picks lr, feedforward or contrastive and a few settings of each by 3-fold "
-    "cross-validation (macro F1) on the training split",
+    description="picks lr, kneighbors, feedforward or contrastive and a few settings of each "
+    "by 3-fold cross-validation (macro F1) on the training split",
     tunes=False,
     requires=("embkit.cli.auto",),
 )

@@ -42,6 +42,44 @@ def test_verdict_names_a_best_only_beyond_the_seed_spread():
     assert "x" not in sentence.split("level")[0]
 
 
+def test_verdict_also_needs_a_lead_beyond_the_test_sample_noise():
+    rows = [row(BASELINE, 0.3), row("lr", 0.800), row("kneighbors", 0.802)]  # deterministic
+    assert verdict(rows)[1].startswith("Best by macro F1: kneighbors")
+    calls = []
+
+    def lead_se(top, other):
+        calls.append((top, other))
+        return 0.01
+
+    best, sentence = verdict(rows, lead_se)
+    assert best == "kneighbors" and calls[0] == ("kneighbors", "lr")
+    assert sentence.startswith("No clear best by macro F1: kneighbors, lr are level")
+    assert "test-sample standard error 0.010" in sentence
+    best, sentence = verdict(rows, lambda top, other: 0.001)
+    assert sentence.startswith("Best by macro F1: kneighbors (leads lr by 0.002")
+
+
+def test_macro_f1_lead_se_agrees_with_a_bootstrap_of_sklearn_scores():
+    from sklearn.metrics import f1_score
+
+    from embkit.cli.significance import macro_f1_lead_se
+
+    rng = np.random.default_rng(1)
+    y = rng.choice(["a", "b", "c"], 300)
+    a = np.where(rng.random(300) < 0.8, y, rng.choice(["a", "b", "c"], 300))
+    b = np.where(rng.random(300) < 0.7, y, rng.choice(["a", "b", "c"], 300))
+    leads = []
+    for _ in range(2000):
+        i = rng.integers(0, 300, 300)
+        f1 = [f1_score(y[i], p[i], labels=["a", "b", "c"], average="macro") for p in (a, b)]
+        leads.append(f1[0] - f1[1])
+    fast = macro_f1_lead_se(y, a, b, n_boot=2000)
+    assert fast == pytest.approx(np.std(leads), rel=0.1)
+    assert macro_f1_lead_se(y, a, a) == 0.0
+    with pytest.raises(ValueError, match="same length"):
+        macro_f1_lead_se(y, a[:-1], b)
+
+
 def test_compare_runs_stochastic_pipelines_once_per_seed(tmp_path):
     train_texts, y_train, test_texts, y_test = small_split()
     result = compare_pipelines(
