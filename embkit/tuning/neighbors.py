@@ -140,7 +140,7 @@ class KNeighborsTuner(LabelMixin, TransformerMixin, BaseEstimator):
         with unchanged_on_error(self):
             X = check_X(self, X, reset=True)
             targets = self._targets(y, len(X), reset=True, classes=None, partial=False)
-            self.embeddings_, self.targets_ = _unit_rows(X), targets
+            self._keep(_unit_rows(X), targets)
         return self
 
     def partial_fit(self, X: Any, y: Any, classes: Any = None):
@@ -166,11 +166,20 @@ class KNeighborsTuner(LabelMixin, TransformerMixin, BaseEstimator):
             partial = classes is not None or not first
             targets = self._targets(y, len(X), reset=first, classes=classes, partial=partial)
             if first:
-                self.embeddings_, self.targets_ = _unit_rows(X), targets
+                self._keep(_unit_rows(X), targets)
             else:
-                self.embeddings_ = np.concatenate([self.embeddings_, _unit_rows(X)])
-                self.targets_ = np.concatenate([self.targets_, targets])
+                self._keep(
+                    np.concatenate([self.embeddings_, _unit_rows(X)]),
+                    np.concatenate([self.targets_, targets]),
+                )
         return self
+
+    def _keep(self, embeddings: np.ndarray, targets: np.ndarray) -> None:
+        """Store the rows read-only: they are replaced, never changed in place, so a
+        rollback (``PartialPipeline``) restores the attributes without copying them."""
+        for array in (embeddings, targets):
+            array.setflags(write=False)
+        self.embeddings_, self.targets_ = embeddings, targets
 
     def _targets(self, y: Any, n: int, **kwargs: Any) -> np.ndarray:
         encoded = self._encode_labels(y, n, **kwargs)

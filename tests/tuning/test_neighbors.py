@@ -167,3 +167,15 @@ def test_a_streamed_pipeline_learns_what_a_linear_stream_cannot():
         plain.partial_fit(X[batch], y[batch], classes=["diff", "same"])
     assert pipe.named_steps["kneighborstuner"].embeddings_.shape == (1000, 6)
     assert pipe.score(X[1000:], y[1000:]) > plain.score(X[1000:], y[1000:]) + 0.15
+
+
+def test_a_failed_streamed_batch_leaves_the_kept_rows_as_they_were():
+    X, y = _data(120)
+    pipe = make_partial_pipeline(KNeighborsTuner(15), SGDClassifier(random_state=0))
+    pipe.partial_fit(X[:60], y[:60], classes=["diff", "same"])
+    tuner = pipe.named_steps["kneighborstuner"]
+    kept = tuner.embeddings_
+    assert not kept.flags.writeable  # replaced on every call, never written in place
+    with pytest.raises(ValueError, match="sample_weight"):  # the classifier refuses it
+        pipe.partial_fit(X[60:], y[60:], sgdclassifier__sample_weight=np.ones(3))
+    assert tuner.embeddings_ is kept and tuner.targets_.shape == (60, 2)
