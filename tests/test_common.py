@@ -35,7 +35,7 @@ NUMERIC_ESTIMATORS = [
     DifferentiableHead(n_epochs=40, batch_size=64, learning_rate=1e-1, random_state=0),
     KNeighborsTuner(n_neighbors=5),
     # small query batches: transform works through the rows in several steps
-    KNeighborsTuner(n_neighbors=5, temperature=None, output="tuned", batch_size=7),
+    KNeighborsTuner(n_neighbors=5, temperature=0.1, output="tuned", batch_size=7),
 ]
 
 

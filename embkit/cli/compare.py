@@ -293,8 +293,14 @@ def verdict(
     def spread(r: dict[str, Any]) -> float:
         return max(top.get("macro_f1_std", 0.0), r.get("macro_f1_std", 0.0))
 
-    def noise(r: dict[str, Any]) -> float:
-        return 0.0 if lead_se is None else lead_se(top["pipeline"], r["pipeline"])
+    computed: dict[str, float] = {}
+
+    def noise(r: dict[str, Any]) -> float:  # each pair bootstrapped once
+        if lead_se is None or r is top:
+            return 0.0
+        if r["pipeline"] not in computed:
+            computed[r["pipeline"]] = lead_se(top["pipeline"], r["pipeline"])
+        return computed[r["pipeline"]]
 
     runner = candidates[1]
     lead = top["macro_f1"] - runner["macro_f1"]

@@ -51,13 +51,20 @@ def macro_f1_lead_se(
     >>> same, 0 < near < 0.05
     (0.0, True)
     """
-    y_true, pred_a, pred_b = (np.asarray(v).ravel() for v in (y_true, pred_a, pred_b))
-    n = len(y_true)
-    if not n == len(pred_a) == len(pred_b):
+    y_true, pred_a, pred_b = (np.asarray(v) for v in (y_true, pred_a, pred_b))
+    if not y_true.ndim == pred_a.ndim == pred_b.ndim == 1:
         raise ValueError(
-            f"y_true, pred_a and pred_b must have the same length, got {n}, {len(pred_a)} "
-            f"and {len(pred_b)}"
+            f"y_true, pred_a and pred_b must be 1-D, got shapes {y_true.shape}, "
+            f"{pred_a.shape} and {pred_b.shape}"
         )
+    n = len(y_true)
+    if not n == len(pred_a) == len(pred_b) or n == 0:
+        raise ValueError(
+            "y_true, pred_a and pred_b must have the same length, at least 1, got "
+            f"{n}, {len(pred_a)} and {len(pred_b)}"
+        )
+    if not isinstance(n_boot, int | np.integer) or n_boot < 1:
+        raise ValueError(f"n_boot must be a positive integer, got {n_boot!r}")
     labels, codes = np.unique(np.concatenate([y_true, pred_a, pred_b]), return_inverse=True)
     onehot = np.eye(len(labels))[codes]
     truth, a, b = onehot[:n], onehot[n : 2 * n], onehot[2 * n :]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import warnings
 from typing import Any
 
 import numpy as np
@@ -27,23 +26,20 @@ def _unit_rows(X: np.ndarray) -> np.ndarray:
     return X / np.where(norms > 0, norms, 1.0)[:, None]
 
 
-def _tensor(rows: np.ndarray) -> torch.Tensor:
-    """A CPU tensor sharing ``rows``' memory (read-only arrays too: it is only read)."""
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message=".*not writable.*", category=UserWarning)
-        return torch.from_numpy(np.ascontiguousarray(rows))
-
-
 class KNeighborsTuner(LabelMixin, TransformerMixin, BaseEstimator):
-    """Append to each embedding the label shares of its nearest training embeddings.
+    """Append to each embedding how its nearest training embeddings are labelled.
 
     For every row, the ``n_neighbors`` most cosine-similar training rows vote with their
-    labels (one vote each, or weighted by ``exp(cosine / temperature)``); the row gets the
-    log of each class's share of the vote (one column per class, or per label for a 2-D 0/1
-    ``y``). **A row never votes for itself**: training rows identical to the query (cosine
-    above 1 - 1e-5, the same text) are left out, so the training rows of a pipeline see the
-    feature as new texts will, and the classifier after it does not learn to trust it more
-    than it deserves. ``fit_transform`` and ``fit(...).transform`` therefore agree.
+    labels (one vote each, or weighted by ``exp(cosine / temperature)``); the row gets, per
+    class (or per label of a 2-D 0/1 ``y``), the log of the class's share of the vote over
+    its share among all the rows that could vote (0: the neighbourhood looks like the rest;
+    shares below 0.001 count as 0.001). **A row never votes for itself**: training rows
+    identical to the query (cosine at least 1 - 1e-5, the same text) are left out, of the
+    vote and of the base share alike, so the training rows of a pipeline see the feature as
+    new texts will and the classifier after it does not learn to trust it more than it
+    deserves; on small data, leaving a row out without correcting the base share would
+    make every training row look less like its own class. ``fit_transform`` and
+    ``fit(...).transform`` agree. A zero vector neither votes nor gets votes (0s).
 
     Nothing is trained: ``fit`` keeps the unit-length training rows and their labels (as
     ``KNeighborsClassifier`` does; a fitted tuner holds ``n_samples x n_features``
@@ -58,11 +54,11 @@ class KNeighborsTuner(LabelMixin, TransformerMixin, BaseEstimator):
         ``None`` gives every neighbour the same vote; a number weighs each vote by
         ``exp(cosine / temperature)``, so that small values let the closest dominate.
     scale : float, default=0.1
-        Factor on the appended log-shares (the input rows have length about 1), so that a
+        Factor on the appended log ratios (the input rows have length about 1), so that a
         regularised classifier after the tuner weighs them against the input.
     output : {"concat", "tuned"}, default="concat"
-        ``"concat"``: the input followed by the scaled log-shares, width
-        ``n_features_in_ + len(classes_)``; ``"tuned"``: the scaled log-shares alone.
+        ``"concat"``: the input followed by the scaled log ratios, width
+        ``n_features_in_ + len(classes_)``; ``"tuned"``: the scaled log ratios alone.
     batch_size : int, default=1024
         Query rows compared at once: memory is ``batch_size x n_samples`` similarities.
 
@@ -181,6 +177,11 @@ class KNeighborsTuner(LabelMixin, TransformerMixin, BaseEstimator):
             array.setflags(write=False)
         self.embeddings_, self.targets_ = embeddings, targets
 
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        super().__setstate__(state)
+        if "embeddings_" in state:  # unpickled or loaded arrays come back writable
+            self._keep(self.embeddings_, self.targets_)
+
     def _targets(self, y: Any, n: int, **kwargs: Any) -> np.ndarray:
         encoded = self._encode_labels(y, n, **kwargs)
         if encoded.ndim == 2:
@@ -188,7 +189,7 @@ class KNeighborsTuner(LabelMixin, TransformerMixin, BaseEstimator):
         return np.eye(len(self.classes_), dtype=np.float32)[encoded]
 
     def transform(self, X: Any) -> np.ndarray:
-        """The input followed by its neighbours' scaled log label shares (or those alone).
+        """The input followed by its neighbours' scaled log label lifts (or those alone).
 
         Parameters
         ----------
@@ -202,28 +203,40 @@ class KNeighborsTuner(LabelMixin, TransformerMixin, BaseEstimator):
         """
         check_is_fitted(self)
         X = check_X(self, X, reset=False)
-        shares = np.empty((len(X), self.targets_.shape[1]), dtype=np.float32)
+        voters = self.embeddings_.any(axis=1)  # a zero row has no direction: it never votes
+        lifts = np.empty((len(X), self.targets_.shape[1]), dtype=np.float32)
         for start in range(0, len(X), self.batch_size):
             rows = X[start : start + self.batch_size]
-            shares[start : start + len(rows)] = self._vote(_unit_rows(rows))
-        tuned = np.float32(self.scale) * np.log(np.maximum(shares, _FLOOR))
+            lifts[start : start + len(rows)] = self._log_lift(_unit_rows(rows), voters)
+        tuned = np.float32(self.scale) * lifts
         return tuned if self.output == "tuned" else np.hstack([X, tuned])
 
-    def _vote(self, queries: np.ndarray) -> np.ndarray:
-        """Each query's weighted label shares among its nearest stored rows."""
-        similarity = _tensor(queries) @ _tensor(self.embeddings_).T
-        similarity.masked_fill_(similarity >= _SAME_ROW, -np.inf)  # no vote for itself
+    def _log_lift(self, queries: np.ndarray, voters: np.ndarray) -> np.ndarray:
+        """log(share of each label among a query's neighbours / its share among the rows
+        that could vote): 0 when the neighbours are no different from the rest."""
+        similarity = queries @ self.embeddings_.T  # float32, a new array
+        same = (similarity >= _SAME_ROW) & voters  # the query itself, or a copy of it
+        similarity[same | ~voters | ~queries.any(axis=1, keepdims=True)] = -np.inf
         k = min(self.n_neighbors, similarity.shape[1])
-        closeness, nearest = (t.numpy() for t in torch.topk(similarity, k, dim=1))
+        closeness, nearest = (t.numpy() for t in torch.topk(torch.from_numpy(similarity), k))
         if self.temperature is None:
             votes = np.isfinite(closeness).astype(np.float32)
         else:  # sorted: the first column is the closest
             top = np.where(np.isfinite(closeness[:, :1]), closeness[:, :1], 0.0)
             votes = np.exp((closeness - top) / np.float32(self.temperature))
+        votes = votes.astype(np.float64)  # exact counts: a share equal to the base gives 0
         totals = votes.sum(axis=1, keepdims=True)
-        shares = np.einsum("qk,qkc->qc", votes, self.targets_[nearest])
-        prior = self.targets_.mean(axis=0, keepdims=True)  # for a row with no other neighbour
-        return np.where(totals > 0, shares / np.where(totals > 0, totals, 1.0), prior)
+        shares = np.einsum("qk,qkc->qc", votes, self.targets_[nearest]) / np.maximum(totals, 1e-300)
+        # the base rate among the rows that could vote: the excluded copies left out, so a
+        # training row's own label is not under-counted (leave-one-out's bias on small data)
+        rows, cols = np.nonzero(same)
+        excluded = np.zeros((len(queries), self.targets_.shape[1]))
+        np.add.at(excluded, rows, self.targets_[cols])
+        pool = self.targets_[voters].sum(axis=0) - excluded
+        n_pool = voters.sum() - np.bincount(rows, minlength=len(queries))[:, None]
+        base = pool / np.maximum(n_pool, 1)
+        lift = np.log(np.maximum(shares, _FLOOR)) - np.log(np.maximum(base, _FLOOR))
+        return np.where(totals > 0, lift, 0.0)  # no neighbour: no information
 
     def get_feature_names_out(self, input_features: Any = None) -> np.ndarray:
         """Names of the output columns: ``kneighborstuner_<class>``, after the input names

@@ -76,8 +76,18 @@ def test_macro_f1_lead_se_agrees_with_a_bootstrap_of_sklearn_scores():
     fast = macro_f1_lead_se(y, a, b, n_boot=2000)
     assert fast == pytest.approx(np.std(leads), rel=0.1)
     assert macro_f1_lead_se(y, a, a) == 0.0
+    # paired: two models that differ on 5 rows of 300 have a small lead error (an unpaired
+    # bootstrap would give about 0.025 here)
+    fixed = a.copy()
+    wrong = np.flatnonzero(a != y)[:5]
+    fixed[wrong] = y[wrong]
+    assert macro_f1_lead_se(y, fixed, a) < 0.012
     with pytest.raises(ValueError, match="same length"):
         macro_f1_lead_se(y, a[:-1], b)
+    with pytest.raises(ValueError, match="1-D"):
+        macro_f1_lead_se(y.reshape(3, 100), a.reshape(3, 100), b.reshape(3, 100))
+    with pytest.raises(ValueError, match="n_boot"):
+        macro_f1_lead_se(y, a, b, n_boot=0)
 
 
 def test_compare_runs_stochastic_pipelines_once_per_seed(tmp_path):

@@ -21,9 +21,15 @@ def _data(n=80, d=6, seed=0):
     return X, y
 
 
-def _shares(tuner, X):
-    """The label shares behind the appended columns (undo the scale and the log)."""
-    return np.exp(tuner.set_params(output="tuned").transform(X) / tuner.scale)
+def _shares(tuner, X, base):
+    """The label shares behind the appended columns, given the base shares of the rows
+    that could vote (undo the scale, the log and the division; floored at 0.001)."""
+    lift = tuner.set_params(output="tuned").transform(X) / tuner.scale
+    return np.exp(lift) * np.maximum(base, 1e-3)
+
+
+def _frequencies(y, labels):
+    return np.array([np.mean(np.asarray(y) == label) for label in labels])
 
 
 def test_new_rows_get_the_label_shares_of_sklearn_neighbours():
@@ -31,13 +37,16 @@ def test_new_rows_get_the_label_shares_of_sklearn_neighbours():
     Q = _data(30, seed=1)[0]
     tuner = KNeighborsTuner(7, temperature=None).fit(X, y)
     reference = KNeighborsClassifier(7, metric="cosine").fit(X, y).predict_proba(Q)
-    np.testing.assert_allclose(_shares(tuner, Q), np.maximum(reference, 1e-3), rtol=1e-5)
+    base = _frequencies(y, ["diff", "same"])  # a new row: every training row could vote
+    np.testing.assert_allclose(_shares(tuner, Q, base), np.maximum(reference, 1e-3), rtol=1e-5)
 
 
 def test_a_training_row_never_votes_for_itself():
     X, y = _data()
     tuner = KNeighborsTuner(7, temperature=None)
-    shares = _shares(clone(tuner).fit(X, y), X)
+    same = (y == "same").astype(float)
+    base = (same.sum() - same) / (len(y) - 1)  # each row's pool: all the others
+    shares = _shares(clone(tuner).fit(X, y), X, np.stack([1 - base, base], axis=1))
     # the 8 nearest by cosine include the row itself first; the other 7 vote
     nearest = NearestNeighbors(n_neighbors=8, metric="cosine").fit(X).kneighbors(X)[1]
     assert np.all(nearest[:, 0] == np.arange(len(X)))
@@ -46,20 +55,43 @@ def test_a_training_row_never_votes_for_itself():
     np.testing.assert_array_equal(clone(tuner).fit_transform(X, y), tuner.fit(X, y).transform(X))
 
 
+def test_leaving_a_row_out_does_not_bias_small_data():
+    # pure noise, and a neighbourhood as large as the data: every training row's vote is
+    # the whole rest of the data. Its share of its own label is then below the base rate
+    # of the whole data, but exactly the base rate of the rows that could vote: lift 0.
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(45, 8)).astype(np.float32)
+    y = rng.choice(["a", "b"], 45)
+    lift = KNeighborsTuner(output="tuned").fit_transform(X, y)
+    np.testing.assert_array_equal(lift, 0.0)  # nothing for a classifier to exploit
+
+
 def test_identical_rows_do_not_vote_for_each_other():
     X = np.array([[1, 0], [1, 0], [0, 1], [0.9, 0.1], [0.8, 0.2]], dtype=np.float32)
     y = np.array([0, 1, 1, 0, 0])
-    shares = _shares(KNeighborsTuner(2, temperature=None).fit(X, y), X)
-    # rows 0 and 1 are the same text: their two nearest other rows are 3 and 4 (label 0)
-    np.testing.assert_allclose(shares[:2], [[1, 1e-3], [1, 1e-3]], rtol=1e-5)
+    tuner = KNeighborsTuner(2, temperature=None).fit(X, y)
+    # rows 0 and 1 are the same text: their pool is rows 2-4, their two nearest are 3 and 4
+    shares = _shares(tuner, X[:2], [2 / 3, 1 / 3])
+    np.testing.assert_allclose(shares, [[1, 1e-3], [1, 1e-3]], rtol=1e-5)
+
+
+def test_zero_vectors_neither_vote_nor_get_votes():
+    X, y = _data(40)
+    Q = np.vstack([_data(10, seed=2)[0], -X[:3]])
+    with_zeros = KNeighborsTuner(5).fit(np.vstack([X, np.zeros((4, 6))]), np.r_[y, ["same"] * 4])
+    np.testing.assert_array_equal(
+        with_zeros.transform(Q), KNeighborsTuner(5).fit(X, y).transform(Q)
+    )
+    zero = with_zeros.set_params(output="tuned").transform(np.zeros((2, 6)))
+    np.testing.assert_array_equal(zero, 0.0)
 
 
 def test_temperature_weights_the_closest_neighbours_more():
     X = np.array([[1, 0], [0.8, 0.6], [0.6, 0.8], [0.5, 0.87]], dtype=np.float32)
     y = np.array([0, 0, 1, 1])
     q = np.array([[0.95, 0.31]], dtype=np.float32)  # closest to row 1 (label 0)
-    flat = _shares(KNeighborsTuner(3, temperature=None).fit(X, y), q)[0]
-    sharp = _shares(KNeighborsTuner(3, temperature=0.01).fit(X, y), q)[0]
+    flat = _shares(KNeighborsTuner(3, temperature=None).fit(X, y), q, [0.5, 0.5])[0]
+    sharp = _shares(KNeighborsTuner(3, temperature=0.01).fit(X, y), q, [0.5, 0.5])[0]
     np.testing.assert_allclose(flat, [2 / 3, 1 / 3], rtol=1e-5)
     assert sharp[0] > 0.99  # the nearest neighbour's label dominates
 
@@ -85,12 +117,14 @@ def test_query_batches_do_not_change_the_result():
 def test_fewer_rows_than_neighbours_and_a_row_with_no_other_neighbour():
     X = np.array([[1, 0], [0, 1], [0.7, 0.7]], dtype=np.float32)
     y = np.array(["a", "b", "b"])
-    tuner = KNeighborsTuner(50, temperature=None).fit(X, y)
-    np.testing.assert_allclose(_shares(tuner, X[:1]), [[1e-3, 1.0]], rtol=1e-5)
-    alone = KNeighborsTuner(5).fit(X[:2], y[:2])  # querying row 0: only row 1 may vote
-    np.testing.assert_allclose(_shares(alone, X[:1]), [[1e-3, 1.0]], rtol=1e-5)
+    tuner = KNeighborsTuner(50, temperature=None, output="tuned").fit(X, y)
+    new = np.array([[0.9, 0.1]], dtype=np.float32)  # all three vote: the base rate itself
+    np.testing.assert_allclose(tuner.transform(new), 0.0, atol=1e-6)
+    np.testing.assert_allclose(tuner.transform(X[:1]), 0.0, atol=1e-6)  # its pool: rows 1-2
+    near = KNeighborsTuner(1, temperature=None, output="tuned").fit(X, y)
+    np.testing.assert_allclose(near.transform(new) / 0.1, [[np.log(3), np.log(1e-3 / (2 / 3))]])
     single = KNeighborsTuner(5).partial_fit(X[:1], ["a"], classes=["a", "b"])
-    np.testing.assert_allclose(_shares(single, X[:1]), [[1.0, 1e-3]], rtol=1e-5)  # the prior
+    np.testing.assert_array_equal(single.transform(X[:1])[:, 2:], 0.0)  # no one else votes
 
 
 def test_multi_label_shares_per_label():
@@ -101,7 +135,8 @@ def test_multi_label_shares_per_label():
     Q = _data(10, seed=3)[0]
     nearest = NearestNeighbors(n_neighbors=6, metric="cosine").fit(X).kneighbors(Q)[1]
     expected = Y[nearest].mean(axis=1)
-    np.testing.assert_allclose(_shares(tuner, Q), np.maximum(expected, 1e-3), rtol=1e-5)
+    shares = _shares(tuner, Q, Y.mean(axis=0))
+    np.testing.assert_allclose(shares, np.maximum(expected, 1e-3), rtol=1e-5)
 
 
 def test_partial_fit_in_batches_equals_fit_on_all():
@@ -179,3 +214,15 @@ def test_a_failed_streamed_batch_leaves_the_kept_rows_as_they_were():
     with pytest.raises(ValueError, match="sample_weight"):  # the classifier refuses it
         pipe.partial_fit(X[60:], y[60:], sgdclassifier__sample_weight=np.ones(3))
     assert tuner.embeddings_ is kept and tuner.targets_.shape == (60, 2)
+
+
+def test_a_loaded_tuner_keeps_its_rows_read_only(tmp_path):
+    import pickle
+
+    from embkit import load, save
+
+    X, y = _data()
+    tuner = KNeighborsTuner(5).fit(X, y)
+    for copy in (pickle.loads(pickle.dumps(tuner)), load(save(tuner, tmp_path / "k.embkit"))):
+        assert not copy.embeddings_.flags.writeable and not copy.targets_.flags.writeable
+        np.testing.assert_array_equal(copy.transform(X), tuner.transform(X))
