@@ -114,6 +114,35 @@ def test_query_batches_do_not_change_the_result():
     np.testing.assert_array_equal(KNeighborsTuner(9, batch_size=7).fit(X, y).transform(X), whole)
 
 
+def test_query_blocks_follow_sklearn_working_memory(monkeypatch):
+    from sklearn import config_context
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(50_000, 4)).astype(np.float32)  # 400 kB of similarities per query
+    y = rng.integers(0, 3, len(X))
+    tuner = KNeighborsTuner(5).fit(X, y)
+    Q = X[:10]
+    whole = tuner.transform(Q)
+    blocks = []
+    log_lift = KNeighborsTuner._log_lift
+
+    def spy(self, queries, *args):
+        blocks.append(len(queries))
+        return log_lift(self, queries, *args)
+
+    monkeypatch.setattr(KNeighborsTuner, "_log_lift", spy)
+    with config_context(working_memory=1):  # 1 MB: two query rows at once
+        np.testing.assert_array_equal(tuner.transform(Q), whole)
+    assert blocks == [2] * 5
+    blocks.clear()
+    tuner.transform(Q)  # the default 1024 MB holds all ten
+    assert blocks == [10]
+    blocks.clear()
+    with config_context(working_memory=1):
+        tuner.set_params(batch_size=4).transform(Q)  # a set batch_size wins
+    assert blocks == [4, 4, 2]
+
+
 def test_fewer_rows_than_neighbours_and_a_row_with_no_other_neighbour():
     X = np.array([[1, 0], [0, 1], [0.7, 0.7]], dtype=np.float32)
     y = np.array(["a", "b", "b"])
