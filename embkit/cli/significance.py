@@ -12,7 +12,13 @@ _CHUNK = 50  # resamples scored at once: memory is _CHUNK x n_samples counts
 
 
 def _macro_f1(counts: np.ndarray, truth: np.ndarray, pred: np.ndarray) -> np.ndarray:
-    """Macro F1 of every resample; ``counts[b, i]`` is how often row ``i`` was drawn."""
+    """Macro F1 of every resample; ``counts[b, i]`` is how often row ``i`` was drawn.
+
+    The labels averaged over are the ones ``f1_score`` uses on the whole test set: those
+    in the truth or in this model's predictions.
+    """
+    scored = truth.any(axis=0) | pred.any(axis=0)
+    truth, pred = truth[:, scored], pred[:, scored]
     hit = truth * pred  # one-hot rows where the prediction is right
     tp, support, predicted = counts @ hit, counts @ truth, counts @ pred
     denominator = support + predicted
@@ -27,8 +33,10 @@ def macro_f1_lead_se(
 
     The rows are drawn with replacement ``n_boot`` times and both predictions are scored on
     the same draws (a paired bootstrap), so the spread is the noise of the test sample, not
-    of the models. Every label of ``y_true`` and of both predictions counts in every draw
-    (F1 0 for a label with no row and no prediction in it).
+    of the models. Each model's macro F1 averages over the labels scikit-learn's
+    ``f1_score`` averages over on the whole test set (those of ``y_true`` and of that
+    model's predictions), so the lead is the one ``compare`` reports; such a label with no
+    row and no prediction in a draw counts F1 0 there.
 
     Parameters
     ----------

@@ -163,10 +163,9 @@ class TunerMixin(TransformerMixin):
         self._check_output_matches_network()
         prefix = type(self).__name__.lower()
         width = self._n_features_out - (self.n_features_in_ if self.output == "concat" else 0)
+        names_in = _check_feature_names_in(self, input_features)
         tuned = np.asarray([f"{prefix}{i}" for i in range(width)], dtype=object)
-        if self.output != "concat":
-            return tuned
-        return np.concatenate([_check_feature_names_in(self, input_features), tuned])
+        return tuned if self.output != "concat" else np.concatenate([names_in, tuned])
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

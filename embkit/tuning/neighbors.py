@@ -29,8 +29,13 @@ _MAX_QUERY_ROWS = 1024
 
 def _unit_rows(X: np.ndarray) -> np.ndarray:
     """``X``'s rows scaled to length 1 (a zero row stays zero), float32, a new array."""
-    norms = np.sqrt(np.einsum("ij,ij->i", X, X, dtype=np.float64)).astype(np.float32)
-    return X / np.where(norms > 0, norms, 1.0)[:, None]
+    norms = np.sqrt(np.einsum("ij,ij->i", X, X, dtype=np.float64))
+    largest = np.finfo(np.float32).max
+    unit = X / np.clip(np.where(norms > 0, norms, 1.0), 0, largest).astype(np.float32)[:, None]
+    huge = norms > largest  # the float32 norm would be inf: divide these in float64
+    if huge.any():
+        unit[huge] = X[huge] / norms[huge, None]
+    return unit
 
 
 class KNeighborsTuner(LabelMixin, TransformerMixin, BaseEstimator):
@@ -197,7 +202,9 @@ class KNeighborsTuner(LabelMixin, TransformerMixin, BaseEstimator):
         encoded = self._encode_labels(y, n, **kwargs)
         if encoded.ndim == 2:
             return encoded
-        return np.eye(len(self.classes_), dtype=np.float32)[encoded]
+        onehot = np.zeros((len(encoded), len(self.classes_)), dtype=np.float32)
+        onehot[np.arange(len(encoded)), encoded] = 1.0
+        return onehot
 
     def transform(self, X: Any) -> np.ndarray:
         """The input followed by its neighbours' scaled log label lifts (or those alone).
@@ -217,10 +224,12 @@ class KNeighborsTuner(LabelMixin, TransformerMixin, BaseEstimator):
         voters = self.embeddings_.any(axis=1)  # a zero row has no direction: it never votes
         lifts = np.empty((len(X), self.targets_.shape[1]), dtype=np.float32)
         pool = self.targets_[voters].sum(axis=0, dtype=np.float64)  # labels of all voters
+        # one label a row: its code, so that votes are counted without a k x classes block
+        codes = None if self.multi_label_ else self.targets_.argmax(axis=1)
         step = self._query_rows(len(X))
         for start in range(0, len(X), step):
-            rows = X[start : start + step]
-            lifts[start : start + len(rows)] = self._log_lift(_unit_rows(rows), voters, pool)
+            rows = _unit_rows(X[start : start + step])
+            lifts[start : start + len(rows)] = self._log_lift(rows, voters, pool, codes)
         tuned = np.float32(self.scale) * lifts
         return tuned if self.output == "tuned" else np.hstack([X, tuned])
 
@@ -230,10 +239,15 @@ class KNeighborsTuner(LabelMixin, TransformerMixin, BaseEstimator):
         if self.batch_size is not None:
             return self.batch_size
         budget = get_config()["working_memory"] * 2**20
-        fit_rows = max(len(self.embeddings_), 1) * _BYTES_PER_PAIR
-        return int(min(max(budget // fit_rows, 1), _MAX_QUERY_ROWS, max(n_queries, 1)))
+        n_labels = self.targets_.shape[1]
+        k = self.n_neighbors  # indices, votes and label codes or rows of the neighbours
+        per_query = len(self.embeddings_) * _BYTES_PER_PAIR + 40 * k
+        per_query += 8 * n_labels * (k if self.multi_label_ else 1)
+        return int(min(max(budget // per_query, 1), _MAX_QUERY_ROWS, max(n_queries, 1)))
 
-    def _log_lift(self, queries: np.ndarray, voters: np.ndarray, pool: np.ndarray) -> np.ndarray:
+    def _log_lift(
+        self, queries: np.ndarray, voters: np.ndarray, pool: np.ndarray, codes: Any
+    ) -> np.ndarray:
         """log(share of each label among a query's neighbours / its share among the rows
         that could vote): 0 when the neighbours are no different from the rest."""
         similarity = queries @ self.embeddings_.T  # float32, a new array
@@ -252,13 +266,21 @@ class KNeighborsTuner(LabelMixin, TransformerMixin, BaseEstimator):
             votes = np.exp((closeness - top) / np.float32(self.temperature))
         votes = votes.astype(np.float64)  # exact counts: a share equal to the base gives 0
         totals = votes.sum(axis=1, keepdims=True)
-        shares = np.einsum("qk,qkc->qc", votes, self.targets_[nearest]) / np.maximum(totals, 1e-300)
+        n_queries, n_labels = len(queries), self.targets_.shape[1]
+        if codes is None:  # a 0/1 label matrix
+            counts = np.einsum("qk,qkc->qc", votes, self.targets_[nearest])
+        else:  # add each vote to its query's bin of its label
+            bins = (np.arange(n_queries)[:, None] * n_labels + codes[nearest]).ravel()
+            counts = np.bincount(bins, weights=votes.ravel(), minlength=n_queries * n_labels)
+            counts = counts.reshape(n_queries, n_labels)
+        shares = counts / np.maximum(totals, 1e-300)
         # the base rate among the rows that could vote: the excluded copies left out, so a
         # training row's own label is not under-counted (leave-one-out's bias on small data)
-        rows, cols = np.nonzero(same)
-        excluded = np.zeros((len(queries), self.targets_.shape[1]))
-        np.add.at(excluded, rows, self.targets_[cols])
-        n_pool = voters.sum() - np.bincount(rows, minlength=len(queries))[:, None]
+        excluded = np.zeros((n_queries, n_labels))
+        copied = same.any(axis=1)
+        if copied.any():  # float32 sums of 0/1 are exact up to 2**24 copies
+            excluded[copied] = same[copied].astype(np.float32) @ self.targets_
+        n_pool = voters.sum() - same.sum(axis=1)[:, None]
         base = (pool - excluded) / np.maximum(n_pool, 1)
         lift = np.log(np.maximum(shares, _FLOOR)) - np.log(np.maximum(base, _FLOOR))
         return np.where(totals > 0, lift, 0.0)  # no neighbour: no information
@@ -277,10 +299,9 @@ class KNeighborsTuner(LabelMixin, TransformerMixin, BaseEstimator):
         ndarray of str
         """
         check_is_fitted(self)
+        names_in = _check_feature_names_in(self, input_features)
         tuned = np.asarray([f"kneighborstuner_{c}" for c in self.classes_], dtype=object)
-        if self.output != "concat":
-            return tuned
-        return np.concatenate([_check_feature_names_in(self, input_features), tuned])
+        return tuned if self.output != "concat" else np.concatenate([names_in, tuned])
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

@@ -90,6 +90,34 @@ def test_macro_f1_lead_se_agrees_with_a_bootstrap_of_sklearn_scores():
         macro_f1_lead_se(y, a, b, n_boot=0)
 
 
+def test_macro_f1_lead_se_scores_each_model_on_its_own_labels_as_f1_score_does():
+    """One model predicts a label the test rows lack: its macro F1 (as compare reports it)
+    averages over one more label than the other's. The same draws replayed row by row with
+    sklearn's f1_score give the same spread."""
+    from sklearn.metrics import f1_score
+
+    from embkit.cli.significance import _CHUNK, macro_f1_lead_se
+
+    rng = np.random.default_rng(2)
+    y = rng.choice(["a", "b"], 80)
+    a = np.where(rng.random(80) < 0.8, y, "c")  # "c" is never true
+    b = np.where(rng.random(80) < 0.7, y, rng.choice(["a", "b"], 80))
+    draws = np.random.default_rng(0)
+    leads = []
+    for start in range(0, 120, _CHUNK):
+        for counts in draws.multinomial(80, np.full(80, 1 / 80), size=min(_CHUNK, 120 - start)):
+            i = np.repeat(np.arange(80), counts)
+            labels = [sorted(set(y) | set(p)) for p in (a, b)]
+            f1 = [
+                f1_score(y[i], p[i], labels=lab, average="macro", zero_division=0)
+                for p, lab in zip((a, b), labels, strict=True)
+            ]
+            leads.append(f1[0] - f1[1])
+    assert macro_f1_lead_se(y, a, b, n_boot=120, random_state=0) == pytest.approx(
+        np.std(leads), abs=1e-12
+    )
+
+
 def test_compare_runs_stochastic_pipelines_once_per_seed(tmp_path):
     train_texts, y_train, test_texts, y_test = small_split()
     result = compare_pipelines(

@@ -114,6 +114,68 @@ def test_query_batches_do_not_change_the_result():
     np.testing.assert_array_equal(KNeighborsTuner(9, batch_size=7).fit(X, y).transform(X), whole)
 
 
+def _plain_loop(X, T, Q, k, temperature):
+    """The appended columns row by row, the rules written out plainly; NaN for a query
+    whose k-th and (k+1)-th candidates tie (either may vote)."""
+    unit = X / np.maximum(np.linalg.norm(X, axis=1, keepdims=True), 1e-300)
+    out = np.zeros((len(Q), T.shape[1]))
+    for i, q in enumerate(Q):
+        if not q.any():
+            continue
+        cos = unit @ (q / np.linalg.norm(q))
+        pool = [j for j in range(len(X)) if X[j].any() and cos[j] < 1 - 1e-5]
+        if not pool:
+            continue
+        ranked = sorted(pool, key=lambda j: -cos[j])
+        if len(ranked) > k and abs(cos[ranked[k - 1]] - cos[ranked[k]]) < 1e-6:
+            out[i] = np.nan
+            continue
+        near = ranked[:k]
+        w = np.ones(len(near)) if temperature is None else np.exp(cos[near] / temperature)
+        share = (w[:, None] * T[near]).sum(axis=0) / w.sum()
+        base = T[pool].mean(axis=0)
+        out[i] = np.log(np.maximum(share, 1e-3)) - np.log(np.maximum(base, 1e-3))
+    return 0.1 * out
+
+
+@pytest.mark.parametrize("trial", range(12))
+def test_matches_a_plain_loop_with_copies_zero_rows_label_matrices_and_weights(trial):
+    rng = np.random.default_rng(trial)
+    n, d, n_labels = int(rng.integers(8, 60)), int(rng.integers(2, 6)), int(rng.integers(2, 5))
+    X = rng.normal(size=(n, d)).astype(np.float32)
+    X[rng.random(n) < 0.15] = 0  # zero rows
+    X[rng.integers(0, n, n // 4)] = X[rng.integers(0, n, n // 4)]  # copies of other rows
+    if trial % 2:  # a 0/1 label matrix
+        y = (rng.random((n, n_labels)) < 0.4).astype(int)
+        y[0], y[1] = 1, 0  # every label has a 1 and a 0
+        T = y.astype(float)
+    else:
+        y = rng.integers(0, n_labels, n)
+        y[:n_labels] = np.arange(n_labels)
+        T = np.eye(n_labels)[y]
+    k, temperature = int(rng.integers(1, 12)), [None, 0.1, 1.0][trial % 3]
+    Q = np.vstack([X, rng.normal(size=(5, d)).astype(np.float32), 3 * X[:2]])  # + scaled copies
+    tuner = KNeighborsTuner(k, temperature=temperature, output="tuned", batch_size=5)
+    got = tuner.fit(X, y).transform(Q)
+    expected = _plain_loop(X.astype(np.float64), T, Q.astype(np.float64), k, temperature)
+    clear = ~np.isnan(expected).any(axis=1)
+    assert clear.sum() >= len(Q) // 2  # copies tie; most rows are still compared
+    np.testing.assert_allclose(got[clear], expected[clear], atol=1e-5)
+
+
+def test_a_huge_finite_row_keeps_its_direction():
+    X = np.array([[3e38, 3e38, 0], [0, 1, 0], [0, 0, 1], [1, 0, 0]], dtype=np.float32)
+    tuner = KNeighborsTuner(1).fit(X, ["a", "b", "c", "a"])
+    np.testing.assert_allclose(tuner.embeddings_[0], [2**-0.5, 2**-0.5, 0], rtol=1e-6)
+
+
+def test_names_that_do_not_match_the_fit_are_refused():
+    X, y = _data()
+    tuner = KNeighborsTuner(5, output="tuned").fit(X, y)
+    with pytest.raises(ValueError, match="input_features"):
+        tuner.get_feature_names_out([f"z{i}" for i in range(5)])  # 6 inputs
+
+
 def test_query_blocks_follow_sklearn_working_memory(monkeypatch):
     from sklearn import config_context
 

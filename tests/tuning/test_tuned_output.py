@@ -58,6 +58,9 @@ def test_feature_names_follow_the_output(tuner):
     out = fitted.transform(frame)
     assert list(out.columns[:5]) == list("abcde") and out.shape == (60, 11)
     fitted.set_output(transform="default")
+    for output in ("concat", "tuned"):  # names that do not match the fit's are refused
+        with pytest.raises(ValueError, match="input_features"):
+            fitted.set_params(output=output).get_feature_names_out(list("vwxyz"))
 
 
 @pytest.mark.parametrize("tuner", TUNERS, ids=lambda t: type(t).__name__)
