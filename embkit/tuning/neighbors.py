@@ -188,10 +188,18 @@ class KNeighborsTuner(LabelMixin, TransformerMixin, BaseEstimator):
 
     def _keep(self, embeddings: np.ndarray, targets: np.ndarray) -> None:
         """Store the rows read-only: they are replaced, never changed in place, so a
-        rollback (``PartialPipeline``) restores the attributes without copying them."""
-        for array in (embeddings, targets):
-            array.setflags(write=False)
+        rollback (``PartialPipeline``) restores the attributes without copying them. What
+        every ``transform`` needs from them is worked out here, once (it was 18 of the
+        28 ms of a one-text ``transform`` against 100,000 kept rows)."""
+        voters = embeddings.any(axis=1)  # a zero row has no direction: it never votes
+        voter_labels = targets[voters].sum(axis=0, dtype=np.float64)
+        # one label a row: its code, so that votes are counted without a k x classes block
+        codes = None if self.multi_label_ else targets.argmax(axis=1)
+        for array in (embeddings, targets, voters, voter_labels, codes):
+            if array is not None:
+                array.setflags(write=False)
         self.embeddings_, self.targets_ = embeddings, targets
+        self._voters, self._voter_labels, self._codes = voters, voter_labels, codes
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         super().__setstate__(state)
@@ -221,15 +229,11 @@ class KNeighborsTuner(LabelMixin, TransformerMixin, BaseEstimator):
         """
         check_is_fitted(self)
         X = check_X(self, X, reset=False)
-        voters = self.embeddings_.any(axis=1)  # a zero row has no direction: it never votes
         lifts = np.empty((len(X), self.targets_.shape[1]), dtype=np.float32)
-        pool = self.targets_[voters].sum(axis=0, dtype=np.float64)  # labels of all voters
-        # one label a row: its code, so that votes are counted without a k x classes block
-        codes = None if self.multi_label_ else self.targets_.argmax(axis=1)
         step = self._query_rows(len(X))
         for start in range(0, len(X), step):
             rows = _unit_rows(X[start : start + step])
-            lifts[start : start + len(rows)] = self._log_lift(rows, voters, pool, codes)
+            lifts[start : start + len(rows)] = self._log_lift(rows)
         tuned = np.float32(self.scale) * lifts
         return tuned if self.output == "tuned" else np.hstack([X, tuned])
 
@@ -245,11 +249,10 @@ class KNeighborsTuner(LabelMixin, TransformerMixin, BaseEstimator):
         per_query += 8 * n_labels * (k if self.multi_label_ else 1)
         return int(min(max(budget // per_query, 1), _MAX_QUERY_ROWS, max(n_queries, 1)))
 
-    def _log_lift(
-        self, queries: np.ndarray, voters: np.ndarray, pool: np.ndarray, codes: Any
-    ) -> np.ndarray:
+    def _log_lift(self, queries: np.ndarray) -> np.ndarray:
         """log(share of each label among a query's neighbours / its share among the rows
         that could vote): 0 when the neighbours are no different from the rest."""
+        voters, pool, codes = self._voters, self._voter_labels, self._codes
         similarity = queries @ self.embeddings_.T  # float32, a new array
         same = similarity >= _SAME_ROW  # the query itself, or a copy of it
         same &= voters

@@ -305,6 +305,10 @@ def test_a_failed_streamed_batch_leaves_the_kept_rows_as_they_were():
     with pytest.raises(ValueError, match="sample_weight"):  # the classifier refuses it
         pipe.partial_fit(X[60:], y[60:], sgdclassifier__sample_weight=np.ones(3))
     assert tuner.embeddings_ is kept and tuner.targets_.shape == (60, 2)
+    # what transform works out from the kept rows came back with them
+    np.testing.assert_array_equal(
+        tuner.transform(X), KNeighborsTuner(15).fit(X[:60], y[:60]).transform(X)
+    )
 
 
 def test_a_loaded_tuner_keeps_its_rows_read_only(tmp_path):
