@@ -19,12 +19,11 @@ from embkit.tuning._tuner import OUTPUT_CONSTRAINT
 # Cosine at or above this: the same vector (the same text), which never votes for itself.
 _SAME_ROW = 1.0 - 1e-5
 _FLOOR = 1e-3  # smallest neighbour share before the logarithm
-# bytes a query row costs per stored row: its float32 similarity and a bool "same row" flag,
-# with room for torch.topk's work
-_BYTES_PER_PAIR = 8
-# the most query rows at once when memory allows: larger blocks were not faster (16,000
-# stored rows: 2.0-2.5 s for 16,000 queries in blocks of 256 to 8,388 rows)
-_MAX_QUERY_ROWS = 1024
+# bytes a query row costs per stored row: its float32 similarity, a bool "same row" flag
+# and, for a row with a copy among the stored ones, that flag as float32 (the copies' labels
+# are one matrix product away), with room for torch.topk's work
+_BYTES_PER_PAIR = 12
+_MAX_QUERY_ROWS = 1024  # the most query rows at once: larger blocks measured no faster
 
 
 def _unit_rows(X: np.ndarray) -> np.ndarray:
@@ -72,11 +71,11 @@ class KNeighborsTuner(LabelMixin, TransformerMixin, BaseEstimator):
         ``"concat"``: the input followed by the scaled log ratios, width
         ``n_features_in_ + len(classes_)``; ``"tuned"``: the scaled log ratios alone.
     batch_size : int or None, default=None
-        Query rows compared with the stored rows at once (memory is about 8 bytes x
+        Query rows compared with the stored rows at once (memory is about 12 bytes x
         ``batch_size x n_samples_fit``). ``None``: 1024, or fewer when that would not fit
         in scikit-learn's ``working_memory`` (``sklearn.set_config``, 1024 MB unless
         changed; ``KNeighborsClassifier`` obeys it too), so a tuner that has kept a
-        million rows compares about 130 query rows at a time instead of running out of memory.
+        million rows compares about 90 query rows at a time instead of running out of memory.
 
     Attributes
     ----------
@@ -189,8 +188,7 @@ class KNeighborsTuner(LabelMixin, TransformerMixin, BaseEstimator):
     def _keep(self, embeddings: np.ndarray, targets: np.ndarray) -> None:
         """Store the rows read-only: they are replaced, never changed in place, so a
         rollback (``PartialPipeline``) restores the attributes without copying them. What
-        every ``transform`` needs from them is worked out here, once (it was 18 of the
-        28 ms of a one-text ``transform`` against 100,000 kept rows)."""
+        every ``transform`` needs from them is worked out here, once, not on every call."""
         voters = embeddings.any(axis=1)  # a zero row has no direction: it never votes
         voter_labels = targets[voters].sum(axis=0, dtype=np.float64)
         # one label a row: its code, so that votes are counted without a k x classes block

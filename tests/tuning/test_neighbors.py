@@ -180,7 +180,7 @@ def test_query_blocks_follow_sklearn_working_memory(monkeypatch):
     from sklearn import config_context
 
     rng = np.random.default_rng(0)
-    X = rng.normal(size=(50_000, 4)).astype(np.float32)  # 400 kB of similarities per query
+    X = rng.normal(size=(40_000, 4)).astype(np.float32)  # about 480 kB per query row
     y = rng.integers(0, 3, len(X))
     tuner = KNeighborsTuner(5).fit(X, y)
     Q = X[:10]
