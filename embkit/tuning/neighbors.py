@@ -30,7 +30,7 @@ def _unit_rows(X: np.ndarray) -> np.ndarray:
     """``X``'s rows scaled to length 1 (a zero row stays zero), float32, a new array."""
     norms = np.sqrt(np.einsum("ij,ij->i", X, X, dtype=np.float64))
     largest = np.finfo(np.float32).max
-    unit = X / np.clip(np.where(norms > 0, norms, 1.0), 0, largest).astype(np.float32)[:, None]
+    unit = X / np.where(norms > 0, np.minimum(norms, largest), 1.0).astype(np.float32)[:, None]
     huge = norms > largest  # the float32 norm would be inf: divide these in float64
     if huge.any():
         unit[huge] = X[huge] / norms[huge, None]
@@ -277,11 +277,12 @@ class KNeighborsTuner(LabelMixin, TransformerMixin, BaseEstimator):
         shares = counts / np.maximum(totals, 1e-300)
         # the base rate among the rows that could vote: the excluded copies left out, so a
         # training row's own label is not under-counted (leave-one-out's bias on small data)
+        n_copies = same.sum(axis=1)
+        copied = n_copies > 0
         excluded = np.zeros((n_queries, n_labels))
-        copied = same.any(axis=1)
         if copied.any():  # float32 sums of 0/1 are exact up to 2**24 copies
             excluded[copied] = same[copied].astype(np.float32) @ self.targets_
-        n_pool = voters.sum() - same.sum(axis=1)[:, None]
+        n_pool = voters.sum() - n_copies[:, None]
         base = (pool - excluded) / np.maximum(n_pool, 1)
         lift = np.log(np.maximum(shares, _FLOOR)) - np.log(np.maximum(base, _FLOOR))
         return np.where(totals > 0, lift, 0.0)  # no neighbour: no information
