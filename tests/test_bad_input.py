@@ -379,5 +379,12 @@ def test_bad_input(row, condition, name, fitted):
             out = run(est, condition)
     else:
         out = run(est, condition)
-    if isinstance(out, np.ndarray) and out.dtype.kind == "f":
-        assert np.all(np.isfinite(out))
+    if hasattr(out, "fit"):  # a fit that worked: the model it left gives finite output
+        inputs = TEXTS if row in ("G", "H", "I") else X[:, : out.n_features_in_]
+        method = out.transform if hasattr(out, "transform") else out.predict_proba
+        out = method(inputs)
+        assert out.shape[0] == len(inputs)
+    outputs = out if isinstance(out, tuple) else (out,)
+    assert all(isinstance(o, np.ndarray) for o in outputs), type(out)
+    for o in outputs:
+        assert o.dtype.kind in "fiu" and np.all(np.isfinite(o))

@@ -43,7 +43,10 @@ def test_grid_search_over_hidden_dim_changes_output_width(encoder_cache):
     )
     search = GridSearchCV(pipe, {"contrastivetuner__hidden_dim": [3, 7]}, cv=2)
     search.fit(TEXTS, LABELS)
-    assert search.best_params_["contrastivetuner__hidden_dim"] in (3, 7)
+    assert [p["contrastivetuner__hidden_dim"] for p in search.cv_results_["params"]] == [3, 7]
+    best = search.best_params_["contrastivetuner__hidden_dim"]
+    refitted = search.best_estimator_  # refitted with the chosen width, which reached the tuner
+    assert refitted.named_steps["logisticregression"].n_features_in_ == 384 + best
     for width in (3, 7):
         candidate = clone(pipe).set_params(contrastivetuner__hidden_dim=width).fit(TEXTS, LABELS)
         tuner = candidate.named_steps["contrastivetuner"]

@@ -284,9 +284,14 @@ def test_simulate_scores_every_round(data):
         random_state=0,
     )
     assert curve.n_labels == [10, 20, 30, 40, 50]
-    assert len(curve.accuracy) == 5 and all(0 <= a <= 1 for a in curve.accuracy)
+    assert len(curve.accuracy) == 5
     assert len(curve.query_seconds) == 4  # the seed set is random, then 4 timed queries
-    assert 0 < curve.area <= 1
+    # the last point is the test accuracy of the model the same loop ends with
+    learner = ActiveLearner(LogisticRegression(), "margin", n_initial=10, batch_size=10,
+                            budget=50, random_state=0).run(X[:300], y[:300])  # fmt: skip
+    assert curve.accuracy[-1] == learner.estimator_.score(X[300:], y[300:])
+    acc = np.asarray(curve.accuracy)  # the area: trapezoids over 10..50, divided by 40
+    assert curve.area == pytest.approx(((acc[1:] + acc[:-1]) / 2 * 10).sum() / 40)
 
 
 def test_simulate_before_a_model_exists_guesses_the_one_label_seen(data):

@@ -222,12 +222,21 @@ def test_pickle_holds_name_and_backend_not_weights(tiny, cache_dir):
     assert clone(encoder).get_params() == encoder.get_params()
 
 
-def test_fitted_pipeline_switches_to_onnx_for_serving(tiny, cache_dir):
+def test_fitted_pipeline_switches_to_onnx_for_serving(tiny, cache_dir, monkeypatch):
     labels = ["pos" if ("good" in t or "great" in t) else "neg" for t in MANY]
     pipe = make_pipeline(make(tiny), LogisticRegression()).fit(MANY, labels)
     expected = pipe.predict(MANY + TEXTS)
+    runs = []
+    real = onnx_module.OnnxModel.run
+
+    def counting(self, texts, max_length=None):
+        runs.append(len(texts))
+        return real(self, texts, max_length)
+
+    monkeypatch.setattr(onnx_module.OnnxModel, "run", counting)
     pipe.set_params(sentenceencoder__backend="onnx")
     np.testing.assert_array_equal(pipe.predict(MANY + TEXTS), expected)
+    assert sum(runs) == len(MANY + TEXTS)  # every text went through onnxruntime
 
 
 def test_onnx_threads_reach_the_session(tiny, cache_dir):

@@ -68,7 +68,8 @@ def test_multiclass_integer_labels():
     clf = _clf(n_epochs=1).fit(TEXTS, y)
     assert clf.classes_.tolist() == [0, 1, 2]
     assert clf.predict_proba(TEXTS).shape == (8, 3)
-    assert set(clf.predict(TEXTS).tolist()) <= {0, 1, 2}
+    proba = clf.predict_proba(TEXTS)
+    np.testing.assert_array_equal(clf.predict(TEXTS), clf.classes_[proba.argmax(axis=1)])
 
 
 def test_save_and_load_give_the_same_predictions(fitted, tmp_path):
@@ -135,10 +136,21 @@ def test_partial_fit_continues():
     assert clf.n_iter_ == 2
 
 
-def test_validation_scores_and_early_stopping():
+def test_validation_scores_and_early_stopping(monkeypatch):
+    held = {}
+    split = FineTuneClassifier._split
+
+    def spy(self, codes, rng):
+        train, held["valid"] = split(self, codes, rng)
+        return train, held["valid"]
+
+    monkeypatch.setattr(FineTuneClassifier, "_split", spy)
     clf = _clf(n_epochs=2, validation_fraction=0.5, pooling="max").fit(TEXTS, LABELS)
-    assert len(clf.validation_scores_) == 2
-    assert all(0.0 <= s <= 1.0 for s in clf.validation_scores_)
+    assert len(clf.validation_scores_) == 2 and len(held["valid"]) == 4
+    # accuracy on the held-out texts; without early stopping the last is the final model's
+    valid = held["valid"]
+    expected = np.mean(clf.predict([TEXTS[i] for i in valid]) == np.array(LABELS)[valid])
+    assert clf.validation_scores_[-1] == expected
     stop = _clf(n_epochs=3, early_stopping=True, validation_fraction=0.5, learning_rate=1e-9)
     stop.fit(TEXTS, LABELS)
     # a learning rate of ~0 cannot improve the validation score: stops after 2 epochs
@@ -156,16 +168,25 @@ def test_single_class_is_refused_by_fit_but_allowed_in_a_partial_fit_batch(fitte
 
 
 def test_class_weight():
-    clf = _clf(n_epochs=1, class_weight="balanced").fit(TEXTS, ["pos"] * 6 + ["neg"] * 2)
-    assert clf.predict_proba(TEXTS).shape == (8, 2)
+    y = ["pos"] * 6 + ["neg"] * 2
+    clf = _clf(n_epochs=1, class_weight="balanced").fit(TEXTS, y)
+    # "balanced": n / (classes * count), in the order of classes_ (neg, pos)
+    np.testing.assert_allclose(clf._class_weights(np.array([1] * 6 + [0] * 2)), [2.0, 2 / 3])
+    plain = _clf(n_epochs=1).fit(TEXTS, y)
+    # the same seed and data: only the weights differ, and they favour the rare "neg"
+    assert clf.predict_proba(TEXTS)[:, 0].mean() > plain.predict_proba(TEXTS)[:, 0].mean()
     with pytest.raises(ValueError, match="class_weight has labels not in classes_"):
         _clf(class_weight={"maybe": 2.0}).fit(TEXTS, LABELS)
 
 
 def test_a_batch_of_weight_zero_rows_adds_nothing_instead_of_nan():
-    clf = _clf(n_epochs=1, batch_size=2, class_weight={"pos": 0.0}).fit(TEXTS, LABELS)
-    assert np.isfinite(clf.loss_curve_).all()
+    # one batch holding only "pos" texts, whose weight is 0: its loss is 0, not 0/0
+    clf = _clf(batch_size=8, class_weight={"pos": 0.0})
+    clf.partial_fit(TEXTS[:4], LABELS[:4], classes=["neg", "pos"])
+    assert clf.loss_curve_ == [0.0]
     assert np.isfinite(clf.predict_proba(TEXTS)).all()
+    clf.partial_fit(TEXTS, LABELS)  # the "neg" rows still count
+    assert clf.loss_curve_[1] > 0
 
 
 def test_bad_class_weight_leaves_the_classifier_as_it_was():

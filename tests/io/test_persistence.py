@@ -146,7 +146,9 @@ def test_saved_on_gpu_loads_on_cpu(blobs, tmp_path):
     X, y = blobs
     tuner = clone(NUMERIC["FeedForwardTuner"]).fit(X, y)
     path = save(tuner, tmp_path / "m.embkit")
-    tree = _read(path, "object.json").replace('"__device__": "cpu"', '"__device__": "cuda:0"')
+    tree = _read(path, "object.json")
+    assert '"__device__": "cpu"' in tree  # so the edit below does change the file
+    tree = tree.replace('"__device__": "cpu"', '"__device__": "cuda:0"')
     _rewrite(path, "object.json", tree.encode(), fix_checksum=True)
     if torch.cuda.is_available():  # pragma: no cover - CPU-only CI
         pytest.skip("needs a machine without CUDA")

@@ -67,10 +67,19 @@ def test_clone_repr_pickle(pairs):
 
 
 def test_zero_vectors_give_finite_similarity(pairs):
+    import torch
+
+    from embkit._training.nn import cosine_pairs
+
+    assert cosine_pairs(torch.zeros(3, 4), torch.zeros(3, 4)).tolist() == [0.0, 0.0, 0.0]
     X1, X2, y = pairs
     learner = make(n_layers=1, activation="relu").fit(X1, X2, y)
     zeros = np.zeros((3, 6), dtype=np.float32)
-    assert np.all(np.isfinite(learner.predict(zeros, zeros)))
+    with torch.no_grad():  # a negative bias: relu maps a zero input to a zero embedding
+        learner.module_.layers[0].bias.fill_(-1.0)
+    assert not learner.transform(zeros).any()
+    np.testing.assert_array_equal(learner.predict(zeros, zeros), np.zeros(3))
+    learner = make(n_layers=1, activation="relu").fit(X1, X2, y)
     learner.partial_fit(zeros, zeros, np.ones(3, dtype=np.float32))
     assert np.all(np.isfinite(learner.transform(X1)))
 

@@ -73,7 +73,16 @@ def test_multilabel_pairs_share_or_split_the_label():
     shared = (Y[idx1] & Y[idx2]).any(axis=1)
     assert shared[pos].all()
     # each negative pairs a member of some label with a non-member of that label
+    assert ((Y[idx1] == 1) & (Y[idx2] == 0)).any(axis=1)[~pos].all()
     assert len(idx1) == Y.sum() * 3
+    # label by label (in column order): one positive per member, then n_neg negatives each
+    start = 0
+    for column in Y.T:
+        m = int(column.sum())
+        block = slice(start + m, start + 3 * m)
+        assert (similar[start : start + m] == 1).all() and (similar[block] == 0).all()
+        assert (column[idx1[block]] == 1).all() and (column[idx2[block]] == 0).all()
+        start += 3 * m
 
 
 def test_sample_pairs_without_other_classes_gives_only_positives():

@@ -177,14 +177,37 @@ def test_loss_decreases(tuner, blobs):
     assert est.loss_curve_[-1] < est.loss_curve_[0]
 
 
+def _separation(Z, y):
+    """Mean distance between class centroids over mean distance of a row to its centroid."""
+    classes, codes = np.unique(y, return_inverse=True)
+    centroids = np.stack([Z[codes == c].mean(0) for c in range(len(classes))])
+    own = np.linalg.norm(Z - centroids[codes], axis=1).mean()
+    between = np.linalg.norm(centroids[:, None] - centroids[None], axis=2)
+    return between[np.triu_indices(len(classes), 1)].mean() / own
+
+
+def _cosine_gap(Z, labels):
+    """Mean cosine of rows with the same label minus that of rows with different labels."""
+    Z = Z / np.maximum(np.linalg.norm(Z, axis=1, keepdims=True), 1e-12)
+    same = labels[:, None] == labels[None]
+    cos = Z @ Z.T
+    return cos[same].mean() - cos[~same].mean()
+
+
 @pytest.mark.parametrize("tuner", TUNERS, ids=IDS)
-def test_tuning_separates_classes(tuner, blobs):
-    X, y = blobs
-    Z = clone(tuner).set_params(n_epochs=30, learning_rate=1e-2).fit(X, y).transform(X)
-    centroids = np.stack([Z[y == c].mean(0) for c in np.unique(y)])
-    own = np.linalg.norm(Z - centroids[np.searchsorted(np.unique(y), y)], axis=1).mean()
-    spread = np.linalg.norm(centroids[:, None] - centroids[None], axis=2).max()
-    assert own < spread
+def test_tuning_separates_classes(tuner):
+    # overlapping classes, and the tuned part alone: an untrained network (a learning rate
+    # of ~0) only maps the overlap on, so the gain over it is what training added
+    gen = np.random.default_rng(7)
+    y = np.repeat(np.array(["alpha", "beta", "gamma"]), 60)
+    X = (gen.normal(scale=0.7, size=(3, 8))[np.repeat(np.arange(3), 60)]).astype(np.float32)
+    X += gen.normal(size=X.shape).astype(np.float32)
+    est = clone(tuner).set_params(output="tuned", n_epochs=30, learning_rate=1e-2)
+    untrained = clone(est).set_params(n_epochs=1, learning_rate=1e-9).fit(X, y)
+    trained = est.fit(X, y)
+    before, after = _separation(untrained.transform(X), y), _separation(trained.transform(X), y)
+    assert after > 1.5 * before
+    assert after > 1.5 * _separation(X, y)
 
 
 @pytest.mark.parametrize("tuner", TUNERS, ids=IDS)
@@ -290,9 +313,18 @@ def test_bad_params_fail_at_fit_not_init(tuner, param, value, blobs):
 def test_multilabel_y(tuner, blobs):
     X, y = blobs
     Y = np.stack([y == "alpha", (y == "alpha") | (y == "beta")], axis=1).astype(int)
-    est = clone(tuner).set_params(n_epochs=20, learning_rate=1e-2).fit(X, Y)
-    assert est.multi_label_
-    assert est.transform(X).shape[0] == len(X)
+    est = clone(tuner).set_params(hidden_dim=32, n_epochs=40, learning_rate=1e-2).fit(X, Y)
+    assert est.multi_label_ and est.classes_.tolist() == [0, 1]
+    assert est.loss_curve_[-1] < 0.5 * est.loss_curve_[0]
+    if isinstance(est, FeedForwardTuner):  # its output layer: one column per label
+        assert est.predict_proba(X).shape == (len(X), 2)
+        assert (est.predict(X) == Y).mean() > 0.95
+    else:  # each label's pairs pull the rows that share it together
+        tuned = clone(est).set_params(output="tuned")
+        before = clone(tuned).set_params(n_epochs=1, learning_rate=1e-9).fit(X, Y).transform(X)
+        after = tuned.fit(X, Y).transform(X)
+        for j in range(Y.shape[1]):
+            assert _cosine_gap(after, Y[:, j]) > _cosine_gap(before, Y[:, j]) + 0.05
     with pytest.raises(ValueError, match="1-D"):
         est.partial_fit(X, y)
 
@@ -314,11 +346,12 @@ def test_sample_weight(tuner, blobs):
 def test_set_params_reaches_the_inner_learner(blobs):
     X, y = blobs
     tuner = ContrastiveTuner(hidden_dim=5, n_epochs=2, random_state=0)
-    tuner.set_params(hidden_dim=7, learning_rate=0.05, n_layers=2)
+    tuner.set_params(hidden_dim=7, learning_rate=0.05, n_layers=3)  # default n_layers: 2
     tuner.fit(X, y)
     assert tuner.transform(X).shape == (len(X), X.shape[1] + 7)  # output="concat"
     assert tuner.learner_.learning_rate == 0.05
-    assert tuner.learner_.n_layers == 2
+    assert tuner.learner_.n_layers == 3
+    assert len(tuner.learner_.module_.layers) == 3
 
 
 @pytest.mark.parametrize("tuner", TUNERS, ids=IDS)
