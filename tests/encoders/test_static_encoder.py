@@ -409,7 +409,10 @@ def test_in_a_pipeline_with_grid_search(make):
     labels = [1, 1, 1, 0, 0, 0] * 2
     pipe = make_pipeline(make(), LogisticRegression())
     search = GridSearchCV(pipe, {"staticencoder__max_length": [2, 8]}, cv=2).fit(texts, labels)
-    assert search.predict(["good film"]).shape == (1,)
+    assert [p["staticencoder__max_length"] for p in search.cv_results_["params"]] == [2, 8]
+    best = search.best_estimator_  # refitted with the chosen max_length, which reached it
+    assert best[0].max_length == search.best_params_["staticencoder__max_length"]
+    assert search.predict(texts).tolist() == best.predict(texts).tolist()
 
 
 # -- the real model ------------------------------------------------------------------------------

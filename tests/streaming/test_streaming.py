@@ -188,6 +188,12 @@ def test_passthrough_steps_and_step_params(blobs):
     weights = np.r_[np.zeros(60), np.ones(60)]
     pipe.partial_fit(X, y, classes=np.unique(y), sgd__sample_weight=weights)
     assert pipe[-1].n_features_in_ == 8
+    # the weights reached the classifier: the same as scikit-learn's with them, not without
+    direct = SGDClassifier(random_state=0)
+    direct.partial_fit(X, y, classes=np.unique(y), sample_weight=weights)
+    np.testing.assert_array_equal(pipe[-1].coef_, direct.coef_)
+    unweighted = SGDClassifier(random_state=0).partial_fit(X, y, classes=np.unique(y))
+    assert not np.array_equal(pipe[-1].coef_, unweighted.coef_)
     with pytest.raises(ValueError, match="'<step>__<argument>'.*'sample_weight'"):
         pipe.partial_fit(X, y, sample_weight=weights)
     with pytest.raises(ValueError, match="'nosuchstep__x'"):
