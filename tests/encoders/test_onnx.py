@@ -119,9 +119,9 @@ def test_export_is_reproducible(tiny, tmp_path, monkeypatch):
     assert digests[0] == digests[1]
 
 
-def test_cache_keeps_backends_and_quantisation_apart(tiny, cache_dir, tmp_path, monkeypatch):
-    store = EmbeddingCache(tmp_path / "vectors")
-    torch_vectors = make(tiny, cache=store).fit(TEXTS).transform(TEXTS)
+@pytest.fixture
+def onnx_runs(monkeypatch):
+    """The number of texts of every call to onnxruntime, in order."""
     runs = []
     real = onnx_module.OnnxModel.run
 
@@ -130,6 +130,13 @@ def test_cache_keeps_backends_and_quantisation_apart(tiny, cache_dir, tmp_path, 
         return real(self, texts, max_length)
 
     monkeypatch.setattr(onnx_module.OnnxModel, "run", counting)
+    return runs
+
+
+def test_cache_keeps_backends_and_quantisation_apart(tiny, cache_dir, tmp_path, onnx_runs):
+    store = EmbeddingCache(tmp_path / "vectors")
+    torch_vectors = make(tiny, cache=store).fit(TEXTS).transform(TEXTS)
+    runs = onnx_runs
     onnx_vectors = make(tiny, backend="onnx", cache=store).fit(TEXTS).transform(TEXTS)
     assert sum(runs) == len(TEXTS)  # the torch entries were not served to the onnx encoder
     make(tiny, backend="onnx", quantize="int8", cache=store).fit(TEXTS).transform(TEXTS)
@@ -222,21 +229,13 @@ def test_pickle_holds_name_and_backend_not_weights(tiny, cache_dir):
     assert clone(encoder).get_params() == encoder.get_params()
 
 
-def test_fitted_pipeline_switches_to_onnx_for_serving(tiny, cache_dir, monkeypatch):
+def test_fitted_pipeline_switches_to_onnx_for_serving(tiny, cache_dir, onnx_runs):
     labels = ["pos" if ("good" in t or "great" in t) else "neg" for t in MANY]
     pipe = make_pipeline(make(tiny), LogisticRegression()).fit(MANY, labels)
     expected = pipe.predict(MANY + TEXTS)
-    runs = []
-    real = onnx_module.OnnxModel.run
-
-    def counting(self, texts, max_length=None):
-        runs.append(len(texts))
-        return real(self, texts, max_length)
-
-    monkeypatch.setattr(onnx_module.OnnxModel, "run", counting)
     pipe.set_params(sentenceencoder__backend="onnx")
     np.testing.assert_array_equal(pipe.predict(MANY + TEXTS), expected)
-    assert sum(runs) == len(MANY + TEXTS)  # every text went through onnxruntime
+    assert sum(onnx_runs) == len(MANY + TEXTS)  # every text went through onnxruntime
 
 
 def test_onnx_threads_reach_the_session(tiny, cache_dir):
