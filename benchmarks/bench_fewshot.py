@@ -25,8 +25,9 @@ Run from the project root (needs ../shared/data and ``make bench-venv``)::
 
 By default three seeds (0-2), N = 8 and 64, both data sets and every budget, except SetFit
 runs of more than ``--max-setfit-pairs`` (20,000) pairs: its defaults on emotion with N=64
-make 122,880 pairs, 7,680 steps per seed (about 3.5 hours each on two cores); pass a larger
-value to run them. The rest of the grid takes about 7 hours with one torch thread. One
+make 122,880 pairs, 7,680 steps per seed (89 minutes with two threads on an AVX-512 CPU,
+about 3.5 hours with one on an older one); pass a larger value to run them. The rest of
+the grid takes about 7 hours with one torch thread. One
 draw of examples can move accuracy by up to 0.1 at N=8 and 0.04 at N=64, so three seeds
 cannot tell apart medians closer than about 0.02.
 
@@ -352,7 +353,7 @@ def main(argv: list[str] | None = None) -> list[dict[str, Any]]:
         type=int,
         default=20_000,
         help="skip a SetFit run that would train on more pairs than this (its defaults on "
-        "emotion with N=64 make 122,880 pairs, about 3.5 hours per seed on 2 cores)",
+        "emotion with N=64 make 122,880 pairs, 1.5-3.5 hours per seed on 2 cores)",
     )
     parser.add_argument("--name", default="fewshot")
     parser.add_argument("--plot", default=None, help="write the accuracy-time plot (PNG) here")
