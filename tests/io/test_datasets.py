@@ -179,8 +179,14 @@ def test_cats_matrix_marks_missing(cats_file):
 
 
 def test_cats_missing_as_zero_or_nan_and_label_order(cats_file):
-    _, Y0, _ = load_cats(cats_file, missing=0)
-    assert set(np.unique(Y0)) == {0, 1}
+    _, Y0, names0 = load_cats(cats_file, missing=0)
+    expected = {  # per label, the four records; a label a record leaves out is 0
+        "new-dataset": [1, 0, 0, 0],
+        "data-quality": [0, 1, 0, 0],
+        "dev-research": [0, 0, 0, 1],
+    }
+    assert sorted(names0) == sorted(expected)
+    np.testing.assert_array_equal(Y0, np.array([expected[n] for n in names0]).T)
     _, Ynan, names = load_cats(cats_file, missing=np.nan, labels=["new-dataset", "absent"])
     assert names == ["new-dataset", "absent"] and Ynan.dtype == np.float32
     np.testing.assert_array_equal(Ynan[:, 0], [1, 0, np.nan, np.nan])
