@@ -48,7 +48,9 @@ def read_split(name: str, split: str) -> tuple[list[str], list[str]]:
 
 
 def environment(packages: Sequence[str] = ()) -> dict[str, Any]:
-    """Versions, CPU count and torch threads: what every published figure must state."""
+    """Versions, CPU, torch threads, the host and the time (UTC) of the record: what every
+    published figure must state. The host and time tell apart runs that claim the
+    benchmark lock at the same hour (the lock holds on one machine only)."""
     import torch
 
     names = ("embkit", "torch", "sentence-transformers", "transformers", "scikit-learn")
@@ -63,6 +65,8 @@ def environment(packages: Sequence[str] = ()) -> dict[str, Any]:
         "platform": platform.platform(terse=True),
         "cpu": cpu_model(),
         "cpu_count": os.cpu_count(),
+        "host": platform.node(),
+        "recorded_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "torch_threads": torch.get_num_threads(),
         "torch_cpu_capability": torch.backends.cpu.get_cpu_capability(),
         **versions,

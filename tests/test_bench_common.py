@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 from benchmarks._common import cpu_model, environment
 
 
@@ -21,3 +23,10 @@ def test_environment_records_the_cpu_and_torch_kernels():
     assert env["cpu"] == cpu_model()
     assert env["torch_cpu_capability"] == __import__("torch").backends.cpu.get_cpu_capability()
     assert env["cpu_count"] >= 1
+
+
+def test_environment_records_the_host_and_the_time():
+    env = environment()
+    assert env["host"] == __import__("platform").node()
+    recorded = time.mktime(time.strptime(env["recorded_utc"], "%Y-%m-%dT%H:%M:%SZ"))
+    assert abs(recorded - time.mktime(time.gmtime())) < 60
