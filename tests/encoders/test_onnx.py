@@ -136,13 +136,12 @@ def onnx_runs(monkeypatch):
 def test_cache_keeps_backends_and_quantisation_apart(tiny, cache_dir, tmp_path, onnx_runs):
     store = EmbeddingCache(tmp_path / "vectors")
     torch_vectors = make(tiny, cache=store).fit(TEXTS).transform(TEXTS)
-    runs = onnx_runs
     onnx_vectors = make(tiny, backend="onnx", cache=store).fit(TEXTS).transform(TEXTS)
-    assert sum(runs) == len(TEXTS)  # the torch entries were not served to the onnx encoder
+    assert sum(onnx_runs) == len(TEXTS)  # the torch entries were not served to the onnx encoder
     make(tiny, backend="onnx", quantize="int8", cache=store).fit(TEXTS).transform(TEXTS)
-    assert sum(runs) == 2 * len(TEXTS)
+    assert sum(onnx_runs) == 2 * len(TEXTS)
     again = make(tiny, backend="onnx", cache=store).fit(TEXTS).transform(TEXTS)
-    assert sum(runs) == 2 * len(TEXTS)  # its own entries are reused
+    assert sum(onnx_runs) == 2 * len(TEXTS)  # its own entries are reused
     np.testing.assert_array_equal(again, onnx_vectors)
     assert np.abs(onnx_vectors - torch_vectors).max() < 1e-5
     namespaces = {

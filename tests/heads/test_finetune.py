@@ -67,8 +67,8 @@ def test_multiclass_integer_labels():
     y = [0, 0, 1, 1, 2, 2, 0, 1]
     clf = _clf(n_epochs=1).fit(TEXTS, y)
     assert clf.classes_.tolist() == [0, 1, 2]
-    assert clf.predict_proba(TEXTS).shape == (8, 3)
     proba = clf.predict_proba(TEXTS)
+    assert proba.shape == (8, 3)
     np.testing.assert_array_equal(clf.predict(TEXTS), clf.classes_[proba.argmax(axis=1)])
 
 
