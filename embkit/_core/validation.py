@@ -110,10 +110,11 @@ def _is_pandas(value: Any) -> bool:
     return type(value).__module__.split(".")[0] == "pandas" and hasattr(value, "ndim")
 
 
-def check_positive_int(value: Any, name: str) -> int:
-    """Return ``value`` if it is an integer >= 1 (a function's argument), else raise."""
+def check_positive_int(value: Any, name: str, low: int = 1) -> int:
+    """Return ``value`` if it is an integer >= ``low`` (a function's argument), else raise:
+    a ``TypeError`` for a non-integer (``bool`` included), a ``ValueError`` below ``low``."""
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise TypeError(f"{name} must be an integer >= 1, got {value!r}")
-    if value < 1:
-        raise ValueError(f"{name} must be an integer >= 1, got {value!r}")
+        raise TypeError(f"{name} must be an integer >= {low}, got {value!r}")
+    if value < low:
+        raise ValueError(f"{name} must be an integer >= {low}, got {value!r}")
     return int(value)

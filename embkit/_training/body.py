@@ -24,7 +24,7 @@ from sklearn.base import BaseEstimator
 from tqdm.auto import tqdm
 
 from embkit._core.device import loadable_device, resolve_device
-from embkit._core.models import quiet_loading, resolve_model
+from embkit._core.models import downloads_allowed, load_error, quiet_loading, resolve_model
 from embkit._core.seeding import draw_seed, make_rng
 from embkit._core.validation import HALF_OPEN_UNIT, NON_NEGATIVE, POSITIVE, POSITIVE_INT
 from embkit._training.nn import cpu_state
@@ -53,14 +53,14 @@ def load_body(model: Any, device: torch.device) -> SentenceTransformer:
             "model must be a model name, a folder path or a SentenceTransformer, "
             f"got {type(model).__name__}"
         )
+    resolved = resolve_model(model)
     try:
         with quiet_loading():
-            return SentenceTransformer(resolve_model(model), device=str(device))
-    except OSError as exc:
-        raise ValueError(
-            f"model={model!r} could not be loaded offline; pass a local folder or a name that "
-            "is in the local cache"
-        ) from exc
+            return SentenceTransformer(
+                resolved, device=str(device), local_files_only=not downloads_allowed()
+            )
+    except (OSError, ValueError) as exc:
+        raise load_error(model, resolved, exc) from exc
 
 
 def save_folder(path: Any) -> Path:

@@ -6,6 +6,7 @@ Modules are built on the ``meta`` device and initialised from an explicit genera
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numpy as np
 import torch
@@ -91,6 +92,10 @@ class MLP(nn.Module):
         residual: bool = False,
     ) -> None:
         super().__init__()
+        self.config = {
+            "kind": "MLP", "n_in": n_in, "n_out": n_out, "hidden_dim": hidden_dim,
+            "activation": activation, "dropout": float(dropout), "residual": residual,
+        }  # fmt: skip
         self.activation = activation
         self.dropout = float(dropout)
         self.back = None
@@ -150,6 +155,10 @@ class Projection(nn.Module):
         dropout: float = 0.0,
     ) -> None:
         super().__init__()
+        self.config = {
+            "kind": "Projection", "n_in": n_in, "n_out": n_out, "n_layers": n_layers,
+            "activation": activation, "dropout": float(dropout),
+        }  # fmt: skip
         self.activation = activation
         self.dropout = float(dropout)
         dims = [n_in] + [n_out] * n_layers
@@ -201,3 +210,18 @@ def pool_tokens(tokens: torch.Tensor, mask: torch.Tensor, pooling: str) -> torch
     if pooling == "max":
         return tokens.masked_fill(m == 0, torch.finfo(tokens.dtype).min).amax(dim=1)
     return (tokens * m).sum(dim=1) / m.sum(dim=1).clamp_min(1.0)
+
+
+def build_module(config: dict[str, Any]) -> MLP | Projection:
+    """The network ``config`` (a module's ``config``) describes, on the ``meta`` device.
+
+    Saved models rebuild their network from it, not from the estimator's parameters, which
+    ``set_params`` may have changed since the network was fitted.
+    """
+    config = dict(config)
+    kinds = {"MLP": MLP, "Projection": Projection}
+    kind = config.pop("kind", None)
+    if kind not in kinds:
+        raise ValueError(f"unknown network kind {kind!r}; expected one of {sorted(kinds)}")
+    n_in, n_out = config.pop("n_in"), config.pop("n_out")
+    return kinds[kind](n_in, n_out, **config)

@@ -31,11 +31,12 @@ from embkit._training.early_stopping import (
     EarlyStopping,
     holdout_indices,
 )
-from embkit._training.nn import ACTIVATIONS, DropoutNoise
+from embkit._training.nn import ACTIVATIONS, DropoutNoise, build_module
 from embkit._training.optim import make_adamw
 from embkit._training.rollback import unchanged_on_error
 
 _TORCH_ATTRIBUTES = ("module_", "optimizer_")
+_MODULE_CONFIG = "_module_config"  # the saved network's own description (see build_module)
 
 LAYER_CONSTRAINTS: dict[str, list[Any]] = {
     "activation": [StrOptions(set(ACTIVATIONS))],
@@ -332,6 +333,9 @@ class TorchEstimatorBase(BaseEstimator):
         weights = {}
         if "module_" in vars(self):
             weights["module_"] = self.module_.state_dict()
+            config = getattr(self.module_, "config", None)  # None: unpickled from an old file
+            if config is not None:
+                values[_MODULE_CONFIG] = dict(config)
             if "optimizer_" in vars(self):
                 values["optimizer_"] = self.optimizer_.state_dict()
         return values, weights
@@ -342,6 +346,7 @@ class TorchEstimatorBase(BaseEstimator):
         """Restore what :meth:`_get_saved_state` gave onto a bare instance (``cls.__new__``)."""
         values = dict(values)
         optimizer_state = values.pop("optimizer_", None)
+        config = values.pop(_MODULE_CONFIG, None)  # absent in files of earlier releases
         if set(weights) - {"module_"}:
             raise ValueError(f"unexpected weights {sorted(set(weights) - {'module_'})}")
         self.__dict__.update(values)
@@ -349,7 +354,7 @@ class TorchEstimatorBase(BaseEstimator):
             if optimizer_state is not None:
                 raise ValueError("an optimiser state without network weights")
             return
-        module = self._build_module(TrainData(n=0))
+        module = build_module(config) if config else self._build_module(TrainData(n=0))
         module.to_empty(device=self.device_)
         module.load_state_dict(weights["module_"], strict=True)
         self.module_ = module

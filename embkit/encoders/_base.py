@@ -88,6 +88,8 @@ class TextEncoderBase(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
 
     def _resolve_device(self) -> Any:
         """The device ``fit`` records in ``device_`` (``device="auto"`` resolved)."""
+        if getattr(self, "backend", "torch") == "onnx" and self.device in ("auto", None):
+            return resolve_device("cpu")  # onnxruntime runs on the CPU here
         return resolve_device(self.device)
 
     def _window(self, loaded: Any) -> tuple[Any, int] | None:

@@ -7,7 +7,6 @@ from typing import Any
 
 import numpy as np
 
-from embkit._core.device import resolve_device
 from embkit._core.models import DEFAULT_MODEL, load_sentence_transformer
 from embkit._core.quantize import QUANTIZE_CONSTRAINT
 from embkit.encoders._base import TextEncoderBase
@@ -113,11 +112,6 @@ class SentenceEncoder(TextEncoderBase):
         # torch float32 keeps the keys it had before backends existed (caches stay valid)
         settings = {} if self.backend == "torch" else {"backend": self.backend}
         return settings if self.quantize is None else {**settings, "quantize": self.quantize}
-
-    def _resolve_device(self) -> Any:
-        if self.backend == "onnx" and self.device in ("auto", None):
-            return resolve_device("cpu")  # onnxruntime runs on the CPU here
-        return resolve_device(self.device)
 
     def _normalize_output(self) -> bool:
         return bool(self.normalize)

@@ -8,7 +8,6 @@ from typing import Any
 import numpy as np
 from sklearn.utils._param_validation import StrOptions
 
-from embkit._core.device import resolve_device
 from embkit._core.models import DEFAULT_MODEL, load_hf_model
 from embkit._core.quantize import QUANTIZE_CONSTRAINT
 from embkit._core.validation import POSITIVE_INT
@@ -119,11 +118,6 @@ class TransformerEncoder(TextEncoderBase):
         if self.backend == "onnx":
             settings["backend"] = "onnx"
         return settings if self.quantize is None else {**settings, "quantize": self.quantize}
-
-    def _resolve_device(self) -> Any:
-        if self.backend == "onnx" and self.device in ("auto", None):
-            return resolve_device("cpu")  # onnxruntime runs on the CPU here
-        return resolve_device(self.device)
 
     def _load(self, device: Any) -> Any:
         if self.backend == "torch":

@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 
 from embkit._core.seeding import make_rng
+from embkit._core.validation import check_positive_int
 
 __all__ = ["make_grouped_pairs", "make_pairs", "pairs_from_cats", "sample_pairs"]
 
@@ -138,8 +139,7 @@ def make_pairs(
     >>> idx1.shape, similar.tolist()
     ((8,), [1.0, 1.0, 1.0, 1.0, 0.0, 0.0, 0.0, 0.0])
     """
-    if isinstance(n_neg, bool) or not isinstance(n_neg, (int, np.integer)) or n_neg < 0:
-        raise ValueError(f"n_neg must be an integer >= 0, got {n_neg!r}")
+    n_neg = check_positive_int(n_neg, "n_neg", low=0)
     if y is None:
         raise TypeError("y must be an array of labels, got None")
     y_arr = np.asarray(y)
@@ -205,14 +205,9 @@ def make_grouped_pairs(
     >>> all(len(set(idx1[k:k + 8]) | set(idx2[k:k + 8])) <= 4 for k in range(0, 32, 8))
     True
     """
-    if isinstance(group_size, bool) or not isinstance(group_size, (int, np.integer)):
-        raise TypeError(f"group_size must be an integer >= 2, got {group_size!r}")
-    if group_size < 2:
-        raise ValueError(f"group_size must be an integer >= 2, got {group_size!r}")
-    if isinstance(n_rounds, bool) or not isinstance(n_rounds, (int, np.integer)) or n_rounds < 1:
-        raise ValueError(f"n_rounds must be an integer >= 1, got {n_rounds!r}")
-    if isinstance(n_neg, bool) or not isinstance(n_neg, (int, np.integer)) or n_neg < 0:
-        raise ValueError(f"n_neg must be an integer >= 0, got {n_neg!r}")
+    group_size = check_positive_int(group_size, "group_size", low=2)
+    n_rounds = check_positive_int(n_rounds, "n_rounds")
+    n_neg = check_positive_int(n_neg, "n_neg", low=0)
     y_arr = np.asarray(y)
     if y_arr.ndim != 1 or y_arr.shape[0] < 2:
         raise ValueError(f"y must be 1-D labels of at least two rows, got shape {y_arr.shape}")

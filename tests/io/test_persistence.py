@@ -102,6 +102,48 @@ def test_contrastive_learner_round_trip(tmp_path):
     assert loaded.loss_curve_ == learner.loss_curve_ and loaded.n_iter_ == learner.n_iter_
 
 
+# a fitted estimator, then parameters that shape its network changed by set_params (no refit)
+RESHAPED = {
+    "FeedForwardTuner": (
+        FeedForwardTuner(6, n_epochs=3, random_state=0),
+        {"hidden_dim": 9, "activation": "tanh"},
+    ),
+    "FeedForwardTuner-residual": (
+        FeedForwardTuner(6, n_epochs=3, output="residual", random_state=0),
+        {"output": "concat"},
+    ),
+    "DifferentiableHead": (
+        DifferentiableHead(hidden_dim=4, n_epochs=3, random_state=0),
+        {"hidden_dim": None, "activation": "gelu"},
+    ),
+    "ContrastiveLearner": (
+        ContrastiveLearner(3, n_epochs=2, random_state=0),
+        {"n_layers": 2, "activation": "relu"},
+    ),
+}
+
+
+@pytest.mark.parametrize("name", list(RESHAPED))
+def test_the_network_is_saved_as_fitted_not_as_the_parameters_now_say(name, blobs, tmp_path):
+    """As pickle does: the loaded estimator has the changed parameters and the fitted network."""
+    X, y = blobs
+    est, changes = RESHAPED[name]
+    est = clone(est)
+    if name == "ContrastiveLearner":
+        est.fit(X[:60], X[60:120], (y[:60] == y[60:120]).astype("float32"))
+    else:
+        est.fit(X, y)
+    fitted_params, before = est.get_params(), _outputs(est, X)
+    est.set_params(**changes)
+    for loaded in (_round_trip(est, tmp_path), pickle.loads(pickle.dumps(est))):
+        assert loaded.get_params() == est.get_params()
+        loaded.set_params(**fitted_params)
+        after = _outputs(loaded, X)
+        assert after.keys() == before.keys()
+        for key in before:
+            np.testing.assert_array_equal(after[key], before[key], err_msg=key)
+
+
 @pytest.mark.parametrize("name", ["FeedForwardTuner", "DifferentiableHead", "ContrastiveTuner"])
 def test_partial_fit_after_load_continues_exactly(name, blobs, tmp_path):
     """Weights, optimiser state and random state are all kept."""

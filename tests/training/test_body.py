@@ -93,3 +93,31 @@ def test_an_unfitted_estimator_saves_no_weights():
     assert weights == {} and values["n_epochs"] == 3
     restored = _restored(FineTuneClassifier(), values, weights)
     assert restored.get_params() == FineTuneClassifier(n_epochs=3).get_params()
+
+
+@pytest.mark.parametrize("allow, offline", [(None, True), ("1", False)])
+def test_the_body_loads_offline_unless_downloads_are_allowed(monkeypatch, allow, offline):
+    # the tests run with HF_HUB_OFFLINE=1, which would hide a loader that asks the hub:
+    # spy on what the loader is told instead
+    import sentence_transformers
+
+    from embkit._training.body import load_body
+
+    calls = []
+
+    class Spy:
+        def __init__(self, name, **kwargs):
+            calls.append((name, kwargs))
+            raise OSError("not in the local cache")
+
+    monkeypatch.setattr(sentence_transformers, "SentenceTransformer", Spy)
+    if allow is None:
+        monkeypatch.delenv("EMBKIT_ALLOW_DOWNLOADS", raising=False)
+    else:
+        monkeypatch.setenv("EMBKIT_ALLOW_DOWNLOADS", allow)
+    hint = "EMBKIT_ALLOW_DOWNLOADS=1" if offline else "not in the local cache"
+    with pytest.raises(ValueError, match=f"could not load model 'someone/some-model'.*{hint}"):
+        load_body("someone/some-model", torch.device("cpu"))
+    assert calls == [("someone/some-model", {"device": "cpu", "local_files_only": offline})]
+    with pytest.raises(ValueError, match="could not load model"):
+        FineTuneClassifier(model="someone/some-model", **SMALL).fit(TEXTS, LABELS)

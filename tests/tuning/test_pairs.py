@@ -61,9 +61,12 @@ def test_bad_labels(y, error):
         make_pairs(y)
 
 
-def test_bad_n_neg():
-    with pytest.raises(ValueError, match="n_neg"):
-        make_pairs([0, 1], n_neg=-1)
+@pytest.mark.parametrize(
+    ("n_neg", "error"), [(-1, ValueError), (1.5, TypeError), (True, TypeError)]
+)
+def test_bad_n_neg(n_neg, error):
+    with pytest.raises(error, match="n_neg must be an integer >= 0"):
+        make_pairs([0, 1], n_neg=n_neg)
 
 
 def test_multilabel_pairs_share_or_split_the_label():
@@ -191,6 +194,8 @@ def test_grouped_pairs_single_class_group_gets_positives_instead():
         ({"group_size": 1}, ValueError, "group_size"),
         ({"group_size": 2.5}, TypeError, "group_size"),
         ({"group_size": 4, "n_rounds": 0}, ValueError, "n_rounds"),
+        ({"group_size": 4, "n_rounds": 2.5}, TypeError, "n_rounds"),
+        ({"group_size": 4, "n_neg": 0.5}, TypeError, "n_neg"),
         ({"group_size": 4, "n_neg": -1}, ValueError, "n_neg"),
     ],
 )
