@@ -106,6 +106,8 @@ class LabelMixin:
             raise ValueError(f"y must be 1-D labels, got an array of shape {y.shape}")
         if reset:
             self._set_classes(y, classes, partial=partial)
+        elif classes is not None and getattr(self, "multi_label_", False):
+            _check_label_names(classes, len(self.classes_))
         elif classes is not None and not np.array_equal(_check_classes(classes), self.classes_):
             raise ValueError(
                 f"classes={list(classes)!r} differs from the classes of the first partial_fit "
@@ -137,7 +139,9 @@ class LabelMixin:
         if self._accepts_label_matrix:
             self.multi_label_ = y.ndim == 2
         if y.ndim == 2:
-            self.classes_ = np.arange(y.shape[1])
+            if classes is not None:
+                _check_label_names(classes, y.shape[1])
+            self.classes_ = np.arange(y.shape[1])  # the columns, numbered
             return
         if partial and classes is None:
             raise ValueError(
@@ -145,10 +149,10 @@ class LabelMixin:
                 "the stream may contain, e.g. classes=['neg', 'pos']"
             )
         labels = np.unique(y) if classes is None else _check_classes(classes)
-        if classes is not None and _is_text(labels) != _is_text(y):
+        if classes is not None and is_text(labels) != is_text(y):
             raise TypeError(
-                f"y holds {'strings' if _is_text(y) else 'numbers'} but classes holds "
-                f"{'strings' if _is_text(labels) else 'numbers'}: they must be of one type"
+                f"y holds {'strings' if is_text(y) else 'numbers'} but classes holds "
+                f"{'strings' if is_text(labels) else 'numbers'}: they must be of one type"
             )
         if len(labels) < 2:
             raise ValueError(
@@ -190,6 +194,15 @@ class LabelMixin:
         return torch.as_tensor(weights, dtype=torch.float32, device=device)
 
 
+def _check_label_names(classes: Any, n_labels: int) -> None:
+    """With a 2-D label matrix, ``classes=`` names its columns: one name per column."""
+    if np.ndim(classes) != 1 or len(classes) != n_labels:
+        raise ValueError(
+            f"classes must name the {n_labels} label columns of a 2-D y, one name each, got "
+            f"{classes!r}"
+        )
+
+
 def _check_classes(classes: Any) -> np.ndarray:
     """The sorted distinct labels of a ``classes=`` argument: 1-D, one type, no None or NaN."""
     labels = np.asarray(classes)
@@ -203,7 +216,8 @@ def _check_classes(classes: Any) -> np.ndarray:
     return np.unique(labels)
 
 
-def _is_text(labels: np.ndarray) -> bool:
+def is_text(labels: np.ndarray) -> bool:
+    """Whether ``labels`` are strings (or objects), not numbers."""
     return labels.dtype.kind in "OUS"
 
 

@@ -298,22 +298,20 @@ class ActiveLearner(BaseEstimator):
 
     def _updated(self, X, idx, labels, all_idx, all_labels) -> Any:
         """The model after adding ``idx``: incremental or refitted; the old one untouched."""
-        if self.update_ == "partial_fit":
-            if self.estimator_ is None:
-                est = clone(self.estimator)
-                est.partial_fit(X[idx], _plain(labels), classes=self.classes_)
-                return est
+        if self.update_ == "partial_fit" and self.estimator_ is not None:
             self.estimator_.partial_fit(X[idx], _plain(labels))
             return self.estimator_
-        return self._refit(X, all_idx, all_labels)
+        return self._refit(X, all_idx, all_labels)  # every label kept, not just the new ones
 
     def _refit(self, X, idx, labels) -> Any:
-        if idx.size == 0 or len(set(labels.tolist())) < 2:
-            return None  # a classifier cannot be fitted on one class yet
-        if self.update_ == "partial_fit":
+        if idx.size == 0:
+            return None
+        if self.update_ == "partial_fit":  # classes= is known: one class so far is enough
             est = clone(self.estimator)
             est.partial_fit(X[idx], _plain(labels), classes=self.classes_)
             return est
+        if len(set(labels.tolist())) < 2:
+            return None  # a classifier cannot be fitted on one class yet
         return clone(self.estimator).fit(X[idx], _plain(labels))
 
     def _after_update(self, X: np.ndarray, seconds: float) -> None:

@@ -195,7 +195,9 @@ class PartialPipeline(Pipeline):
             if step is None or (isinstance(step, str) and step in _PASSTHROUGH):
                 plan.append((idx, name, step, "skip"))
                 continue
-            if hasattr(step, "partial_fit"):
+            if isinstance(step, FrozenEstimator) and hasattr(step, "transform"):
+                action = "transform"  # before partial_fit, which it passes on to what it wraps
+            elif hasattr(step, "partial_fit"):
                 action = "partial_fit"
             elif is_stateless(step) and hasattr(step, "transform"):
                 action = "transform"

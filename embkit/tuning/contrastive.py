@@ -172,6 +172,8 @@ class ContrastiveLearner(ClassNamePrefixFeaturesOutMixin, TorchEstimatorBase):
     ) -> TrainData:
         if grouped:  # points with class codes: pairs are drawn inside each batch
             X = check_X(self, X1, reset=reset)
+            if reset and X2 is not None and X2.ndim == 2 and not X2.any():
+                raise ValueError("y has no positive label in any column: cannot form pairs")
             return TrainData(
                 n=X.shape[0],
                 X=self._to_tensor(X, device),
@@ -233,6 +235,8 @@ class ContrastiveLearner(ClassNamePrefixFeaturesOutMixin, TorchEstimatorBase):
         else:
             i1, i2, target = draw_batch_pairs(data.groups[idx.cpu().numpy()], data.n_neg, self._rng)
         emb = self.module_(data.X.index_select(0, idx), noise)
+        if i1.size == 0:  # label-matrix rows with no label in this batch: nothing to learn
+            return emb.sum() * 0.0
         i1_t = torch.from_numpy(i1).to(self.device_)
         i2_t = torch.from_numpy(i2).to(self.device_)
         per_pair = (gathered_cosine(emb, i1_t, i2_t) - torch.from_numpy(target).to(emb)) ** 2
@@ -243,11 +247,20 @@ class ContrastiveLearner(ClassNamePrefixFeaturesOutMixin, TorchEstimatorBase):
 
     def _stratify_labels(self, data: TrainData) -> np.ndarray | None:
         groups = data.groups
-        return groups if groups is not None and groups.ndim == 1 else None
+        if groups is not None and groups.ndim == 2:  # a label matrix: rows with and without
+            return groups.any(axis=1)
+        return groups
 
     def _prepare_validation(self, val: TrainData) -> TrainData:
         if val.groups is not None:
             val.pairs = draw_batch_pairs(val.groups, val.n_neg, self._rng)
+            if val.pairs[0].size == 0:
+                raise ValueError(
+                    "the early-stopping hold-out (validation_fraction="
+                    f"{self.validation_fraction}) has no row with a label, so no pairs to score: "
+                    "pass more labelled rows, a larger validation_fraction, or "
+                    "early_stopping=False"
+                )
         return val
 
     def fit(self, X1: Any, X2: Any, y: Any, sample_weight: Any = None) -> ContrastiveLearner:

@@ -7,6 +7,7 @@ from typing import Any
 import numpy as np
 from sklearn.base import ClassifierMixin
 
+from embkit._core.validation import POSITIVE_INT
 from embkit._training.labels import TorchClassifierBase
 from embkit.tuning._tuner import RESIDUAL_OUTPUT_CONSTRAINT, TunerMixin
 
@@ -108,6 +109,7 @@ class FeedForwardTuner(TunerMixin, ClassifierMixin, TorchClassifierBase):
 
     _parameter_constraints: dict = {
         **TorchClassifierBase._parameter_constraints,
+        "hidden_dim": [POSITIVE_INT],  # the head's None (no hidden layer) tunes nothing here
         "output": RESIDUAL_OUTPUT_CONSTRAINT,
     }
 

@@ -92,8 +92,8 @@ def _multilabel_pairs(
             parts1.append(anchors)
             parts2.append(outsiders[rng.integers(0, outsiders.size, size=anchors.size)])
             parts_s.append(np.zeros(anchors.size, dtype=np.float32))
-    if not parts1:
-        raise ValueError("y has no positive label in any column: cannot form positive pairs")
+    if not parts1:  # no row has a label: no pairs (a batch may hold none)
+        return np.empty(0, np.int64), np.empty(0, np.int64), np.empty(0, np.float32)
     return np.concatenate(parts1), np.concatenate(parts2), np.concatenate(parts_s)
 
 
@@ -151,6 +151,8 @@ def make_pairs(
     if y_arr.ndim == 2:
         if not np.isin(y_arr, (0, 1)).all():
             raise ValueError("a 2-D y must be a 0/1 indicator matrix")
+        if not y_arr.any():
+            raise ValueError("y has no positive label in any column: cannot form positive pairs")
         return _multilabel_pairs(y_arr.astype(bool), int(n_neg), rng)
     if y_arr.dtype.kind == "f" and np.isnan(y_arr).any():
         raise ValueError("y contains NaN")

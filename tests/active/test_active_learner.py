@@ -188,6 +188,24 @@ def test_skip_and_forget(data):
     assert nxt[0] not in learner.skipped_
 
 
+def test_partial_fit_mode_keeps_the_labels_left_after_forget(data):
+    # forgetting every row of one class left one class: the next teach must still learn
+    # from the rows kept, not from the new rows alone
+    X, y = data
+    neg, pos = np.flatnonzero(y == "neg"), np.flatnonzero(y == "pos")
+    a, b, c = neg[:4], pos[:4], np.concatenate([neg[4:6], pos[4:6]])
+    learner = ActiveLearner(
+        SGDClassifier(random_state=0), classes=["neg", "pos"], update="partial_fit", random_state=0
+    ).start(X)
+    learner.teach(X, a, y[a]).teach(X, b, y[b]).forget(X, b)
+    learner.teach(X, c, y[c])
+    kept = np.concatenate([a, c])
+    assert sorted(learner.labeled_.tolist()) == sorted(kept.tolist())
+    expected = clone(SGDClassifier(random_state=0)).partial_fit(X[a], y[a], classes=["neg", "pos"])
+    expected.partial_fit(X[c], y[c])
+    np.testing.assert_allclose(learner.estimator_.coef_, expected.coef_)
+
+
 def test_bad_input_is_a_clear_error_and_changes_nothing(data):
     X, y = data
     with pytest.raises(ValueError, match="budget=401 is larger than the pool"):

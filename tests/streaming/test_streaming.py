@@ -170,6 +170,23 @@ def test_a_frozen_step_transforms_and_stays_as_it_was(blobs):
     assert pipe[-1].n_features_in_ == 3
 
 
+def test_a_frozen_step_with_its_own_partial_fit_is_not_trained(blobs):
+    # FrozenEstimator passes partial_fit on to what it wraps: it must not be called
+    X, y = blobs
+    scaler = StandardScaler().fit(X[::3])
+    tuner = FeedForwardTuner(4, n_epochs=2, random_state=0).fit(X[::3], y[::3])
+    before = (scaler.mean_.copy(), scaler.n_samples_seen_, tuner.n_iter_, tuner.transform(X))
+    pipe = make_partial_pipeline(
+        FrozenEstimator(scaler), FrozenEstimator(tuner), SGDClassifier(random_state=0)
+    )
+    pipe.partial_fit(X + 5, y, classes=np.unique(y))
+    np.testing.assert_array_equal(scaler.mean_, before[0])
+    assert (scaler.n_samples_seen_, tuner.n_iter_) == before[1:3]
+    np.testing.assert_array_equal(tuner.transform(X), before[3])
+    expected = tuner.transform(scaler.transform(X + 5))
+    assert pipe[-1].n_features_in_ == expected.shape[1]
+
+
 def test_stateless_detection():
     assert is_stateless(SentenceEncoder())
     assert is_stateless(HashEncoder())  # requires_fit=False in its tags

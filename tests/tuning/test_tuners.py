@@ -300,7 +300,13 @@ def test_bad_y(tuner, blobs):
 @pytest.mark.parametrize("tuner", TUNERS, ids=IDS)
 @pytest.mark.parametrize(
     "param, value",
-    [("n_epochs", 0), ("batch_size", -1), ("learning_rate", 0.0), ("hidden_dim", 0)],
+    [
+        ("n_epochs", 0),
+        ("batch_size", -1),
+        ("learning_rate", 0.0),
+        ("hidden_dim", 0),
+        ("hidden_dim", None),  # the head's "no hidden layer" would tune nothing
+    ],
 )
 def test_bad_params_fail_at_fit_not_init(tuner, param, value, blobs):
     X, y = blobs
@@ -327,6 +333,47 @@ def test_multilabel_y(tuner, blobs):
             assert _cosine_gap(after, Y[:, j]) > _cosine_gap(before, Y[:, j]) + 0.05
     with pytest.raises(ValueError, match="1-D"):
         est.partial_fit(X, y)
+
+
+@pytest.mark.parametrize("tuner", TUNERS, ids=IDS)
+def test_multilabel_partial_fit_takes_classes_on_every_call(tuner, blobs):
+    # classes= names the label columns: checked on the first call, accepted again later
+    X, y = blobs
+    Y = np.stack([y == "alpha", y == "beta", y == "gamma"], axis=1).astype(int)
+    est = clone(tuner)
+    with pytest.raises(ValueError, match="name the 3 label columns"):
+        est.partial_fit(X, Y, classes=["a", "b"])
+    assert not hasattr(est, "classes_")
+    est.partial_fit(X[:60], Y[:60], classes=["a", "b", "c"])
+    est.partial_fit(X[60:], Y[60:], classes=["a", "b", "c"])
+    assert est.classes_.tolist() == [0, 1, 2] and len(est.loss_curve_) == 2
+    with pytest.raises(ValueError, match="name the 3 label columns"):
+        est.partial_fit(X, Y, classes=["a", "b", "c", "d"])
+
+
+def test_contrastive_multilabel_batches_without_a_label_are_skipped_not_an_error():
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(300, 8)).astype("float32")
+    Y = (rng.random((300, 3)) < 0.05).astype(int)  # most rows, and whole batches, unlabelled
+    for params in ({"early_stopping": False, "batch_size": 4}, {"early_stopping": True}):
+        est = ContrastiveTuner(8, n_epochs=3, random_state=0, **params).fit(X, Y)
+        assert np.isfinite(est.loss_curve_).all() and np.isfinite(est.transform(X)).all()
+    with pytest.raises(ValueError, match="no positive label in any column"):
+        ContrastiveTuner(8).fit(X, np.zeros_like(Y))
+    one = np.zeros_like(Y)
+    one[0, 0] = 1  # one labelled row stays in training: the hold-out has nothing to score
+    with pytest.raises(ValueError, match="early_stopping=False"):
+        ContrastiveTuner(8).fit(X, one)
+
+
+def test_contrastive_open_labels_refuse_a_second_label_type(blobs):
+    X, _ = blobs
+    est = ContrastiveTuner(hidden_dim=4, n_epochs=1, random_state=0).partial_fit(X[:10], [1, 2] * 5)
+    with pytest.raises(TypeError, match="y holds strings but the labels of the earlier"):
+        est.partial_fit(X[:10], ["a", "b"] * 5)
+    assert est.classes_.tolist() == [1, 2]
+    est.partial_fit(X[:10], [1, 3] * 5)
+    assert est.classes_.tolist() == [1, 2, 3]
 
 
 @pytest.mark.parametrize("tuner", TUNERS, ids=IDS)
