@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import sys
 import warnings
 from collections.abc import Sequence
@@ -17,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from embkit.cli.common import (
+    MAX_SEED,
     CLIError,
     add_data_options,
     add_split_options,
@@ -26,6 +28,7 @@ from embkit.cli.common import (
     load_texts,
     news,
     positive_int,
+    seed_int,
     train_test,
 )
 
@@ -63,7 +66,7 @@ def build_parser() -> argparse.ArgumentParser:
     )  # fmt: skip
     p.add_argument("--setfit", action="store_true", help="add the SetFit pipeline (slow)")
     p.add_argument("--out", metavar="DIR", help="write tables and pictures here")
-    p.add_argument("--seed", type=int, default=0, help="seed of the split and every pipeline")
+    p.add_argument("--seed", type=seed_int, default=0, help="seed of the split and every pipeline")
     p.add_argument(
         "--seeds", type=positive_int, default=3,
         help="runs of every stochastic pipeline, with seeds SEED, SEED+1, ...; the table "
@@ -81,7 +84,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("data", metavar="DATA", help="labelled texts")
     p.add_argument("--pipeline", required=True, metavar="NAME", help="see 'embkit pipelines'")
     p.add_argument("--out", required=True, metavar="DIR", help="folder to save the pipeline in")
-    p.add_argument("--seed", type=int, default=0, help="seed of the pipeline")
+    p.add_argument("--seed", type=seed_int, default=0, help="seed of the pipeline")
     add_data_options(p)
     p.set_defaults(run=_train)
 
@@ -208,6 +211,11 @@ def _compare(args: argparse.Namespace) -> int:
 
     say = news(args)
     names = _compare_names(args)
+    if args.seed + args.seeds - 1 > MAX_SEED:
+        raise CLIError(
+            f"--seed {args.seed} with --seeds {args.seeds} runs up to seed "
+            f"{args.seed + args.seeds - 1}, above {MAX_SEED}: lower --seed"
+        )
     check_out(args.out, folder=True)
     train_texts, test_texts, y_train, y_test = train_test(args, say)
     say(f"{args.data}: {len(train_texts)} train, {len(test_texts)} test texts; pipelines: "
@@ -256,8 +264,8 @@ def _train(args: argparse.Namespace) -> int:
     start = time.perf_counter()
     pipe.fit(texts, labels)
     fit_time = time.perf_counter() - start
+    pipe, chosen = _keep_the_choice(pipe)
     out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
     classes = [_plain(c) for c in getattr(pipe, "classes_", sorted(set(labels), key=str))]
     meta = {
         "format": SAVED_FORMAT,
@@ -270,12 +278,38 @@ def _train(args: argparse.Namespace) -> int:
         "fit_time_s": round(fit_time, 3),
         "embkit_version": __version__,
     }
+    if chosen is not None:
+        meta["chosen"] = chosen
+        say(f"auto chose {chosen}")
     # The cache folder is a setting of this machine, not of the model: not saved.
     configure_loaded(pipe, verbose=False, cache=None)
-    save_trained(pipe, out, meta)
+    existed = out.exists()
+    try:
+        save_trained(pipe, out, meta)
+    except BaseException:
+        if not existed:  # leave no half-written folder behind
+            shutil.rmtree(out, ignore_errors=True)
+        raise
     print(f"trained {args.pipeline} on {len(texts)} texts ({len(classes)} labels) in "
           f"{fit_time:.1f} s; saved to {out / SAVED_FILE}")  # fmt: skip
     return 0
+
+
+def _keep_the_choice(pipe: Any) -> tuple[Any, str | None]:
+    """``auto``'s fitted search replaced by the pipeline it chose (refitted on every row),
+    which is what ``predict`` needs and what ``embkit.save`` writes; and that choice."""
+    from sklearn.model_selection import GridSearchCV
+    from sklearn.pipeline import Pipeline
+
+    from embkit.cli.auto import describe_choice
+
+    search = pipe.steps[-1][1]
+    if not isinstance(search, GridSearchCV):
+        return pipe, None
+    best = search.best_estimator_
+    steps = best.steps if isinstance(best, Pipeline) else [("model", best)]
+    kept = pipe.steps[:-1] + [(name, step) for name, step in steps if step != "passthrough"]
+    return Pipeline(kept), describe_choice(search)
 
 
 def _predict(args: argparse.Namespace) -> int:
@@ -310,10 +344,11 @@ def _encode(args: argparse.Namespace) -> int:
 
     from embkit.encoders.sentence import SentenceEncoder
 
+    check_out(args.out, folder=False)  # a folder is refused before any work
     out = Path(args.out)
-    if out.suffix != ".npy":
+    if out.suffix.lower() != ".npy":
         out = out.with_name(out.name + ".npy")
-    check_out(str(out), folder=False)
+        check_out(str(out), folder=False)
     texts = load_texts(args.data, args)
     encoder = SentenceEncoder(
         args.model, batch_size=args.batch_size, cache=args.cache,
@@ -321,7 +356,8 @@ def _encode(args: argparse.Namespace) -> int:
     )  # fmt: skip
     X = encoder.fit_transform(texts)
     out.parent.mkdir(parents=True, exist_ok=True)
-    np.save(out, X)
+    with open(out, "wb") as fh:  # np.save(path) would add ".npy" to "X.NPY"
+        np.save(fh, X)
     print(f"encoded {X.shape[0]} texts into a {X.dtype} array of shape {X.shape}: {out}")
     return 0
 

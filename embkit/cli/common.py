@@ -44,6 +44,20 @@ def positive_int(value: str) -> int:
     return number
 
 
+MAX_SEED = 2**32 - 1  # what scikit-learn and numpy accept as random_state
+
+
+def seed_int(value: str) -> int:
+    """A ``--seed`` option: an integer in [0, 2**32 - 1], as ``random_state`` takes."""
+    try:
+        number = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an integer: {value!r}") from None
+    if not 0 <= number <= MAX_SEED:
+        raise argparse.ArgumentTypeError(f"must be between 0 and {MAX_SEED}, got {value}")
+    return number
+
+
 def add_data_options(p: argparse.ArgumentParser, *, labels: bool = True, model: bool = True):
     """The options every command reading DATA has: fields, bad rows, format, model, cache."""
     p.add_argument("--text-field", default="text", help="text field/column (default: text)")
@@ -155,6 +169,12 @@ def check_labels(labels: Sequence[Any], path: str) -> None:
     if len(distinct) < 2:
         raise CLIError(
             f"{path}: only one label ({next(iter(distinct))!r}); at least two are needed"
+        )
+    fractional = [x for x in distinct if isinstance(x, float) and not x.is_integer()]
+    if fractional:
+        raise CLIError(
+            f"{path}: labels must be classes (strings or whole numbers), got numbers such as "
+            f"{sorted(fractional)[0]!r}"
         )
 
 

@@ -23,7 +23,15 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from embkit.cli.common import CLIError, add_data_options, check_out, load_texts, news, positive_int
+from embkit.cli.common import (
+    CLIError,
+    add_data_options,
+    check_out,
+    load_texts,
+    news,
+    positive_int,
+    seed_int,
+)
 
 __all__ = ["add_parser", "run"]
 
@@ -50,7 +58,7 @@ def add_parser(sub: Any) -> None:
                    "kmeans: one per cluster)")  # fmt: skip
     p.add_argument("--n-initial", type=positive_int, default=10, metavar="N",
                    help="texts in the seed set (default: 10)")  # fmt: skip
-    p.add_argument("--seed", type=int, default=0, help="seed of every random choice")
+    p.add_argument("--seed", type=seed_int, default=0, help="seed of every random choice")
     add_data_options(p, labels=False)
     p.set_defaults(run=run)
 
@@ -176,11 +184,12 @@ def run(args: argparse.Namespace) -> int:
     import numpy as np
     from sklearn.linear_model import LogisticRegression
 
-    from embkit.active import ActiveLearner
+    from embkit.active import ActiveLearner, make_strategy
     from embkit.encoders.sentence import SentenceEncoder
 
     say = news(args)
     labels = _parse_labels(args.labels)
+    make_strategy(args.strategy)  # an unknown name fails before any encoding
     check_out(args.out, folder=False)
     texts = load_texts(args.data, args)
     if args.budget is not None and args.budget > len(texts):

@@ -19,6 +19,7 @@ from embkit.cli.common import (
     check_out,
     news,
     positive_int,
+    seed_int,
     train_test,
 )
 
@@ -74,7 +75,7 @@ def add_parser(sub: Any) -> None:
         metavar="DIR",
         help="folder for learning_curves.png and curves.json (default: embkit-simulate)",
     )
-    p.add_argument("--seed", type=int, default=0, help="seed of the train/test split")
+    p.add_argument("--seed", type=seed_int, default=0, help="seed of the train/test split")
     add_data_options(p)
     p.set_defaults(run=run)
 

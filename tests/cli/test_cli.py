@@ -243,6 +243,51 @@ def test_encode_writes_npy(small_data, cache_dir, tmp_path, capsys):
     assert "shape (7, 384)" in capsys.readouterr().out
 
 
+def test_encode_keeps_an_upper_case_npy_suffix(small_data, cache_dir, tmp_path):
+    out = tmp_path / "UP.NPY"
+    assert main(["encode", str(small_data), "--out", str(out), "--cache", str(cache_dir),
+                 "--limit", "3", "--quiet"]) == 0  # fmt: skip
+    assert np.load(out).shape == (3, 384)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["UP.NPY"]
+
+
+def test_train_auto_saves_the_pipeline_it_chose(small_data, cache_dir, tmp_path, capsys):
+    model_dir = tmp_path / "auto"
+    code = main(["train", str(small_data), "--pipeline", "auto", "--out", str(model_dir),
+                 "--cache", str(cache_dir), "--quiet"])  # fmt: skip
+    assert code == 0, capsys.readouterr().err
+    meta = json.loads((model_dir / "meta.json").read_text())
+    saved = embkit.load(model_dir / "pipeline.embkit")
+    names = [name for name, _ in saved.steps]
+    assert names[0] == "sentenceencoder" and names[-1] == "logisticregression"
+    assert "GridSearchCV" not in repr(saved)
+    assert meta["chosen"].split(" ")[0] in ("lr", "kneighbors", "feedforward", "contrastive")
+    assert (names == ["sentenceencoder", "logisticregression"]) == meta["chosen"].startswith("lr")
+    texts = ["A gripping drama.", "Tedious and long."]
+    assert main(["predict", str(model_dir), str(_lines(tmp_path, texts)), "--quiet"]) == 0
+
+
+def test_a_failed_save_leaves_no_folder(small_data, cache_dir, tmp_path, monkeypatch, capsys):
+    import embkit.cli.saved
+
+    def broken(*args, **kwargs):
+        Path(args[1]).mkdir(parents=True)  # as save_trained does, before it fails
+        raise ValueError("cannot save this")
+
+    monkeypatch.setattr(embkit.cli.saved, "save_trained", broken)
+    out = tmp_path / "new" / "model"
+    assert main(["train", str(small_data), "--pipeline", "lr", "--out", str(out),
+                 "--cache", str(cache_dir), "--quiet"]) == 1  # fmt: skip
+    assert "cannot save this" in capsys.readouterr().err
+    assert not out.exists()
+
+
+def _lines(folder: Path, texts: list[str]) -> Path:
+    path = folder / "texts.txt"
+    path.write_text("\n".join(texts) + "\n")
+    return path
+
+
 # ---------------------------------------------------------------------------- exit codes
 
 
@@ -254,6 +299,10 @@ def bad_inputs(tmp_path: Path, small_data: Path) -> dict[str, tuple[list[str], s
     (tmp_path / "x.parquet").write_bytes(b"PAR1")
     (tmp_path / "folder.jsonl").mkdir()
     (tmp_path / "cut.jsonl.gz").write_bytes(gzip.compress(broken.read_bytes())[:20])
+    fractional = tmp_path / "fractional.jsonl"
+    fractional.write_text('{"text": "a", "label": 0.5}\n{"text": "b", "label": 1.0}\n')
+    missing_cache = tmp_path / "to_label.txt"  # label must stop before encoding (no cache made)
+    missing_cache.write_text("a text\nanother text\n")
     return {
         "missing file": (["compare", str(tmp_path / "nope.jsonl")], "no such file"),
         "a folder": (["compare", str(tmp_path / "folder.jsonl")], "is a folder, not a data file"),
@@ -273,13 +322,32 @@ def bad_inputs(tmp_path: Path, small_data: Path) -> dict[str, tuple[list[str], s
             ["encode", str(broken), "--format", "csv", "--out", "x.npy"],
             "no column 'text'",
         ),  # fmt: skip
+        "fractional labels": (["compare", str(fractional)], "labels must be classes"),
+        "seeds past the range": (
+            ["compare", str(small_data), "--seed", str(2**32 - 2), "--seeds", "3"],
+            "runs up to seed 4294967296",
+        ),  # fmt: skip
+        "unknown strategy": (
+            [
+                "label",
+                str(missing_cache),
+                "--labels",
+                "a,b",
+                "--strategy",
+                "best",
+                "--out",
+                str(tmp_path / "answers.jsonl"),
+            ],
+            "unknown strategy 'best'",
+        ),  # fmt: skip
     }
 
 
 @pytest.mark.parametrize(
     "case",
     ["missing file", "a folder", "cut gzip", "bad json", "one label", "unknown pipeline",
-     "train unknown", "wrong field", "no model dir", "foreign file", "bad format", "format given"],
+     "train unknown", "wrong field", "no model dir", "foreign file", "bad format", "format given",
+     "fractional labels", "seeds past the range", "unknown strategy"],
 )  # fmt: skip
 def test_bad_input_exits_1_with_one_line(case, tmp_path, small_data, capsys):
     argv, reason = bad_inputs(tmp_path, small_data)[case]
@@ -290,6 +358,7 @@ def test_bad_input_exits_1_with_one_line(case, tmp_path, small_data, capsys):
     assert len(lines) == 1 and lines[0].startswith("embkit: error: ")
     assert reason in lines[0]
     assert "Traceback" not in captured.err and captured.out == ""
+    assert not (tmp_path / ".embkit-cache").exists()  # nothing encoded before the error
 
 
 @pytest.mark.parametrize(
@@ -301,10 +370,14 @@ def test_bad_input_exits_1_with_one_line(case, tmp_path, small_data, capsys):
         (["simulate", "DATA", "--budget", "4", "--out", "FILE"], "is a file; give a folder"),
         (["predict", "DIR", "DATA", "--out", "DIR"], "is a folder; give a file name"),
         (["encode", "DATA", "--out", "DIR.npy"], "is a folder; give a file name"),
+        (["encode", "DATA", "--out", "DIR"], "is a folder; give a file name"),
         (["label", "DATA", "--labels", "a,b", "--out", "DIR"], "is a folder; give a file name"),
     ],
-    ids=["compare", "compare-below-a-file", "train", "simulate", "predict", "encode", "label"],
-)
+    ids=[
+        "compare", "compare-below-a-file", "train", "simulate", "predict", "encode",
+        "encode-folder-without-suffix", "label",
+    ],
+)  # fmt: skip
 def test_an_out_that_cannot_be_written_fails_before_any_work(argv, reason, tmp_path, capsys):
     (tmp_path / "FILE").write_text("keep me")
     (tmp_path / "DIR").mkdir()
@@ -483,3 +556,14 @@ def test_compare_with_setfit(small_data, cache_dir, tmp_path):
     assert code == 0
     assert [r["pipeline"] for r in read_csv(out / "results.csv")][-1] == "setfit"
     assert_png(out / "embedding_pca.png")
+
+
+@pytest.mark.parametrize("command", ["compare", "train", "label", "simulate"])
+@pytest.mark.parametrize("seed", ["-1", str(2**32), "x"])
+def test_a_seed_out_of_range_is_an_argparse_error(command, seed, capsys):
+    extra = {
+        "train": ["--pipeline", "lr", "--out", "m"],
+        "label": ["--labels", "a,b", "--out", "a.jsonl"],
+    }
+    assert main([command, "DATA", "--seed", seed, *extra.get(command, [])]) == 2
+    assert "argument --seed: " in capsys.readouterr().err
