@@ -323,7 +323,7 @@ class ActiveLearner(BaseEstimator):
                     self.stop_reason_ = type(criterion).__name__
         if self._rows_left() == 0:
             self.stop_reason_ = "pool exhausted"
-        if self._budget_left() == 0:
+        if self.budget is not None and self._budget_left() == 0:
             self.stop_reason_ = "budget"
 
     def skip(self, indices: Any) -> ActiveLearner:

@@ -206,6 +206,18 @@ def test_partial_fit_mode_keeps_the_labels_left_after_forget(data):
     np.testing.assert_allclose(learner.estimator_.coef_, expected.coef_)
 
 
+@pytest.mark.parametrize(("budget", "reason"), [(None, "pool exhausted"), (12, "budget")])
+def test_the_stop_reason_says_what_ran_out(budget, reason):
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(12, 4))
+    y = np.where(X[:, 0] > 0, "pos", "neg")
+    learner = ActiveLearner(LogisticRegression(), budget=budget, random_state=0).start(X)
+    learner.teach(X, np.arange(11), y[:11])
+    assert learner.stop_reason_ is None
+    learner.teach(X, [11], y[11:])
+    assert learner.stop_reason_ == reason
+
+
 def test_bad_input_is_a_clear_error_and_changes_nothing(data):
     X, y = data
     with pytest.raises(ValueError, match="budget=401 is larger than the pool"):
