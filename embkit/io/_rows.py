@@ -287,6 +287,13 @@ def _txt_parser(sep: str | None) -> Callable[[str], tuple[str, Any]]:
     return parse
 
 
+def _span(start: int, end: int) -> str:
+    """Say so when one bad row took several lines (a stray quote hides the rows after it)."""
+    if end <= start:
+        return ""
+    return f"; lines {start}-{end} were read as this one row: an unmatched quote?"
+
+
 def _csv_rows(
     lines: Iterable[Line], path: str, text_field: str, label_field: str | None, delimiter: str
 ) -> Iterator[Row]:
@@ -311,7 +318,7 @@ def _csv_rows(
             break
         except csv.Error as exc:
             cut = ", the file may be truncated" if "end of data" in str(exc) else ""
-            yield start, _BadRow(f"bad CSV ({exc}{cut})")
+            yield start, _BadRow(f"bad CSV ({exc}{cut}){_span(start, state['line'])}")
             continue
         if state["bad"] is not None:
             yield state["line"], state["bad"]
@@ -332,7 +339,8 @@ def _csv_rows(
             i_label = header.index(label_field) if label_field is not None else None
             continue
         if len(fields) != len(header):
-            yield start, _BadRow(f"{len(fields)} fields, the header has {len(header)}")
+            span = _span(start, state["line"])
+            yield start, _BadRow(f"{len(fields)} fields, the header has {len(header)}{span}")
             continue
         try:
             text = _check_text(fields[i_text], text_field)

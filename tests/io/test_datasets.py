@@ -252,6 +252,16 @@ def test_csv_truncated_quote(tmp_path):
         load_csv(path)
 
 
+def test_a_stray_quote_in_a_tsv_says_which_lines_it_swallowed(tmp_path):
+    # a plain TSV whose text starts with a quote: the CSV rules read on to the next quote
+    path = write(
+        tmp_path / "r.tsv",
+        'text\tlabel\nfine film\tpos\n" five stars\tpos\nok\tpos\nbad\tneg\nawful\tneg\n',
+    )
+    with pytest.raises(ValueError, match=r"r\.tsv:3: .*lines 3-6 were read as this one row"):
+        load_csv(path)
+
+
 # ---------------------------------------------------------------------------- text;label
 
 
