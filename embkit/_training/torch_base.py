@@ -142,7 +142,10 @@ class TorchEstimatorBase(BaseEstimator):
     def _build_module(self, data: TrainData) -> torch.nn.Module:
         raise NotImplementedError
 
-    def _batch_loss(self, data: TrainData, idx: torch.Tensor, noise: DropoutNoise) -> torch.Tensor:
+    def _batch_loss(
+        self, data: TrainData, idx: torch.Tensor, noise: DropoutNoise
+    ) -> torch.Tensor | None:
+        """The mean loss of the rows ``idx``; ``None`` when they give nothing to learn."""
         raise NotImplementedError
 
     def _make_optimizer(self) -> torch.optim.Optimizer:
@@ -263,15 +266,22 @@ class TorchEstimatorBase(BaseEstimator):
         seen = 0
         for idx in self._batches(data.n):
             loss = self._train_step(data, idx, noise)
+            if loss is None:  # nothing to learn from this batch: no step, not counted
+                continue
             total += loss * len(idx)  # stays on the device: no synchronisation per step
             seen += len(idx)
         self.n_iter_ += 1
-        self.loss_curve_.append(float(total) / max(seen, 1))
+        self.loss_curve_.append(float(total) / seen if seen else float("nan"))
 
-    def _train_step(self, data: TrainData, idx: torch.Tensor, noise: DropoutNoise) -> torch.Tensor:
-        """One optimisation step on the rows ``idx``; returns the detached batch loss."""
+    def _train_step(
+        self, data: TrainData, idx: torch.Tensor, noise: DropoutNoise
+    ) -> torch.Tensor | None:
+        """One optimisation step on the rows ``idx``; returns the detached batch loss, or
+        ``None`` (and makes no step) when ``_batch_loss`` finds nothing to learn there."""
         self.optimizer_.zero_grad(set_to_none=True)
         loss = self._batch_loss(data, idx, noise)
+        if loss is None:
+            return None
         loss.backward()
         self.optimizer_.step()
         self.t_ += 1

@@ -283,12 +283,12 @@ def _train(args: argparse.Namespace) -> int:
         say(f"auto chose {chosen}")
     # The cache folder is a setting of this machine, not of the model: not saved.
     configure_loaded(pipe, verbose=False, cache=None)
-    existed = out.exists()
+    created = next((p for p in (*reversed(out.parents), out) if not p.exists()), None)
     try:
         save_trained(pipe, out, meta)
     except BaseException:
-        if not existed:  # leave no half-written folder behind
-            shutil.rmtree(out, ignore_errors=True)
+        if created is not None:  # leave no half-written folder (nor its new parents) behind
+            shutil.rmtree(created, ignore_errors=True)
         raise
     print(f"trained {args.pipeline} on {len(texts)} texts ({len(classes)} labels) in "
           f"{fit_time:.1f} s; saved to {out / SAVED_FILE}")  # fmt: skip

@@ -195,9 +195,15 @@ class PartialPipeline(Pipeline):
             if step is None or (isinstance(step, str) and step in _PASSTHROUGH):
                 plan.append((idx, name, step, "skip"))
                 continue
-            if isinstance(step, FrozenEstimator) and hasattr(step, "transform"):
-                action = "transform"  # before partial_fit, which it passes on to what it wraps
-            elif hasattr(step, "partial_fit"):
+            if isinstance(step, FrozenEstimator):  # before partial_fit, which it passes on
+                plan.append((idx, name, step, "transform" if idx < last else "skip"))
+                if idx < last and not hasattr(step, "transform"):
+                    raise TypeError(
+                        f"step {name!r} (FrozenEstimator) is not the last step, so the "
+                        "estimator it wraps must have a transform method"
+                    )
+                continue
+            if hasattr(step, "partial_fit"):
                 action = "partial_fit"
             elif is_stateless(step) and hasattr(step, "transform"):
                 action = "transform"

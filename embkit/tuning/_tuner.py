@@ -90,7 +90,8 @@ class TunerMixin(TransformerMixin):
         sample_weight : array-like of shape (n_samples,), default=None
         classes : array-like, default=None
             Every label the stream can contain (see the class docstring for when it is
-            required).
+            required). With a 2-D label matrix: one name per column, checked against the
+            number of columns (``classes_`` numbers the columns 0, 1, ...).
 
         Returns
         -------

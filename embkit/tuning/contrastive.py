@@ -217,7 +217,9 @@ class ContrastiveLearner(ClassNamePrefixFeaturesOutMixin, TorchEstimatorBase):
             )
         return X2
 
-    def _batch_loss(self, data: TrainData, idx: torch.Tensor, noise: DropoutNoise) -> torch.Tensor:
+    def _batch_loss(
+        self, data: TrainData, idx: torch.Tensor, noise: DropoutNoise
+    ) -> torch.Tensor | None:
         if data.groups is not None:
             return self._grouped_loss(data, idx, noise)
         left = self.module_(data.X.index_select(0, idx), noise)
@@ -228,15 +230,15 @@ class ContrastiveLearner(ClassNamePrefixFeaturesOutMixin, TorchEstimatorBase):
 
     def _grouped_loss(
         self, data: TrainData, idx: torch.Tensor, noise: DropoutNoise
-    ) -> torch.Tensor:
+    ) -> torch.Tensor | None:
         """Embed each point of the batch once, then pair points inside the batch."""
         if data.pairs is not None:  # validation rows: pairs drawn once, the same every pass
             i1, i2, target = data.pairs
         else:
             i1, i2, target = draw_batch_pairs(data.groups[idx.cpu().numpy()], data.n_neg, self._rng)
-        emb = self.module_(data.X.index_select(0, idx), noise)
         if i1.size == 0:  # label-matrix rows with no label in this batch: nothing to learn
-            return emb.sum() * 0.0
+            return None
+        emb = self.module_(data.X.index_select(0, idx), noise)
         i1_t = torch.from_numpy(i1).to(self.device_)
         i2_t = torch.from_numpy(i2).to(self.device_)
         per_pair = (gathered_cosine(emb, i1_t, i2_t) - torch.from_numpy(target).to(emb)) ** 2

@@ -292,6 +292,7 @@ def pairs_from_cats(
     >>> similar.tolist()
     [1.0, 1.0, 0.0, 0.0]
     """
+    n_neg = check_positive_int(n_neg, "n_neg", low=0)
     texts: list[str] = []
     annotated: dict[str, tuple[list[int], list[int]]] = {}
     for i, record in enumerate(records):
@@ -319,7 +320,7 @@ def pairs_from_cats(
         members = np.concatenate([positives, negatives])
         column = np.zeros((members.size, 1), dtype=bool)
         column[: positives.size, 0] = True
-        i1, i2, similar = _multilabel_pairs(column, int(n_neg), rng)
+        i1, i2, similar = _multilabel_pairs(column, n_neg, rng)
         result[label] = (
             text_arr[members[i1]].tolist(),
             text_arr[members[i2]].tolist(),

@@ -279,7 +279,7 @@ def test_a_failed_save_leaves_no_folder(small_data, cache_dir, tmp_path, monkeyp
     assert main(["train", str(small_data), "--pipeline", "lr", "--out", str(out),
                  "--cache", str(cache_dir), "--quiet"]) == 1  # fmt: skip
     assert "cannot save this" in capsys.readouterr().err
-    assert not out.exists()
+    assert not (tmp_path / "new").exists()
 
 
 def _lines(folder: Path, texts: list[str]) -> Path:

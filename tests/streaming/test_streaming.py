@@ -187,6 +187,19 @@ def test_a_frozen_step_with_its_own_partial_fit_is_not_trained(blobs):
     assert pipe[-1].n_features_in_ == expected.shape[1]
 
 
+def test_a_frozen_last_step_is_not_trained(blobs):
+    X, y = blobs
+    clf = SGDClassifier(random_state=0).fit(X, y)
+    coef = clf.coef_.copy()
+    pipe = make_partial_pipeline(StandardScaler(), FrozenEstimator(clf))
+    pipe.partial_fit(X, y, classes=np.unique(y)).partial_fit(X[::-1], y[::-1])
+    np.testing.assert_array_equal(clf.coef_, coef)
+    assert pipe[0].n_samples_seen_ == 2 * len(X)  # the scaler before it still learns
+    np.testing.assert_array_equal(pipe.predict(X), clf.predict(pipe[0].transform(X)))
+    frozen_lr = FrozenEstimator(LogisticRegression().fit(X, y))  # no partial_fit: fine too
+    make_partial_pipeline(StandardScaler(), frozen_lr).partial_fit(X, y)
+
+
 def test_stateless_detection():
     assert is_stateless(SentenceEncoder())
     assert is_stateless(HashEncoder())  # requires_fit=False in its tags

@@ -67,6 +67,8 @@ def test_bad_labels(y, error):
 def test_bad_n_neg(n_neg, error):
     with pytest.raises(error, match="n_neg must be an integer >= 0"):
         make_pairs([0, 1], n_neg=n_neg)
+    with pytest.raises(error, match="n_neg must be an integer >= 0"):
+        pairs_from_cats([{"text": "a", "cats": {"x": 1}}], n_neg=n_neg)
 
 
 def test_multilabel_pairs_share_or_split_the_label():

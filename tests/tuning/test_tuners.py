@@ -8,6 +8,7 @@ import pickle
 import joblib
 import numpy as np
 import pytest
+import torch
 from sklearn.base import clone
 
 from embkit import ContrastiveTuner, FeedForwardTuner
@@ -360,6 +361,14 @@ def test_contrastive_multilabel_batches_without_a_label_are_skipped_not_an_error
         assert np.isfinite(est.loss_curve_).all() and np.isfinite(est.transform(X)).all()
     with pytest.raises(ValueError, match="no positive label in any column"):
         ContrastiveTuner(8).fit(X, np.zeros_like(Y))
+    # a later batch with no label at all makes no step: weights and step count unchanged
+    est = ContrastiveTuner(8, random_state=0).partial_fit(X, Y)
+    weights = [p.detach().clone() for p in est.learner_.module_.parameters()]
+    steps = est.learner_.t_
+    est.partial_fit(X[:50], np.zeros_like(Y[:50]))
+    assert est.learner_.t_ == steps and np.isnan(est.loss_curve_[-1])
+    for before, after in zip(weights, est.learner_.module_.parameters(), strict=True):
+        assert torch.equal(before, after.detach())
     one = np.zeros_like(Y)
     one[0, 0] = 1  # one labelled row stays in training: the hold-out has nothing to score
     with pytest.raises(ValueError, match="early_stopping=False"):
