@@ -333,7 +333,8 @@ def _csv_rows(
             if absent:
                 raise ValueError(
                     f"{path}:1: no column {absent[0]!r} in the header (columns: "
-                    f"{', '.join(header)}); choose the column with text_field/label_field"
+                    f"{', '.join(header)}); choose the column with text_field/label_field "
+                    "(--text-field/--label-field on the command line)"
                 )
             i_text = header.index(text_field)
             i_label = header.index(label_field) if label_field is not None else None

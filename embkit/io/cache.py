@@ -51,7 +51,7 @@ def _refuse_read_only(path: Path, exc: sqlite3.DatabaseError) -> None:
     if (getattr(exc, "sqlite_errorcode", 0) & 0xFF) == sqlite3.SQLITE_READONLY:  # or variant
         raise ValueError(
             f"the embedding cache {path} cannot be written ({exc}): fix the permissions of "
-            "the file and its folder, or point cache= at a writable folder"
+            "the file and its folder, or point cache= (--cache) at a writable folder"
         ) from exc
 
 
@@ -147,7 +147,7 @@ class EmbeddingCache:
             )
         except (OSError, sqlite3.OperationalError) as exc:  # a file in the way, a folder, rights
             raise ValueError(
-                f"cannot use {self.path} as the embedding cache ({exc}); cache= takes a "
+                f"cannot use {self.path} as the embedding cache ({exc}); cache= (--cache) takes a "
                 f"writable folder or a file name ending in {', '.join(_FILE_SUFFIXES)}"
             ) from exc
         try:

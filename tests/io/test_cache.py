@@ -189,7 +189,9 @@ def test_a_read_only_cache_says_so_and_is_left_alone(journal, tmp_path, monkeypa
         with pytest.raises(ValueError, match="cannot be written") as refused:
             use(EmbeddingCache(tmp_path))
         message = str(refused.value)
-        assert str(cache.path) in message and "point cache= at a writable folder" in message
+        assert (
+            str(cache.path) in message and "point cache= (--cache) at a writable folder" in message
+        )
         assert "delete" not in message
     monkeypatch.undo()
     assert cache.path.read_bytes() == before
@@ -205,7 +207,9 @@ def test_a_write_refused_after_opening_says_the_cache_cannot_be_written(tmp_path
     cache._connect().execute("PRAGMA query_only = ON")
     np.testing.assert_array_equal(cache.get_many("ns", ["a"], dim=8)[1], fake_vectors(["a"]))
     for write in (lambda: cache.set_many("ns", ["b"], fake_vectors(["b"])), cache.clear):
-        with pytest.raises(ValueError, match="cannot be written .*point cache= at a writable"):
+        with pytest.raises(
+            ValueError, match=r"cannot be written .*point cache= \(--cache\) at a writable"
+        ):
             write()
     assert len(cache) == 1
 
