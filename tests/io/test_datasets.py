@@ -260,6 +260,10 @@ def test_a_stray_quote_in_a_tsv_says_which_lines_it_swallowed(tmp_path):
     )
     with pytest.raises(ValueError, match=r"r\.tsv:3: .*lines 3-6 were read as this one row"):
         load_csv(path)
+    with pytest.warns(SkippedRowsWarning) as rec:  # skipping: the lost rows are not hidden
+        assert load_csv(path, on_error="skip") == (["fine film"], ["pos"])
+    [(line, problem)] = rec[0].message.problems
+    assert line == 3 and "lines 3-6" in problem
 
 
 # ---------------------------------------------------------------------------- text;label
