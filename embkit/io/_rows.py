@@ -263,9 +263,14 @@ def _jsonl_parser(
             record = srsly.json_loads(line)
         except ValueError as exc:
             cut = "" if line.endswith("\n") else ", the file may be truncated"
-            raise _BadRow(f"bad JSON ({exc}{cut})") from None
+            array = line.lstrip().startswith("[") and not line.rstrip().endswith("]")
+            hint = "; a JSON array over several lines? Write one object per line" if array else ""
+            raise _BadRow(f"bad JSON ({exc}{cut}){hint}") from None
         if not isinstance(record, dict):
-            raise _BadRow(f"expected a JSON object, got {type(record).__name__}")
+            raise _BadRow(
+                f"expected a JSON object, got {type(record).__name__} (JSON lines: one object "
+                "per line)"
+            )
         text = _check_text(_field(record, text_field), text_field)
         if label_field is None:
             return text, None

@@ -52,7 +52,7 @@ def test_jsonl_custom_fields_and_texts_only(tmp_path):
     [
         ('{"text": "ok", "label": "a"', "bad JSON"),
         ("not json at all", "bad JSON"),
-        ('["a", "b"]', "expected a JSON object, got list"),
+        ('["a", "b"]', "expected a JSON object, got list (JSON lines: one object per line)"),
         ('{"label": "a"}', "no 'text' field"),
         ('{"text": "", "label": "a"}', "empty text"),
         ('{"text": "   ", "label": "a"}', "empty text"),
@@ -70,6 +70,12 @@ def test_jsonl_bad_row_names_file_and_line(tmp_path, line, reason):
     message = str(info.value)
     assert message.startswith(f"{path}:3: ")
     assert reason in message
+
+
+def test_a_json_array_file_says_json_lines_are_expected(tmp_path):
+    path = write(tmp_path / "array.json", '[\n  {"text": "a", "label": "x"},\n  {"text": "b"}\n]\n')
+    with pytest.raises(ValueError, match=r"array\.json:1: bad JSON .*one object per line"):
+        load(path)
 
 
 def test_jsonl_truncated_last_line(tmp_path):
