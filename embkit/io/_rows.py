@@ -329,8 +329,8 @@ def _csv_rows(
             yield state["line"], state["bad"]
             state["bad"] = None
             continue
-        if not fields:
-            continue
+        if not any(field.strip() for field in fields):  # blank, or only separators (",,")
+            continue  # as spreadsheets export trailing empty rows
         if header is None:
             header = fields
             wanted = [text_field] + ([label_field] if label_field is not None else [])

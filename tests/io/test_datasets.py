@@ -252,6 +252,11 @@ def test_csv_bad_rows_line_numbers_and_skip(tmp_path):
     assert [line for line, _ in rec[0].message.problems] == [5, 6, 7]
 
 
+def test_csv_rows_of_only_separators_are_blank_lines(tmp_path):
+    path = write(tmp_path / "sheet.csv", "text,label\r\ngood,a\r\n,\r\n,\r\nfine,b\r\n,\r\n")
+    assert load_csv(path) == (["good", "fine"], ["a", "b"])
+
+
 def test_csv_truncated_quote(tmp_path):
     path = write(tmp_path / "cut.csv", 'text,label\nok,a\n"never closed,b\n')
     with pytest.raises(ValueError, match=r"cut\.csv:3: bad CSV .*truncated"):
