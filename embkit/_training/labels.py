@@ -149,11 +149,8 @@ class LabelMixin:
                 "the stream may contain, e.g. classes=['neg', 'pos']"
             )
         labels = np.unique(y) if classes is None else _check_classes(classes)
-        if classes is not None and is_text(labels) != is_text(y):
-            raise TypeError(
-                f"y holds {'strings' if is_text(y) else 'numbers'} but classes holds "
-                f"{'strings' if is_text(labels) else 'numbers'}: they must be of one type"
-            )
+        if classes is not None:
+            check_same_label_type(y, labels, "classes holds")
         if len(labels) < 2:
             raise ValueError(
                 f"at least two classes are needed; got only one class: {labels.tolist()!r}"
@@ -219,6 +216,16 @@ def _check_classes(classes: Any) -> np.ndarray:
 def is_text(labels: np.ndarray) -> bool:
     """Whether ``labels`` are strings (or objects), not numbers."""
     return labels.dtype.kind in "OUS"
+
+
+def check_same_label_type(y: np.ndarray, known: np.ndarray, what: str) -> None:
+    """A ``TypeError`` when ``y`` holds strings and ``known`` numbers, or the reverse."""
+    if is_text(y) != is_text(known):
+        kind = {True: "strings", False: "numbers"}
+        raise TypeError(
+            f"y holds {kind[is_text(y)]} but {what} {kind[is_text(known)]}: they must be of "
+            "one type"
+        )
 
 
 class TorchClassifierBase(LabelMixin, TorchEstimatorBase):

@@ -25,7 +25,7 @@ from embkit._training.torch_base import (
     check_X,
     weighted_mean,
 )
-from embkit.tuning.pairs import draw_batch_pairs
+from embkit.tuning.pairs import check_some_label, draw_batch_pairs
 
 
 class ContrastiveLearner(ClassNamePrefixFeaturesOutMixin, TorchEstimatorBase):
@@ -172,8 +172,8 @@ class ContrastiveLearner(ClassNamePrefixFeaturesOutMixin, TorchEstimatorBase):
     ) -> TrainData:
         if grouped:  # points with class codes: pairs are drawn inside each batch
             X = check_X(self, X1, reset=reset)
-            if reset and X2 is not None and X2.ndim == 2 and not X2.any():
-                raise ValueError("y has no positive label in any column: cannot form pairs")
+            if reset and X2 is not None and X2.ndim == 2:
+                check_some_label(X2)
             return TrainData(
                 n=X.shape[0],
                 X=self._to_tensor(X, device),

@@ -10,7 +10,7 @@ from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted
 
 from embkit._core.validation import NON_NEGATIVE_INT, POSITIVE_INT
-from embkit._training.labels import LabelMixin, check_y, is_text
+from embkit._training.labels import LabelMixin, check_same_label_type, check_y
 from embkit._training.torch_base import check_sample_weight, check_X
 from embkit.tuning._tuner import OUTPUT_CONSTRAINT, TunerMixin
 from embkit.tuning.contrastive import ContrastiveLearner
@@ -176,12 +176,7 @@ class ContrastiveTuner(TunerMixin, LabelMixin, BaseEstimator):
         if not getattr(self, "_open_labels", False):
             return None
         check_classification_targets(labels)
-        if is_text(labels) != is_text(self.classes_):
-            raise TypeError(
-                f"y holds {'strings' if is_text(labels) else 'numbers'} but the labels of the "
-                f"earlier batches are {'strings' if is_text(self.classes_) else 'numbers'}: "
-                "they must be of one type"
-            )
+        check_same_label_type(labels, self.classes_, "the labels of the earlier batches are")
         self.classes_ = np.union1d(self.classes_, labels)
         return self.classes_
 

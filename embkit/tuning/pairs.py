@@ -97,6 +97,12 @@ def _multilabel_pairs(
     return np.concatenate(parts1), np.concatenate(parts2), np.concatenate(parts_s)
 
 
+def check_some_label(Y: np.ndarray) -> None:
+    """A ``ValueError`` when a 0/1 label matrix has no 1 at all: no pair can be formed."""
+    if not Y.any():
+        raise ValueError("y has no positive label in any column: cannot form positive pairs")
+
+
 def draw_batch_pairs(
     groups: np.ndarray, n_neg: int, rng: np.random.Generator
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -151,8 +157,7 @@ def make_pairs(
     if y_arr.ndim == 2:
         if not np.isin(y_arr, (0, 1)).all():
             raise ValueError("a 2-D y must be a 0/1 indicator matrix")
-        if not y_arr.any():
-            raise ValueError("y has no positive label in any column: cannot form positive pairs")
+        check_some_label(y_arr)
         return _multilabel_pairs(y_arr.astype(bool), int(n_neg), rng)
     if y_arr.dtype.kind == "f" and np.isnan(y_arr).any():
         raise ValueError("y contains NaN")
