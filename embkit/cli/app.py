@@ -17,8 +17,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from embkit._core.seeding import MAX_RANDOM_STATE
 from embkit.cli.common import (
-    MAX_SEED,
     CLIError,
     add_data_options,
     add_split_options,
@@ -211,10 +211,10 @@ def _compare(args: argparse.Namespace) -> int:
 
     say = news(args)
     names = _compare_names(args)
-    if args.seed + args.seeds - 1 > MAX_SEED:
+    if args.seed + args.seeds - 1 > MAX_RANDOM_STATE:
         raise CLIError(
             f"--seed {args.seed} with --seeds {args.seeds} runs up to seed "
-            f"{args.seed + args.seeds - 1}, above {MAX_SEED}: lower --seed"
+            f"{args.seed + args.seeds - 1}, above {MAX_RANDOM_STATE}: lower --seed"
         )
     check_out(args.out, folder=True)
     train_texts, test_texts, y_train, y_test = train_test(args, say)

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from embkit._core.models import DEFAULT_MODEL
+from embkit._core.seeding import MAX_RANDOM_STATE
 
 
 class CLIError(Exception):
@@ -33,28 +34,26 @@ def fraction(value: str) -> float:
     return size
 
 
-def positive_int(value: str) -> int:
-    """An option that counts something: an integer >= 1."""
+def _integer(value: str) -> int:
     try:
-        number = int(value)
+        return int(value)
     except ValueError:
         raise argparse.ArgumentTypeError(f"not an integer: {value!r}") from None
+
+
+def positive_int(value: str) -> int:
+    """An option that counts something: an integer >= 1."""
+    number = _integer(value)
     if number < 1:
         raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
     return number
 
 
-MAX_SEED = 2**32 - 1  # what scikit-learn and numpy accept as random_state
-
-
 def seed_int(value: str) -> int:
     """A ``--seed`` option: an integer in [0, 2**32 - 1], as ``random_state`` takes."""
-    try:
-        number = int(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not an integer: {value!r}") from None
-    if not 0 <= number <= MAX_SEED:
-        raise argparse.ArgumentTypeError(f"must be between 0 and {MAX_SEED}, got {value}")
+    number = _integer(value)
+    if not 0 <= number <= MAX_RANDOM_STATE:
+        raise argparse.ArgumentTypeError(f"must be between 0 and {MAX_RANDOM_STATE}, got {value}")
     return number
 
 
