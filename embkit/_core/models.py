@@ -7,6 +7,7 @@ device, offline flag): every clone of an encoder shares one copy. Nothing downlo
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import logging
 import os
@@ -23,6 +24,8 @@ _IGNORED_FILES = frozenset({"README.md", ".gitattributes"})
 
 _registry: dict[tuple[Any, ...], Any] = {}
 _registry_lock = threading.Lock()
+_tokenizer_lock = threading.Lock()
+_counting_copies: dict[int, tuple[Any, Any]] = {}  # id(tokenizer) -> (tokenizer, its copy)
 _key_locks: dict[tuple[Any, ...], threading.Lock] = {}
 _identities: dict[str, tuple[tuple[Any, ...], str]] = {}
 _identity_lock = threading.Lock()
@@ -166,7 +169,8 @@ def load_sentence_transformer(
     """
     resolved = resolve_model(model)
     offline = not downloads_allowed()
-    key = ("sentence-transformers", resolved, str(device), offline)
+    # the identity: a folder rewritten in place (a model saved again) loads anew
+    key = ("sentence-transformers", resolved, model_identity(resolved), str(device), offline)
     if quantize is not None:
         key += (quantize,)
 
@@ -191,7 +195,7 @@ def load_hf_model(model: str | os.PathLike[str], device: Any) -> tuple[Any, Any]
     """The shared Hugging Face ``(tokenizer, AutoModel)`` pair for ``model`` on ``device``."""
     resolved = resolve_model(model)
     offline = not downloads_allowed()
-    key = ("transformers", resolved, str(device), offline)
+    key = ("transformers", resolved, model_identity(resolved), str(device), offline)
 
     def load() -> tuple[Any, Any]:
         from transformers import AutoModel, AutoTokenizer
@@ -209,8 +213,36 @@ def load_hf_model(model: str | os.PathLike[str], device: Any) -> tuple[Any, Any]
     return shared_model(key, load)
 
 
+def tokenize(tokenizer: Any, texts: list[str], **kwargs: Any) -> Any:
+    """Call a shared Hugging Face tokenizer, one thread at a time.
+
+    A fast tokenizer keeps its truncation settings between calls, and every encoder that
+    shares the model shares it: two threads (or two encoders with different windows) must
+    not interleave setting them and encoding.
+    """
+    with _tokenizer_lock:
+        return tokenizer(texts, **kwargs)
+
+
+def count_tokens(tokenizer: Any, texts: list[str]) -> list[int]:
+    """Token counts without truncation, from a private copy of ``tokenizer``.
+
+    The copy leaves the shared tokenizer's truncation settings alone, so a count never
+    changes what a sentence-transformers model in another thread truncates.
+    """
+    with _tokenizer_lock:
+        entry = _counting_copies.get(id(tokenizer))
+        if entry is None or entry[0] is not tokenizer:
+            entry = (tokenizer, copy.deepcopy(tokenizer))
+            _counting_copies[id(tokenizer)] = entry
+        ids = entry[1](texts, truncation=False, verbose=False)["input_ids"]
+    return [len(row) for row in ids]
+
+
 def clear_models() -> None:
     """Forget every shared model (they are freed once no encoder holds them)."""
     with _registry_lock:
         _registry.clear()
         _key_locks.clear()
+    with _tokenizer_lock:
+        _counting_copies.clear()

@@ -15,6 +15,7 @@ import math
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
+from contextvars import ContextVar
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -61,6 +62,23 @@ def load_body(model: Any, device: torch.device) -> SentenceTransformer:
             )
     except (OSError, ValueError) as exc:
         raise load_error(model, resolved, exc) from exc
+
+
+_body_source: ContextVar[Path | None] = ContextVar("_body_source", default=None)
+
+
+@contextmanager
+def body_source(folder: Path) -> Iterator[None]:
+    """Within the block, estimators being loaded take their body from ``folder``.
+
+    A saved folder holds its body (``path/body``), so loading it needs neither the
+    original ``model`` nor the network to fetch it; ``model`` itself stays as fitted.
+    """
+    token = _body_source.set(folder)
+    try:
+        yield
+    finally:
+        _body_source.reset(token)
 
 
 def save_folder(path: Any) -> Path:
@@ -283,7 +301,8 @@ class BodyEstimatorBase(BaseEstimator):
                 f"the saved weights do not fit a {name}: expected weights for "
                 f"{list(self._weight_names)}, got {sorted(weights)}"
             )
-        self.model_ = load_body(self.model, self.device_)
+        source = _body_source.get()
+        self.model_ = load_body(self.model if source is None else source, self.device_)
         self._build_head()
         for attr, module in zip(self._weight_names, self._modules(), strict=True):
             try:

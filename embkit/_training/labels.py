@@ -15,7 +15,6 @@ import numpy as np
 import torch
 from sklearn.exceptions import DataConversionWarning
 from sklearn.utils._param_validation import StrOptions
-from sklearn.utils.class_weight import compute_class_weight
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_array, check_is_fitted
 from torch.nn import functional as F
@@ -157,24 +156,33 @@ class LabelMixin:
             )
         self.classes_ = labels
 
-    def _class_weights(self, targets: np.ndarray) -> np.ndarray | None:
+    def _class_weights(
+        self, targets: np.ndarray, sample_weight: np.ndarray | None = None
+    ) -> np.ndarray | None:
         """Each class's loss weight for the ``targets`` of one call (``None``: all equal).
 
-        For a label matrix, "balanced" weighs each label's positives by negatives/positives.
+        "balanced" counts each row by its ``sample_weight``, so that a weight of 2 still
+        counts as the row twice. For a label matrix, "balanced" weighs each label's
+        positives by negatives/positives.
         """
         cw = self.class_weight
         if cw is None:
             return None
+        rows = np.ones(len(targets)) if sample_weight is None else np.asarray(sample_weight)
         if getattr(self, "multi_label_", False):
             if cw != "balanced":
                 raise ValueError("class_weight for a 2-D label matrix must be None or 'balanced'")
-            positives = targets.sum(axis=0).astype(np.float64)
-            negatives = targets.shape[0] - positives
-            return np.where(positives > 0, negatives / np.maximum(positives, 1), 1.0)
-        if isinstance(cw, str):
-            present = np.unique(targets)
+            positives = rows @ targets.astype(np.float64)
+            negatives = rows.sum() - positives
+            ratio = np.divide(
+                negatives, positives, out=np.ones_like(positives), where=positives > 0
+            )
+            return ratio
+        if isinstance(cw, str):  # "balanced": n_rows / (n_classes * rows of the class)
+            counts = np.bincount(targets, weights=rows, minlength=len(self.classes_))
+            present = counts > 0
             weights = np.ones(len(self.classes_))
-            weights[present] = compute_class_weight("balanced", classes=present, y=targets)
+            weights[present] = counts[present].sum() / (present.sum() * counts[present])
             return weights
         unknown = set(cw) - set(self.classes_.tolist())
         if unknown:
@@ -184,8 +192,10 @@ class LabelMixin:
             raise ValueError(f"class_weight values must be finite numbers >= 0, got {cw!r}")
         return weights.astype(np.float64)
 
-    def _class_weight_tensor(self, targets: np.ndarray, device: Any) -> torch.Tensor | None:
-        weights = self._class_weights(targets)
+    def _class_weight_tensor(
+        self, targets: np.ndarray, device: Any, sample_weight: np.ndarray | None = None
+    ) -> torch.Tensor | None:
+        weights = self._class_weights(targets, sample_weight)
         if weights is None:
             return None
         return torch.as_tensor(weights, dtype=torch.float32, device=device)
@@ -306,7 +316,7 @@ class TorchClassifierBase(LabelMixin, TorchEstimatorBase):
             X=self._to_tensor(X, device),
             y=torch.as_tensor(targets, device=device),
             sample_weight=None if weights is None else torch.as_tensor(weights, device=device),
-            class_weight=self._class_weight_tensor(targets, device),
+            class_weight=self._class_weight_tensor(targets, device, weights),
         )
 
     def _batch_loss(self, data: TrainData, idx: torch.Tensor, noise: DropoutNoise) -> torch.Tensor:

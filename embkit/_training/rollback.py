@@ -27,10 +27,14 @@ def unchanged_on_error(obj: Any, *, deep: bool = False) -> Iterator[None]:
         raise
 
 
-def _attributes(obj: Any, *, deep: bool) -> Callable[[], None]:
+def _attributes(obj: Any, *, deep: bool, seen: set[int] | None = None) -> Callable[[], None]:
     """A function that puts ``obj``'s attributes (with ``deep``, their content) back."""
     snapshot = obj.__dict__.copy()
-    restores = [r for r in map(_snapshot, snapshot.values()) if r is not None] if deep else []
+    restores = []
+    if deep:
+        seen = set() if seen is None else seen
+        seen.add(id(obj))
+        restores = [r for v in snapshot.values() if (r := _snapshot(v, seen)) is not None]
 
     def restore() -> None:
         obj.__dict__.clear()
@@ -56,8 +60,13 @@ def _clone_tree(value: Any) -> Any:
     return value
 
 
-def _snapshot(value: Any) -> Callable[[], None] | None:
-    """A function that puts ``value``'s mutable content back as it is now (or ``None``)."""
+def _snapshot(value: Any, seen: set[int]) -> Callable[[], None] | None:
+    """A function that puts ``value``'s mutable content back as it is now (or ``None``).
+
+    ``seen`` holds the objects already saved, so that a cycle of references ends.
+    """
+    if id(value) in seen:
+        return None
     if isinstance(value, torch.nn.Module):
         saved = {k: v.detach().clone() for k, v in value.state_dict().items()}
         training = [m.training for m in value.modules()]
@@ -75,16 +84,32 @@ def _snapshot(value: Any) -> Callable[[], None] | None:
     if isinstance(value, np.random.Generator):
         rng_state = value.bit_generator.state
         return lambda: setattr(value.bit_generator, "state", rng_state)
+    if isinstance(value, np.random.RandomState):  # e.g. MLPClassifier._random_state
+        legacy_state = value.get_state()
+        return lambda: value.set_state(legacy_state)
     if isinstance(value, np.ndarray) and value.flags.writeable:  # e.g. SGDClassifier.coef_
         saved_array = value.copy()
         return lambda: np.copyto(value, saved_array)
-    if isinstance(value, BaseEstimator):
-        return _attributes(value, deep=True)
-    if isinstance(value, list):
+    if isinstance(value, BaseEstimator) or _is_sklearn_helper(value):
+        return _attributes(value, deep=True, seen=seen)
+    if isinstance(value, list | tuple):  # MLP's coefs_, a pipeline's (name, step) pairs
+        seen.add(id(value))
         items = list(value)
+        inner = [r for v in items if (r := _snapshot(v, seen)) is not None]
 
-        def restore_list() -> None:
-            value[:] = items
+        def restore_items() -> None:
+            if isinstance(value, list):
+                value[:] = items
+            for restore_item in inner:
+                restore_item()
 
-        return restore_list
+        return restore_items if isinstance(value, list) or inner else None
     return None
+
+
+def _is_sklearn_helper(value: Any) -> bool:
+    """A scikit-learn object that training changes, not an estimator (MLP's optimiser)."""
+    module = type(value).__module__
+    return (
+        module.startswith("sklearn.") and hasattr(value, "__dict__") and not isinstance(value, type)
+    )

@@ -88,7 +88,8 @@ def encode_body(
         with torch.inference_mode():
             for idx in tqdm(batches, desc="encode", disable=not show_progress_bar, leave=False):
                 emb = body(tokens.batch(idx, device))["sentence_embedding"]
-                out[idx] = emb.float().cpu().numpy()
+                # a body with truncate_dim keeps the first ``dim`` values, as its encode()
+                out[idx] = emb[:, :dim].float().cpu().numpy()
     finally:
         body.train(was_training)
     return out

@@ -186,7 +186,8 @@ class ClassBalanced(QueryStrategy):
 
     @property
     def needs_estimator(self) -> bool:  # type: ignore[override]
-        return False
+        # the wrapped strategy decides: balancing itself works with or without a model
+        return bool(getattr(self.strategy, "needs_estimator", False))
 
     def _select(self, X, candidates, labeled, n, estimator, y, rng):
         if not isinstance(self.strategy, QueryStrategy) or isinstance(self.strategy, ClassBalanced):

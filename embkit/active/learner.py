@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import copy
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from numbers import Integral
 from typing import Any
 
@@ -12,7 +14,7 @@ from sklearn.base import BaseEstimator, clone
 from sklearn.exceptions import NotFittedError
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 
-from embkit.active._helpers import _fingerprint, _plain, _positive_int, _seed, _sort_key
+from embkit.active._helpers import _fingerprint, _plain, _positive_int, _seed
 from embkit.active.strategies import (
     MarginSampling,
     QueryStrategy,
@@ -69,7 +71,8 @@ class ActiveLearner(BaseEstimator):
     estimator_ : classifier or None
         The model trained on the labels (None until it can be fitted).
     classes_ : ndarray
-        ``classes`` when given, else the distinct labels seen so far.
+        ``classes`` when given, else the labels seen so far; sorted as the estimator
+        sorts them (the columns of :meth:`predict_proba`).
     history_ : list of dict
         One entry per update: labels so far, update seconds, query name.
     stop_reason_ : str or None
@@ -162,6 +165,10 @@ class ActiveLearner(BaseEstimator):
                 "stopping must be a list of stopping criteria (with update(estimator, X)), "
                 f"e.g. [StabilizingPredictions()]; got {self.stopping!r}"
             )
+        for criterion in stopping:  # their settings, now rather than after the first labels
+            check = getattr(clone(criterion), "_validate_params", None)
+            if check is not None:
+                check()
 
     def start(self, X: Any) -> ActiveLearner:
         """Begin a fresh loop on the pool ``X`` (forgetting any labels); returns self."""
@@ -180,8 +187,11 @@ class ActiveLearner(BaseEstimator):
         self.labels_ = np.empty(0, dtype=object)
         self.skipped_ = np.empty(0, dtype=np.int64)
         self.estimator_ = None
+        # sorted as the estimator sorts them, so classes_ matches its predict_proba columns
         self.classes_ = (
-            np.asarray(self.classes) if self.classes is not None else np.empty(0, dtype=object)
+            np.unique(_plain(np.asarray(self.classes, dtype=object)))
+            if self.classes is not None
+            else np.empty(0, dtype=object)
         )
         self.stopping_ = [clone(c) for c in (self.stopping or ())]
         self.history_: list[dict[str, Any]] = []
@@ -223,6 +233,8 @@ class ActiveLearner(BaseEstimator):
         if left == 0:
             raise ValueError(
                 f"the budget of {self.budget} labels is spent; raise budget to query more"
+                if self.budget is not None
+                else "every row of the pool is labelled: nothing to query"
             )
         seeding = self.estimator_ is None or self.labeled_.size < self.n_initial
         if n is None:
@@ -284,15 +296,32 @@ class ActiveLearner(BaseEstimator):
         new_labels = np.concatenate([self.labels_, labels])
         new_labeled = np.concatenate([self.labeled_, idx])
         start = time.perf_counter()
-        estimator = self._updated(X, idx, labels, new_labeled, new_labels)
-        return self._commit(X, idx, new_labeled, new_labels, estimator, start)
+        with self._all_or_nothing():  # a model or a stopping criterion that fails
+            estimator = self._updated(X, idx, labels, new_labeled, new_labels)
+            return self._commit(X, idx, new_labeled, new_labels, estimator, start)
+
+    @contextmanager
+    def _all_or_nothing(self) -> Iterator[None]:
+        """Put labels, criteria and generator back if the block raises (an estimator
+        updated in place by ``partial_fit`` is its own to roll back)."""
+        saved = {**self.__dict__, "history_": list(self.history_)}  # appended in place
+        criteria = copy.deepcopy(self.stopping_)
+        rng_state = self._rng.bit_generator.state
+        try:
+            yield
+        except BaseException:
+            self.__dict__.clear()
+            self.__dict__.update(saved)
+            self.stopping_ = criteria
+            self._rng.bit_generator.state = rng_state
+            raise
 
     def _commit(self, X, idx, labeled, labels, estimator, start: float) -> ActiveLearner:
         """Take the new labels and model, unskip ``idx``, then record the update."""
         self.labeled_, self.labels_, self.estimator_ = labeled, labels, estimator
         self.skipped_ = np.setdiff1d(self.skipped_, idx)
         if self.classes is None:
-            self.classes_ = np.asarray(sorted(set(labels.tolist()), key=_sort_key))
+            self.classes_ = np.unique(_plain(labels))
         self._after_update(X, time.perf_counter() - start)
         return self
 
@@ -338,10 +367,14 @@ class ActiveLearner(BaseEstimator):
         X = self._pool(X)
         idx = _as_indices(np.atleast_1d(np.asarray(indices)), self.n_pool_, "indices")
         keep = ~np.isin(self.labeled_, idx)
+        if keep.all():  # no label dropped: un-skip the rows, but the model is unchanged
+            self.skipped_ = np.setdiff1d(self.skipped_, idx)
+            return self
         labeled, labels = self.labeled_[keep], self.labels_[keep]
         start = time.perf_counter()
-        estimator = self._refit(X, labeled, labels) if not keep.all() else self.estimator_
-        return self._commit(X, idx, labeled, labels, estimator, start)
+        with self._all_or_nothing():
+            estimator = self._refit(X, labeled, labels)
+            return self._commit(X, idx, labeled, labels, estimator, start)
 
     def run(
         self,
@@ -365,6 +398,9 @@ class ActiveLearner(BaseEstimator):
                 raise ValueError(f"oracle must hold one label per pool row ({self.n_pool_})")
             ask = gold.__getitem__
         _positive_int(max_rounds, "max_rounds", allow_none=True)
+        more = min(self._budget_left(), self._rows_left())  # budget raised, rows un-skipped
+        if self.stop_reason_ in ("budget", "pool exhausted") and more:
+            self.stop_reason_ = None
         rounds = 0
         while (
             self._budget_left()

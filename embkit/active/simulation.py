@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
+from numbers import Integral
 from typing import Any
 
 import numpy as np
@@ -151,6 +152,10 @@ def simulate(
         raise ValueError(
             f"budget={budget} must be larger than n_initial={n_initial}: a learning curve "
             "needs a point after the seed set"
+        )
+    if isinstance(random_state, bool) or not isinstance(random_state, Integral):
+        raise TypeError(
+            f"random_state must be an integer seed (the curve records it), got {random_state!r}"
         )
     chosen = make_strategy(strategy) if isinstance(strategy, str) else clone(strategy)
     curve = LearningCurve(name or (strategy if isinstance(strategy, str) else repr(strategy)),

@@ -19,7 +19,7 @@ from sklearn.base import BaseEstimator, ClassNamePrefixFeaturesOutMixin, Transfo
 from sklearn.utils.validation import check_is_fitted
 
 from embkit._core.device import loadable_device, resolve_device
-from embkit._core.models import model_identity, resolve_model
+from embkit._core.models import count_tokens, model_identity, resolve_model
 from embkit._core.validation import POSITIVE_INT, check_texts
 from embkit.io.cache import as_cache
 
@@ -141,6 +141,7 @@ class TextEncoderBase(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         self.device_ = device
         self.embedding_dim_ = dim
         self._n_features_out = dim
+        self._fitted_for = self._vector_settings()
         self.__dict__.update(extra)
         return self
 
@@ -157,7 +158,9 @@ class TextEncoderBase(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         ndarray of float32, shape (n_texts, embedding_dim_)
         """
         check_is_fitted(self)
-        return self._embed(check_texts(X))
+        texts = check_texts(X)
+        self._check_unchanged_width()
+        return self._embed(texts)
 
     # -- implementation ---------------------------------------------------------------------
     def _loaded(self, device: Any = None) -> Any:
@@ -165,6 +168,30 @@ class TextEncoderBase(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         if device is None:
             device = loadable_device(self.device_)
         return self._load(device)
+
+    def _vector_settings(self) -> str:
+        """The model and the settings that change the vectors, as ``fit`` saw them."""
+        return json.dumps([resolve_model(self.model), self._cache_settings()], sort_keys=True)
+
+    def _check_unchanged_width(self) -> None:
+        """After ``set_params`` that changes the vectors, check they keep the fitted width.
+
+        Switching the backend of a fitted encoder (torch to ONNX for serving) is fine; a
+        model of another width is a clear error, not numpy's broadcast error later.
+        """
+        settings = self._vector_settings()
+        if getattr(self, "_fitted_for", None) == settings:
+            return
+        self._validate_params()
+        self._check_params()
+        dim = int(self._dim(self._loaded()))
+        if dim != self.embedding_dim_:
+            raise ValueError(
+                f"the parameters changed since fit: {type(self).__name__}(model="
+                f"{self.model!r}, ...) now gives vectors of length {dim}, fitted for "
+                f"{self.embedding_dim_}; call fit again"
+            )
+        self._fitted_for = settings
 
     def _cache_namespace(self) -> str:
         """The cache namespace: model identity and the settings that change the vectors."""
@@ -235,9 +262,9 @@ class TextEncoderBase(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         candidates = [t for t in texts if len(t) + 2 > limit and len(t.encode("utf-8")) + 2 > limit]
         if not candidates:
             return
-        ids = tokenizer(candidates, truncation=False, verbose=False)["input_ids"]
-        longest = max(len(row) for row in ids)
-        n_long = sum(len(row) > limit for row in ids)
+        lengths = count_tokens(tokenizer, candidates)
+        longest = max(lengths)
+        n_long = sum(n > limit for n in lengths)
         if n_long:
             _TRUNCATION_WARNED.add(key)
             warnings.warn(

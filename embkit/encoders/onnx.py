@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 from sklearn.utils._param_validation import StrOptions
 
-from embkit._core.models import resolve_model, shared_model
+from embkit._core.models import model_identity, resolve_model, shared_model, tokenize
 from embkit._core.validation import POSITIVE_INT
 from embkit.encoders._base import artifact_dir
 from embkit.encoders._onnx_export import (
@@ -84,7 +84,8 @@ class OnnxModel:
     def run(self, texts: list[str], max_length: int | None = None) -> tuple[np.ndarray, Any]:
         """Tokenise ``texts`` as one padded batch and run the graph: ``(output, mask)``."""
         limit = self.max_seq_length if max_length is None else max_length
-        batch = self.tokenizer(
+        batch = tokenize(
+            self.tokenizer,
             texts,
             padding=True,
             truncation="longest_first" if limit else False,
@@ -145,7 +146,8 @@ def load_onnx(
     """
     require_onnxruntime()
     root = artifact_dir("onnx").resolve()
-    key = ("onnx", kind, resolve_model(model), quantize, str(root), threads)
+    resolved = resolve_model(model)
+    key = ("onnx", kind, resolved, model_identity(resolved), quantize, str(root), threads)
 
     def load() -> OnnxModel:
         folder, manifest = export_folder(kind, model, quantize, root, announce)

@@ -50,6 +50,13 @@ def default_cache_dir() -> Path:
     return artifact_dir("static")
 
 
+def _static_source(resolved: str) -> Path | None:
+    """The model2vec folder ``resolved`` names (a folder, or a hub name in the local hub
+    cache, e.g. ``minishlab/potion-base-8M``), or ``None`` for a model to distil."""
+    folder = local_folder(resolved)
+    return folder if folder is not None and is_static_folder(folder) else None
+
+
 def is_static_folder(path: str | os.PathLike[str]) -> bool:
     """Whether ``path`` is an already distilled model2vec folder.
 
@@ -146,7 +153,8 @@ class StaticEncoder(TextEncoderBase):
     model : str or path-like, default="all-MiniLM-L6-v2"
         The source: ``"all-MiniLM-L6-v2"`` (the bundled offline model), a local
         sentence-transformers or Hugging Face folder, or a name in the local hub cache.
-        An already distilled model2vec folder is used as it is (``dim`` and
+        An already distilled model2vec model, a folder or a hub name in the local hub
+        cache (``"minishlab/potion-base-8M"``), is used as it is (``dim`` and
         ``sif_coefficient`` are then ignored).
     dim : int or None, default=256
         Output dimensions (PCA components, at most the transformer's hidden size);
@@ -239,9 +247,13 @@ class StaticEncoder(TextEncoderBase):
         return {"dim": self.dim, "sif_coefficient": sif}
 
     def _cache_settings(self) -> dict[str, Any]:
-        if is_static_folder(resolve_model(self.model)):
+        if _static_source(resolve_model(self.model)) is not None:
             return {"max_length": self.max_length}
-        return {**self._settings(), "max_length": self.max_length}
+        from importlib.metadata import version
+
+        # what else names the distilled folder: another format or model2vec distils anew
+        distilled = {"format": _FORMAT, "model2vec": version("model2vec")}
+        return {**self._settings(), **distilled, "max_length": self.max_length}
 
     @classmethod
     def _unit_test_params(cls) -> dict:
@@ -254,12 +266,19 @@ class StaticEncoder(TextEncoderBase):
     def _entry(self, device: Any) -> tuple[Path, Any]:
         """The shared ``(folder, StaticModel)`` for the current parameters."""
         resolved = resolve_model(self.model)
-        if is_static_folder(resolved):
-            folder = Path(resolved)
-            return shared_model(("model2vec", resolved), lambda: (folder, _load_static(folder)))
+        folder = _static_source(resolved)
+        if folder is not None:
+            key = ("model2vec", resolved, model_identity(resolved))
+            return shared_model(key, lambda: (folder, _load_static(folder)))
         settings = self._settings()
         root = Path(self.cache_dir).expanduser() if self.cache_dir else default_cache_dir()
-        key = ("model2vec-distilled", resolved, json.dumps(settings), str(root.resolve()))
+        key = (
+            "model2vec-distilled",
+            resolved,
+            model_identity(resolved),
+            json.dumps(settings),
+            str(root.resolve()),
+        )
 
         def load() -> tuple[Path, Any]:
             folder = self._distilled_folder(resolved, root, settings, str(device))

@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 from sklearn.utils._param_validation import StrOptions
 
-from embkit._core.models import DEFAULT_MODEL, load_hf_model
+from embkit._core.models import DEFAULT_MODEL, load_hf_model, tokenize
 from embkit._core.quantize import QUANTIZE_CONSTRAINT
 from embkit._core.validation import POSITIVE_INT
 from embkit.encoders._base import TextEncoderBase
@@ -36,7 +36,8 @@ class TransformerEncoder(TextEncoderBase):
         ``"mean"`` averages the token states under the attention mask; ``"cls"`` takes
         the first token's state.
     max_length : int, default=256
-        Texts are truncated to this many tokens.
+        Texts are truncated to this many tokens, or to the model's own window
+        (``model_max_length`` of its tokenizer) when that is shorter.
     batch_size : int, default=64
         Texts per forward pass.
     device : {"auto", "cpu", "cuda", "mps"} or torch.device, default="auto"
@@ -133,6 +134,7 @@ class TransformerEncoder(TextEncoderBase):
         return int(loaded[1].config.hidden_size)
 
     def _window(self, loaded: Any) -> tuple[Any, int]:
+        """The tokenizer and the tokens a text keeps: ``max_length``, capped at the model's."""
         tokenizer = loaded.tokenizer if self.backend == "onnx" else loaded[0]
         model_max = getattr(tokenizer, "model_max_length", None) or self.max_length
         return tokenizer, int(min(self.max_length, model_max))
@@ -146,11 +148,13 @@ class TransformerEncoder(TextEncoderBase):
 
     def _encode(self, loaded: Any, texts: list[str], show_progress: bool) -> np.ndarray:
         if self.backend == "onnx":
-            return loaded.encode(texts, self.batch_size, show_progress, self._pool, self.max_length)
+            window = self._window(loaded)[1]
+            return loaded.encode(texts, self.batch_size, show_progress, self._pool, window)
         import torch
         from tqdm.auto import tqdm
 
         tokenizer, net = loaded
+        window = self._window(loaded)[1]  # past the model's window a text cannot run
         device = next(net.parameters()).device
         out = np.empty((len(texts), self._dim(loaded)), dtype=np.float32)
         # longest first, as sentence-transformers: less padding, memory peaks early
@@ -159,11 +163,12 @@ class TransformerEncoder(TextEncoderBase):
         with torch.inference_mode():
             for start in tqdm(starts, desc="Batches", disable=not show_progress):
                 idx = order[start : start + self.batch_size]
-                batch = tokenizer(
+                batch = tokenize(
+                    tokenizer,
                     [texts[i] for i in idx],
                     padding=True,
                     truncation=True,
-                    max_length=self.max_length,
+                    max_length=window,
                     return_tensors="pt",
                 ).to(device)
                 hidden = net(**batch).last_hidden_state

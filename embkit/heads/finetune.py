@@ -23,7 +23,7 @@ from embkit._core.device import resolve_device
 from embkit._core.models import DEFAULT_MODEL
 from embkit._core.seeding import MAX_INT32_SEED, draw_seed, torch_generator
 from embkit._core.validation import MAX_LENGTH, OPEN_UNIT, POSITIVE_INT, check_texts
-from embkit._training.body import BodyEstimatorBase, save_folder
+from embkit._training.body import BodyEstimatorBase, body_source, save_folder
 from embkit._training.labels import CLASS_WEIGHT_CONSTRAINT, LabelMixin
 from embkit._training.nn import cpu_state, init_linear_, pool_tokens
 from embkit._training.tokens import Tokenized, body_max_length, bucketed_batches
@@ -264,7 +264,11 @@ class FineTuneClassifier(LabelMixin, ClassifierMixin, BodyEstimatorBase):
         self.best_validation_score_ = None
 
     def _build_head(self) -> None:
-        dim = int(self.model_.get_embedding_dimension())
+        # the width of the pooled token vectors the head reads, not of encode()'s output
+        # (a Dense module or truncate_dim changes that one)
+        transformer = self.model_[0]  # sentence-transformers < 5 named the method otherwise
+        get_dim = getattr(transformer, "get_embedding_dimension", None)
+        dim = int(get_dim() if get_dim else transformer.get_word_embedding_dimension())
         self.head_ = torch.nn.Linear(dim, len(self.classes_), device="meta").to_empty(
             device=self.device_
         )
@@ -305,7 +309,8 @@ class FineTuneClassifier(LabelMixin, ClassifierMixin, BodyEstimatorBase):
 
     def _logits(self, features: dict[str, torch.Tensor]) -> torch.Tensor:
         tokens = self.model_[0](features)["token_embeddings"]
-        return self.head_(pool_tokens(tokens, features["attention_mask"], self.pooling))
+        pooled = pool_tokens(tokens, features["attention_mask"], self.pooling)
+        return self.head_(pooled.to(self.head_.weight.dtype))  # a half-precision body too
 
     def _proba_tokens(self, tokens: Tokenized, rows: np.ndarray) -> np.ndarray:
         out = np.empty((len(rows), len(self.classes_)), dtype=np.float32)
@@ -371,7 +376,7 @@ class FineTuneClassifier(LabelMixin, ClassifierMixin, BodyEstimatorBase):
         est = self
         if not isinstance(self.model, (str, os.PathLike)):  # a model object: name the copy
             est = copy.copy(self)
-            est.model = str(folder / "body")
+            est.model = str((folder / "body").resolve())  # found from any working folder
         save(est, folder / _SAVED_FILE)
 
     @classmethod
@@ -395,7 +400,8 @@ class FineTuneClassifier(LabelMixin, ClassifierMixin, BodyEstimatorBase):
         saved = Path(path) / _SAVED_FILE
         if not saved.is_file():
             raise ValueError(f"{path} holds no saved FineTuneClassifier ({_SAVED_FILE} missing)")
-        est = load(saved)
+        with body_source(Path(path) / "body"):  # the folder's own body, not ``model``
+            est = load(saved)
         if not isinstance(est, cls):
             raise ValueError(f"{saved} holds a {type(est).__name__}, not a {cls.__name__}")
         est.device = device

@@ -17,6 +17,7 @@ import json
 import os
 import platform
 import zipfile
+import zlib
 from pathlib import Path
 from typing import Any
 
@@ -130,6 +131,23 @@ def _read_archive(path: Path) -> tuple[dict[str, Any], bytes, bytes]:
     source = str(path)
     if not zipfile.is_zipfile(path):
         raise ValueError(f"{source}: not a file written by embkit.save (not a zip archive)")
+    try:
+        manifest, tree, tensors = _read_members(path, source)
+    # a damaged directory, header or compressed stream (a CRC error, bad deflate data)
+    except (zipfile.BadZipFile, zlib.error, OSError, EOFError, NotImplementedError) as exc:
+        raise ValueError(f"{source}: the archive is damaged ({exc})") from exc
+    files = manifest.get("files")
+    for name, data in ((_TREE, tree), (_TENSORS, tensors)):
+        expected = files.get(name) if isinstance(files, dict) else None
+        if expected != _digest(data):
+            raise ValueError(
+                f"{source}: checksum mismatch for {name}: the file was changed or damaged "
+                "after it was saved; refusing to load it"
+            )
+    return manifest, tree, tensors
+
+
+def _read_members(path: Path, source: str) -> tuple[dict[str, Any], bytes, bytes]:
     with zipfile.ZipFile(path) as zf:
         names = zf.namelist()
         if _MANIFEST not in names:
@@ -142,25 +160,13 @@ def _read_archive(path: Path) -> tuple[dict[str, Any], bytes, bytes]:
             )
         try:
             manifest = json.loads(zf.read(_MANIFEST))
-        except (ValueError, zipfile.BadZipFile) as exc:
+        except ValueError as exc:
             raise ValueError(f"{source}: the manifest is damaged ({exc})") from exc
         _check_manifest(manifest, source)
         missing = sorted(_MEMBERS - set(names))
         if missing:
             raise ValueError(f"{source}: members {missing!r} are missing; refusing to load it")
-        try:
-            tree, tensors = zf.read(_TREE), zf.read(_TENSORS)
-        except (zipfile.BadZipFile, OSError) as exc:  # a CRC error in a damaged file
-            raise ValueError(f"{source}: the archive is damaged ({exc})") from exc
-    files = manifest.get("files")
-    for name, data in ((_TREE, tree), (_TENSORS, tensors)):
-        expected = files.get(name) if isinstance(files, dict) else None
-        if expected != _digest(data):
-            raise ValueError(
-                f"{source}: checksum mismatch for {name}: the file was changed or damaged "
-                "after it was saved; refusing to load it"
-            )
-    return manifest, tree, tensors
+        return manifest, zf.read(_TREE), zf.read(_TENSORS)
 
 
 def _check_manifest(manifest: Any, source: str) -> None:

@@ -12,6 +12,8 @@ from typing import Any
 import numpy as np
 from sklearn.base import clone
 
+from embkit._core.validation import check_positive_int, check_texts
+
 __all__ = ["encode_bag", "encode_series"]
 
 
@@ -26,11 +28,18 @@ def _import_dask() -> tuple[Any, Any]:
     return dask, da
 
 
-def _encode_partition(texts: Any, encoder: Any) -> np.ndarray:
+def _encode_partition(texts: Any, encoder: Any, width: int) -> np.ndarray:
     """Embed one partition on a worker with a fresh copy of ``encoder`` (shared model)."""
-    texts = list(texts)
+    # a one-column DataFrame partition is its column; list() would give its column names
+    texts = check_texts(texts, name="a partition of the texts")
     local = clone(encoder).fit(texts[:1])
-    return local.transform(texts)
+    vectors = local.transform(texts)
+    if vectors.shape[1] != width:
+        raise ValueError(
+            f"width={width} but the encoder gives vectors of length {vectors.shape[1]}; "
+            "pass the encoder's embedding width, or width=None to ask the encoder"
+        )
+    return vectors
 
 
 def _width(encoder: Any) -> int:
@@ -43,10 +52,10 @@ def _width(encoder: Any) -> int:
 
 def _encode_parts(parts: list[Any], encoder: Any, width: int | None) -> Any:
     dask, da = _import_dask()
-    dim = _width(encoder) if width is None else int(width)
+    dim = _width(encoder) if width is None else check_positive_int(width, "width")
     encode = dask.delayed(_encode_partition, pure=True)
     blocks = [
-        da.from_delayed(encode(part, encoder), shape=(np.nan, dim), dtype=np.float32)
+        da.from_delayed(encode(part, encoder, dim), shape=(np.nan, dim), dtype=np.float32)
         for part in parts
     ]
     if not blocks:

@@ -146,10 +146,14 @@ class PartialPipeline(Pipeline):
         """
         step_params = self._split_params(params)
         plan = self._plan()  # every check before any step changes
+        # the last learning step has no step after it to fail: what it changed in place is
+        # its own to roll back (as when it is used alone), so no copy of its weights is made
+        last_learner = max((i for i, _, _, action in plan if action != "skip"), default=-1)
         with ExitStack() as undo:  # a step that fails puts every step back as it was
-            for _, _, step, action in plan:
+            for idx, _, step, action in plan:
                 if action != "skip":
-                    undo.enter_context(unchanged_on_error(step, deep=action == "partial_fit"))
+                    deep = action == "partial_fit" and idx < last_learner
+                    undo.enter_context(unchanged_on_error(step, deep=deep))
             self._stream(X, y, classes, plan, step_params)
         return self
 

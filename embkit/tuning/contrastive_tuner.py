@@ -160,8 +160,14 @@ class ContrastiveTuner(TunerMixin, LabelMixin, BaseEstimator):
         targets = self._encode_labels(y, X.shape[0], reset=first, classes=classes, partial=partial)
         weights = check_sample_weight(sample_weight, X.shape[0])
         learner = self._make_learner() if first else self.learner_
+        previous = learner.get_params(deep=False)
+        learner.set_params(**{name: getattr(self, name) for name in _LEARNER_PARAMS})
         train = learner._partial_fit if partial else learner._fit
-        self.learner_ = train(X, targets, None, weights, grouped=True, n_neg=self.n_neg)
+        try:  # set_params on the tuner reaches the learner it keeps (batch_size, ...)
+            self.learner_ = train(X, targets, None, weights, grouped=True, n_neg=self.n_neg)
+        except BaseException:
+            learner.set_params(**previous)
+            raise
         return X, weights
 
     def _labels_so_far(self, y: Any, n_samples: int, *, reset: bool) -> np.ndarray | None:

@@ -192,7 +192,12 @@ class SbertTuner(LabelMixin, ClassNamePrefixFeaturesOutMixin, TransformerMixin, 
 
     def _new_learner(self, seed: int, step: int, rate: float) -> SbertLearner:
         return SbertLearner(
-            self.model,
+            self.model, random_state=seed, device=self.device, **self._learner_params(step, rate)
+        )
+
+    def _learner_params(self, step: int, rate: float) -> dict[str, Any]:
+        """The learner's settings from this tuner's (every call: ``set_params`` reaches it)."""
+        return dict(
             loss=self.loss,
             n_epochs=self.n_epochs,
             batch_size=self._step_size(step),
@@ -200,8 +205,6 @@ class SbertTuner(LabelMixin, ClassNamePrefixFeaturesOutMixin, TransformerMixin, 
             learning_rate=rate,
             warmup_ratio=self.warmup_ratio,
             max_length=self.max_length,
-            random_state=seed,
-            device=self.device,
             show_progress_bar=self.show_progress_bar,
         )
 
@@ -261,7 +264,7 @@ class SbertTuner(LabelMixin, ClassNamePrefixFeaturesOutMixin, TransformerMixin, 
     ) -> None:
         """Sample pairs and train the learner on them (a new one unless ``partial`` has one).
 
-        A failure puts back the random state and the learner's step size and rate.
+        A failure puts back the random state and the learner's parameters.
         """
         step = int(self._resolved("batch_size", y))
         rate = float(self._resolved("learning_rate", y))
@@ -270,13 +273,13 @@ class SbertTuner(LabelMixin, ClassNamePrefixFeaturesOutMixin, TransformerMixin, 
         learner = getattr(self, "learner_", None) if partial else None
         if learner is None:
             learner = self._new_learner(draw_seed(rng, MAX_INT32_SEED), step, rate)
-        previous = learner.batch_size, learner.learning_rate
-        learner.batch_size, learner.learning_rate = self._step_size(step), rate
+        previous = learner.get_params(deep=False)
+        learner.set_params(**self._learner_params(step, rate))
         try:
             (learner.partial_fit if partial else learner.fit)(*pairs)
         except BaseException:
             rng.bit_generator.state = state
-            learner.batch_size, learner.learning_rate = previous
+            learner.set_params(**previous)
             raise
         self._rng = rng
         self.learner_ = learner

@@ -385,3 +385,90 @@ def test_stopping_update_refuses_a_pool_that_is_no_2d_array(data):
     with pytest.raises(ValueError, match=r"X must be 2-d \(n_rows, n_features\)"):
         criterion.update(clf, X[:, 0])
     assert not hasattr(criterion, "sample_")
+
+
+# -- review findings: all or nothing, budgets raised, forget, class order -------------------
+def test_bad_criterion_settings_are_refused_at_start(data):
+    X, _ = data
+    learner = ActiveLearner(LogisticRegression(), stopping=[StabilizingPredictions(threshold=2)])
+    with pytest.raises(ValueError, match="threshold"):
+        learner.start(X)
+
+
+def test_a_criterion_that_fails_leaves_the_learner_as_it_was(data, monkeypatch):
+    X, y = data
+    learner = ActiveLearner(
+        LogisticRegression(), stopping=[StabilizingPredictions()], random_state=0
+    ).teach(X, np.arange(20), y[:20])
+    before = (learner.labeled_.copy(), len(learner.history_), learner._rng.bit_generator.state)
+    agreements = list(learner.stopping_[0].agreements_)
+
+    def broken(self, *args, **kwargs):
+        self.agreements_.append(0.5)  # changes its state, then fails
+        raise RuntimeError("criterion failed")
+
+    monkeypatch.setattr(StabilizingPredictions, "update", broken)
+    with pytest.raises(RuntimeError, match="criterion failed"):
+        learner.teach(X, np.arange(20, 30), y[20:30])
+    np.testing.assert_array_equal(learner.labeled_, before[0])
+    assert len(learner.history_) == before[1]
+    assert learner._rng.bit_generator.state == before[2]
+    assert learner.stopping_[0].agreements_ == agreements
+    monkeypatch.undo()
+    learner.teach(X, np.arange(20, 30), y[20:30])  # the same call, now accepted
+    assert learner.labeled_.size == 30
+
+
+def test_run_goes_on_after_the_budget_is_raised(data):
+    X, y = data
+    learner = ActiveLearner(LogisticRegression(), budget=20, random_state=0).run(X, y)
+    assert learner.stop_reason_ == "budget"
+    learner.set_params(budget=40).run(X, y)
+    assert learner.labeled_.size == 40 and learner.stop_reason_ == "budget"
+
+
+def test_forget_without_a_label_to_drop_is_no_update(data):
+    X, y = data
+    learner = ActiveLearner(
+        LogisticRegression(), stopping=[StabilizingPredictions(window=2)], random_state=0
+    ).teach(X, np.arange(20), y[:20])
+    model = learner.estimator_
+    learner.skip([150])
+    learner.forget(X, [150]).forget(X, [151])
+    assert learner.stop_reason_ is None and len(learner.history_) == 1
+    assert learner.estimator_ is model and 150 not in learner.skipped_
+
+
+@pytest.mark.parametrize("kind", ["given", "inferred"])
+def test_classes_follow_the_estimator_order(data, kind):
+    X, y = data
+    if kind == "given":
+        learner = ActiveLearner(sgd(), classes=["pos", "odd", "neg", "pos"], random_state=0)
+        learner.teach(X, np.arange(30), y[:30])
+    else:  # a python str first ("pos", last in order), then numpy strings (array slices)
+        first = int(np.flatnonzero(y == "pos")[0])
+        rest = np.setdiff1d(np.arange(30), [first])
+        learner = ActiveLearner(LogisticRegression(), random_state=0)
+        learner.teach(X, [first], ["pos"]).teach(X, rest, [np.str_(v) for v in y[rest]])
+    # the columns of predict_proba are in this order: classes_ must name them
+    np.testing.assert_array_equal(learner.classes_, learner.estimator_.classes_)
+
+
+def test_a_class_balanced_seed_strategy_that_needs_a_model_is_refused_at_start(data):
+    X, _ = data
+    with pytest.raises(ValueError, match="needs a model, but the seed set is chosen before"):
+        ActiveLearner(LogisticRegression(), initial="balanced-margin").start(X)
+    ActiveLearner(LogisticRegression(), initial=ClassBalanced(KMeansSampling())).start(X)
+
+
+def test_an_exhausted_pool_without_budget_says_so(data):
+    X, y = data
+    learner = ActiveLearner(LogisticRegression()).teach(X[:12], np.arange(12), y[:12])
+    with pytest.raises(ValueError, match="every row of the pool is labelled"):
+        learner.query(X[:12])
+
+
+def test_simulate_names_a_seed_that_is_not_an_integer(data):
+    X, y = data
+    with pytest.raises(TypeError, match="random_state must be an integer seed"):
+        simulate(LogisticRegression(), "margin", X, y, X, y, budget=30, random_state=None)

@@ -247,3 +247,83 @@ def test_progress_bar_only_on_long_inputs_unless_asked(encoder_cls, capsys, monk
     monkeypatch.setattr(encoder_base, "PROGRESS_MIN_TEXTS", 1000)
     enc.set_params(show_progress_bar=True).transform(TEXTS)
     assert "100%" in capsys.readouterr().err
+
+
+# -- models changed on disk, windows, threads, parameters changed after fit -----------------
+@pytest.mark.filterwarnings("ignore::embkit.encoders._base.TextTruncatedWarning")
+def test_a_model_folder_rewritten_in_place_is_loaded_anew(tmp_path):
+    # the registry was keyed by path only: the old weights kept serving, and with cache=
+    # their vectors were stored under the new folder's identity
+    from _tiny_models import write_tiny_sentence_model
+
+    folder = write_tiny_sentence_model(tmp_path / "a")
+    other = write_tiny_sentence_model(tmp_path / "b", max_seq_length=4)  # truncates more
+    texts = ["i feel wonderful today this is terrible news a quiet afternoon"]
+    enc = SentenceEncoder(str(folder), device="cpu", cache=tmp_path / "cache").fit(texts)
+    before = enc.transform(texts)
+    for path in other.rglob("*"):  # the folder "saved again", now with a shorter window
+        if path.is_file():
+            (folder / path.relative_to(other)).write_bytes(path.read_bytes())
+    after = SentenceEncoder(str(folder), device="cpu").fit(texts).transform(texts)
+    expected = SentenceEncoder(str(other), device="cpu").fit(texts).transform(texts)
+    np.testing.assert_allclose(after, expected, atol=1e-6)
+    assert not np.allclose(after, before, atol=1e-3)
+    cached = SentenceEncoder(str(folder), device="cpu", cache=tmp_path / "cache").fit(texts)
+    np.testing.assert_allclose(cached.transform(texts), expected, atol=1e-6)
+
+
+def test_transformer_max_length_beyond_the_model_window_is_capped(monkeypatch):
+    # MiniLM has 512 positions: max_length=1024 used to reach them and fail in torch
+    monkeypatch.setattr(encoder_base, "_TRUNCATION_WARNED", set())
+    long_text = "word " * 800
+    wide = TransformerEncoder(device="cpu", max_length=1024).fit([long_text])
+    with pytest.warns(encoder_base.TextTruncatedWarning, match="512-token window"):
+        out = wide.transform([long_text, "short"])
+    capped = TransformerEncoder(device="cpu", max_length=512).fit(["x"]).transform([long_text])
+    np.testing.assert_allclose(out[:1], capped, atol=1e-5)
+
+
+@pytest.mark.filterwarnings("ignore::embkit.encoders._base.TextTruncatedWarning")
+def test_two_windows_on_one_shared_tokenizer_under_threads():
+    # every encoder of a model shares its fast tokenizer, whose truncation is state
+    from concurrent.futures import ThreadPoolExecutor
+
+    short = TransformerEncoder(device="cpu", max_length=8, show_progress_bar=False).fit(["x"])
+    wide = TransformerEncoder(device="cpu", max_length=256, show_progress_bar=False).fit(["x"])
+    assert short._loaded()[0] is wide._loaded()[0]
+    texts = [f"text number {i} " * 12 for i in range(16)]
+    expected = {8: short.transform(texts), 256: wide.transform(texts)}
+    encoders = [short, wide] * 8
+    with ThreadPoolExecutor(4) as pool:
+        outs = list(pool.map(lambda enc: (enc.max_length, enc.transform(texts)), encoders))
+    for window, out in outs:
+        np.testing.assert_allclose(out, expected[window], atol=1e-5)
+
+
+def test_counting_tokens_leaves_the_shared_tokenizer_alone():
+    from embkit._core.models import count_tokens
+
+    tokenizer = load_sentence_transformer("all-MiniLM-L6-v2", "cpu").tokenizer
+    tokenizer(["a b c"], truncation=True, max_length=5)
+    before = tokenizer.backend_tokenizer.truncation
+    assert count_tokens(tokenizer, ["word " * 600]) == [602]
+    assert tokenizer.backend_tokenizer.truncation == before
+
+
+def test_a_model_of_another_width_after_fit_is_a_clear_error(tmp_path):
+    from _tiny_models import write_tiny_sentence_model
+
+    tiny = str(write_tiny_sentence_model(tmp_path))  # 32-wide, MiniLM is 384
+    enc = SentenceEncoder(device="cpu").fit(TEXTS).set_params(model=tiny)
+    with pytest.raises(ValueError, match="length 32, fitted for 384; call fit again"):
+        enc.transform(TEXTS)
+    enc.set_params(cache=tmp_path / "cache")  # no numpy broadcast error from the cache either
+    with pytest.raises(ValueError, match="call fit again"):
+        enc.transform(TEXTS)
+    assert enc.fit(TEXTS).transform(TEXTS).shape == (len(TEXTS), 32)
+
+
+def test_a_refused_combination_set_after_fit_is_refused_at_transform():
+    enc = TransformerEncoder(device="cpu").fit(TEXTS).set_params(quantize="int8")
+    with pytest.raises(ValueError, match="quantize='int8' needs backend='onnx'"):
+        enc.transform(TEXTS)

@@ -445,3 +445,40 @@ def test_distils_the_bundled_minilm(tmp_path):
     T = SentenceEncoder(device="cpu", normalize=True).fit(TEXTS).transform(sentences)
     upper = np.triu_indices(len(sentences), 1)
     assert np.corrcoef((S @ S.T)[upper], (T @ T.T)[upper])[0, 1] > 0.5
+
+
+def test_the_embedding_cache_key_follows_the_distilled_table(make, monkeypatch, tmp_path):
+    # a new distillation format (or model2vec release) distils a new table; vectors of the
+    # old one in cache= must not be served beside the new ones
+    enc = make(cache=tmp_path / "vectors").fit(TEXTS)
+    first = enc._cache_namespace()
+    assert enc._cache_namespace() == first
+    monkeypatch.setattr(static_module, "_FORMAT", static_module._FORMAT + 1)
+    assert enc._cache_namespace() != first
+
+
+def test_another_dim_after_fit_is_a_clear_error(fitted):
+    fitted.set_params(dim=DIM * 2)
+    with pytest.raises(ValueError, match=f"now gives vectors of length {DIM * 2}, fitted for"):
+        fitted.transform(TEXTS)
+
+
+def test_a_model2vec_hub_name_in_the_local_cache_is_used_directly(
+    fitted, tmp_path, distillations, monkeypatch
+):
+    # "minishlab/potion-base-8M" was taken for a transformer to distil, and failed inside
+    # transformers; a fake hub cache holds a model2vec model under a hub name here
+    import shutil
+
+    hub = tmp_path / "hub"
+    repo = hub / "models--someone--tiny-static"
+    shutil.copytree(fitted.model_path_, repo / "snapshots" / "abc123")
+    (repo / "refs").mkdir()
+    (repo / "refs" / "main").write_text("abc123")
+    monkeypatch.setenv("HF_HUB_CACHE", str(hub))
+    monkeypatch.setattr("huggingface_hub.constants.HF_HUB_CACHE", str(hub))
+    clear_models()
+    enc = StaticEncoder("someone/tiny-static", device="cpu").fit(TEXTS)
+    assert distillations == []
+    assert Path(enc.model_path_) == repo / "snapshots" / "abc123"
+    np.testing.assert_allclose(enc.transform(TEXTS), fitted.transform(TEXTS), atol=1e-6)

@@ -291,3 +291,57 @@ def test_tags():
     tags = FineTuneClassifier().__sklearn_tags__()
     assert tags.input_tags.string and not tags.input_tags.two_d_array
     assert tags.estimator_type == "classifier"
+
+
+# -- bodies whose encode() width or dtype differs, saved folders read from anywhere --------
+def _minilm(**kw):
+    from sentence_transformers import SentenceTransformer
+
+    from embkit._core.models import resolve_model
+
+    return SentenceTransformer(resolve_model("all-MiniLM-L6-v2"), device="cpu", **kw)
+
+
+def test_a_body_whose_output_is_narrower_than_its_tokens(model_path):
+    # the head read pooled token vectors (384) but was sized by encode()'s width (128):
+    # a Dense layer or truncate_dim failed in the first step with a shape error
+    from sentence_transformers.sentence_transformer.modules import Dense
+
+    base = _minilm()
+    dense = type(base)(modules=[base[0], base[1], Dense(384, 128)], device="cpu")
+    for body in (dense, _minilm(truncate_dim=128)):
+        clf = _clf(model=body, n_epochs=1).fit(TEXTS, LABELS)
+        assert clf.head_.in_features == 384
+        assert clf.predict_proba(TEXTS).shape == (len(TEXTS), 2)
+
+
+def test_a_half_precision_body_trains():
+    body = _minilm().to(torch.bfloat16)
+    clf = _clf(model=body, n_epochs=1).fit(TEXTS, LABELS)
+    proba = clf.predict_proba(TEXTS)
+    assert proba.dtype == np.float32 and np.allclose(proba.sum(axis=1), 1, atol=1e-3)
+
+
+def test_a_saved_folder_loads_from_another_working_folder(tmp_path, monkeypatch):
+    # a model object was saved as a relative path; a named model was loaded from the name
+    clf = _clf(model=_minilm(), n_epochs=1).fit(TEXTS, LABELS)
+    monkeypatch.chdir(tmp_path)
+    clf.save("clf")
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    loaded = FineTuneClassifier.load(tmp_path / "clf", device="cpu")
+    np.testing.assert_allclose(loaded.predict_proba(TEXTS), clf.predict_proba(TEXTS), atol=1e-5)
+
+
+def test_a_named_model_folder_loads_its_own_body(fitted, tmp_path, monkeypatch):
+    import embkit._training.body as body_module
+
+    fitted.save(tmp_path / "clf")
+    seen = []
+    original = body_module.load_body
+    monkeypatch.setattr(body_module, "load_body", lambda m, d: seen.append(m) or original(m, d))
+    loaded = FineTuneClassifier.load(tmp_path / "clf", device="cpu")
+    assert seen == [tmp_path / "clf" / "body"]
+    assert loaded.model == fitted.model  # the parameter stays as fitted
+    np.testing.assert_allclose(loaded.predict_proba(TEXTS), fitted.predict_proba(TEXTS), atol=1e-5)

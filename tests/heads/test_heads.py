@@ -130,3 +130,21 @@ def test_bad_input_leaves_fitted_head_unchanged(blobs):
     with pytest.raises(ValueError, match="features"):
         head.partial_fit(X[:, :4], y)
     np.testing.assert_array_equal(head.predict_proba(X), proba)
+
+
+@pytest.mark.parametrize("multi_label", [False, True])
+def test_balanced_class_weights_count_a_weight_as_repetitions(multi_label):
+    # "balanced" came from the plain class counts, so a weight of 3 no longer equalled the
+    # row three times over
+    gen = np.random.default_rng(0)
+    X = gen.normal(size=(12, 3)).astype(np.float32)
+    y = np.repeat([0, 1], 6)
+    if multi_label:
+        y = np.c_[y, (X[:, 0] > 0).astype(int)]
+    w = np.r_[[3] * 6, [1] * 6]
+    params = dict(n_epochs=20, batch_size=64, class_weight="balanced", random_state=0)
+    weighted = DifferentiableHead(**params, device="cpu").fit(X, y, sample_weight=w)
+    repeated = DifferentiableHead(**params, device="cpu").fit(
+        np.repeat(X, w, 0), np.repeat(y, w, 0)
+    )
+    np.testing.assert_allclose(weighted.predict_proba(X), repeated.predict_proba(X), atol=1e-5)

@@ -215,3 +215,41 @@ def test_grid_search_on_ray_picks_the_local_best(ray_session, local_search, tmp_
     np.testing.assert_allclose(
         remote.cv_results_["mean_test_score"], local.cv_results_["mean_test_score"]
     )
+
+
+def test_encode_series_of_a_one_column_frame_embeds_its_texts():
+    # list() of a DataFrame partition gave its column names: "text" embedded per partition
+    dd = pytest.importorskip("dask.dataframe")
+    import pandas as pd
+
+    from embkit.streaming.distributed import encode_series
+
+    frame = pd.DataFrame({"text": TEXTS[:6]})
+    got = encode_series(
+        dd.from_pandas(frame, npartitions=2)[["text"]], SentenceEncoder(device="cpu")
+    )
+    expected = SentenceEncoder(device="cpu").fit(TEXTS[:6]).transform(TEXTS[:6])
+    np.testing.assert_allclose(got.compute(scheduler="synchronous"), expected, atol=1e-5)
+    two = dd.from_pandas(pd.DataFrame({"text": TEXTS[:4], "label": LABELS[:4]}), npartitions=1)
+    with pytest.raises((TypeError, ValueError), match="partition of the texts"):
+        encode_series(two, SentenceEncoder(device="cpu")).compute(scheduler="synchronous")
+
+
+@pytest.mark.parametrize("width", [0, -3, 3.7, "384"])
+def test_encode_bag_refuses_a_width_that_is_not_a_positive_integer(width):
+    db = pytest.importorskip("dask.bag")
+    from embkit.streaming.distributed import encode_bag
+
+    with pytest.raises((TypeError, ValueError), match="width must be an integer >= 1"):
+        encode_bag(db.from_sequence(["a", "b"], npartitions=1), SentenceEncoder(), width=width)
+
+
+def test_a_wrong_width_is_named_when_the_blocks_are_computed():
+    db = pytest.importorskip("dask.bag")
+    from embkit.streaming.distributed import encode_bag
+
+    Z = encode_bag(
+        db.from_sequence(["a", "b"], npartitions=1), SentenceEncoder(device="cpu"), width=768
+    )
+    with pytest.raises(ValueError, match="width=768 but the encoder gives vectors of length 384"):
+        Z.compute(scheduler="synchronous")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import json
 import pickle
@@ -349,3 +350,82 @@ def test_a_failure_after_the_last_learner_puts_its_weights_back(blobs):
     assert tuner.n_iter_ == 1
     for name, value in tuner.module_.state_dict().items():
         assert torch.equal(value, weights[name]), name
+
+
+# -- a failed partial_fit puts back what the undo copy used to miss -------------------------
+def _failing_batch(pipe, X, y):
+    with pytest.raises(ValueError):
+        pipe.partial_fit(X, y, sgdclassifier__sample_weight=np.ones(3))  # wrong length
+
+
+def test_a_failed_batch_puts_back_a_legacy_random_state():
+    from sklearn.neural_network import BernoulliRBM
+
+    gen = np.random.default_rng(0)
+    X = gen.random((40, 6))
+    y = (X[:, 0] > 0.5).astype(int)
+    pipe = make_partial_pipeline(
+        BernoulliRBM(n_components=3, random_state=0), SGDClassifier(random_state=0)
+    ).partial_fit(X, y, classes=[0, 1])
+    twin = pickle.loads(pickle.dumps(pipe))
+    _failing_batch(pipe, X, y)
+    pipe.partial_fit(X, y)
+    twin.partial_fit(X, y)
+    np.testing.assert_array_equal(pipe[0].components_, twin[0].components_)
+
+
+def test_a_failed_batch_puts_back_a_nested_pipeline_and_an_mlp():
+    from sklearn.neural_network import MLPRegressor
+
+    gen = np.random.default_rng(0)
+    X = gen.normal(size=(40, 4))
+    y = (X[:, 0] > 0).astype(int)
+    inner = make_partial_pipeline(StandardScaler())
+    pipe = make_partial_pipeline(inner, SGDClassifier(random_state=0)).partial_fit(
+        X, y, classes=[0, 1]
+    )
+    _failing_batch(pipe, X, y)
+    assert inner[0].n_samples_seen_ == 40
+
+    class MLPTransformer(MLPRegressor, TransformerMixin):
+        """An MLP trained by partial_fit whose transform is its prediction (a test step)."""
+
+        def transform(self, X):
+            return self.predict(X).reshape(len(X), -1)
+
+    mlp = MLPTransformer(hidden_layer_sizes=(5,), random_state=0)
+    pipe = make_partial_pipeline(mlp, SGDClassifier(random_state=0))
+    pipe.partial_fit(X, y, classes=[0, 1])
+    twin = copy.deepcopy(pipe)
+    _failing_batch(pipe, X, y)  # the MLP made its pass (weights changed in place) first
+    for stream in (pipe, twin):
+        stream.partial_fit(X, y)
+    mine, theirs = pipe[0].coefs_ + pipe[0].intercepts_, twin[0].coefs_ + twin[0].intercepts_
+    for a, b in zip(mine, theirs, strict=True):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_the_last_step_weights_are_not_copied_for_an_undo(blobs, monkeypatch):
+    # nothing runs after the last step, so the pipeline's copy of its network (on top of
+    # the tuner's own) only cost memory: three times the weights of a fine-tuned body
+    import embkit._training.rollback as rollback
+
+    X, y = blobs
+    pipe = make_partial_pipeline(
+        StandardScaler(), FeedForwardTuner(hidden_dim=4, random_state=0, device="cpu")
+    ).partial_fit(X, y, classes=np.unique(y))
+    copies = []
+    original = rollback._snapshot
+
+    def counting(value, seen):
+        if isinstance(value, torch.nn.Module):
+            copies.append(type(value).__name__)
+        return original(value, seen)
+
+    monkeypatch.setattr(rollback, "_snapshot", counting)
+    pipe.partial_fit(X, y)
+    assert len(copies) == 1  # the tuner's own undo copy only
+    alone = clone(pipe[-1]).partial_fit(X, y, classes=np.unique(y))
+    copies.clear()
+    alone.partial_fit(X, y)
+    assert len(copies) == 1

@@ -493,3 +493,23 @@ def test_tuner_auto_learning_rate_is_set_on_each_partial_fit_call_and_undone_on_
     with pytest.raises(_Stop):
         tuner.partial_fit(TEXTS, LABELS)
     assert tuner.learner_ is learner and learner.learning_rate == 5e-5 and learner.t_ == steps
+
+
+def test_a_truncated_body_gives_its_truncated_width():
+    # encode_body sized its buffer by truncate_dim but filled it with the full embedding
+    from sentence_transformers import SentenceTransformer
+
+    from embkit._core.models import resolve_model
+
+    body = SentenceTransformer(resolve_model("all-MiniLM-L6-v2"), device="cpu", truncate_dim=128)
+    learner = _learner(model=body).fit(LEFT, RIGHT, SIM)
+    out = learner.transform(LEFT)
+    assert out.shape == (3, 128)
+    np.testing.assert_allclose(out, learner.model_.encode(LEFT), atol=1e-5)
+
+
+def test_set_params_reaches_the_tuner_learner_in_partial_fit():
+    tuner = _tuner().partial_fit(TEXTS, LABELS, classes=["neg", "pos"])
+    tuner.set_params(loss="contrastive", max_length=8, warmup_ratio=0.0).partial_fit(TEXTS, LABELS)
+    learner = tuner.learner_
+    assert (learner.loss, learner.max_length, learner.warmup_ratio) == ("contrastive", 8, 0.0)
