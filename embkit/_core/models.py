@@ -25,6 +25,7 @@ _IGNORED_FILES = frozenset({"README.md", ".gitattributes"})
 _registry: dict[tuple[Any, ...], Any] = {}
 _registry_lock = threading.Lock()
 _tokenizer_lock = threading.Lock()
+_loaded_signatures: dict[str, tuple[Any, ...] | None] = {}  # resolved model -> its files
 _counting_copies: dict[int, tuple[Any, Any]] = {}  # id(tokenizer) -> (tokenizer, its copy)
 _key_locks: dict[tuple[Any, ...], threading.Lock] = {}
 _identities: dict[str, tuple[tuple[Any, ...], str]] = {}
@@ -108,7 +109,11 @@ def model_identity(model: str | os.PathLike[str]) -> str:
 
 
 def shared_model(key: tuple[Any, ...], load: Callable[[], Any]) -> Any:
-    """The registry entry for ``key``, loaded once (one loader per key at a time)."""
+    """The registry entry for ``key``, loaded once (one loader per key at a time).
+
+    ``key[1]`` is the resolved model; its folder's file sizes and times are recorded at
+    the load, for :func:`reload_if_changed`.
+    """
     with _registry_lock:
         if key in _registry:
             return _registry[key]
@@ -118,9 +123,42 @@ def shared_model(key: tuple[Any, ...], load: Callable[[], Any]) -> Any:
             if key in _registry:
                 return _registry[key]
         value = load()
+        signature = _stat_signature(str(key[1]))
         with _registry_lock:
             _registry[key] = value
+            _loaded_signatures.setdefault(str(key[1]), signature)
         return value
+
+
+def _stat_signature(resolved: str) -> tuple[Any, ...] | None:
+    """The names, sizes and modification times of a local model's files (``None``: none)."""
+    folder = local_folder(resolved)
+    if folder is None:
+        return None
+    return tuple(
+        (p.relative_to(folder).as_posix(), st.st_size, st.st_mtime_ns)
+        for p in _model_files(folder)
+        for st in (p.stat(),)
+    )
+
+
+def reload_if_changed(model: str | os.PathLike[str]) -> None:
+    """Forget the shared copies of ``model`` if its folder changed since they were loaded.
+
+    Called by the encoders' ``fit`` (never per ``transform``): a model saved again into the
+    same folder is loaded anew by the next ``fit``, and the old copies are freed once no
+    encoder holds them.
+    """
+    resolved = resolve_model(model)
+    with _registry_lock:
+        recorded = _loaded_signatures.get(resolved)
+    if recorded is None or _stat_signature(resolved) == recorded:
+        return
+    with _registry_lock:
+        for key in [k for k in _registry if len(k) > 1 and k[1] == resolved]:
+            del _registry[key]
+            _key_locks.pop(key, None)
+        _loaded_signatures.pop(resolved, None)
 
 
 def load_error(model: Any, resolved: str, exc: Exception) -> ValueError:
@@ -169,8 +207,7 @@ def load_sentence_transformer(
     """
     resolved = resolve_model(model)
     offline = not downloads_allowed()
-    # the identity: a folder rewritten in place (a model saved again) loads anew
-    key = ("sentence-transformers", resolved, model_identity(resolved), str(device), offline)
+    key = ("sentence-transformers", resolved, str(device), offline)
     if quantize is not None:
         key += (quantize,)
 
@@ -195,7 +232,7 @@ def load_hf_model(model: str | os.PathLike[str], device: Any) -> tuple[Any, Any]
     """The shared Hugging Face ``(tokenizer, AutoModel)`` pair for ``model`` on ``device``."""
     resolved = resolve_model(model)
     offline = not downloads_allowed()
-    key = ("transformers", resolved, model_identity(resolved), str(device), offline)
+    key = ("transformers", resolved, str(device), offline)
 
     def load() -> tuple[Any, Any]:
         from transformers import AutoModel, AutoTokenizer
@@ -244,5 +281,6 @@ def clear_models() -> None:
     with _registry_lock:
         _registry.clear()
         _key_locks.clear()
+        _loaded_signatures.clear()
     with _tokenizer_lock:
         _counting_copies.clear()

@@ -65,7 +65,7 @@ def _snapshot(value: Any, seen: set[int]) -> Callable[[], None] | None:
 
     ``seen`` holds the objects already saved, so that a cycle of references ends.
     """
-    if id(value) in seen:
+    if isinstance(value, _IMMUTABLE) or id(value) in seen:
         return None
     if isinstance(value, torch.nn.Module):
         saved = {k: v.detach().clone() for k, v in value.state_dict().items()}
@@ -95,7 +95,10 @@ def _snapshot(value: Any, seen: set[int]) -> Callable[[], None] | None:
     if isinstance(value, list | tuple):  # MLP's coefs_, a pipeline's (name, step) pairs
         seen.add(id(value))
         items = list(value)
-        inner = [r for v in items if (r := _snapshot(v, seen)) is not None]
+        # a list of numbers (a loss curve, growing every call) holds nothing to restore;
+        # a tuple is short and mixed (a pipeline's name, then its step): every item is seen
+        scalars = isinstance(value, list) and (not items or isinstance(items[0], _IMMUTABLE))
+        inner = [] if scalars else [r for v in items if (r := _snapshot(v, seen)) is not None]
 
         def restore_items() -> None:
             if isinstance(value, list):
@@ -105,6 +108,9 @@ def _snapshot(value: Any, seen: set[int]) -> Callable[[], None] | None:
 
         return restore_items if isinstance(value, list) or inner else None
     return None
+
+
+_IMMUTABLE = (int, float, complex, str, bytes, bool, type(None), np.generic)
 
 
 def _is_sklearn_helper(value: Any) -> bool:

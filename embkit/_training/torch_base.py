@@ -125,6 +125,8 @@ def check_X(estimator: Any, X: Any, *, reset: bool, name: str = "X") -> np.ndarr
 class TorchEstimatorBase(BaseEstimator):
     """Shared training loop; subclasses define the steps named in the module docstring."""
 
+    _atomic_partial_fit = True  # a failed partial_fit rolls itself back (PartialPipeline)
+
     _parameter_constraints: dict = {
         "n_epochs": [POSITIVE_INT],
         "batch_size": [POSITIVE_INT],

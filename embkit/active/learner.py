@@ -166,9 +166,8 @@ class ActiveLearner(BaseEstimator):
                 f"e.g. [StabilizingPredictions()]; got {self.stopping!r}"
             )
         for criterion in stopping:  # their settings, now rather than after the first labels
-            check = getattr(clone(criterion), "_validate_params", None)
-            if check is not None:
-                check()
+            if hasattr(criterion, "_parameter_constraints"):
+                clone(criterion)._validate_params()
 
     def start(self, X: Any) -> ActiveLearner:
         """Begin a fresh loop on the pool ``X`` (forgetting any labels); returns self."""
@@ -302,9 +301,10 @@ class ActiveLearner(BaseEstimator):
 
     @contextmanager
     def _all_or_nothing(self) -> Iterator[None]:
-        """Put labels, criteria and generator back if the block raises (an estimator
-        updated in place by ``partial_fit`` is its own to roll back)."""
+        """Put labels, model, criteria and generator back if the block raises."""
         saved = {**self.__dict__, "history_": list(self.history_)}  # appended in place
+        if self.update_ == "partial_fit":  # updated in place: labels and model stay in step
+            saved["estimator_"] = copy.deepcopy(self.estimator_)
         criteria = copy.deepcopy(self.stopping_)
         rng_state = self._rng.bit_generator.state
         try:
@@ -369,6 +369,8 @@ class ActiveLearner(BaseEstimator):
         keep = ~np.isin(self.labeled_, idx)
         if keep.all():  # no label dropped: un-skip the rows, but the model is unchanged
             self.skipped_ = np.setdiff1d(self.skipped_, idx)
+            if self.stop_reason_ == "pool exhausted" and self._rows_left():
+                self.stop_reason_ = None
             return self
         labeled, labels = self.labeled_[keep], self.labels_[keep]
         start = time.perf_counter()

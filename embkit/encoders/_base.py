@@ -19,7 +19,7 @@ from sklearn.base import BaseEstimator, ClassNamePrefixFeaturesOutMixin, Transfo
 from sklearn.utils.validation import check_is_fitted
 
 from embkit._core.device import loadable_device, resolve_device
-from embkit._core.models import count_tokens, model_identity, resolve_model
+from embkit._core.models import count_tokens, model_identity, reload_if_changed
 from embkit._core.validation import POSITIVE_INT, check_texts
 from embkit.io.cache import as_cache
 
@@ -28,6 +28,7 @@ PROGRESS_MIN_TEXTS = 1000
 
 # (encoder class, model, window) already warned about truncation in this process
 _TRUNCATION_WARNED: set[tuple[str, str, int]] = set()
+_NOT_IN_VECTORS = {"cache", "show_progress_bar", "batch_size", "onnx_threads"}
 
 
 class TextTruncatedWarning(UserWarning):
@@ -130,7 +131,7 @@ class TextEncoderBase(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         self
         """
         self._validate_params()
-        resolve_model(self.model)  # type check of ``model``
+        reload_if_changed(self.model)  # also the type check of ``model``
         as_cache(self.cache)  # type check of ``cache``
         self._check_params()
         check_texts(X)
@@ -170,8 +171,13 @@ class TextEncoderBase(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         return self._load(device)
 
     def _vector_settings(self) -> str:
-        """The model and the settings that change the vectors, as ``fit`` saw them."""
-        return json.dumps([resolve_model(self.model), self._cache_settings()], sort_keys=True)
+        """The parameters as ``fit`` saw them, but those that never change the vectors.
+
+        Read from the parameters alone, so checking it costs no file access per call.
+        """
+        params = self.get_params(deep=False)
+        kept = {k: repr(v) for k, v in params.items() if k not in _NOT_IN_VECTORS}
+        return json.dumps(kept, sort_keys=True)
 
     def _check_unchanged_width(self) -> None:
         """After ``set_params`` that changes the vectors, check they keep the fitted width.

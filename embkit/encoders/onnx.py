@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 from sklearn.utils._param_validation import StrOptions
 
-from embkit._core.models import model_identity, resolve_model, shared_model, tokenize
+from embkit._core.models import resolve_model, shared_model, tokenize
 from embkit._core.validation import POSITIVE_INT
 from embkit.encoders._base import artifact_dir
 from embkit.encoders._onnx_export import (
@@ -146,8 +146,7 @@ def load_onnx(
     """
     require_onnxruntime()
     root = artifact_dir("onnx").resolve()
-    resolved = resolve_model(model)
-    key = ("onnx", kind, resolved, model_identity(resolved), quantize, str(root), threads)
+    key = ("onnx", resolve_model(model), kind, quantize, str(root), threads)
 
     def load() -> OnnxModel:
         folder, manifest = export_folder(kind, model, quantize, root, announce)

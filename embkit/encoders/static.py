@@ -6,6 +6,7 @@ later uses, in any process, load that folder. Encoding is then a table look-up a
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
@@ -48,6 +49,13 @@ def default_cache_dir() -> Path:
     'static'
     """
     return artifact_dir("static")
+
+
+@functools.cache
+def _model2vec_version() -> str:
+    from importlib.metadata import version
+
+    return version("model2vec")
 
 
 def _static_source(resolved: str) -> Path | None:
@@ -249,10 +257,8 @@ class StaticEncoder(TextEncoderBase):
     def _cache_settings(self) -> dict[str, Any]:
         if _static_source(resolve_model(self.model)) is not None:
             return {"max_length": self.max_length}
-        from importlib.metadata import version
-
         # what else names the distilled folder: another format or model2vec distils anew
-        distilled = {"format": _FORMAT, "model2vec": version("model2vec")}
+        distilled = {"format": _FORMAT, "model2vec": _model2vec_version()}
         return {**self._settings(), **distilled, "max_length": self.max_length}
 
     @classmethod
@@ -268,17 +274,10 @@ class StaticEncoder(TextEncoderBase):
         resolved = resolve_model(self.model)
         folder = _static_source(resolved)
         if folder is not None:
-            key = ("model2vec", resolved, model_identity(resolved))
-            return shared_model(key, lambda: (folder, _load_static(folder)))
+            return shared_model(("model2vec", resolved), lambda: (folder, _load_static(folder)))
         settings = self._settings()
         root = Path(self.cache_dir).expanduser() if self.cache_dir else default_cache_dir()
-        key = (
-            "model2vec-distilled",
-            resolved,
-            model_identity(resolved),
-            json.dumps(settings),
-            str(root.resolve()),
-        )
+        key = ("model2vec-distilled", resolved, json.dumps(settings), str(root.resolve()))
 
         def load() -> tuple[Path, Any]:
             folder = self._distilled_folder(resolved, root, settings, str(device))
@@ -306,8 +305,6 @@ class StaticEncoder(TextEncoderBase):
         self, resolved: str, root: Path, settings: dict[str, Any], device: str
     ) -> Path:
         """The cached model2vec folder for ``resolved`` and ``settings``, distilling if absent."""
-        from importlib.metadata import version
-
         if local_folder(resolved) is None and not downloads_allowed():
             raise load_error(self.model, resolved, FileNotFoundError("no such local model"))
         identity = model_identity(resolved)
@@ -315,7 +312,7 @@ class StaticEncoder(TextEncoderBase):
             "format": _FORMAT,
             "source": identity,
             **settings,
-            "model2vec": version("model2vec"),
+            "model2vec": _model2vec_version(),
         }
         digest = hashlib.blake2b(json.dumps(provenance, sort_keys=True).encode(), digest_size=12)
         folder = root / digest.hexdigest()

@@ -36,8 +36,9 @@ class TransformerEncoder(TextEncoderBase):
         ``"mean"`` averages the token states under the attention mask; ``"cls"`` takes
         the first token's state.
     max_length : int, default=256
-        Texts are truncated to this many tokens, or to the model's own window
-        (``model_max_length`` of its tokenizer) when that is shorter.
+        Texts are truncated to this many tokens, or to the model's position table
+        (``max_position_embeddings``; with ``backend="onnx"`` the tokenizer's
+        ``model_max_length``) when that is shorter.
     batch_size : int, default=64
         Texts per forward pass.
     device : {"auto", "cpu", "cuda", "mps"} or torch.device, default="auto"
@@ -154,7 +155,10 @@ class TransformerEncoder(TextEncoderBase):
         from tqdm.auto import tqdm
 
         tokenizer, net = loaded
-        window = self._window(loaded)[1]  # past the model's window a text cannot run
+        # past the position table a text cannot run: capped there, and only there, so that
+        # every max_length that ran before gives the vectors (and cache entries) it gave
+        positions = getattr(net.config, "max_position_embeddings", None) or self.max_length
+        window = min(int(self.max_length), int(positions))
         device = next(net.parameters()).device
         out = np.empty((len(texts), self._dim(loaded)), dtype=np.float32)
         # longest first, as sentence-transformers: less padding, memory peaks early

@@ -146,13 +146,14 @@ class PartialPipeline(Pipeline):
         """
         step_params = self._split_params(params)
         plan = self._plan()  # every check before any step changes
-        # the last learning step has no step after it to fail: what it changed in place is
-        # its own to roll back (as when it is used alone), so no copy of its weights is made
+        # no step runs after the last learning one: if its own partial_fit is all or nothing
+        # (embkit's tuners and heads), the pipeline need not copy its weights as well
         last_learner = max((i for i, _, _, action in plan if action != "skip"), default=-1)
         with ExitStack() as undo:  # a step that fails puts every step back as it was
             for idx, _, step, action in plan:
                 if action != "skip":
-                    deep = action == "partial_fit" and idx < last_learner
+                    atomic = idx == last_learner and getattr(step, "_atomic_partial_fit", False)
+                    deep = action == "partial_fit" and not atomic
                     undo.enter_context(unchanged_on_error(step, deep=deep))
             self._stream(X, y, classes, plan, step_params)
         return self

@@ -38,6 +38,8 @@ class TunerMixin(TransformerMixin):
     fitted network was built for it.
     """
 
+    _atomic_partial_fit = True  # a failed partial_fit rolls itself back (PartialPipeline)
+
     def _fitted_residual(self) -> bool:
         """Whether the fitted network's embedding is ``input + correction``."""
         return False

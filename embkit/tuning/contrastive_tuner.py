@@ -161,9 +161,11 @@ class ContrastiveTuner(TunerMixin, LabelMixin, BaseEstimator):
         weights = check_sample_weight(sample_weight, X.shape[0])
         learner = self._make_learner() if first else self.learner_
         previous = learner.get_params(deep=False)
-        learner.set_params(**{name: getattr(self, name) for name in _LEARNER_PARAMS})
+        # what a later pass reads from the parameters (the network and its optimiser are
+        # built once, as in FeedForwardTuner): set_params on the tuner reaches the learner
+        learner.set_params(batch_size=self.batch_size, verbose=self.verbose)
         train = learner._partial_fit if partial else learner._fit
-        try:  # set_params on the tuner reaches the learner it keeps (batch_size, ...)
+        try:
             self.learner_ = train(X, targets, None, weights, grouped=True, n_neg=self.n_neg)
         except BaseException:
             learner.set_params(**previous)

@@ -6,7 +6,7 @@ import warnings
 
 import numpy as np
 import pytest
-from sklearn.base import clone
+from sklearn.base import BaseEstimator, clone
 from sklearn.exceptions import NotFittedError
 from sklearn.linear_model import LogisticRegression, SGDClassifier
 from sklearn.utils.estimator_checks import (
@@ -472,3 +472,44 @@ def test_simulate_names_a_seed_that_is_not_an_integer(data):
     X, y = data
     with pytest.raises(TypeError, match="random_state must be an integer seed"):
         simulate(LogisticRegression(), "margin", X, y, X, y, budget=30, random_state=None)
+
+
+def test_a_criterion_without_declared_constraints_is_accepted(data):
+    X, y = data
+
+    class Never(BaseEstimator):
+        def update(self, estimator, X, random_state=None):
+            return False
+
+    learner = ActiveLearner(LogisticRegression(), stopping=[Never()], budget=20, random_state=0)
+    assert learner.run(X, y).stop_reason_ == "budget"
+
+
+def test_a_failed_teach_in_partial_fit_mode_puts_the_model_back(data, monkeypatch):
+    # the model had learned the batch while the labels were rolled back: a retry taught it
+    # twice
+    X, y = data
+    learner = ActiveLearner(
+        sgd(), classes=np.unique(y), stopping=[StabilizingPredictions()], random_state=0
+    ).teach(X, np.arange(20), y[:20])
+    assert learner.update_ == "partial_fit"
+    coef, steps = learner.estimator_.coef_.copy(), learner.estimator_.t_
+
+    def broken(self, *args, **kwargs):
+        raise RuntimeError("criterion failed")
+
+    monkeypatch.setattr(StabilizingPredictions, "update", broken)
+    with pytest.raises(RuntimeError):
+        learner.teach(X, np.arange(20, 30), y[20:30])
+    np.testing.assert_array_equal(learner.estimator_.coef_, coef)
+    assert learner.estimator_.t_ == steps
+
+
+def test_forget_of_skipped_rows_reopens_an_exhausted_pool(data):
+    X, y = data
+    learner = ActiveLearner(LogisticRegression(), random_state=0)
+    learner.start(X[:12]).skip([10, 11]).teach(X[:12], np.arange(10), y[:10])
+    assert learner.stop_reason_ == "pool exhausted"
+    learner.forget(X[:12], [11])
+    assert learner.stop_reason_ is None
+    np.testing.assert_array_equal(learner.query(X[:12]), [11])

@@ -429,3 +429,23 @@ def test_the_last_step_weights_are_not_copied_for_an_undo(blobs, monkeypatch):
     copies.clear()
     alone.partial_fit(X, y)
     assert len(copies) == 1
+
+
+def test_a_last_step_that_does_not_roll_itself_back_is_put_back(blobs):
+    X, y = blobs
+
+    class HalfDone(BaseEstimator):
+        """Changes its array in place, then refuses the batch (a scikit-learn-like step)."""
+
+        def partial_fit(self, X, y, classes=None):
+            if not hasattr(self, "w_"):
+                self.w_ = np.zeros(3)
+                return self
+            self.w_ += 1
+            raise ValueError("refused after a change")
+
+    pipe = make_partial_pipeline(StandardScaler(), HalfDone()).partial_fit(X, y)
+    with pytest.raises(ValueError, match="refused after a change"):
+        pipe.partial_fit(X, y)
+    np.testing.assert_array_equal(pipe[-1].w_, np.zeros(3))
+    assert pipe[0].n_samples_seen_ == len(X)
