@@ -87,11 +87,7 @@ def model_identity(model: str | os.PathLike[str]) -> str:
     if folder is None:
         return f"name:{resolved}"
     files = _model_files(folder)
-    signature = tuple(
-        (p.relative_to(folder).as_posix(), st.st_size, st.st_mtime_ns)
-        for p in files
-        for st in (p.stat(),)
-    )
+    signature = _files_signature(folder, files)
     key = str(folder)
     with _identity_lock:
         memo = _identities.get(key)
@@ -130,16 +126,19 @@ def shared_model(key: tuple[Any, ...], load: Callable[[], Any]) -> Any:
         return value
 
 
-def _stat_signature(resolved: str) -> tuple[Any, ...] | None:
-    """The names, sizes and modification times of a local model's files (``None``: none)."""
-    folder = local_folder(resolved)
-    if folder is None:
-        return None
+def _files_signature(folder: Path, files: list[Path]) -> tuple[Any, ...]:
+    """The names, sizes and modification times of a model's files."""
     return tuple(
         (p.relative_to(folder).as_posix(), st.st_size, st.st_mtime_ns)
-        for p in _model_files(folder)
+        for p in files
         for st in (p.stat(),)
     )
+
+
+def _stat_signature(resolved: str) -> tuple[Any, ...] | None:
+    """:func:`_files_signature` of a local model's folder (``None`` for no local folder)."""
+    folder = local_folder(resolved)
+    return None if folder is None else _files_signature(folder, _model_files(folder))
 
 
 def reload_if_changed(model: str | os.PathLike[str]) -> None:
@@ -248,6 +247,20 @@ def load_hf_model(model: str | os.PathLike[str], device: Any) -> tuple[Any, Any]
         return tokenizer, net
 
     return shared_model(key, load)
+
+
+def embedding_dimension(module: Any) -> int | None:
+    """``get_embedding_dimension()`` of a sentence-transformers model or module, under the
+    name older releases gave it (``get_sentence_...`` / ``get_word_embedding_dimension``)."""
+    for name in (
+        "get_embedding_dimension",
+        "get_sentence_embedding_dimension",
+        "get_word_embedding_dimension",
+    ):
+        method = getattr(module, name, None)
+        if method is not None:
+            return method()
+    raise TypeError(f"{type(module).__name__} does not say its embedding dimension")
 
 
 def tokenize(tokenizer: Any, texts: list[str], **kwargs: Any) -> Any:

@@ -14,11 +14,11 @@ MAX_SEED = 2**63 - 1
 """Exclusive bound of the torch seeds of the numeric estimators and of dropout passes."""
 
 MAX_INT32_SEED = 2**31 - 1
+"""Exclusive bound of seeds for scikit-learn and ``RandomState``, and of the body
+estimators' torch seeds (their fixed-seed results depend on it)."""
 
 MAX_RANDOM_STATE = 2**32 - 1
 """Largest integer scikit-learn and numpy take as ``random_state`` (the CLI's ``--seed``)."""
-"""Exclusive bound of seeds for scikit-learn and ``RandomState``, and of the body
-estimators' torch seeds (their fixed-seed results depend on it)."""
 
 
 def make_rng(random_state: Any) -> np.random.Generator:

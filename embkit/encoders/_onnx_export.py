@@ -22,6 +22,7 @@ from typing import Any
 
 from embkit._core.models import (
     downloads_allowed,
+    embedding_dimension,
     load_error,
     load_hf_model,
     load_sentence_transformer,
@@ -94,8 +95,8 @@ def _export_sentence(model: Any, folder: Path) -> dict[str, Any]:
         st, lambda m, f: m(f)["sentence_embedding"], st.preprocess(_EXAMPLE), folder, {0: "batch"}
     )
     st.tokenizer.save_pretrained(str(folder / _TOKENIZER))
-    get_dim = getattr(st, "get_embedding_dimension", None) or st.get_sentence_embedding_dimension
-    return {"inputs": names, "dim": int(get_dim()), "max_seq_length": st.max_seq_length}
+    dim = int(embedding_dimension(st))
+    return {"inputs": names, "dim": dim, "max_seq_length": st.max_seq_length}
 
 
 def _export_hidden(model: Any, folder: Path) -> dict[str, Any]:

@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from embkit._core.models import DEFAULT_MODEL, load_sentence_transformer
+from embkit._core.models import DEFAULT_MODEL, embedding_dimension, load_sentence_transformer
 from embkit._core.quantize import QUANTIZE_CONSTRAINT
 from embkit.encoders._base import TextEncoderBase
 from embkit.encoders.onnx import ONNX_CONSTRAINTS, load_onnx, require_onnxruntime
@@ -131,9 +131,7 @@ class SentenceEncoder(TextEncoderBase):
         return load_sentence_transformer(self.model, device, quantize=self.quantize)
 
     def _dim(self, loaded: Any) -> int:
-        # sentence-transformers >= 5 renamed the method; older releases have the long name.
-        get_dim = getattr(loaded, "get_embedding_dimension", None)
-        dim = get_dim() if get_dim else loaded.get_sentence_embedding_dimension()
+        dim = embedding_dimension(loaded)
         if dim is None:  # a model whose last module does not say; ask it once
             dim = loaded.encode(["x"], convert_to_numpy=True).shape[1]
         return int(dim)

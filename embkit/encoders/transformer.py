@@ -135,10 +135,15 @@ class TransformerEncoder(TextEncoderBase):
         return int(loaded[1].config.hidden_size)
 
     def _window(self, loaded: Any) -> tuple[Any, int]:
-        """The tokenizer and the tokens a text keeps: ``max_length``, capped at the model's."""
-        tokenizer = loaded.tokenizer if self.backend == "onnx" else loaded[0]
-        model_max = getattr(tokenizer, "model_max_length", None) or self.max_length
-        return tokenizer, int(min(self.max_length, model_max))
+        """The tokenizer and the tokens a text keeps: ``max_length``, capped only where the
+        model cannot run past (its position table; with ONNX the tokenizer's window), so
+        every ``max_length`` that ran before gives the vectors (and cache entries) it gave."""
+        if self.backend == "onnx":
+            tokenizer = loaded.tokenizer
+            limit = getattr(tokenizer, "model_max_length", None)
+        else:
+            tokenizer, limit = loaded[0], getattr(loaded[1].config, "max_position_embeddings", None)
+        return tokenizer, int(min(self.max_length, limit or self.max_length))
 
     def _pool(self, hidden: np.ndarray, mask: np.ndarray) -> np.ndarray:
         """The torch path's pooling, in numpy (for the ONNX backend's hidden states)."""
@@ -154,11 +159,8 @@ class TransformerEncoder(TextEncoderBase):
         import torch
         from tqdm.auto import tqdm
 
-        tokenizer, net = loaded
-        # past the position table a text cannot run: capped there, and only there, so that
-        # every max_length that ran before gives the vectors (and cache entries) it gave
-        positions = getattr(net.config, "max_position_embeddings", None) or self.max_length
-        window = min(int(self.max_length), int(positions))
+        tokenizer, window = self._window(loaded)
+        net = loaded[1]
         device = next(net.parameters()).device
         out = np.empty((len(texts), self._dim(loaded)), dtype=np.float32)
         # longest first, as sentence-transformers: less padding, memory peaks early

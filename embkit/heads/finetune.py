@@ -20,7 +20,7 @@ from sklearn.utils.validation import check_is_fitted
 from torch.nn import functional as F
 
 from embkit._core.device import resolve_device
-from embkit._core.models import DEFAULT_MODEL
+from embkit._core.models import DEFAULT_MODEL, embedding_dimension
 from embkit._core.seeding import MAX_INT32_SEED, draw_seed, torch_generator
 from embkit._core.validation import MAX_LENGTH, OPEN_UNIT, POSITIVE_INT, check_texts
 from embkit._training.body import BodyEstimatorBase, body_source, save_folder
@@ -266,9 +266,7 @@ class FineTuneClassifier(LabelMixin, ClassifierMixin, BodyEstimatorBase):
     def _build_head(self) -> None:
         # the width of the pooled token vectors the head reads, not of encode()'s output
         # (a Dense module or truncate_dim changes that one)
-        transformer = self.model_[0]  # sentence-transformers < 5 named the method otherwise
-        get_dim = getattr(transformer, "get_embedding_dimension", None)
-        dim = int(get_dim() if get_dim else transformer.get_word_embedding_dimension())
+        dim = int(embedding_dimension(self.model_[0]))
         self.head_ = torch.nn.Linear(dim, len(self.classes_), device="meta").to_empty(
             device=self.device_
         )

@@ -11,6 +11,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from embkit._core.validation import NON_NEGATIVE_INT, POSITIVE_INT
 from embkit._training.labels import LabelMixin, check_same_label_type, check_y
+from embkit._training.rollback import unchanged_on_error
 from embkit._training.torch_base import check_sample_weight, check_X
 from embkit.tuning._tuner import OUTPUT_CONSTRAINT, TunerMixin
 from embkit.tuning.contrastive import ContrastiveLearner
@@ -160,16 +161,12 @@ class ContrastiveTuner(TunerMixin, LabelMixin, BaseEstimator):
         targets = self._encode_labels(y, X.shape[0], reset=first, classes=classes, partial=partial)
         weights = check_sample_weight(sample_weight, X.shape[0])
         learner = self._make_learner() if first else self.learner_
-        previous = learner.get_params(deep=False)
-        # what a later pass reads from the parameters (the network and its optimiser are
-        # built once, as in FeedForwardTuner): set_params on the tuner reaches the learner
-        learner.set_params(batch_size=self.batch_size, verbose=self.verbose)
         train = learner._partial_fit if partial else learner._fit
-        try:
+        with unchanged_on_error(learner):  # its settings too, if the pass fails
+            # what a later pass reads from the parameters (the network and its optimiser are
+            # built once, as in FeedForwardTuner): set_params on the tuner reaches the learner
+            learner.set_params(batch_size=self.batch_size, verbose=self.verbose)
             self.learner_ = train(X, targets, None, weights, grouped=True, n_neg=self.n_neg)
-        except BaseException:
-            learner.set_params(**previous)
-            raise
         return X, weights
 
     def _labels_so_far(self, y: Any, n_samples: int, *, reset: bool) -> np.ndarray | None:
