@@ -204,8 +204,9 @@ def run_tuner(name: str, data, args) -> list[dict[str, Any]]:
             else f"{np.mean(np.subtract(areas, base)):+.4f}",
             f"accuracy at {args.budget}": f"{np.mean(finals):.4f} ± {np.std(finals):.4f}",
             "run s (median)": f"{statistics.median(seconds):.1f}",
+            "details": {"area": areas, f"accuracy at {args.budget}": finals, "run_s": seconds},
         })  # fmt: skip
-    print("\n" + markdown_table(rows))
+    print("\n" + markdown_table([{k: v for k, v in r.items() if k != "details"} for r in rows]))
     return rows
 
 

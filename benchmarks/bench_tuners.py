@@ -82,7 +82,9 @@ BASELINE_OF = {
 }
 
 
-def run_dataset(name: str, repeats: int, only: list[str]) -> list[dict[str, Any]]:
+def run_dataset(
+    name: str, repeats: int, only: list[str], details: dict[str, Any]
+) -> list[dict[str, Any]]:
     import torch
 
     X_train, y_train, X_test, y_test = embed(name)
@@ -112,6 +114,9 @@ def run_dataset(name: str, repeats: int, only: list[str]) -> list[dict[str, Any]
             print(
                 f"  seed {seed} {label}: fit {fit_s:.2f}s, LR test accuracy {acc:.3f}", flush=True
             )
+    details[name] = {
+        label: {"fit_s": seconds[label], "accuracy": accuracy[label]} for label in seconds
+    }
     picture = draw_spaces(name, spaces, y_test)
     print(f"  picture of the test embeddings: {picture}")
     rows = [
@@ -165,12 +170,13 @@ def main(argv: list[str] | None = None) -> dict:
     args = parser.parse_args(argv)
     env = environment(["embetter"])
     print(", ".join(f"{k} {v}" for k, v in env.items()))
-    rows = []
+    rows: list[dict[str, Any]] = []
+    details: dict[str, Any] = {}  # every seed's fit seconds and accuracy, per data set
     for name in args.datasets:
-        rows += run_dataset(name, args.repeats, args.only)
+        rows += run_dataset(name, args.repeats, args.only, details)
     table = markdown_table(rows)
     print("\n" + table)
-    result = {"environment": env, "rows": rows}
+    result = {"environment": env, "rows": rows, "details": details}
     print(f"saved {save_json(result, 'tuners')}")
     return result
 

@@ -96,13 +96,15 @@ def _transformer_folder(folder: Path) -> Path:
 
 def _distil(source: str, dim: int | None, sif_coefficient: float | None, device: str) -> Any:
     """Distil the transformer at ``source`` (a local folder or hub name) into a StaticModel."""
-    from model2vec.distill import distill_from_model
     from transformers import AutoModel, AutoTokenizer
 
     offline = not downloads_allowed()
     path = Path(source)
     where = str(_transformer_folder(path)) if path.is_dir() else source
     with quiet_loading():
+        # importing model2vec's distiller pulls in torchao where it is installed: muted too
+        from model2vec.distill import distill_from_model
+
         tokenizer = AutoTokenizer.from_pretrained(where, local_files_only=offline, use_fast=True)
         net = AutoModel.from_pretrained(where, local_files_only=offline)
     hidden = int(net.config.hidden_size)

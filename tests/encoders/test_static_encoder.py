@@ -482,3 +482,22 @@ def test_a_model2vec_hub_name_in_the_local_cache_is_used_directly(
     assert distillations == []
     assert Path(enc.model_path_) == repo / "snapshots" / "abc123"
     np.testing.assert_allclose(enc.transform(TEXTS), fitted.transform(TEXTS), atol=1e-6)
+
+
+def test_first_distillation_prints_nothing_foreign(tiny_source, tmp_path):
+    """model2vec's distiller imports torchao where it is installed (the dev environment):
+    its CUDA-kernel and torch deprecation lines are muted like the rest of model loading."""
+    import os
+    import subprocess
+    import sys
+
+    pytest.importorskip("torchao")
+    code = (
+        "from embkit import StaticEncoder; "
+        f"StaticEncoder({tiny_source!r}, dim={DIM}, cache_dir={str(tmp_path)!r}, device='cpu')"
+        ".fit(['a text'])"
+    )
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "PYTHONWARNINGS": "default"}
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
+    assert run.returncode == 0, run.stderr
+    assert "torchao" not in run.stderr and "_pytree" not in run.stderr, run.stderr
