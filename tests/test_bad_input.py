@@ -388,3 +388,63 @@ def test_bad_input(row, condition, name, fitted):
     assert all(isinstance(o, np.ndarray) for o in outputs), type(out)
     for o in outputs:
         assert o.dtype.kind in "fiu" and np.all(np.isfinite(o))
+
+
+# ------------------------------------------ a y of the wrong kind, beyond the table's rows
+def _ragged():
+    return [[0, 1]] * 23 + [[1]]
+
+
+BAD_Y = {
+    "generator": (lambda: (i % 3 for i in range(24)), TypeError),
+    "set": (lambda: set(range(24)), TypeError),
+    "dict": (lambda: dict(enumerate(Y)), TypeError),
+    "scalar": (lambda: 1, TypeError),
+    "numpy scalar": (lambda: np.int64(1), TypeError),
+    "ragged rows": (_ragged, ValueError),
+}
+
+
+@pytest.mark.parametrize("kind", list(BAD_Y))
+@pytest.mark.parametrize("name", ["FeedForwardTuner", "DifferentiableHead", "ContrastiveTuner"])
+@pytest.mark.parametrize("method", ["fit", "partial_fit"])
+def test_a_y_of_the_wrong_kind_is_named(name, kind, method, fitted):
+    est = fitted(name)
+    before = _fingerprint(est)
+    make_y, error = BAD_Y[kind]
+    with pytest.raises(error, match=r"\by\b") as info:
+        getattr(est, method)(X, make_y())
+    assert "y must" in str(info.value), str(info.value)
+    _same(_fingerprint(est), before)
+
+
+def test_the_second_side_of_pairs_is_checked_by_column_name():
+    pd = pytest.importorskip("pandas")
+    X1 = pd.DataFrame(X, columns=list("abcde"))
+    X2 = pd.DataFrame(X[::-1], columns=list("abcde"))
+    learner = clone(LEARNER).fit(X1, X2, np.zeros(24))
+    before = _fingerprint(learner)
+    for call in (learner.fit, learner.partial_fit):
+        with pytest.raises(ValueError, match="X2.*feature names"):
+            call(X1, X2[list("edcba")], np.zeros(24))
+    with pytest.raises(ValueError, match="X2.*feature names"):
+        learner.predict(X1, X2[list("edcba")])
+    _same(_fingerprint(learner), before)
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # frames with the fitted names: no "valid names" warning
+        cosine = learner.predict(X1, X2)
+        learner.score(X1, X2, np.linspace(-1, 1, 24))
+    with pytest.warns(UserWarning, match="valid feature names"):  # sklearn's, for arrays
+        plain = learner.predict(X1.to_numpy(), X2.to_numpy())
+    np.testing.assert_array_equal(cosine, plain)
+
+
+@pytest.mark.parametrize("name", ["FeedForwardTuner", "DifferentiableHead", "KNeighborsTuner"])
+def test_a_tensor_that_requires_grad_is_read_as_its_values(name):
+    est = clone(NUMERIC[name])
+    tensor = torch.from_numpy(X.copy()).requires_grad_(True)
+    est.fit(tensor, Y)
+    method = est.transform if hasattr(est, "transform") else est.predict_proba
+    np.testing.assert_array_equal(method(tensor), method(X))

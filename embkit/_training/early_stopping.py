@@ -32,8 +32,18 @@ def holdout_indices(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Split ``range(n)`` into (train, validation) row indices, seeded by ``rng``.
 
-    With 1-D ``labels`` the split is stratified: each class of two rows or more gives
-    about ``fraction`` of its rows (at least one, never all); single rows stay in training.
+    With 1-D ``labels`` the split is stratified: each class gives ``round(fraction * rows)``
+    of its rows (never all); the classes too small for that (two rows or more) give one row
+    each to as many of them, drawn at random, as ``fraction`` of their rows together, so
+    few-shot data is not held out by half; single rows stay in training. At least one row
+    is held out.
+
+    Examples
+    --------
+    >>> labels = np.repeat(np.arange(10), 2)  # 10 classes of 2 rows
+    >>> train, val = holdout_indices(20, 0.1, np.random.default_rng(0), labels)
+    >>> len(train), len(val)
+    (18, 2)
     """
     if n < 2:
         raise ValueError(
@@ -44,13 +54,21 @@ def holdout_indices(
         order = rng.permutation(n)
         n_val = min(max(1, math.ceil(fraction * n)), n - 1)
         return np.sort(order[n_val:]), np.sort(order[:n_val])
-    val_parts = []
+    val_parts, small = [], []
     for code in np.unique(labels):
         rows = np.flatnonzero(labels == code)
         if len(rows) < 2:
             continue
-        take = min(max(1, round(fraction * len(rows))), len(rows) - 1)
+        take = min(round(fraction * len(rows)), len(rows) - 1)
+        if take == 0:
+            small.append(rows)
+            continue
         val_parts.append(rng.choice(rows, size=take, replace=False))
+    if small:
+        pooled = round(fraction * sum(len(rows) for rows in small))
+        pooled = max(pooled, 0 if val_parts else 1)
+        for i in np.sort(rng.choice(len(small), size=min(pooled, len(small)), replace=False)):
+            val_parts.append(rng.choice(small[i], size=1))
     if not val_parts:
         return holdout_indices(n, fraction, rng)
     val = np.sort(np.concatenate(val_parts))

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import numbers
 import warnings
+from collections.abc import Iterator, Mapping
+from collections.abc import Set as AbstractSet
 from typing import Any
 
 import numpy as np
@@ -55,12 +57,21 @@ def check_y(y: Any, n_samples: int) -> np.ndarray:
             "This estimator requires y to be passed, but the target y is None: pass the labels "
             "of X (1-D) or a 2-D 0/1 label matrix"
         )
-    if isinstance(y, (str, bytes)):
+    if isinstance(y, (Mapping, AbstractSet, Iterator)):
+        raise TypeError(
+            f"y must be an array-like of labels (list, numpy array, pandas Series), got a "
+            f"{type(y).__name__}: pass a list in the order of the rows of X"
+        )
+    sized = hasattr(y, "__len__") or hasattr(y, "__array__")
+    if isinstance(y, (str, bytes)) or getattr(y, "ndim", 1) == 0 or not sized:
         raise TypeError(f"y must be an array-like of labels, got a single {type(y).__name__}")
     check_label_types(y)
-    y = check_array(
-        y, ensure_2d=False, allow_nd=True, dtype=None, ensure_all_finite=False, input_name="y"
-    )
+    try:
+        y = check_array(
+            y, ensure_2d=False, allow_nd=True, dtype=None, ensure_all_finite=False, input_name="y"
+        )
+    except (TypeError, ValueError) as exc:
+        raise type(exc)(f"y must be 1-D labels or a 2-D 0/1 label matrix: {exc}") from exc
     if y.ndim == 2 and y.shape[1] == 1:
         warnings.warn(
             "A column-vector y was passed when a 1d array was expected; it is used as 1-D.",

@@ -14,6 +14,7 @@ from torch import nn
 from torch.nn import functional as F
 
 ACTIVATIONS = ("relu", "gelu", "tanh", "identity")
+_PAIR_CHUNK = 8192  # pairs scored at once without gradients (gathered_cosine)
 
 
 def _activation(name: str, x: torch.Tensor) -> torch.Tensor:
@@ -199,7 +200,15 @@ def gathered_cosine(
     """Cosine similarity of the pairs ``(emb[idx1[k]], emb[idx2[k]])``, each row normalised
     once; ``index_select`` back-propagates faster than fancy indexing."""
     unit = F.normalize(emb, dim=1, eps=eps)
-    return (unit.index_select(0, idx1) * unit.index_select(0, idx2)).sum(dim=1)
+    if torch.is_grad_enabled() or len(idx1) <= _PAIR_CHUNK:
+        return (unit.index_select(0, idx1) * unit.index_select(0, idx2)).sum(dim=1)
+    # scoring (no gradient), e.g. a large hold-out: a chunk of pairs at a time, not all
+    return torch.cat(
+        [
+            (unit.index_select(0, a) * unit.index_select(0, b)).sum(dim=1)
+            for a, b in zip(idx1.split(_PAIR_CHUNK), idx2.split(_PAIR_CHUNK), strict=True)
+        ]
+    )
 
 
 def pool_tokens(tokens: torch.Tensor, mask: torch.Tensor, pooling: str) -> torch.Tensor:

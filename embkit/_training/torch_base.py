@@ -62,9 +62,17 @@ class TrainData:
     groups: np.ndarray | None = None  # labels of points paired inside each batch
     n_neg: int = 0  # dissimilar partners per point when pairing inside batches
     pairs: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None  # fixed (i1, i2, target)
+    rows: torch.Tensor | None = None  # the rows passes draw from (default: all ``n``)
+
+    def view(self, idx: np.ndarray) -> TrainData:
+        """The rows ``idx`` without copying them: passes draw their batches from ``idx``."""
+        rows = torch.as_tensor(np.asarray(idx, dtype=np.int64))
+        return dataclasses.replace(self, n=len(idx), rows=rows)
 
     def take(self, idx: np.ndarray, **changes: Any) -> TrainData:
         """The rows ``idx`` of every field in ``ROW_FIELDS``; ``changes`` replace fields."""
+        if self.rows is not None:
+            raise ValueError("take() of a view: take the rows of the data it views instead")
         index = torch.as_tensor(np.asarray(idx, dtype=np.int64))
 
         def rows(value: Any) -> Any:
@@ -111,6 +119,8 @@ def check_X(estimator: Any, X: Any, *, reset: bool, name: str = "X") -> np.ndarr
     if X is None or isinstance(X, (str, bytes)):
         got = "None" if X is None else f"a single {type(X).__name__}"
         raise TypeError(f"{name} must be an array-like of shape (n_samples, n_features), got {got}")
+    if type(X).__module__.startswith("torch") and hasattr(X, "detach"):
+        X = X.detach().cpu()  # a tensor that requires grad, or on a GPU: its values
     try:
         return validate_data(estimator, X, reset=reset, dtype=np.float32)
     except (TypeError, ValueError) as exc:
@@ -201,7 +211,7 @@ class TorchEstimatorBase(BaseEstimator):
         stopping = EarlyStopping(n_iter_no_change=self.n_iter_no_change, tol=float(self.tol))
         stopping.data = self._prepare_validation(data.take(val))
         self.validation_scores_: list[float] = stopping.scores
-        return data.take(train), stopping
+        return data.view(train), stopping  # no copy of the training rows
 
     def _stratify_labels(self, data: TrainData) -> np.ndarray | None:
         """Labels the hold-out is stratified by (1-D class codes), or ``None``."""
@@ -255,9 +265,12 @@ class TorchEstimatorBase(BaseEstimator):
         self.t_ = 0
         self.loss_curve_: list[float] = []
 
-    def _batches(self, n: int) -> Iterator[torch.Tensor]:
-        order = torch.from_numpy(self._rng.permutation(n))
-        for start in range(0, n, self.batch_size):
+    def _batches(self, data: TrainData) -> Iterator[torch.Tensor]:
+        """Shuffled batches of row indices into ``data``'s fields (of its view's rows)."""
+        order = torch.from_numpy(self._rng.permutation(data.n))
+        if data.rows is not None:
+            order = data.rows.index_select(0, order)
+        for start in range(0, data.n, self.batch_size):
             yield order[start : start + self.batch_size].to(self.device_)
 
     def _run_pass(self, data: TrainData) -> None:
@@ -266,7 +279,7 @@ class TorchEstimatorBase(BaseEstimator):
         self.module_.train()
         total = torch.zeros((), dtype=torch.float64, device=self.device_)
         seen = 0
-        for idx in self._batches(data.n):
+        for idx in self._batches(data):
             loss = self._train_step(data, idx, noise)
             if loss is None:  # nothing to learn from this batch: no step, not counted
                 continue

@@ -59,6 +59,8 @@ class TunerMixin(TransformerMixin):
         raise NotImplementedError
 
     def _fit_tuner(self, X: Any, y: Any, sample_weight: Any, classes: Any, partial: bool):
+        if partial and hasattr(self, "n_features_in_"):
+            self._check_output_matches_network()  # before training the wrong network
         with unchanged_on_error(self):  # all or nothing, ``output_scale_`` included
             X, weights = self._train(X, y, sample_weight, classes=classes, partial=partial)
             self._fit_output_scale(X, weights)

@@ -199,12 +199,11 @@ class ContrastiveLearner(ClassNamePrefixFeaturesOutMixin, TorchEstimatorBase):
     def _check_second(self, X2: Any, X1: np.ndarray) -> np.ndarray:
         if X2 is None:
             raise ValueError("X2 is required: the second side of every pair")
+        given = X2
         try:
             X2 = check_array(X2, dtype=np.float32, input_name="X2")
         except (TypeError, ValueError) as exc:
-            if "X2" in str(exc):
-                raise
-            raise type(exc)(f"X2: {exc}") from exc
+            raise type(exc)(exc.args[0] if "X2" in str(exc) else f"X2: {exc}") from exc
         if X2.shape[0] != X1.shape[0]:
             raise ValueError(
                 f"X1 and X2 must have the same number of rows (one pair per row), "
@@ -215,7 +214,7 @@ class ContrastiveLearner(ClassNamePrefixFeaturesOutMixin, TorchEstimatorBase):
                 f"X1 and X2 must have the same number of columns, got {X1.shape[1]} and "
                 f"{X2.shape[1]}"
             )
-        return X2
+        return check_X(self, given, reset=False, name="X2")  # and X1's column names
 
     def _batch_loss(
         self, data: TrainData, idx: torch.Tensor, noise: DropoutNoise
@@ -329,8 +328,8 @@ class ContrastiveLearner(ClassNamePrefixFeaturesOutMixin, TorchEstimatorBase):
         check_is_fitted(self)
         X1 = check_X(self, X1, reset=False, name="X1")
         X2 = self._check_second(X2, X1)
-        left = torch.as_tensor(self.transform(X1))
-        right = torch.as_tensor(self.transform(X2))
+        left = torch.as_tensor(self._infer(X1, self.module_))  # both checked above
+        right = torch.as_tensor(self._infer(X2, self.module_))
         return cosine_pairs(left, right).numpy()
 
     def score(self, X1: Any, X2: Any, y: Any) -> float:

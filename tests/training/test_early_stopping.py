@@ -101,6 +101,47 @@ def test_holdout_is_stratified_seeded_and_sized():
     assert (len(train), len(val)) == (15, 5)
 
 
+@pytest.mark.parametrize(
+    ("n_classes", "rows", "held_out"),
+    [(10, 2, 2), (6, 4, 2), (50, 3, 15), (20, 5, 10), (2, 2, 1), (3, 8, 3)],
+)
+def test_holdout_of_small_classes_keeps_to_the_fraction(n_classes, rows, held_out):
+    """Classes too small to give round(fraction * rows) share one pool: few-shot data is
+    not held out by half (one row of each 2-row class was 50% of the data)."""
+    labels = np.repeat(np.arange(n_classes), rows)
+    train, val = holdout_indices(len(labels), 0.1, np.random.default_rng(0), labels)
+    assert len(val) == held_out and len(train) + len(val) == len(labels)
+    assert np.bincount(labels[val]).max() == 1  # one row from each class that gives one
+    assert np.all(np.bincount(labels[train], minlength=n_classes) >= 1)  # never a whole class
+
+
+def test_the_hold_out_is_a_view_of_the_training_rows_not_a_copy():
+    X, y = noisy_data(n=200)
+    est = FeedForwardTuner(8, early_stopping=True, random_state=0)
+    est._validate_params()
+    data = est._prepare_data(X, y, reset=True, device=torch.device("cpu"))
+    est._initialize(data, torch.device("cpu"))
+    train, stopping = est._start_validation(data)
+    assert train.X.data_ptr() == data.X.data_ptr()  # the same storage: no copy
+    assert train.n + stopping.data.n == 200
+    batches = torch.cat(list(est._batches(train))).sort().values
+    np.testing.assert_array_equal(batches.numpy(), train.rows.numpy())  # only training rows
+    assert not set(batches.tolist()) & set(range(200)) - set(train.rows.tolist())
+
+
+def test_gathered_cosine_scores_many_pairs_in_chunks_with_the_same_values():
+    from embkit._training.nn import _PAIR_CHUNK, gathered_cosine
+
+    gen = torch.Generator().manual_seed(0)
+    emb = torch.randn(500, 16, generator=gen)
+    i1 = torch.randint(0, 500, (_PAIR_CHUNK * 2 + 7,), generator=gen)
+    i2 = torch.randint(0, 500, (_PAIR_CHUNK * 2 + 7,), generator=gen)
+    whole = gathered_cosine(emb, i1, i2)
+    with torch.no_grad():
+        chunked = gathered_cosine(emb, i1, i2)
+    assert torch.equal(whole, chunked)
+
+
 def test_fit_holds_out_a_stratified_part(monkeypatch):
     seen = record_stopping(monkeypatch)
     X, y = noisy_data(n=200)

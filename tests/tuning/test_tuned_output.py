@@ -142,3 +142,20 @@ def test_partial_fit_keeps_the_output_scale_current():
     tuner.partial_fit(X * 3, y)
     assert tuner.output_scale_ != first
     assert tuner.transform(X).shape == (60, 11)
+
+
+@pytest.mark.parametrize(
+    ("fitted_as", "switched_to"), [("concat", "residual"), ("residual", "tuned")]
+)
+def test_partial_fit_refuses_a_switch_to_or_from_residual_and_keeps_the_tuner(
+    fitted_as, switched_to
+):
+    X, y = data()
+    tuner = FeedForwardTuner(6, n_epochs=2, early_stopping=False, random_state=0, output=fitted_as)
+    before = tuner.fit(X, y).transform(X)
+    scale = tuner.output_scale_
+    with pytest.raises(ValueError, match="call fit again"):
+        tuner.set_params(output=switched_to).partial_fit(X, y)
+    tuner.set_params(output=fitted_as)
+    assert tuner.output_scale_ == scale
+    np.testing.assert_array_equal(tuner.transform(X), before)
