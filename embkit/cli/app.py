@@ -249,7 +249,7 @@ def _train(args: argparse.Namespace) -> int:
 
     from embkit import __version__
     from embkit.cli.registry import get_pipeline_spec, make_named_pipeline
-    from embkit.cli.saved import SAVED_FILE, configure_loaded, save_trained
+    from embkit.cli.saved import SAVED_FILE, check_savable, configure_loaded, save_trained
 
     say = news(args)
     get_pipeline_spec(args.pipeline)
@@ -260,6 +260,7 @@ def _train(args: argparse.Namespace) -> int:
         args.pipeline, model=args.model, cache=args.cache, random_state=args.seed,
         verbose=not args.quiet,
     )  # fmt: skip
+    check_savable(pipe, args.pipeline)
     say(f"fitting {args.pipeline} on {len(texts)} texts from {args.data}")
     start = time.perf_counter()
     pipe.fit(texts, labels)

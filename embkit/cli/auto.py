@@ -10,11 +10,46 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
+from sklearn.model_selection import RepeatedStratifiedKFold
+
 from embkit.tuning.contrastive_tuner import ContrastiveTuner
 from embkit.tuning.feedforward import FeedForwardTuner
 from embkit.tuning.neighbors import KNeighborsTuner
 
 __all__ = ["auto_search", "describe_choice"]
+
+
+class FoldsForSmallData(RepeatedStratifiedKFold):
+    """Repeated stratified folds, fewer of them (down to 2) when the largest class of the
+    training split has fewer rows than ``n_splits``: a small file still gets its ``auto``.
+
+    Examples
+    --------
+    >>> folds = FoldsForSmallData(n_splits=3, n_repeats=1, random_state=0)
+    >>> folds.get_n_splits(None, ["a", "a", "b", "b"])
+    2
+    """
+
+    def _folds(self, y: Any) -> RepeatedStratifiedKFold:
+        n_splits = self.cvargs["n_splits"]
+        if y is not None:
+            largest = np.unique(np.asarray(y), return_counts=True)[1].max(initial=0)
+            n_splits = min(n_splits, int(largest))
+            if n_splits < 2:
+                raise ValueError(
+                    "the auto pipeline chooses by cross-validation and needs two training "
+                    "texts of one label at least; drop it (--pipelines lr,...) or add texts"
+                )
+        return RepeatedStratifiedKFold(
+            n_splits=n_splits, n_repeats=self.n_repeats, random_state=self.random_state
+        )
+
+    def get_n_splits(self, X: Any = None, y: Any = None, groups: Any = None) -> int:
+        return self._folds(y).get_n_splits(X, y, groups)
+
+    def split(self, X: Any, y: Any, groups: Any = None) -> Any:
+        return self._folds(y).split(X, y, groups)
 
 
 def auto_grid(random_state: Any = None) -> list[dict[str, list[Any]]]:
@@ -47,7 +82,8 @@ def auto_search(
     random_state : int or None
         Seeds the folds and every tuner.
     cv : int, default=3
-        Number of stratified folds (shuffled with ``random_state``).
+        Number of stratified folds (shuffled with ``random_state``); fewer, down to 2, when
+        the largest class has fewer training rows.
     n_repeats : int, default=1
         How many times the folds are drawn anew; every candidate is scored on the mean of
         ``cv * n_repeats`` folds (the same folds for all).
@@ -69,13 +105,13 @@ def auto_search(
     True
     """
     from sklearn.linear_model import LogisticRegression
-    from sklearn.model_selection import GridSearchCV, RepeatedStratifiedKFold
+    from sklearn.model_selection import GridSearchCV
     from sklearn.pipeline import Pipeline
 
     pipe = Pipeline(
         [("tuner", "passthrough"), ("logisticregression", LogisticRegression(max_iter=3000))]
     )
-    folds = RepeatedStratifiedKFold(n_splits=cv, n_repeats=n_repeats, random_state=random_state)
+    folds = FoldsForSmallData(n_splits=cv, n_repeats=n_repeats, random_state=random_state)
     return GridSearchCV(
         pipe, auto_grid(random_state), scoring="f1_macro", cv=folds, verbose=int(verbose)
     )

@@ -12,7 +12,10 @@ import zipfile
 from pathlib import Path
 from typing import Any
 
-__all__ = ["PICKLED_FILE", "SAVED_FILE", "configure_loaded", "load_trained", "save_trained"]
+__all__ = [
+    "PICKLED_FILE", "SAVED_FILE", "check_savable", "configure_loaded", "load_trained",
+    "save_trained",
+]  # fmt: skip
 
 SAVED_FILE = "pipeline.embkit"
 PICKLED_FILE = "pipeline.joblib"
@@ -42,6 +45,41 @@ def save_trained(pipe: Any, out: Path, meta: dict[str, Any]) -> Path:
     path = save(pipe, out / SAVED_FILE)
     (out / "meta.json").write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
     return path
+
+
+def check_savable(pipe: Any, name: str) -> None:
+    """Refuse, before the fit, a pipeline that :func:`save_trained` could not write after it.
+
+    A dry run of :func:`embkit.save` on the unfitted pipeline; a grid search (``auto``)
+    counts as the pipeline it searches, which is what ``train`` keeps.
+
+    Examples
+    --------
+    >>> from sklearn.svm import LinearSVC
+    >>> check_savable(LinearSVC(), "svm")
+    Traceback (most recent call last):
+    ...
+    embkit.cli.common.CLIError: --pipeline svm cannot be saved by train: obj must be ...
+    """
+    import tempfile
+
+    from sklearn.base import clone
+
+    from embkit import save
+    from embkit.cli.common import CLIError
+
+    probe = clone(pipe)
+    if hasattr(probe, "steps"):
+        probe.steps = [(n, getattr(s, "estimator", s)) for n, s in probe.steps]
+    with tempfile.TemporaryDirectory() as folder:
+        try:
+            save(probe, Path(folder) / SAVED_FILE)
+        except TypeError as exc:
+            reason = str(exc).split("; use pickle", 1)[0]
+            raise CLIError(
+                f"--pipeline {name} cannot be saved by train: {reason}; register a pipeline "
+                "of those types for train, or fit and save yours from Python"
+            ) from exc
 
 
 def load_trained(path: str, *, allow_pickle: bool = False) -> Any:

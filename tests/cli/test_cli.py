@@ -449,6 +449,31 @@ def test_unavailable_pipeline_exits_1(small_data, capsys):
         pipelines._REGISTRY.pop("ghost")
 
 
+def test_train_refuses_a_pipeline_it_cannot_save_before_fitting(small_data, tmp_path, capsys):
+    """docs/cli.md's registered LinearSVC: refused at once, naming the step's type, not
+    after the whole fit with "use pickle or joblib" (which train cannot do)."""
+    from sklearn.svm import LinearSVC
+
+    from embkit.cli import registry as pipelines
+
+    fits = []
+
+    class Counted(LinearSVC):
+        def fit(self, X, y):
+            fits.append(len(X))
+            return super().fit(X, y)
+
+    register_pipeline("svm", lambda **kw: [("linearsvc", Counted())], in_compare=False)
+    try:
+        out = tmp_path / "svm"
+        assert main(["train", str(small_data), "--pipeline", "svm", "--out", str(out)]) == 1
+        err = capsys.readouterr().err
+        assert "--pipeline svm cannot be saved by train" in err and "Counted" in err
+        assert "pickle" not in err and fits == [] and not out.exists()
+    finally:
+        pipelines._REGISTRY.pop("svm")
+
+
 @pytest.mark.parametrize(
     "argv",
     [

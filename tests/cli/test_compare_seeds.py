@@ -190,6 +190,17 @@ def test_auto_search_scores_candidates_on_repeated_folds():
     assert auto_search(random_state=0, cv=2, n_repeats=1).cv.get_n_splits() == 2
 
 
+def test_auto_search_uses_fewer_folds_on_a_small_training_split():
+    """Six texts (docs/cli.md's --test-size example) leave four for training: two folds,
+    not a bare scikit-learn error at the end of compare; one text per label is refused."""
+    X = np.random.default_rng(0).normal(size=(4, 4)).astype(np.float32)
+    search = auto_search(random_state=0)
+    assert search.cv.get_n_splits(X, ["a", "a", "b", "b"]) == 2
+    assert describe_choice(search.fit(X, ["a", "a", "b", "b"]))
+    with pytest.raises(ValueError, match="auto pipeline .* two training texts"):
+        search.fit(X[:2], ["a", "b"])
+
+
 def test_opt_in_pipelines_are_registered_but_not_compared_by_default():
     for name in ("finetune", "static", "setfit"):
         spec = get_pipeline_spec(name)
