@@ -144,9 +144,10 @@ def _stat_signature(resolved: str) -> tuple[Any, ...] | None:
 def reload_if_changed(model: str | os.PathLike[str]) -> None:
     """Forget the shared copies of ``model`` if its folder changed since they were loaded.
 
-    Called by the encoders' ``fit`` (never per ``transform``): a model saved again into the
-    same folder is loaded anew by the next ``fit``, and the old copies are freed once no
-    encoder holds them.
+    Called by the encoders' ``fit``, and by ``transform`` with an embedding cache (whose key
+    names the folder's current weights, so the vectors stored under it must come from
+    them): a model saved again into the same folder is loaded anew, and the old copies are
+    freed once no encoder holds them.
     """
     resolved = resolve_model(model)
     with _registry_lock:

@@ -85,7 +85,7 @@ def save_folder(path: Any) -> Path:
     """``path`` as a folder to save a body into, created; refused naming ``path`` otherwise."""
     if not isinstance(path, (str, os.PathLike)):
         raise TypeError(f"path must be a folder path (str or path-like), got {type(path).__name__}")
-    folder = Path(path)
+    folder = Path(path).expanduser()
     try:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as exc:  # a file in the way

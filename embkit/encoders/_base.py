@@ -221,6 +221,7 @@ class TextEncoderBase(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         if cache is None:
             vectors = self._run_model(unique)
         else:
+            reload_if_changed(self.model)  # vectors go under the weights the folder holds now
             namespace = self._cache_namespace()
             found, cached = cache.get_many(namespace, unique, dim)
             if len(found) == len(unique):
@@ -265,7 +266,8 @@ class TextEncoderBase(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         key = (type(self).__name__, str(self.model), limit)
         if key in _TRUNCATION_WARNED:
             return
-        candidates = [t for t in texts if len(t) + 2 > limit and len(t.encode("utf-8")) + 2 > limit]
+        # a UTF-8 character is 4 bytes at most: only texts that could pass are encoded
+        candidates = [t for t in texts if 4 * len(t) + 2 > limit and len(t.encode()) + 2 > limit]
         if not candidates:
             return
         lengths = count_tokens(tokenizer, candidates)

@@ -94,7 +94,9 @@ def _transformer_folder(folder: Path) -> Path:
     raise ValueError(f"{folder} holds neither a transformer (config.json) nor a modules.json")
 
 
-def _distil(source: str, dim: int | None, sif_coefficient: float | None, device: str) -> Any:
+def _distil(
+    source: str, dim: int | None, sif_coefficient: float | None, device: str, show: bool = True
+) -> Any:
     """Distil the transformer at ``source`` (a local folder or hub name) into a StaticModel."""
     from transformers import AutoModel, AutoTokenizer
 
@@ -103,21 +105,26 @@ def _distil(source: str, dim: int | None, sif_coefficient: float | None, device:
     where = str(_transformer_folder(path)) if path.is_dir() else source
     with quiet_loading():
         # importing model2vec's distiller pulls in torchao where it is installed: muted too
-        from model2vec.distill import distill_from_model
+        from model2vec.distill import distill_from_model, inference
 
         tokenizer = AutoTokenizer.from_pretrained(where, local_files_only=offline, use_fast=True)
         net = AutoModel.from_pretrained(where, local_files_only=offline)
     hidden = int(net.config.hidden_size)
     if dim is not None and dim > hidden:
         raise ValueError(f"dim={dim} is larger than the hidden size of {source} ({hidden})")
-    static = distill_from_model(
-        model=net,
-        tokenizer=tokenizer,
-        device=device,
-        pca_dims=dim,
-        sif_coefficient=sif_coefficient,
-        quantize_to="float32",
-    )
+    bar = inference.tqdm  # model2vec's progress bar has no switch: muted here when asked
+    inference.tqdm = bar if show else functools.partial(bar, disable=True)
+    try:
+        static = distill_from_model(
+            model=net,
+            tokenizer=tokenizer,
+            device=device,
+            pca_dims=dim,
+            sif_coefficient=sif_coefficient,
+            quantize_to="float32",
+        )
+    finally:
+        inference.tqdm = bar
     # PCA returns Fortran order and safetensors' numpy writer stores the raw buffer as if
     # C-ordered (rows would mix tokens): store a C-ordered copy.
     static.embedding = np.ascontiguousarray(static.embedding)
@@ -254,14 +261,15 @@ class StaticEncoder(TextEncoderBase):
     def _settings(self) -> dict[str, Any]:
         """What decides the distilled vectors besides the source weights."""
         sif = None if self.sif_coefficient is None else float(self.sif_coefficient)
-        return {"dim": self.dim, "sif_coefficient": sif}
+        return {"dim": None if self.dim is None else int(self.dim), "sif_coefficient": sif}
 
     def _cache_settings(self) -> dict[str, Any]:
+        max_length = None if self.max_length is None else int(self.max_length)
         if _static_source(resolve_model(self.model)) is not None:
-            return {"max_length": self.max_length}
+            return {"max_length": max_length}
         # what else names the distilled folder: another format or model2vec distils anew
         distilled = {"format": _FORMAT, "model2vec": _model2vec_version()}
-        return {**self._settings(), **distilled, "max_length": self.max_length}
+        return {**self._settings(), **distilled, "max_length": max_length}
 
     @classmethod
     def _unit_test_params(cls) -> dict:
@@ -331,7 +339,10 @@ class StaticEncoder(TextEncoderBase):
                 flush=True,
             )
         source = str(local_folder(resolved) or resolved)
-        static = _distil(source, settings["dim"], settings["sif_coefficient"], device)
+        static = _distil(
+            source, settings["dim"], settings["sif_coefficient"], device,
+            show=self.show_progress_bar is not False,
+        )  # fmt: skip
         tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", suffix=".tmp", dir=root))
         try:
             static.save_pretrained(tmp)

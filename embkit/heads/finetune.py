@@ -20,7 +20,7 @@ from sklearn.utils.validation import check_is_fitted
 from torch.nn import functional as F
 
 from embkit._core.device import resolve_device
-from embkit._core.models import DEFAULT_MODEL, embedding_dimension
+from embkit._core.models import DEFAULT_MODEL, embedding_dimension, quiet_loading
 from embkit._core.seeding import MAX_INT32_SEED, draw_seed, torch_generator
 from embkit._core.validation import MAX_LENGTH, OPEN_UNIT, POSITIVE_INT, check_texts
 from embkit._training.body import BodyEstimatorBase, body_source, save_folder
@@ -370,7 +370,8 @@ class FineTuneClassifier(LabelMixin, ClassifierMixin, BodyEstimatorBase):
 
         check_is_fitted(self, "model_")
         folder = save_folder(path)
-        self.model_.save(str(folder / "body"), create_model_card=False)
+        with quiet_loading():  # transformers draws a bar while it writes the weights
+            self.model_.save(str(folder / "body"), create_model_card=False)
         est = self
         if not isinstance(self.model, (str, os.PathLike)):  # a model object: name the copy
             est = copy.copy(self)
@@ -395,10 +396,10 @@ class FineTuneClassifier(LabelMixin, ClassifierMixin, BodyEstimatorBase):
 
         if not isinstance(path, (str, os.PathLike)):
             raise TypeError(f"path must be a folder path (str or path-like), got {path!r}")
-        saved = Path(path) / _SAVED_FILE
+        saved = Path(path).expanduser() / _SAVED_FILE
         if not saved.is_file():
             raise ValueError(f"{path} holds no saved FineTuneClassifier ({_SAVED_FILE} missing)")
-        with body_source(Path(path) / "body"):  # the folder's own body, not ``model``
+        with body_source(saved.parent / "body"):  # the folder's own body, not ``model``
             est = load(saved)
         if not isinstance(est, cls):
             raise ValueError(f"{saved} holds a {type(est).__name__}, not a {cls.__name__}")

@@ -187,7 +187,8 @@ def make_grouped_pairs(
     y : array-like of shape (n,)
         Class labels (at least two classes).
     group_size : int
-        Rows per group (at least 2).
+        Rows per group (at least 2); at most ``n``, so that a group of few rows never holds
+        one of them twice (a row paired with itself teaches nothing).
     n_rounds : int, default=1
         Visits of every row; each round gives ``n * (1 + n_neg)`` pairs.
     n_neg : int, default=1
@@ -223,9 +224,10 @@ def make_grouped_pairs(
         raise ValueError("y has a single class: dissimilar pairs need at least two classes")
     rng = _generator(random_state)
     order = np.concatenate([_interleaved_order(codes, rng) for _ in range(int(n_rounds))])
+    size = min(int(group_size), len(codes))  # fewer rows than a group: a round is a group
     parts1, parts2, parts_s = [], [], []
-    for start in range(0, len(order), int(group_size)):
-        rows = order[start : start + int(group_size)]
+    for start in range(0, len(order), size):
+        rows = order[start : start + size]
         _, local = np.unique(codes[rows], return_inverse=True)
         i1, i2, sim = sample_pairs(local, int(n_neg), rng)
         alone = np.flatnonzero(np.bincount(local)[local] == len(rows))  # no other class here

@@ -16,7 +16,7 @@ from sklearn.utils._param_validation import StrOptions
 from sklearn.utils.validation import check_is_fitted
 from torch.nn import functional as F
 
-from embkit._core.models import DEFAULT_MODEL
+from embkit._core.models import DEFAULT_MODEL, quiet_loading
 from embkit._core.seeding import MAX_INT32_SEED, torch_generator
 from embkit._core.validation import MAX_LENGTH, POSITIVE, check_texts
 from embkit._training.body import BodyEstimatorBase, save_folder
@@ -347,4 +347,5 @@ class SbertLearner(ClassNamePrefixFeaturesOutMixin, BodyEstimatorBase):
         path : str or path-like
         """
         check_is_fitted(self, "model_")
-        self.model_.save(str(save_folder(path)), create_model_card=False)
+        with quiet_loading():  # transformers draws a bar while it writes the weights
+            self.model_.save(str(save_folder(path)), create_model_card=False)

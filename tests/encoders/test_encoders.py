@@ -272,6 +272,36 @@ def test_a_model_folder_rewritten_in_place_is_loaded_anew(tmp_path):
     np.testing.assert_allclose(cached.transform(texts), expected, atol=1e-6)
 
 
+@pytest.mark.filterwarnings("ignore::embkit.encoders._base.TextTruncatedWarning")
+def test_a_cached_encoder_never_stores_old_weights_under_the_new_folder(tmp_path):
+    """The folder saved again while a fitted encoder with cache= lives (no refit): its next
+    transform runs the new weights, so the cache holds no old vectors under their key."""
+    from _tiny_models import write_tiny_sentence_model
+
+    folder = write_tiny_sentence_model(tmp_path / "a")
+    other = write_tiny_sentence_model(tmp_path / "b", max_seq_length=4)
+    text = "i feel wonderful today this is terrible news a quiet afternoon"
+    enc = SentenceEncoder(str(folder), device="cpu", cache=tmp_path / "cache").fit(["x"])
+    enc.transform(["x"])
+    for path in other.rglob("*"):
+        if path.is_file():
+            (folder / path.relative_to(other)).write_bytes(path.read_bytes())
+    expected = SentenceEncoder(str(other), device="cpu").fit([text]).transform([text])
+    np.testing.assert_allclose(enc.transform([text]), expected, atol=1e-6)  # no refit
+    fresh = SentenceEncoder(str(folder), device="cpu", cache=tmp_path / "cache").fit([text])
+    np.testing.assert_allclose(fresh.transform([text]), expected, atol=1e-6)
+
+
+def test_the_truncation_warning_counts_bytes_not_characters(monkeypatch):
+    """180 Korean characters are 362 MiniLM tokens (jamo): cut at 256 and warned about,
+    though the text has fewer characters than the window."""
+    monkeypatch.setattr(encoder_base, "_TRUNCATION_WARNED", set())
+    text = "한국어는 정말 아름다운 언어입니다. " * 9
+    assert len(text) < 256
+    with pytest.warns(encoder_base.TextTruncatedWarning, match="256-token window"):
+        SentenceEncoder(device="cpu").fit([text]).transform([text])
+
+
 def test_transformer_max_length_beyond_the_model_window_is_capped(monkeypatch):
     # MiniLM has 512 positions: max_length=1024 used to reach them and fail in torch
     monkeypatch.setattr(encoder_base, "_TRUNCATION_WARNED", set())

@@ -501,3 +501,20 @@ def test_first_distillation_prints_nothing_foreign(tiny_source, tmp_path):
     run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
     assert run.returncode == 0, run.stderr
     assert "torchao" not in run.stderr and "_pytree" not in run.stderr, run.stderr
+
+
+def test_numpy_integers_from_a_grid_work_as_dim_and_max_length(make, tmp_path):
+    """ParameterGrid over np.arange gives numpy integers: the cache key is JSON."""
+    enc = make(dim=np.int64(DIM), max_length=np.int64(16), cache=str(tmp_path / "c"))
+    out = enc.fit(TEXTS).transform(TEXTS)
+    np.testing.assert_array_equal(out, make(max_length=16).fit(TEXTS).transform(TEXTS))
+
+
+def test_a_quiet_distillation_draws_no_progress_bar(tiny_source, tmp_path, capfd):
+    """model2vec's own bar ("Encoding tokens") obeys show_progress_bar=False (--quiet)."""
+    quiet = StaticEncoder(tiny_source, dim=DIM, cache_dir=str(tmp_path / "q"), device="cpu")
+    quiet.set_params(show_progress_bar=False).fit(TEXTS)
+    assert "Encoding tokens" not in capfd.readouterr().err
+    loud = StaticEncoder(tiny_source, dim=DIM, cache_dir=str(tmp_path / "l"), device="cpu")
+    loud.set_params(show_progress_bar=True).fit(TEXTS)
+    assert "Encoding tokens" in capfd.readouterr().err

@@ -83,6 +83,19 @@ def test_save_and_load_give_the_same_predictions(fitted, tmp_path):
         FineTuneClassifier.load(tmp_path)
 
 
+def test_save_and_load_expand_a_home_path_quietly(fitted, tmp_path, monkeypatch, capfd):
+    """~/clf: the body went to ./~/clf/body and the classifier to $HOME/clf (unloadable);
+    writing the body drew transformers' "Writing model shards" bar."""
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    monkeypatch.chdir(tmp_path)
+    capfd.readouterr()
+    fitted.save("~/clf")
+    assert "Writing" not in capfd.readouterr().err
+    assert (tmp_path / "home" / "clf" / "body").is_dir() and not (tmp_path / "~").exists()
+    loaded = FineTuneClassifier.load("~/clf", device="cpu")
+    np.testing.assert_allclose(loaded.predict_proba(TEXTS), fitted.predict_proba(TEXTS), atol=1e-5)
+
+
 def test_save_where_no_folder_can_be_names_path(fitted, tmp_path):
     (tmp_path / "file").write_text("x")
     for bad in (tmp_path / "file", tmp_path / "file" / "clf"):

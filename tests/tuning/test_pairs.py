@@ -168,6 +168,16 @@ def test_grouped_pairs_give_every_row_a_class_mate_in_its_group():
     assert all(len(set(y[g])) >= 3 for g in groups)  # classes are spread over the groups
 
 
+@pytest.mark.parametrize(("n", "k"), [(4, 2), (6, 3), (8, 2), (12, 3), (15, 5)])
+def test_grouped_pairs_of_few_rows_never_pair_a_row_with_itself(n, k):
+    """SbertTuner's default groups of 16 texts on fewer texts: a group spanned rounds, held
+    a row twice, and up to 59% of similar pairs were a text with itself."""
+    y = np.arange(n) % k
+    idx1, idx2, similar = make_grouped_pairs(y, group_size=16, n_rounds=3, random_state=0)
+    assert not np.any(idx1[similar == 1] == idx2[similar == 1])
+    assert np.all(np.bincount(idx1, minlength=n) == 3 * 2)
+
+
 def test_grouped_pairs_are_seeded_and_balanced():
     y = np.repeat([0, 1], [90, 10])
     idx1, _, similar = make_grouped_pairs(y, group_size=10, n_neg=1, random_state=3)

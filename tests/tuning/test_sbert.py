@@ -98,6 +98,15 @@ def test_save_gives_the_same_vectors(fitted_learner, tmp_path):
     )
 
 
+def test_save_expands_a_home_path_quietly(fitted_learner, tmp_path, monkeypatch, capfd):
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    monkeypatch.chdir(tmp_path)
+    capfd.readouterr()
+    fitted_learner.save("~/body")
+    assert "Writing" not in capfd.readouterr().err
+    assert (tmp_path / "home" / "body").is_dir() and not (tmp_path / "~").exists()
+
+
 def test_save_where_no_folder_can_be_names_path(fitted_learner, tmp_path):
     (tmp_path / "file").write_text("x")
     with pytest.raises(ValueError, match="path .* cannot be a folder to save into"):
