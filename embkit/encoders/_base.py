@@ -97,6 +97,9 @@ class TextEncoderBase(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         """``(tokenizer, max_tokens)`` beyond which the model truncates (sentence-transformers)."""
         tokenizer = getattr(loaded, "tokenizer", None)
         limit = getattr(loaded, "max_seq_length", None)
+        positions = getattr(loaded, "positions", None)  # an ONNX graph's position table
+        if positions and (not limit or limit > positions):
+            limit = positions
         return (tokenizer, int(limit)) if tokenizer is not None and limit else None
 
     # -- scikit-learn -----------------------------------------------------------------------

@@ -96,7 +96,8 @@ def _export_sentence(model: Any, folder: Path) -> dict[str, Any]:
     )
     st.tokenizer.save_pretrained(str(folder / _TOKENIZER))
     dim = int(embedding_dimension(st))
-    return {"inputs": names, "dim": dim, "max_seq_length": st.max_seq_length}
+    positions = _positions(getattr(first, "auto_model", None))
+    return {"inputs": names, "dim": dim, "max_seq_length": st.max_seq_length, **positions}
 
 
 def _export_hidden(model: Any, folder: Path) -> dict[str, Any]:
@@ -106,7 +107,14 @@ def _export_hidden(model: Any, folder: Path) -> dict[str, Any]:
         net, lambda m, f: m(**f).last_hidden_state, example, folder, {0: "batch", 1: "sequence"}
     )
     tokenizer.save_pretrained(str(folder / _TOKENIZER))
-    return {"inputs": names, "dim": int(net.config.hidden_size), "max_seq_length": None}
+    info = {"inputs": names, "dim": int(net.config.hidden_size), "max_seq_length": None}
+    return {**info, **_positions(net)}
+
+
+def _positions(net: Any) -> dict[str, int]:
+    """``{"positions": n}``: the longest input the graph can take (its position table)."""
+    n = getattr(getattr(net, "config", None), "max_position_embeddings", None)
+    return {"positions": int(n)} if isinstance(n, int) and n > 0 else {}
 
 
 _EXPORTERS = {"sentence-transformers": _export_sentence, "transformers": _export_hidden}
@@ -247,7 +255,8 @@ def export_folder(
             if source is None:
                 info = _EXPORTERS[kind](model, tmp)
             else:
-                info = {k: source[1][k] for k in ("inputs", "dim", "max_seq_length")}
+                keys = ("inputs", "dim", "max_seq_length", "positions")
+                info = {k: source[1][k] for k in keys if k in source[1]}
                 shutil.copytree(source[0] / _TOKENIZER, tmp / _TOKENIZER)
                 _quantize(source[0] / _GRAPH, tmp / _GRAPH)
             manifest = {"provenance": prov, "model": os.fspath(model), **info, "files": _files(tmp)}

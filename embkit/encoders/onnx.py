@@ -75,6 +75,7 @@ class OnnxModel:
         self.tokenizer = AutoTokenizer.from_pretrained(str(folder / _TOKENIZER))
         self.input_names = list(manifest["inputs"])
         self.max_seq_length = manifest["max_seq_length"]
+        self.positions = manifest.get("positions")  # absent in exports of earlier releases
         self.dim = int(manifest["dim"])
 
     def get_embedding_dimension(self) -> int:
@@ -84,6 +85,8 @@ class OnnxModel:
     def run(self, texts: list[str], max_length: int | None = None) -> tuple[np.ndarray, Any]:
         """Tokenise ``texts`` as one padded batch and run the graph: ``(output, mask)``."""
         limit = self.max_seq_length if max_length is None else max_length
+        if self.positions and (not limit or limit > self.positions):
+            limit = self.positions  # past its position table the graph cannot run
         batch = tokenize(
             self.tokenizer,
             texts,

@@ -141,6 +141,8 @@ class TransformerEncoder(TextEncoderBase):
         if self.backend == "onnx":
             tokenizer = loaded.tokenizer
             limit = getattr(tokenizer, "model_max_length", None)
+            if loaded.positions:  # a tokenizer may not know its model's limit (1e30)
+                limit = min(limit or loaded.positions, loaded.positions)
         else:
             tokenizer, limit = loaded[0], getattr(loaded[1].config, "max_position_embeddings", None)
         return tokenizer, int(min(self.max_length, limit or self.max_length))

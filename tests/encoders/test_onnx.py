@@ -275,3 +275,24 @@ def test_transformer_encoder_onnx_matches_torch(tiny, cache_dir, pooling):
     assert cosine(int8.transform(texts), expected).mean() > 0.98
     with pytest.raises(ValueError, match="quantize='int8' needs backend='onnx'"):
         TransformerEncoder(bert, quantize="int8", **params).fit(texts)
+
+
+def test_onnx_stops_at_the_position_table_when_the_tokenizer_knows_no_limit(
+    tiny, cache_dir, monkeypatch
+):
+    """The tiny BERT has 64 positions and a tokenizer without model_max_length (1e30): the
+    ONNX graph failed inside onnxruntime on a 100-word text that torch truncates."""
+    from embkit import TransformerEncoder
+    from embkit.encoders import _base as encoder_base
+
+    monkeypatch.setattr(encoder_base, "_TRUNCATION_WARNED", set())
+    bert = str(Path(tiny).parent / "bert" / "0_Transformer")
+    long = " ".join(["happy"] * 100)
+    expected = TransformerEncoder(bert, device="cpu").fit(["x"])
+    with pytest.warns(encoder_base.TextTruncatedWarning, match="64-token window"):
+        want = expected.transform([long, "ok"])
+    monkeypatch.setattr(encoder_base, "_TRUNCATION_WARNED", set())
+    onnx = TransformerEncoder(bert, device="cpu", backend="onnx").fit(["x"])
+    with pytest.warns(encoder_base.TextTruncatedWarning, match="64-token window"):
+        got = onnx.transform([long, "ok"])
+    assert np.abs(got - want).max() < 1e-5
