@@ -69,10 +69,11 @@ _body_source: ContextVar[Path | None] = ContextVar("_body_source", default=None)
 
 @contextmanager
 def body_source(folder: Path) -> Iterator[None]:
-    """Within the block, estimators being loaded take their body from ``folder``.
+    """Within the block, the body of estimators being saved or loaded lives in ``folder``.
 
-    A saved folder holds its body (``path/body``), so loading it needs neither the
-    original ``model`` nor the network to fetch it; ``model`` itself stays as fitted.
+    A saved folder holds its body (``path/body``): saving leaves the body's weights out of
+    the estimator's own file, and loading takes the body from the folder, needing neither
+    the original ``model`` nor the network to fetch it; ``model`` itself stays as fitted.
     """
     token = _body_source.set(folder)
     try:
@@ -197,6 +198,10 @@ class BodyEstimatorBase(BaseEstimator):
         self.model_ = body
         self.device_ = device
         self._rng = rng
+        # what the body was loaded from: a saved state rebuilds it from this, not ``model``
+        # (which set_params may change later)
+        named = isinstance(self.model, (str, os.PathLike))
+        self._fitted_model = os.fspath(self.model) if named else None
         self._init_head(data, rng)
         self.optimizer_ = self._make_optimizer()
         self.loss_curve_: list[float] = []
@@ -277,9 +282,12 @@ class BodyEstimatorBase(BaseEstimator):
     def _state_parts(self) -> tuple[dict[str, Any], dict[str, dict[str, torch.Tensor]]]:
         values = dict(super().__getstate__())
         values.pop("optimizer_", None)
-        weights = {
-            name: cpu_state(values.pop(name)) for name in self._weight_names if name in values
-        }
+        apart = _body_source.get() is not None  # the body is being written to its folder
+        weights = {}
+        for name in self._weight_names:
+            module = values.pop(name, None)
+            if module is not None and not (apart and name == "model_"):
+                weights[name] = cpu_state(module)
         if "device_" in values:
             values["device_"] = str(values["device_"])
         return values, weights
@@ -296,21 +304,31 @@ class BodyEstimatorBase(BaseEstimator):
         if not weights:
             return
         name = type(self).__name__
-        if set(weights) != set(self._weight_names):
+        source = _body_source.get()
+        needed = set(self._weight_names) - ({"model_"} if source is not None else set())
+        if not needed <= set(weights) <= set(self._weight_names):
+            if "model_" in needed - set(weights):
+                raise ValueError(
+                    f"this {name}'s body was saved apart, in the body/ folder beside its file: "
+                    f"load the folder with {name}.load(folder)"
+                )
             raise ValueError(
                 f"the saved weights do not fit a {name}: expected weights for "
                 f"{list(self._weight_names)}, got {sorted(weights)}"
             )
-        source = _body_source.get()
-        self.model_ = load_body(self.model if source is None else source, self.device_)
+        if source is None:
+            source = getattr(self, "_fitted_model", None) or self.model
+        self.model_ = load_body(source, self.device_)
         self._build_head()
         for attr, module in zip(self._weight_names, self._modules(), strict=True):
+            if attr not in weights:  # the body of a saved folder: loaded from it above
+                continue
             try:
                 module.load_state_dict(weights[attr])
             except RuntimeError as exc:  # missing, unexpected or mis-shaped tensors
                 raise ValueError(
                     f"the saved weights do not fit the {name}'s {attr} built from "
-                    f"model={self.model!r}: {exc}"
+                    f"model={source!r}: {exc}"
                 ) from exc
             module.eval()
 

@@ -21,9 +21,10 @@ from torch.nn import functional as F
 
 from embkit._core.device import resolve_device
 from embkit._core.models import DEFAULT_MODEL, embedding_dimension, quiet_loading
-from embkit._core.seeding import MAX_INT32_SEED, draw_seed, torch_generator
+from embkit._core.seeding import MAX_INT32_SEED, torch_generator
 from embkit._core.validation import MAX_LENGTH, OPEN_UNIT, POSITIVE_INT, check_texts
 from embkit._training.body import BodyEstimatorBase, body_source, save_folder
+from embkit._training.early_stopping import holdout_indices
 from embkit._training.labels import CLASS_WEIGHT_CONSTRAINT, LabelMixin
 from embkit._training.nn import cpu_state, init_linear_, pool_tokens
 from embkit._training.tokens import Tokenized, body_max_length, bucketed_batches
@@ -77,8 +78,9 @@ class FineTuneClassifier(LabelMixin, ClassifierMixin, BodyEstimatorBase):
     weight_decay : float, default=0.01
         AdamW weight decay.
     validation_fraction : float or None, default=None
-        Fraction of the training texts held out (stratified) to score accuracy after every
-        epoch (``validation_scores_``). ``None`` holds none out, unless ``early_stopping``.
+        Fraction of the training texts held out (stratified as the tuners' hold-out, so a
+        few texts per class work) to score accuracy after every epoch
+        (``validation_scores_``). ``None`` holds none out, unless ``early_stopping``.
     early_stopping : bool, default=False
         Stop when the validation accuracy has not improved for ``n_iter_no_change`` epochs
         and keep the best epoch's weights. Holds out 10% when ``validation_fraction`` is None.
@@ -238,24 +240,10 @@ class FineTuneClassifier(LabelMixin, ClassifierMixin, BodyEstimatorBase):
         fraction = self.validation_fraction
         if fraction is None and self.early_stopping:
             fraction = 0.1
-        rows = np.arange(len(codes))
         if fraction is None:
-            return rows, None
-        from sklearn.model_selection import train_test_split
-
-        try:
-            train, valid = train_test_split(
-                rows,
-                test_size=fraction,
-                stratify=codes,
-                random_state=draw_seed(rng, MAX_INT32_SEED),
-            )
-        except ValueError as exc:
-            raise ValueError(
-                f"validation_fraction={fraction} cannot hold out a stratified validation set "
-                f"from {len(codes)} texts: {exc}"
-            ) from exc
-        return np.sort(train), np.sort(valid)
+            return np.arange(len(codes)), None
+        # the numeric estimators' stratified hold-out: works on few-shot data too
+        return holdout_indices(len(codes), float(fraction), rng, np.asarray(codes))
 
     def _init_head(self, data: _Labelled, rng: Any) -> None:
         self._build_head()
@@ -376,7 +364,8 @@ class FineTuneClassifier(LabelMixin, ClassifierMixin, BodyEstimatorBase):
         if not isinstance(self.model, (str, os.PathLike)):  # a model object: name the copy
             est = copy.copy(self)
             est.model = str((folder / "body").resolve())  # found from any working folder
-        save(est, folder / _SAVED_FILE)
+        with body_source(folder / "body"):  # its weights are in that folder: not twice
+            save(est, folder / _SAVED_FILE)
 
     @classmethod
     def load(cls, path: Any, *, device: str = "auto") -> FineTuneClassifier:

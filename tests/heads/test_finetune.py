@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import pickle
 
 import joblib
@@ -94,6 +95,41 @@ def test_save_and_load_expand_a_home_path_quietly(fitted, tmp_path, monkeypatch,
     assert (tmp_path / "home" / "clf" / "body").is_dir() and not (tmp_path / "~").exists()
     loaded = FineTuneClassifier.load("~/clf", device="cpu")
     np.testing.assert_allclose(loaded.predict_proba(TEXTS), fitted.predict_proba(TEXTS), atol=1e-5)
+
+
+def test_early_stopping_works_on_a_few_texts_per_class():
+    """Ten texts in two classes: train_test_split refused (1 held-out text < 2 classes)
+    and named a validation_fraction=0.1 the user never set."""
+    texts = TEXTS[:4] + ["a joy to watch"] + TEXTS[4:] + ["a waste of time"]
+    labels = ["pos"] * 5 + ["neg"] * 5
+    clf = _clf(n_epochs=2, early_stopping=True).fit(texts, labels)
+    assert len(clf.validation_scores_) >= 1
+
+
+def test_a_saved_folder_holds_the_body_once(fitted, tmp_path):
+    """classifier.embkit held the body's weights too (182 MB for MiniLM's 91)."""
+    from embkit import load
+
+    fitted.save(tmp_path / "clf")
+    body = (tmp_path / "clf" / "body" / "model.safetensors").stat().st_size
+    assert (tmp_path / "clf" / "classifier.embkit").stat().st_size < body / 4
+    with pytest.raises(ValueError, match="saved apart.*FineTuneClassifier.load"):
+        load(tmp_path / "clf" / "classifier.embkit")
+
+
+def test_a_model_changed_after_fit_does_not_change_what_was_saved(fitted, tmp_path):
+    """set_params(model=...) after fit: save, load and pickle rebuilt the body from the new
+    name (refused, or silently other predictions); they rebuild it from the fitted one."""
+    from _tiny_models import write_tiny_sentence_model
+
+    from embkit import load, save
+
+    other = write_tiny_sentence_model(tmp_path / "tiny")  # another body than the fitted one
+    clf = copy.deepcopy(fitted).set_params(model=str(other))
+    expected = fitted.predict_proba(TEXTS)
+    np.testing.assert_allclose(clf.predict_proba(TEXTS), expected, atol=1e-6)
+    for restored in (load(save(clf, tmp_path / "c.embkit")), pickle.loads(pickle.dumps(clf))):
+        np.testing.assert_allclose(restored.predict_proba(TEXTS), expected, atol=1e-5)
 
 
 def test_save_where_no_folder_can_be_names_path(fitted, tmp_path):
