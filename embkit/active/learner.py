@@ -141,8 +141,7 @@ class ActiveLearner(BaseEstimator):
         self._validate_params()
         if self.budget is not None and self.budget > n_rows:
             raise ValueError(
-                f"budget={self.budget} is larger than the pool ({n_rows} rows); give at most "
-                f"{n_rows}"
+                f"budget={self.budget} is larger than the pool ({n_rows} rows): give at most that"
             )
         has_partial = hasattr(self.estimator, "partial_fit")
         if self.update == "partial_fit" and not (has_partial and self.classes is not None):
@@ -212,6 +211,7 @@ class ActiveLearner(BaseEstimator):
                 f"{X.shape[0]} x {X.shape[1]}. Pass the same embeddings in the same order, or "
                 "call start(X) to begin afresh"
             )
+        self._check_params(self.n_pool_)  # set_params between calls is checked too
         return X
 
     # ------------------------------------------------------------------ the loop

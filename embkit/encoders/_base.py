@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 import warnings
 from pathlib import Path
 from typing import Any
@@ -284,5 +285,16 @@ class TextEncoderBase(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
                     f"{self.model!r} (the longest has {longest} tokens); the model sees only "
                     "their first tokens. This warning is shown once per model."
                 ),
-                stacklevel=4,
+                stacklevel=_outside_level(),
             )
+
+
+def _outside_level() -> int:
+    """The ``stacklevel`` of the first caller outside embkit and scikit-learn (a warning then
+    names the user's line, whether transform was called directly or by a pipeline)."""
+    frame, level = sys._getframe(1), 1
+    while frame is not None and frame.f_globals.get("__name__", "").split(".")[0] in (
+        "embkit", "sklearn",
+    ):  # fmt: skip
+        frame, level = frame.f_back, level + 1
+    return level

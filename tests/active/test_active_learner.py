@@ -427,6 +427,22 @@ def test_run_goes_on_after_the_budget_is_raised(data):
     assert learner.labeled_.size == 40 and learner.stop_reason_ == "budget"
 
 
+@pytest.mark.parametrize(
+    ("params", "match"), [({"budget": 10_000}, "budget=10000"), ({"batch_size": 0}, "batch_size")]
+)
+def test_settings_changed_mid_loop_are_checked_by_the_next_call(data, params, match):
+    """Only start() checked them: a budget beyond the pool ran to exhaustion and
+    batch_size=0 was taken as 1."""
+    X, y = data
+    learner = ActiveLearner(LogisticRegression(), budget=20, random_state=0).run(X, y)
+    labeled = learner.labeled_.copy()
+    learner.set_params(**params)
+    for call in (lambda: learner.run(X, y), lambda: learner.query(X)):
+        with pytest.raises(ValueError, match=match):
+            call()
+    np.testing.assert_array_equal(learner.labeled_, labeled)
+
+
 def test_forget_without_a_label_to_drop_is_no_update(data):
     X, y = data
     learner = ActiveLearner(

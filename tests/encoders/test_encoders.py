@@ -298,8 +298,10 @@ def test_the_truncation_warning_counts_bytes_not_characters(monkeypatch):
     monkeypatch.setattr(encoder_base, "_TRUNCATION_WARNED", set())
     text = "한국어는 정말 아름다운 언어입니다. " * 9
     assert len(text) < 256
-    with pytest.warns(encoder_base.TextTruncatedWarning, match="256-token window"):
-        SentenceEncoder(device="cpu").fit([text]).transform([text])
+    encoder = SentenceEncoder(device="cpu").fit([text])
+    with pytest.warns(encoder_base.TextTruncatedWarning, match="256-token window") as caught:
+        encoder.transform([text])
+    assert caught[0].filename == __file__  # points at the caller's line, not into embkit
 
 
 def test_transformer_max_length_beyond_the_model_window_is_capped(monkeypatch):
