@@ -377,7 +377,7 @@ def write_report(
     written["highest_loss_md"] = out / "highest_loss.md"
 
     if pictures:
-        from embkit.cli.plotting import plot_confusion_matrix, plot_embeddings
+        from embkit.cli.plotting import plot_confusion_matrix, plot_embeddings, sorted_labels
 
         panels = {"raw embeddings": result.X_test}
         panels.update({f"after {name}": X for name, X in result.tuned_test.items()})
@@ -385,8 +385,8 @@ def write_report(
         fig.savefig(out / "embedding_pca.png", dpi=110)
         written["embedding_pca"] = out / "embedding_pca.png"
         if result.best is not None:
-            labels = sorted(
-                set(result.y_test.tolist()) | set(result.predictions[result.best].tolist()), key=str
+            labels = sorted_labels(
+                [*result.y_test.tolist(), *result.predictions[result.best].tolist()]
             )
             ax = plot_confusion_matrix(
                 result.y_test, result.predictions[result.best], labels=labels,

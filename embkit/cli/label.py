@@ -90,6 +90,7 @@ class AnswerLog:
             return notes
         data = self.path.read_bytes()
         offset = 0
+        first_line: dict[int, int] = {}  # row -> the line that answered it
         for number, line in enumerate(data.splitlines(keepends=True), start=1):
             start, offset = offset, offset + len(line)
             if not line.strip():
@@ -106,6 +107,12 @@ class AnswerLog:
             row = record.get("id") if isinstance(record, dict) else None
             if isinstance(row, bool) or not isinstance(row, int) or not 0 <= row < len(texts):
                 raise CLIError(f"{self.path}:{number}: no valid 'id' (a row of DATA)")
+            if row in first_line:  # e.g. two sessions writing to one file
+                raise CLIError(
+                    f"{self.path}:{number}: row {row} is answered twice (also on line "
+                    f"{first_line[row]}); remove one of the two lines"
+                )
+            first_line[row] = number
             if record.get("text") != texts[row]:
                 raise CLIError(
                     f"{self.path}:{number}: the text of row {row} differs from DATA; was this "

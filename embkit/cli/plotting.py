@@ -16,6 +16,7 @@ __all__ = [
     "plot_confusion_matrix",
     "plot_embedding_pca",
     "plot_embeddings",
+    "sorted_labels",
 ]
 
 
@@ -106,7 +107,7 @@ def plot_embedding_pca(
     if labels is None:
         ax.scatter(Z[shown, 0], Z[shown, 1], s=point_size, alpha=0.7, linewidths=0)
     else:
-        classes = sorted(set(labels.tolist()), key=str)
+        classes = sorted_labels(labels.tolist())
         colours = _colours(len(classes))
         for colour, cls in zip(colours, classes, strict=True):
             idx = shown[labels[shown] == cls]
@@ -239,7 +240,7 @@ def plot_confusion_matrix(
     y_true = np.asarray(y_true)
     y_pred = np.asarray(y_pred)
     if labels is None:
-        labels = sorted(set(y_true.tolist()) | set(y_pred.tolist()), key=str)
+        labels = sorted_labels([*y_true.tolist(), *y_pred.tolist()])
     cm = confusion_matrix(y_true, y_pred, labels=list(labels), normalize=normalize)
     size = max(3.5, 0.6 * len(labels) + 2.5)
     ax = _new_axes(ax, (size + 0.8, size))
@@ -259,6 +260,23 @@ def plot_confusion_matrix(
     if title:
         ax.set_title(title)
     return ax
+
+
+def sorted_labels(values: Any) -> list[Any]:
+    """The distinct labels in order: numbers by value (2 before 10), else as text.
+
+    Examples
+    --------
+    >>> sorted_labels([10, 2, 1, 2])
+    [1, 2, 10]
+    >>> sorted_labels(["b", "a"])
+    ['a', 'b']
+    """
+    distinct = set(values)
+    try:
+        return sorted(distinct)
+    except TypeError:  # labels of several types
+        return sorted(distinct, key=str)
 
 
 def _colours(n: int) -> list[Any]:

@@ -105,6 +105,20 @@ def test_unfinished_last_line_is_dropped(monkeypatch, capsys, texts_file, cache,
     assert len(records(out)) == 1
 
 
+def test_a_row_answered_twice_is_named_with_its_lines(
+    monkeypatch, capsys, texts_file, cache, tmp_path
+):
+    """Two sessions on one file: the error named no file or line ("indices holds the same
+    row twice", from deep in ActiveLearner)."""
+    out = tmp_path / "labels.jsonl"
+    assert label(monkeypatch, texts_file, out, cache, ["1", "q"]) == 0
+    line = out.read_text(encoding="utf-8")
+    out.write_text(line + line, encoding="utf-8")
+    assert label(monkeypatch, texts_file, out, cache, ["q"]) == 1
+    err = capsys.readouterr().err
+    assert f"{out}:2: row" in err and "answered twice (also on line 1)" in err
+
+
 @pytest.mark.parametrize(
     ("argv_extra", "prepared", "message"),
     [

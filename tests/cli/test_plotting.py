@@ -108,6 +108,13 @@ def test_confusion_matrix_normalized_and_default_labels():
     assert [t.get_text() for t in ax.get_xticklabels()] == ["1", "2"]
 
 
+def test_numeric_labels_are_drawn_in_numeric_order():
+    """Sorted as text they came as 1, 10, 11, 2, ... on both axes."""
+    y = [2, 10, 1, 11, 2]
+    ax = plot_confusion_matrix(y, y)
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["1", "2", "10", "11"]
+
+
 def test_nothing_touches_pyplot(blobs):
     import matplotlib
     import matplotlib.pyplot as plt
