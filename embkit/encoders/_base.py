@@ -58,6 +58,7 @@ class TextEncoderBase(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
     """What the text encoders share (see the module docstring)."""
 
     _cache_kind = "base"
+    _width_from_cache = True  # fit reads the width from the cache instead of loading the model
     _parameter_constraints: dict = {
         "batch_size": [POSITIVE_INT],
         "show_progress_bar": ["boolean", None],
@@ -141,7 +142,10 @@ class TextEncoderBase(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         check_texts(X)
         # checked first, changed last: a failing fit leaves a fitted encoder as it was
         device = self._resolve_device()
-        dim = int(self._dim(self._loaded(device)))
+        dim = self._recorded_width()  # every text cached: no model needed at all
+        if dim is None:
+            dim = int(self._dim(self._loaded(device)))
+            self._record_width(dim)
         extra = self._fitted_extra(device)
         self.device_ = device
         self.embedding_dim_ = dim
@@ -194,7 +198,7 @@ class TextEncoderBase(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
             return
         self._validate_params()
         self._check_params()
-        dim = int(self._dim(self._loaded()))
+        dim = self._recorded_width() or int(self._dim(self._loaded()))
         if dim != self.embedding_dim_:
             raise ValueError(
                 f"the parameters changed since fit: {type(self).__name__}(model="
@@ -202,6 +206,24 @@ class TextEncoderBase(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
                 f"{self.embedding_dim_}; call fit again"
             )
         self._fitted_for = settings
+
+    def _recorded_width(self) -> int | None:
+        """The vector length the embedding cache recorded for these settings, if any."""
+        cache = as_cache(self.cache)
+        if cache is None or not self._width_from_cache:
+            return None
+        try:
+            return cache.get_width(self._cache_namespace())
+        except ValueError:  # an unusable cache path: transform says so when it needs it
+            return None
+
+    def _record_width(self, dim: int) -> None:
+        cache = as_cache(self.cache)
+        if cache is not None and self._width_from_cache:
+            try:
+                cache.set_width(self._cache_namespace(), dim)
+            except ValueError:  # read-only or unusable: transform says so when it writes
+                pass
 
     def _cache_namespace(self) -> str:
         """The cache namespace: model identity and the settings that change the vectors."""

@@ -217,6 +217,7 @@ class StaticEncoder(TextEncoderBase):
     """
 
     _cache_kind = "model2vec"
+    _width_from_cache = False  # fit records the distilled folder (model_path_): it loads it
 
     _parameter_constraints: dict = {
         **TextEncoderBase._parameter_constraints,

@@ -14,7 +14,6 @@ import hashlib
 import os
 import sqlite3
 import threading
-import time
 import warnings
 import zlib
 from collections.abc import Sequence
@@ -23,13 +22,13 @@ from typing import Any
 
 import numpy as np
 
+from embkit.io._sqlite import SCHEMA_VERSION, TIMEOUT_S, prepare_with_retry
+
 __all__ = ["CacheDamagedWarning", "EmbeddingCache"]
 
 _FILE_NAME = "embeddings.sqlite3"
 _FILE_SUFFIXES = (".sqlite", ".sqlite3", ".db")
-_SCHEMA_VERSION = "1"
 _CHUNK = 900  # keys per SELECT; below SQLite's oldest limit of 999 host parameters
-_TIMEOUT_S = 60.0
 # SQLite's primary result codes for a damaged file: SQLITE_CORRUPT, SQLITE_NOTADB
 _DAMAGED_CODES = (11, 26)
 
@@ -143,7 +142,7 @@ class EmbeddingCache:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             self._inode = _inode(self.path)  # the file this connection is about to use
             conn = sqlite3.connect(
-                self.path, timeout=_TIMEOUT_S, isolation_level=None, check_same_thread=False
+                self.path, timeout=TIMEOUT_S, isolation_level=None, check_same_thread=False
             )
         except (OSError, sqlite3.OperationalError) as exc:  # a file in the way, a folder, rights
             raise ValueError(
@@ -151,7 +150,7 @@ class EmbeddingCache:
                 f"writable folder or a file name ending in {', '.join(_FILE_SUFFIXES)}"
             ) from exc
         try:
-            version = _prepare_with_retry(conn)
+            version = prepare_with_retry(conn)
         except sqlite3.DatabaseError as exc:
             conn.close()
             if _is_damage(exc):
@@ -160,11 +159,11 @@ class EmbeddingCache:
             raise ValueError(
                 f"{self.path} is not a usable embedding cache ({exc}); delete it to start afresh"
             ) from exc
-        if version != _SCHEMA_VERSION:
+        if version != SCHEMA_VERSION:
             conn.close()
             raise ValueError(
                 f"{self.path} has cache schema {version}, this embkit writes schema "
-                f"{_SCHEMA_VERSION}; delete it or use another folder"
+                f"{SCHEMA_VERSION}; delete it or use another folder"
             )
         self._conn, self._pid = conn, os.getpid()
         self._inode = _inode(self.path)  # set now if the file was just created
@@ -346,20 +345,39 @@ class EmbeddingCache:
         return int(n)
 
     def clear(self) -> None:
-        """Remove every stored vector.
+        """Remove every stored vector (and the recorded widths)."""
+        self._run(lambda conn: conn.execute("DELETE FROM embeddings"))
+        self._run(lambda conn: conn.execute("DELETE FROM meta WHERE name LIKE 'width:%'"))
+
+    def get_width(self, namespace: str) -> int | None:
+        """The vector length :meth:`set_width` recorded for ``namespace``, or ``None``.
 
         Examples
         --------
         >>> import tempfile
         >>> with tempfile.TemporaryDirectory() as folder:
         ...     cache = EmbeddingCache(folder)
-        ...     cache.set_many("demo", ["a"], [[1.0, 2.0]])
-        ...     cache.clear()
-        ...     print(len(cache))
+        ...     cache.set_width("demo", 384)
+        ...     print(cache.get_width("demo"), cache.get_width("other"))
         ...     cache.close()
-        0
+        384 None
         """
-        self._run(lambda conn: conn.execute("DELETE FROM embeddings"))
+        key = (_width_key(namespace),)
+        sql = "SELECT value FROM meta WHERE name = ?"
+        row = self._run(lambda conn: conn.execute(sql, key).fetchone())
+        return int(row[0]) if row and str(row[0]).isdigit() else None
+
+    def set_width(self, namespace: str, width: int) -> None:
+        """Record the vector length of ``namespace``: an encoder whose texts are all cached
+        then needs no model at all (its ``fit`` reads the width here)."""
+        row = (_width_key(namespace), str(int(width)))
+        self._run(lambda conn: conn.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", row))
+
+
+def _width_key(namespace: str) -> str:
+    if not isinstance(namespace, str):
+        raise TypeError(f"namespace must be a str, got {type(namespace).__name__}")
+    return "width:" + hashlib.blake2b(namespace.encode("utf-8"), digest_size=16).hexdigest()
 
 
 def _check_namespace_texts(namespace: Any, texts: Any) -> list[str]:
@@ -407,44 +425,3 @@ def as_cache(cache: Any) -> EmbeddingCache | None:
         if shared is None:
             shared = _shared_caches[path] = EmbeddingCache(path)
         return shared
-
-
-def _prepare(conn: sqlite3.Connection) -> str:
-    """Set the connection up and make the schema; return the file's schema version."""
-    conn.execute(f"PRAGMA busy_timeout = {int(_TIMEOUT_S * 1000)}")
-    # larger pages suit ~1.5 KB vectors (no overflow pages); only on a new file, before WAL
-    conn.execute("PRAGMA page_size = 16384")
-    conn.execute("PRAGMA journal_mode = WAL")
-    conn.execute("PRAGMA synchronous = NORMAL")
-    conn.execute("BEGIN IMMEDIATE")
-    conn.execute(
-        "CREATE TABLE IF NOT EXISTS embeddings ("
-        " key BLOB PRIMARY KEY, vector BLOB NOT NULL, checksum INTEGER NOT NULL)"
-    )
-    conn.execute("CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT NOT NULL)")
-    conn.execute("INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)", (_SCHEMA_VERSION,))
-    conn.execute("COMMIT")
-    (version,) = conn.execute("SELECT value FROM meta WHERE name = 'schema_version'").fetchone()
-    return version
-
-
-def _prepare_with_retry(conn: sqlite3.Connection) -> str:
-    """``_prepare``, retried for up to the busy timeout while another process holds the lock.
-
-    Switching a new file to WAL needs an exclusive lock, and SQLite answers "locked" at once,
-    without the busy timeout, while another process creates the same file.
-    """
-    deadline = time.monotonic() + _TIMEOUT_S
-    pause = 0.01
-    while True:
-        try:
-            return _prepare(conn)
-        except sqlite3.OperationalError as exc:
-            if "locked" not in str(exc) and "busy" not in str(exc):
-                raise
-            if conn.in_transaction:
-                conn.execute("ROLLBACK")
-            if time.monotonic() + pause > deadline:
-                raise
-            time.sleep(pause)
-            pause = min(pause * 2, 0.5)

@@ -292,6 +292,27 @@ def test_a_cached_encoder_never_stores_old_weights_under_the_new_folder(tmp_path
     np.testing.assert_allclose(fresh.transform([text]), expected, atol=1e-6)
 
 
+@pytest.mark.parametrize("cls", [SentenceEncoder, TransformerEncoder])
+def test_with_every_text_cached_no_model_is_loaded(cls, tmp_path, monkeypatch):
+    """docs/cli.md: "a second run skips the model". fit loaded it for its width alone;
+    the cache now records the width, so fit and transform of cached texts need no model."""
+    from embkit._core.models import clear_models
+
+    texts = ["a first text", "a second text"]
+    expected = cls(device="cpu", cache=tmp_path).fit(texts).transform(texts)
+    clear_models()  # as in a new process
+    loads = []
+    original = cls._load
+    monkeypatch.setattr(
+        cls, "_load", lambda self, device: loads.append(1) or original(self, device)
+    )
+    again = cls(device="cpu", cache=tmp_path).fit(texts)
+    np.testing.assert_array_equal(again.transform(texts), expected)
+    assert loads == [] and again.embedding_dim_ == expected.shape[1]
+    again.transform(["a text not cached yet"])
+    assert loads  # the model is loaded when a text needs it
+
+
 def test_the_truncation_warning_counts_bytes_not_characters(monkeypatch):
     """180 Korean characters are 362 MiniLM tokens (jamo): cut at 256 and warned about,
     though the text has fewer characters than the window."""
