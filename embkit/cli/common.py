@@ -67,7 +67,10 @@ def add_data_options(p: argparse.ArgumentParser, *, labels: bool = True, model: 
         help="bad rows in DATA: stop with an error (default) or skip them with a count",
     )  # fmt: skip
     p.add_argument(
-        "--limit", type=positive_int, metavar="N", help="read only the first N good rows"
+        "--limit",
+        type=positive_int,
+        metavar="N",
+        help="read only the first N good rows of each file (DATA and --test)",
     )
     p.add_argument(
         "--format", choices=("jsonl", "csv", "tsv", "txt"),
