@@ -441,6 +441,12 @@ def test_the_second_side_of_pairs_is_checked_by_column_name():
     np.testing.assert_array_equal(cosine, plain)
 
 
+def test_a_second_side_that_requires_grad_is_read_as_its_values():
+    left, right = torch.from_numpy(X.copy()), torch.from_numpy(X[::-1].copy())
+    learner = clone(LEARNER).fit(left, right.requires_grad_(True), np.zeros(24))
+    np.testing.assert_array_equal(learner.predict(left, right), learner.predict(X, X[::-1].copy()))
+
+
 @pytest.mark.parametrize("name", ["FeedForwardTuner", "DifferentiableHead", "KNeighborsTuner"])
 def test_a_tensor_that_requires_grad_is_read_as_its_values(name):
     est = clone(NUMERIC[name])

@@ -76,11 +76,12 @@ def _model_files(folder: Path) -> list[Path]:
     return sorted(files, key=lambda p: p.relative_to(folder).as_posix())
 
 
-def model_identity(model: str | os.PathLike[str]) -> str:
+def model_identity(model: str | os.PathLike[str], *, reload: bool = False) -> str:
     """A stable identity for ``model``'s weights, used in embedding cache keys.
 
     A BLAKE2b hash of the folder's file names and contents (memoised while sizes and
     modification times stay the same); ``"name:<name>"`` for a hub name not cached locally.
+    With ``reload``, also :func:`reload_if_changed` (from the same look at the folder).
     """
     resolved = resolve_model(model)
     folder = local_folder(resolved)
@@ -88,6 +89,8 @@ def model_identity(model: str | os.PathLike[str]) -> str:
         return f"name:{resolved}"
     files = _model_files(folder)
     signature = _files_signature(folder, files)
+    if reload:
+        _forget_if_changed(resolved, signature)
     key = str(folder)
     with _identity_lock:
         memo = _identities.get(key)
@@ -151,8 +154,15 @@ def reload_if_changed(model: str | os.PathLike[str]) -> None:
     """
     resolved = resolve_model(model)
     with _registry_lock:
+        if resolved not in _loaded_signatures:
+            return
+    _forget_if_changed(resolved, _stat_signature(resolved))
+
+
+def _forget_if_changed(resolved: str, signature: tuple[Any, ...] | None) -> None:
+    with _registry_lock:
         recorded = _loaded_signatures.get(resolved)
-    if recorded is None or _stat_signature(resolved) == recorded:
+    if recorded is None or signature == recorded:
         return
     with _registry_lock:
         for key in [k for k in _registry if len(k) > 1 and k[1] == resolved]:

@@ -32,11 +32,11 @@ def holdout_indices(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Split ``range(n)`` into (train, validation) row indices, seeded by ``rng``.
 
-    With 1-D ``labels`` the split is stratified: each class gives ``round(fraction * rows)``
-    of its rows (never all); the classes too small for that (two rows or more) give one row
-    each to as many of them, drawn at random, as ``fraction`` of their rows together, so
-    few-shot data is not held out by half; single rows stay in training. At least one row
-    is held out.
+    With 1-D ``labels`` the split is stratified: each class of two rows or more gives
+    ``round(fraction * rows)`` of its rows, at least one, never all; single rows stay in
+    training. When no class is large enough to give a row by itself (few-shot data), one
+    row each comes from as many classes, drawn at random, as ``fraction`` of all their rows
+    (at least one), so such data is not held out by half.
 
     Examples
     --------
@@ -54,23 +54,19 @@ def holdout_indices(
         order = rng.permutation(n)
         n_val = min(max(1, math.ceil(fraction * n)), n - 1)
         return np.sort(order[n_val:]), np.sort(order[:n_val])
-    val_parts, small = [], []
-    for code in np.unique(labels):
-        rows = np.flatnonzero(labels == code)
-        if len(rows) < 2:
-            continue
-        take = min(round(fraction * len(rows)), len(rows) - 1)
-        if take == 0:
-            small.append(rows)
-            continue
-        val_parts.append(rng.choice(rows, size=take, replace=False))
-    if small:
-        pooled = round(fraction * sum(len(rows) for rows in small))
-        pooled = max(pooled, 0 if val_parts else 1)
-        for i in np.sort(rng.choice(len(small), size=min(pooled, len(small)), replace=False)):
-            val_parts.append(rng.choice(small[i], size=1))
-    if not val_parts:
+    groups = [rows for code in np.unique(labels) if len(rows := np.flatnonzero(labels == code)) > 1]
+    if not groups:  # every class a single row: a plain split
         return holdout_indices(n, fraction, rng)
+    takes = [min(round(fraction * len(rows)), len(rows) - 1) for rows in groups]
+    if any(takes):  # every class of two rows or more gives one at least
+        val_parts = [
+            rng.choice(rows, size=max(1, t), replace=False)
+            for rows, t in zip(groups, takes, strict=True)
+        ]
+    else:  # few-shot: one row from each of as many classes as ``fraction`` of their rows
+        pooled = max(1, round(fraction * sum(len(rows) for rows in groups)))
+        picked = np.sort(rng.choice(len(groups), size=min(pooled, len(groups)), replace=False))
+        val_parts = [rng.choice(groups[i], size=1) for i in picked]
     val = np.sort(np.concatenate(val_parts))
     train = np.setdiff1d(np.arange(n), val, assume_unique=True)
     return train, val

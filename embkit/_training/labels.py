@@ -71,7 +71,8 @@ def check_y(y: Any, n_samples: int) -> np.ndarray:
             y, ensure_2d=False, allow_nd=True, dtype=None, ensure_all_finite=False, input_name="y"
         )
     except (TypeError, ValueError) as exc:
-        raise type(exc)(f"y must be 1-D labels or a 2-D 0/1 label matrix: {exc}") from exc
+        kind = TypeError if isinstance(exc, TypeError) else ValueError
+        raise kind(f"y must be 1-D labels or a 2-D 0/1 label matrix: {exc}") from exc
     if y.ndim == 2 and y.shape[1] == 1:
         warnings.warn(
             "A column-vector y was passed when a 1d array was expected; it is used as 1-D.",

@@ -50,8 +50,9 @@ def save_trained(pipe: Any, out: Path, meta: dict[str, Any]) -> Path:
 def check_savable(pipe: Any, name: str) -> None:
     """Refuse, before the fit, a pipeline that :func:`save_trained` could not write after it.
 
-    A dry run of :func:`embkit.save` on the unfitted pipeline; a grid search (``auto``)
-    counts as the pipeline it searches, which is what ``train`` keeps.
+    A dry run of :func:`embkit.save` on the unfitted pipeline. A grid search as the last
+    step (``auto``) counts as the pipeline it searches and the estimators of its grid, as
+    ``train`` keeps the one it chooses; any other step must be savable as it is.
 
     Examples
     --------
@@ -64,16 +65,21 @@ def check_savable(pipe: Any, name: str) -> None:
     import tempfile
 
     from sklearn.base import clone
+    from sklearn.model_selection import GridSearchCV
 
     from embkit import save
     from embkit.cli.common import CLIError
 
-    probe = clone(pipe)
-    if hasattr(probe, "steps"):
-        probe.steps = [(n, getattr(s, "estimator", s)) for n, s in probe.steps]
+    probe, candidates = clone(pipe), []
+    if hasattr(probe, "steps") and isinstance(probe.steps[-1][1], GridSearchCV):
+        name, search = probe.steps[-1]
+        grids = search.param_grid if isinstance(search.param_grid, list) else [search.param_grid]
+        candidates = [v for g in grids for vs in g.values() for v in vs if hasattr(v, "fit")]
+        probe.steps[-1] = (name, search.estimator)
     with tempfile.TemporaryDirectory() as folder:
         try:
-            save(probe, Path(folder) / SAVED_FILE)
+            for part in (probe, *candidates):
+                save(part, Path(folder) / SAVED_FILE)
         except TypeError as exc:
             reason = str(exc).split("; use pickle", 1)[0]
             raise CLIError(

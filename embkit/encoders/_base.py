@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import sqlite3
 import sys
 import warnings
 from pathlib import Path
@@ -214,7 +215,7 @@ class TextEncoderBase(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
             return None
         try:
             return cache.get_width(self._cache_namespace())
-        except ValueError:  # an unusable cache path: transform says so when it needs it
+        except (ValueError, sqlite3.Error):  # unusable or busy: transform says so if needed
             return None
 
     def _record_width(self, dim: int) -> None:
@@ -222,14 +223,14 @@ class TextEncoderBase(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         if cache is not None and self._width_from_cache:
             try:
                 cache.set_width(self._cache_namespace(), dim)
-            except ValueError:  # read-only or unusable: transform says so when it writes
+            except (ValueError, sqlite3.Error):  # read-only, unusable or busy: not recorded
                 pass
 
-    def _cache_namespace(self) -> str:
+    def _cache_namespace(self, reload: bool = False) -> str:
         """The cache namespace: model identity and the settings that change the vectors."""
         settings = {
             "kind": self._cache_kind,
-            "model": model_identity(self.model),
+            "model": model_identity(self.model, reload=reload),
             **self._cache_settings(),
         }
         return json.dumps(settings, sort_keys=True)
@@ -247,8 +248,8 @@ class TextEncoderBase(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         if cache is None:
             vectors = self._run_model(unique)
         else:
-            reload_if_changed(self.model)  # vectors go under the weights the folder holds now
-            namespace = self._cache_namespace()
+            # vectors go under the weights the folder holds now (reloaded if saved again)
+            namespace = self._cache_namespace(reload=True)
             found, cached = cache.get_many(namespace, unique, dim)
             if len(found) == len(unique):
                 vectors = cached
@@ -258,6 +259,11 @@ class TextEncoderBase(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
                 missing_idx = np.flatnonzero(missing)
                 new_texts = [unique[i] for i in missing_idx]
                 new = self._run_model(new_texts)
+                if new.shape[1] != dim:  # the folder was saved again with another width
+                    raise ValueError(
+                        f"the model {self.model!r} now gives vectors of length {new.shape[1]}, "
+                        f"fitted for {dim}; call fit again"
+                    )
                 cache.set_many(namespace, new_texts, new)
                 vectors = np.empty((len(unique), dim), dtype=np.float32)
                 vectors[found] = cached
@@ -312,11 +318,12 @@ class TextEncoderBase(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
 
 
 def _outside_level() -> int:
-    """The ``stacklevel`` of the first caller outside embkit and scikit-learn (a warning then
-    names the user's line, whether transform was called directly or by a pipeline)."""
+    """The ``stacklevel`` of the first caller outside embkit, scikit-learn and joblib (which
+    runs a pipeline's fit_transform): a warning then names the user's line."""
     frame, level = sys._getframe(1), 1
-    while frame is not None and frame.f_globals.get("__name__", "").split(".")[0] in (
-        "embkit", "sklearn",
-    ):  # fmt: skip
+    while frame is not None and frame.f_globals.get("__name__", "").split(".")[0] in _LIBRARIES:
         frame, level = frame.f_back, level + 1
     return level
+
+
+_LIBRARIES = ("embkit", "sklearn", "joblib")

@@ -31,7 +31,7 @@ from embkit._core.models import (
     resolve_model,
 )
 
-_FORMAT = 1
+_FORMAT = 2  # 2: the manifest records the position table ("positions")
 _OPSET = 17
 _MANIFEST = "embkit-onnx.json"
 _GRAPH = "model.onnx"

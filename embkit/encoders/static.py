@@ -13,6 +13,7 @@ import os
 import shutil
 import sys
 import tempfile
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -94,6 +95,9 @@ def _transformer_folder(folder: Path) -> Path:
     raise ValueError(f"{folder} holds neither a transformer (config.json) nor a modules.json")
 
 
+_DISTILLING = threading.Lock()
+
+
 def _distil(
     source: str, dim: int | None, sif_coefficient: float | None, device: str, show: bool = True
 ) -> Any:
@@ -112,19 +116,20 @@ def _distil(
     hidden = int(net.config.hidden_size)
     if dim is not None and dim > hidden:
         raise ValueError(f"dim={dim} is larger than the hidden size of {source} ({hidden})")
-    bar = inference.tqdm  # model2vec's progress bar has no switch: muted here when asked
-    inference.tqdm = bar if show else functools.partial(bar, disable=True)
-    try:
-        static = distill_from_model(
-            model=net,
-            tokenizer=tokenizer,
-            device=device,
-            pca_dims=dim,
-            sif_coefficient=sif_coefficient,
-            quantize_to="float32",
-        )
-    finally:
-        inference.tqdm = bar
+    with _DISTILLING:  # model2vec's bar has no switch: muted here when asked, one at a time
+        bar = inference.tqdm
+        inference.tqdm = bar if show else functools.partial(bar, disable=True)
+        try:
+            static = distill_from_model(
+                model=net,
+                tokenizer=tokenizer,
+                device=device,
+                pca_dims=dim,
+                sif_coefficient=sif_coefficient,
+                quantize_to="float32",
+            )
+        finally:
+            inference.tqdm = bar
     # PCA returns Fortran order and safetensors' numpy writer stores the raw buffer as if
     # C-ordered (rows would mix tokens): store a C-ordered copy.
     static.embedding = np.ascontiguousarray(static.embedding)

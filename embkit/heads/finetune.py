@@ -242,6 +242,12 @@ class FineTuneClassifier(LabelMixin, ClassifierMixin, BodyEstimatorBase):
             fraction = 0.1
         if fraction is None:
             return np.arange(len(codes)), None
+        if len(codes) and np.bincount(codes).max() < 2:
+            raise ValueError(
+                f"validation_fraction={fraction}: every class has a single text, so none can "
+                "be held out without leaving its class out of training; pass more texts or "
+                "validation_fraction=None and early_stopping=False"
+            )
         # the numeric estimators' stratified hold-out: works on few-shot data too
         return holdout_indices(len(codes), float(fraction), rng, np.asarray(codes))
 

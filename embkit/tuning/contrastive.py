@@ -199,22 +199,14 @@ class ContrastiveLearner(ClassNamePrefixFeaturesOutMixin, TorchEstimatorBase):
     def _check_second(self, X2: Any, X1: np.ndarray) -> np.ndarray:
         if X2 is None:
             raise ValueError("X2 is required: the second side of every pair")
-        given = X2
-        try:
-            X2 = check_array(X2, dtype=np.float32, input_name="X2")
-        except (TypeError, ValueError) as exc:
-            raise type(exc)(exc.args[0] if "X2" in str(exc) else f"X2: {exc}") from exc
+        # X1's width and column names (a tensor that requires grad: its values)
+        X2 = check_X(self, X2, reset=False, name="X2")
         if X2.shape[0] != X1.shape[0]:
             raise ValueError(
                 f"X1 and X2 must have the same number of rows (one pair per row), "
                 f"got {X1.shape[0]} and {X2.shape[0]}"
             )
-        if X2.shape[1] != X1.shape[1]:
-            raise ValueError(
-                f"X1 and X2 must have the same number of columns, got {X1.shape[1]} and "
-                f"{X2.shape[1]}"
-            )
-        return check_X(self, given, reset=False, name="X2")  # and X1's column names
+        return X2
 
     def _batch_loss(
         self, data: TrainData, idx: torch.Tensor, noise: DropoutNoise

@@ -167,6 +167,18 @@ def make_pairs(
     return sample_pairs(codes, int(n_neg), rng)
 
 
+def _next_round(order: np.ndarray, following: np.ndarray, size: int) -> np.ndarray:
+    """``following`` reordered so that the group spanning the two rounds holds no row twice:
+    the rows of its first part (the end of ``order``) move out of its second part."""
+    t = len(order) % size
+    if t == 0:
+        return following
+    first = np.flatnonzero(~np.isin(following, order[-t:]))[: size - t]
+    head = np.zeros(len(following), dtype=bool)
+    head[first] = True
+    return np.concatenate([following[head], following[~head]])
+
+
 def make_grouped_pairs(
     y: Any,
     *,
@@ -187,8 +199,9 @@ def make_grouped_pairs(
     y : array-like of shape (n,)
         Class labels (at least two classes).
     group_size : int
-        Rows per group (at least 2); at most ``n``, so that a group of few rows never holds
-        one of them twice (a row paired with itself teaches nothing).
+        Rows per group (at least 2; at most ``n``). No group holds a row twice (a row paired
+        with itself teaches nothing): a group spanning two rounds takes from the second only
+        rows the first part does not hold.
     n_rounds : int, default=1
         Visits of every row; each round gives ``n * (1 + n_neg)`` pairs.
     n_neg : int, default=1
@@ -223,8 +236,10 @@ def make_grouped_pairs(
     if codes.max() == 0:
         raise ValueError("y has a single class: dissimilar pairs need at least two classes")
     rng = _generator(random_state)
-    order = np.concatenate([_interleaved_order(codes, rng) for _ in range(int(n_rounds))])
     size = min(int(group_size), len(codes))  # fewer rows than a group: a round is a group
+    order = _interleaved_order(codes, rng)
+    for _ in range(int(n_rounds) - 1):
+        order = np.concatenate([order, _next_round(order, _interleaved_order(codes, rng), size)])
     parts1, parts2, parts_s = [], [], []
     for start in range(0, len(order), size):
         rows = order[start : start + size]

@@ -449,6 +449,23 @@ def test_unavailable_pipeline_exits_1(small_data, capsys):
         pipelines._REGISTRY.pop("ghost")
 
 
+def test_check_savable_unwraps_only_a_last_grid_search():
+    """A wrapper step is saved as it is (SelectFromModel: refused), not as what it wraps;
+    every built-in pipeline passes, auto's search included."""
+    from sklearn.feature_selection import SelectFromModel
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+
+    from embkit.cli.common import CLIError
+    from embkit.cli.registry import make_named_pipeline
+    from embkit.cli.saved import check_savable
+
+    with pytest.raises(CLIError, match="SelectFromModel"):
+        check_savable(make_pipeline(SelectFromModel(LogisticRegression())), "x")
+    for name in available_pipelines():
+        check_savable(make_named_pipeline(name, cache="unused-cache"), name)
+
+
 def test_train_refuses_a_pipeline_it_cannot_save_before_fitting(small_data, tmp_path, capsys):
     """docs/cli.md's registered LinearSVC: refused at once, naming the step's type, not
     after the whole fit with "use pickle or joblib" (which train cannot do)."""

@@ -290,6 +290,12 @@ def test_a_cached_encoder_never_stores_old_weights_under_the_new_folder(tmp_path
     np.testing.assert_allclose(enc.transform([text]), expected, atol=1e-6)  # no refit
     fresh = SentenceEncoder(str(folder), device="cpu", cache=tmp_path / "cache").fit([text])
     np.testing.assert_allclose(fresh.transform([text]), expected, atol=1e-6)
+    wide = write_tiny_sentence_model(tmp_path / "c", hidden=48)  # saved again, wider
+    for path in wide.rglob("*"):
+        if path.is_file():
+            (folder / path.relative_to(wide)).write_bytes(path.read_bytes())
+    with pytest.raises(ValueError, match="now gives vectors of length 48, fitted for 32"):
+        enc.transform(["another text"])
 
 
 @pytest.mark.parametrize("cls", [SentenceEncoder, TransformerEncoder])
@@ -323,6 +329,14 @@ def test_the_truncation_warning_counts_bytes_not_characters(monkeypatch):
     with pytest.warns(encoder_base.TextTruncatedWarning, match="256-token window") as caught:
         encoder.transform([text])
     assert caught[0].filename == __file__  # points at the caller's line, not into embkit
+    monkeypatch.setattr(encoder_base, "_TRUNCATION_WARNED", set())
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import Normalizer
+
+    pipe = make_pipeline(SentenceEncoder(device="cpu"), Normalizer())
+    with pytest.warns(encoder_base.TextTruncatedWarning) as caught:
+        pipe.fit_transform([text])  # through joblib's Memory inside the pipeline
+    assert caught[0].filename == __file__
 
 
 def test_transformer_max_length_beyond_the_model_window_is_capped(monkeypatch):

@@ -518,3 +518,23 @@ def test_a_quiet_distillation_draws_no_progress_bar(tiny_source, tmp_path, capfd
     loud = StaticEncoder(tiny_source, dim=DIM, cache_dir=str(tmp_path / "l"), device="cpu")
     loud.set_params(show_progress_bar=True).fit(TEXTS)
     assert "Encoding tokens" in capfd.readouterr().err
+
+
+def test_distillations_in_threads_leave_model2vec_as_it_was(tiny_source, tmp_path):
+    """The muted bar is a patch of model2vec's module: two threads (one quiet, one not)
+    could leave it muted for good."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from model2vec.distill import inference
+
+    original = inference.tqdm
+
+    def distil(i):
+        enc = StaticEncoder(tiny_source, dim=DIM, cache_dir=str(tmp_path / str(i)), device="cpu")
+        return enc.set_params(show_progress_bar=bool(i % 2)).fit(TEXTS).transform(TEXTS)
+
+    with ThreadPoolExecutor(2) as pool:
+        outs = list(pool.map(distil, range(4)))
+    assert inference.tqdm is original
+    for out in outs[1:]:
+        np.testing.assert_allclose(out, outs[0], atol=1e-6)

@@ -106,6 +106,11 @@ def test_early_stopping_works_on_a_few_texts_per_class():
     assert len(clf.validation_scores_) >= 1
 
 
+def test_holding_out_from_single_text_classes_is_refused():
+    with pytest.raises(ValueError, match="every class has a single text"):
+        _clf(validation_fraction=0.5).fit(TEXTS[:4], ["a", "b", "c", "d"])
+
+
 def test_a_saved_folder_holds_the_body_once(fitted, tmp_path):
     """classifier.embkit held the body's weights too (182 MB for MiniLM's 91)."""
     from embkit import load

@@ -115,6 +115,18 @@ def test_holdout_of_small_classes_keeps_to_the_fraction(n_classes, rows, held_ou
     assert np.all(np.bincount(labels[train], minlength=n_classes) >= 1)  # never a whole class
 
 
+def test_a_rare_class_beside_a_large_one_still_gives_a_validation_row():
+    labels = np.array([0] * 100 + [1] * 4)
+    val = holdout_indices(104, 0.1, np.random.default_rng(0), labels)[1]
+    assert np.bincount(labels[val]).tolist() == [10, 1]
+    X = np.random.default_rng(0).normal(size=(104, 8)).astype(np.float32)
+    Y = np.zeros((104, 3))  # a label matrix: rows with a label are a stratum of 4
+    Y[:4, 0] = Y[:4, 1] = 1
+    Y[2:4, 2] = 1
+    tuner = ContrastiveTuner(early_stopping=True, n_epochs=3, random_state=0).fit(X, Y)
+    assert len(tuner.validation_scores_) == 3
+
+
 def test_the_hold_out_is_a_view_of_the_training_rows_not_a_copy():
     X, y = noisy_data(n=200)
     est = FeedForwardTuner(8, early_stopping=True, random_state=0)

@@ -87,7 +87,7 @@ def test_zero_vectors_give_finite_similarity(pairs):
     "mutate, match",
     [
         (lambda X1, X2, y: (X1, X2[:-1], y), "same number of rows"),
-        (lambda X1, X2, y: (X1, X2[:, :-1], y), "same number of columns"),
+        (lambda X1, X2, y: (X1, X2[:, :-1], y), "X2: X has 5 features"),
         (lambda X1, X2, y: (X1, X2, y[:-1]), "targets"),
         (lambda X1, X2, y: (X1, X2, y * 3), r"\[-1, 1\]"),
         (lambda X1, X2, y: (X1, None, y), "X2"),
