@@ -263,21 +263,24 @@ def plot_confusion_matrix(
 
 
 def sorted_labels(values: Any) -> list[Any]:
-    """The distinct labels in order: numbers by value (2 before 10), also when they were
-    read as text from a CSV file; else as text.
+    """The distinct labels in order: numbers by value (2 before 10, -2 before -1), also
+    when they were read as text from a CSV file; else as text.
 
     Examples
     --------
     >>> sorted_labels([10, 2, 1, 2])
     [1, 2, 10]
-    >>> sorted_labels(["10", "2", "1"])
-    ['1', '2', '10']
+    >>> sorted_labels(["10", "2", "-1", "0.5"])
+    ['-1', '0.5', '2', '10']
     >>> sorted_labels(["b", "a"])
     ['a', 'b']
     """
     distinct = set(values)
-    if all(isinstance(v, str) and v.isdecimal() for v in distinct):
-        return sorted(distinct, key=int)
+    if all(isinstance(v, str) for v in distinct):
+        try:  # the text itself breaks ties ("01" and "1"), so the order never varies
+            return sorted(distinct, key=lambda v: (float(v), v))
+        except ValueError:
+            return sorted(distinct)
     try:
         return sorted(distinct)
     except TypeError:  # labels of several types

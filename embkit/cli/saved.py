@@ -72,10 +72,10 @@ def check_savable(pipe: Any, name: str) -> None:
 
     probe, candidates = clone(pipe), []
     if hasattr(probe, "steps") and isinstance(probe.steps[-1][1], GridSearchCV):
-        name, search = probe.steps[-1]
+        step, search = probe.steps[-1]
         grids = search.param_grid if isinstance(search.param_grid, list) else [search.param_grid]
         candidates = [v for g in grids for vs in g.values() for v in vs if hasattr(v, "fit")]
-        probe.steps[-1] = (name, search.estimator)
+        probe.steps[-1] = (step, search.estimator)
     with tempfile.TemporaryDirectory() as folder:
         try:
             for part in (probe, *candidates):

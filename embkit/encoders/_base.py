@@ -259,11 +259,6 @@ class TextEncoderBase(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
                 missing_idx = np.flatnonzero(missing)
                 new_texts = [unique[i] for i in missing_idx]
                 new = self._run_model(new_texts)
-                if new.shape[1] != dim:  # the folder was saved again with another width
-                    raise ValueError(
-                        f"the model {self.model!r} now gives vectors of length {new.shape[1]}, "
-                        f"fitted for {dim}; call fit again"
-                    )
                 cache.set_many(namespace, new_texts, new)
                 vectors = np.empty((len(unique), dim), dtype=np.float32)
                 vectors[found] = cached
@@ -282,8 +277,13 @@ class TextEncoderBase(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
             show = len(texts) > PROGRESS_MIN_TEXTS
         loaded = self._loaded()
         self._warn_truncation(loaded, texts)
-        vectors = self._encode(loaded, texts, bool(show))
-        return np.asarray(vectors, dtype=np.float32)
+        vectors = np.asarray(self._encode(loaded, texts, bool(show)), dtype=np.float32)
+        if vectors.shape[1] != self.embedding_dim_:  # the folder was saved again since fit
+            raise ValueError(
+                f"the model {self.model!r} now gives vectors of length {vectors.shape[1]}, "
+                f"fitted for {self.embedding_dim_}; call fit again"
+            )
+        return vectors
 
     def _warn_truncation(self, loaded: Any, texts: list[str]) -> None:
         """Warn (once per process, model and window) when texts exceed the model's window.

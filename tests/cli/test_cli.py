@@ -462,6 +462,11 @@ def test_check_savable_unwraps_only_a_last_grid_search():
 
     with pytest.raises(CLIError, match="SelectFromModel"):
         check_savable(make_pipeline(SelectFromModel(LogisticRegression())), "x")
+    from sklearn.model_selection import GridSearchCV
+    from sklearn.svm import LinearSVC
+
+    with pytest.raises(CLIError, match="--pipeline mine cannot be saved by train.*LinearSVC"):
+        check_savable(make_pipeline(GridSearchCV(LinearSVC(), {"C": [1.0]})), "mine")
     for name in available_pipelines():
         check_savable(make_named_pipeline(name, cache="unused-cache"), name)
 

@@ -115,6 +115,13 @@ def test_numeric_labels_are_drawn_in_numeric_order():
     assert [t.get_text() for t in ax.get_xticklabels()] == ["1", "2", "10", "11"]
 
 
+def test_labels_read_as_text_sort_by_value_in_a_fixed_order():
+    from embkit.cli.plotting import sorted_labels
+
+    assert sorted_labels(["10", "1", "01", "-2", "2.5"]) == ["-2", "01", "1", "2.5", "10"]
+    assert sorted_labels(["b", "10", "a"]) == ["10", "a", "b"]
+
+
 def test_nothing_touches_pyplot(blobs):
     import matplotlib
     import matplotlib.pyplot as plt

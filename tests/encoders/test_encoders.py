@@ -290,12 +290,15 @@ def test_a_cached_encoder_never_stores_old_weights_under_the_new_folder(tmp_path
     np.testing.assert_allclose(enc.transform([text]), expected, atol=1e-6)  # no refit
     fresh = SentenceEncoder(str(folder), device="cpu", cache=tmp_path / "cache").fit([text])
     np.testing.assert_allclose(fresh.transform([text]), expected, atol=1e-6)
+    plain = SentenceEncoder(str(folder), device="cpu").fit(["x"])  # no cache, fitted at 32
     wide = write_tiny_sentence_model(tmp_path / "c", hidden=48)  # saved again, wider
     for path in wide.rglob("*"):
         if path.is_file():
             (folder / path.relative_to(wide)).write_bytes(path.read_bytes())
     with pytest.raises(ValueError, match="now gives vectors of length 48, fitted for 32"):
-        enc.transform(["another text"])
+        enc.transform(["another text"])  # reloads the shared model
+    with pytest.raises(ValueError, match="now gives vectors of length 48, fitted for 32"):
+        plain.transform(["another text"])  # which this one shares
 
 
 @pytest.mark.parametrize("cls", [SentenceEncoder, TransformerEncoder])
