@@ -186,10 +186,7 @@ class LabelMixin:
                 raise ValueError("class_weight for a 2-D label matrix must be None or 'balanced'")
             positives = rows @ targets.astype(np.float64)
             negatives = rows.sum() - positives
-            ratio = np.divide(
-                negatives, positives, out=np.ones_like(positives), where=positives > 0
-            )
-            return ratio
+            return np.divide(negatives, positives, out=np.ones_like(positives), where=positives > 0)
         if isinstance(cw, str):  # "balanced": n_rows / (n_classes * rows of the class)
             counts = np.bincount(targets, weights=rows, minlength=len(self.classes_))
             present = counts > 0

@@ -199,14 +199,17 @@ class TextEncoderBase(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
             return
         self._validate_params()
         self._check_params()
-        dim = self._recorded_width() or int(self._dim(self._loaded()))
+        self._check_width(self._recorded_width() or int(self._dim(self._loaded())))
+        self._fitted_for = settings
+
+    def _check_width(self, dim: int) -> None:
+        """A clear "call fit again" when the model now gives vectors of another length (new
+        parameters, or its folder saved again), not numpy's broadcast error later."""
         if dim != self.embedding_dim_:
             raise ValueError(
-                f"the parameters changed since fit: {type(self).__name__}(model="
-                f"{self.model!r}, ...) now gives vectors of length {dim}, fitted for "
-                f"{self.embedding_dim_}; call fit again"
+                f"{type(self).__name__}(model={self.model!r}, ...) now gives vectors of length "
+                f"{dim}, fitted for {self.embedding_dim_}; call fit again"
             )
-        self._fitted_for = settings
 
     def _recorded_width(self) -> int | None:
         """The vector length the embedding cache recorded for these settings, if any."""
@@ -278,11 +281,7 @@ class TextEncoderBase(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         loaded = self._loaded()
         self._warn_truncation(loaded, texts)
         vectors = np.asarray(self._encode(loaded, texts, bool(show)), dtype=np.float32)
-        if vectors.shape[1] != self.embedding_dim_:  # the folder was saved again since fit
-            raise ValueError(
-                f"the model {self.model!r} now gives vectors of length {vectors.shape[1]}, "
-                f"fitted for {self.embedding_dim_}; call fit again"
-            )
+        self._check_width(vectors.shape[1])  # the folder may have been saved again since fit
         return vectors
 
     def _warn_truncation(self, loaded: Any, texts: list[str]) -> None:
