@@ -28,18 +28,34 @@ def _import_dask() -> tuple[Any, Any]:
     return dask, da
 
 
-def _encode_partition(texts: Any, encoder: Any, width: int) -> np.ndarray:
-    """Embed one partition on a worker with a fresh copy of ``encoder`` (shared model)."""
+def _encode_partition(texts: Any, encoder: Any, width: int, number: int, rows: float) -> Any:
+    """Embed partition ``number`` on a worker with a fresh copy of ``encoder`` (shared model)."""
     # a one-column DataFrame partition is its column; list() would give its column names
-    texts = check_texts(texts, name="a partition of the texts")
-    local = clone(encoder).fit(texts[:1])
-    vectors = local.transform(texts)
+    name = f"partition {number} of the texts"
+    try:
+        items = check_texts(texts, name=name)
+    except TypeError as exc:  # name the row by its index label, not its place in the part
+        index = getattr(texts, "index", None)
+        if index is None or not len(index):
+            raise
+        values = np.asarray(texts, dtype=object).reshape(len(index), -1)[:, 0]
+        bad = next((i for i, v in enumerate(values) if not isinstance(v, str)), None)
+        if bad is None:
+            raise
+        raise TypeError(f"{exc} (index label {index[bad]!r})") from None
+    if rows == rows and len(items) != rows:  # rows is NaN when the lengths are unknown
+        raise ValueError(f"{name} holds {len(items)} texts but lengths= says {int(rows)}")
+    vectors = clone(encoder).fit(items[:1]).transform(items)
     if vectors.shape[1] != width:
         raise ValueError(
             f"width={width} but the encoder gives vectors of length {vectors.shape[1]}; "
             "pass the encoder's embedding width, or width=None to ask the encoder"
         )
     return vectors
+
+
+def _count(part: Any) -> int:
+    return len(part) if hasattr(part, "__len__") else sum(1 for _ in part)
 
 
 def _width(encoder: Any) -> int:
@@ -50,20 +66,48 @@ def _width(encoder: Any) -> int:
     return int(dim)
 
 
-def _encode_parts(parts: list[Any], encoder: Any, width: int | None) -> Any:
+def _row_counts(dask: Any, parts: list[Any], lengths: Any) -> list[float]:
+    """The rows of every partition: NaN (unknown), counted here, or as given."""
+    if lengths is False:
+        return [np.nan] * len(parts)
+    if lengths is True:
+        return list(dask.compute(*[dask.delayed(_count)(part) for part in parts]))
+    try:
+        given = [check_positive_int(n, "lengths", low=0) for n in lengths]
+    except (TypeError, ValueError):
+        given = None
+    if given is None or len(given) != len(parts):
+        raise ValueError(
+            f"lengths must be True, False or one row count per partition ({len(parts)}), "
+            f"got {lengths!r}"
+        )
+    return given
+
+
+def _encode_parts(
+    parts: list[Any], encoder: Any, width: int | None, lengths: Any, what: str
+) -> Any:
     dask, da = _import_dask()
+    if not (hasattr(encoder, "get_params") and hasattr(encoder, "transform")):
+        raise TypeError(
+            f"encoder must be an embkit text encoder such as SentenceEncoder(), got "
+            f"{type(encoder).__name__} ({encoder!r:.80}); {what} carries the texts"
+        )
     dim = _width(encoder) if width is None else check_positive_int(width, "width")
+    rows = _row_counts(dask, parts, lengths)
     encode = dask.delayed(_encode_partition, pure=True)
     blocks = [
-        da.from_delayed(encode(part, encoder, dim), shape=(np.nan, dim), dtype=np.float32)
-        for part in parts
+        da.from_delayed(encode(part, encoder, dim, k, n), shape=(n, dim), dtype=np.float32)
+        for k, (part, n) in enumerate(zip(parts, rows, strict=True))
     ]
     if not blocks:
         return da.empty((0, dim), dtype=np.float32)
     return da.concatenate(blocks, axis=0)
 
 
-def encode_bag(bag: Any, encoder: Any, *, width: int | None = None) -> Any:
+def encode_bag(
+    bag: Any, encoder: Any, *, width: int | None = None, lengths: bool | Any = False
+) -> Any:
     """Embed a ``dask.bag`` of texts partition by partition.
 
     Parameters
@@ -73,13 +117,24 @@ def encode_bag(bag: Any, encoder: Any, *, width: int | None = None) -> Any:
     encoder : SentenceEncoder, TransformerEncoder or another embkit text encoder
         Fitted or not; each task fits its own copy on the worker it runs on.
     width : int, default=None
-        The embedding width; ``None`` reads it from the encoder (fitting a copy here if
-        needed).
+        The embedding width; ``None`` reads it from the encoder, which loads the model in
+        this (the client's) process unless the encoder is fitted: pass it on a cluster.
+    lengths : bool or sequence of int, default=False
+        The rows of each partition, as in ``dask.dataframe.DataFrame.to_dask_array``:
+        ``False`` leaves them unknown (``X.shape`` is ``(nan, width)``), ``True`` counts
+        them now (reading the texts once, without the model), or one count per partition.
+        Known lengths let ``len(X)``, ``X.to_zarr(...)`` and dask-ml's ``score`` work.
 
     Returns
     -------
     dask.array.Array of float32, shape (n_texts, width)
-        One block per partition, of lengths unknown until computed.
+        One block per partition.
+
+    Raises
+    ------
+    TypeError
+        If ``bag`` is not a ``dask.bag.Bag`` or ``encoder`` is not an estimator with
+        ``transform``.
 
     Examples
     --------
@@ -90,10 +145,19 @@ def encode_bag(bag: Any, encoder: Any, *, width: int | None = None) -> Any:
     >>> X.compute(scheduler="synchronous").shape
     (3, 384)
     """
-    return _encode_parts(list(bag.to_delayed()), encoder, width)
+    import dask.bag as db
+
+    if not isinstance(bag, db.Bag):
+        raise TypeError(
+            f"bag must be a dask.bag.Bag of texts, got {type(bag).__name__}; for a list use "
+            "dask.bag.from_sequence(texts, npartitions=...)"
+        )
+    return _encode_parts(list(bag.to_delayed()), encoder, width, lengths, "bag")
 
 
-def encode_series(series: Any, encoder: Any, *, width: int | None = None) -> Any:
+def encode_series(
+    series: Any, encoder: Any, *, width: int | None = None, lengths: bool | Any = False
+) -> Any:
     """Embed a ``dask.dataframe`` column of texts partition by partition.
 
     Parameters
@@ -104,11 +168,19 @@ def encode_series(series: Any, encoder: Any, *, width: int | None = None) -> Any
         Fitted or not; each task fits its own copy on the worker it runs on.
     width : int, default=None
         The embedding width, as in :func:`encode_bag`.
+    lengths : bool or sequence of int, default=False
+        The rows of each partition, as in :func:`encode_bag`.
 
     Returns
     -------
     dask.array.Array of float32, shape (n_texts, width)
         One block per partition, rows in the order of the series.
+
+    Raises
+    ------
+    TypeError
+        If ``series`` is not a dask Series or one-column DataFrame, or ``encoder`` is not
+        an estimator with ``transform``.
 
     Examples
     --------
@@ -121,4 +193,13 @@ def encode_series(series: Any, encoder: Any, *, width: int | None = None) -> Any
     >>> X.compute(scheduler="synchronous").shape
     (3, 384)
     """
-    return _encode_parts(list(series.to_delayed()), encoder, width)
+    import dask.dataframe as dd
+
+    frame = isinstance(series, dd.DataFrame)
+    if not (isinstance(series, dd.Series) or (frame and len(series.columns) == 1)):
+        what = f"a frame of {len(series.columns)} columns" if frame else type(series).__name__
+        raise TypeError(
+            f"series must be a dask.dataframe Series of texts (or a one-column frame), got "
+            f"{what}; pick the column, e.g. ddf['text']"
+        )
+    return _encode_parts(list(series.to_delayed()), encoder, width, lengths, "series")

@@ -160,7 +160,9 @@ class PartialPipeline(Pipeline):
 
     def _stream(self, X: Any, y: Any, classes: Any, plan: list, step_params: dict) -> None:
         Xt = X
-        last = len(self.steps) - 1
+        # no step after the last active one reads the output: a skipped last step
+        # ("passthrough", None) or a frozen one leaves nothing to transform for
+        last = max((i for i, _, _, action in plan if action != "skip"), default=-1)
         for idx, name, step, action in plan:
             kwargs = step_params[name]
             if action == "skip":

@@ -2,8 +2,8 @@
 
 A tuner defines ``_train`` (validate and train) and ``_tuned(X)`` (the learned embedding).
 ``output="concat"`` returns ``[X, output_scale_ * tuned]``, the tuned part rescaled to the
-raw vectors' mean row norm on the training rows (with ``partial_fit``, the rows of the
-latest call); see docs/tuners.md.
+raw vectors' mean row norm on the training rows (with ``partial_fit``, every row since the
+last ``fit``, as ``StandardScaler.partial_fit`` accumulates its mean); see docs/tuners.md.
 """
 
 from __future__ import annotations
@@ -63,7 +63,7 @@ class TunerMixin(TransformerMixin):
             self._check_output_matches_network()  # before training the wrong network
         with unchanged_on_error(self):  # all or nothing, ``output_scale_`` included
             X, weights = self._train(X, y, sample_weight, classes=classes, partial=partial)
-            self._fit_output_scale(X, weights)
+            self._fit_output_scale(X, weights, partial=partial)
         return self
 
     def fit(self, X: Any, y: Any, sample_weight: Any = None):
@@ -120,24 +120,31 @@ class TunerMixin(TransformerMixin):
         check_is_fitted(self)
         return self._output(check_X(self, X, reset=False))
 
-    def _fit_output_scale(self, X: np.ndarray, sample_weight: Any = None) -> None:
+    def _fit_output_scale(
+        self, X: np.ndarray, sample_weight: Any = None, partial: bool = False
+    ) -> None:
         """``output_scale_``: mean raw row norm over mean tuned row norm (weighted).
 
-        Computed on the rows of this call (a ``partial_fit`` batch), in chunks of rows so
-        that a large batch is never held twice or in float64.
+        ``fit`` measures its rows; ``partial_fit`` adds the rows of its batch (the tuned
+        norms taken with the network as the call leaves it) to the sums of the earlier calls
+        since ``fit`` (``_scale_sums_``), so that one short batch cannot swing the scale
+        that the classifier downstream was trained on. Chunks of rows: a large batch is never
+        held twice or in float64.
         """
         w = None if sample_weight is None else np.asarray(sample_weight, dtype=np.float64)
         if w is not None and w.ndim == 0:
             w = np.full(len(X), float(w))
-        if self.output == "residual" or len(X) == 0 or (w is not None and not w.sum() > 0):
-            self.output_scale_ = 1.0
-            return
         raw_sum = tuned_sum = 0.0
-        for start in range(0, len(X), _SCALE_CHUNK):
-            rows = X[start : start + _SCALE_CHUNK]
-            weights = None if w is None else w[start : start + _SCALE_CHUNK]
-            raw_sum += _weighted_norm_sum(rows, weights)
-            tuned_sum += _weighted_norm_sum(self._tuned(rows), weights)
+        if self.output != "residual":
+            for start in range(0, len(X), _SCALE_CHUNK):
+                rows = X[start : start + _SCALE_CHUNK]
+                weights = None if w is None else w[start : start + _SCALE_CHUNK]
+                raw_sum += _weighted_norm_sum(rows, weights)
+                tuned_sum += _weighted_norm_sum(self._tuned(rows), weights)
+        earlier = getattr(self, "_scale_sums_", None) if partial else None
+        if earlier is not None:  # absent in tuners saved by earlier releases
+            raw_sum, tuned_sum = raw_sum + earlier[0], tuned_sum + earlier[1]
+        self._scale_sums_ = (raw_sum, tuned_sum)
         self.output_scale_ = raw_sum / tuned_sum if tuned_sum > 0 else 1.0
 
     def _output(self, X: np.ndarray) -> np.ndarray:

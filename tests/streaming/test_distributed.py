@@ -231,8 +231,68 @@ def test_encode_series_of_a_one_column_frame_embeds_its_texts():
     expected = SentenceEncoder(device="cpu").fit(TEXTS[:6]).transform(TEXTS[:6])
     np.testing.assert_allclose(got.compute(scheduler="synchronous"), expected, atol=1e-5)
     two = dd.from_pandas(pd.DataFrame({"text": TEXTS[:4], "label": LABELS[:4]}), npartitions=1)
-    with pytest.raises((TypeError, ValueError), match="partition of the texts"):
-        encode_series(two, SentenceEncoder(device="cpu")).compute(scheduler="synchronous")
+    with pytest.raises(TypeError, match="a frame of 2 columns; pick the column"):
+        encode_series(two, SentenceEncoder(device="cpu"))  # at once, not on the worker
+
+
+def test_wrong_inputs_are_named_before_anything_runs():
+    db = pytest.importorskip("dask.bag")
+    dd = pytest.importorskip("dask.dataframe")
+    import pandas as pd
+
+    from embkit.streaming.distributed import encode_bag, encode_series
+
+    with pytest.raises(TypeError, match="bag must be a dask.bag.Bag of texts, got list"):
+        encode_bag(TEXTS, SentenceEncoder(), width=384)
+    with pytest.raises(TypeError, match="series must be a dask.dataframe Series .* got Series"):
+        encode_series(pd.Series(TEXTS), SentenceEncoder(), width=384)
+    bag = db.from_sequence(TEXTS, npartitions=2)
+    with pytest.raises(TypeError, match="encoder must be an embkit text encoder .* got str"):
+        encode_bag(bag, "all-MiniLM-L6-v2", width=384)
+    series = dd.from_pandas(pd.DataFrame({"text": TEXTS}), npartitions=2)["text"]
+    for lengths in ([6], [6, -1, 0], "66", 12):
+        with pytest.raises(ValueError, match="lengths must be True, False or one row count"):
+            encode_series(series, SentenceEncoder(), width=384, lengths=lengths)
+
+
+def test_lengths_give_an_array_of_known_shape():
+    db = pytest.importorskip("dask.bag")
+    dd = pytest.importorskip("dask.dataframe")
+    import pandas as pd
+
+    from embkit.streaming.distributed import encode_bag, encode_series
+
+    encoder = SentenceEncoder(device="cpu")
+    bag = db.from_sequence(TEXTS[:5], npartitions=2)
+    unknown = encode_bag(bag, encoder, width=384)
+    assert np.isnan(unknown.shape[0])
+    counted = encode_bag(bag, encoder, width=384, lengths=True)
+    assert counted.shape == (5, 384) and len(counted) == 5
+    sizes = counted.chunks[0]
+    np.testing.assert_array_equal(
+        counted.compute(scheduler="synchronous"), unknown.compute(scheduler="synchronous")
+    )
+    given = encode_bag(bag, encoder, width=384, lengths=list(sizes))
+    assert given.chunks[0] == sizes
+    frame = dd.from_pandas(pd.DataFrame({"text": TEXTS[:5]}), npartitions=2)
+    assert encode_series(frame["text"], encoder, width=384, lengths=True).shape == (5, 384)
+    wrong = encode_bag(bag, encoder, width=384, lengths=[sizes[0] + 1, sizes[1] - 1])
+    with pytest.raises(ValueError, match="holds .* texts but lengths= says"):
+        wrong.compute(scheduler="synchronous")
+
+
+def test_a_text_that_is_not_a_string_is_named_by_partition_and_index_label():
+    dd = pytest.importorskip("dask.dataframe")
+    import pandas as pd
+
+    from embkit.streaming.distributed import encode_series
+
+    frame = pd.DataFrame({"text": TEXTS[:9]}, index=range(100, 109)).astype(object)
+    frame.loc[107, "text"] = None
+    series = dd.from_pandas(frame, npartitions=3, sort=False)["text"]
+    X = encode_series(series, SentenceEncoder(device="cpu"), width=384)
+    with pytest.raises(TypeError, match=r"partition 2 of the texts .* \(index label 107\)"):
+        X.compute(scheduler="synchronous")
 
 
 @pytest.mark.parametrize("width", [0, -3, 3.7, "384"])

@@ -341,7 +341,7 @@ def test_a_failure_after_the_last_learner_puts_its_weights_back(blobs):
         return Z
 
     tuner = FeedForwardTuner(hidden_dim=3, batch_size=16, random_state=0, device="cpu")
-    pipe = make_partial_pipeline(tuner, FunctionTransformer(downstream), "passthrough")
+    pipe = make_partial_pipeline(tuner, FunctionTransformer(downstream), SGDClassifier())
     pipe.partial_fit(X, y, classes=np.unique(y))
     weights = {k: v.clone() for k, v in tuner.module_.state_dict().items()}
     refuse["now"] = True
@@ -350,6 +350,25 @@ def test_a_failure_after_the_last_learner_puts_its_weights_back(blobs):
     assert tuner.n_iter_ == 1
     for name, value in tuner.module_.state_dict().items():
         assert torch.equal(value, weights[name]), name
+
+
+@pytest.mark.parametrize("after", ["passthrough", None, "frozen"])
+def test_nothing_transforms_for_skipped_last_steps(blobs, after):
+    # a skipped or frozen last step reads nothing: the last learner's transform is not
+    # run (it was, on the whole batch, its result thrown away)
+    X, y = blobs
+    calls = []
+
+    class Spy(FeedForwardTuner):
+        def transform(self, X):
+            calls.append(len(X))
+            return super().transform(X)
+
+    tuner = Spy(hidden_dim=3, batch_size=16, random_state=0, device="cpu")
+    last = FrozenEstimator(Normalizer().fit(X)) if after == "frozen" else after
+    pipe = make_partial_pipeline(StandardScaler(), tuner, last)
+    pipe.partial_fit(X, y, classes=np.unique(y)).partial_fit(X, y)
+    assert calls == [] and tuner.n_iter_ == 2
 
 
 # -- a failed partial_fit puts back what the undo copy used to miss -------------------------

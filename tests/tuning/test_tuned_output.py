@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from sklearn.base import clone
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import GridSearchCV
 from sklearn.pipeline import make_pipeline
@@ -142,6 +143,23 @@ def test_partial_fit_keeps_the_output_scale_current():
     tuner.partial_fit(X * 3, y)
     assert tuner.output_scale_ != first
     assert tuner.transform(X).shape == (60, 11)
+
+
+@pytest.mark.parametrize("tuner", TUNERS, ids=lambda t: type(t).__name__)
+def test_partial_fit_scale_counts_every_batch_since_fit(tuner):
+    X, y = data(400)
+    tuner = clone(tuner).set_params(output="concat")
+    for start in range(0, 400, 100):
+        tuner.partial_fit(X[start : start + 100], y[start : start + 100], classes=["neg", "pos"])
+    scale = tuner.output_scale_
+    tuner.partial_fit(X[:1] * 50, y[:1])  # one short, odd last batch
+    assert abs(tuner.output_scale_ / scale - 1) < 0.05
+    # the scale is the ratio of the norm sums of every row seen, each with its network
+    raw = np.linalg.norm(X, axis=1).sum() + np.linalg.norm(X[:1] * 50, axis=1).sum()
+    assert tuner._scale_sums_[0] == pytest.approx(raw, rel=1e-5)
+    assert tuner.output_scale_ == tuner._scale_sums_[0] / tuner._scale_sums_[1]
+    refit = tuner.fit(X[:100], y[:100])  # fit starts the sums again
+    assert refit._scale_sums_[0] == pytest.approx(np.linalg.norm(X[:100], axis=1).sum(), rel=1e-5)
 
 
 @pytest.mark.parametrize(
