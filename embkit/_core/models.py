@@ -180,7 +180,9 @@ def load_error(model: Any, resolved: str, exc: Exception) -> ValueError:
         else " Models load offline: pass a local folder, or set EMBKIT_ALLOW_DOWNLOADS=1 "
         "to let sentence-transformers fetch it once."
     )
-    return ValueError(f"could not load model {model!r} (resolved to {resolved!r}): {exc}.{hint}")
+    # the hint first: the library's reason can run to several lines (the CLI shows one)
+    reason = " ".join(str(exc).split()).rstrip(".")
+    return ValueError(f"could not load model {model!r} (resolved to {resolved!r}).{hint} {reason}.")
 
 
 @contextmanager

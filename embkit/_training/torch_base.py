@@ -36,6 +36,10 @@ from embkit._training.optim import make_adamw
 from embkit._training.rollback import unchanged_on_error
 
 _TORCH_ATTRIBUTES = ("module_", "optimizer_")
+# early stopping is skipped when its hold-out has fewer rows than this per class (on
+# average): on tiny data the best pass of 1-2 rows was near the start and the classifier
+# predicted at chance (docs/tuners.md, "Early stopping on few-shot data")
+_MIN_HELD_OUT_PER_CLASS = 2
 _MODULE_CONFIG = "_module_config"  # the saved network's own description (see build_module)
 
 LAYER_CONSTRAINTS: dict[str, list[Any]] = {
@@ -179,7 +183,8 @@ class TorchEstimatorBase(BaseEstimator):
             data, stopping = self._start_validation(data)
             epochs = range(self.n_epochs)
             if self.verbose:
-                epochs = tqdm(epochs, desc=type(self).__name__, unit="epoch")
+                # leave=False: a bar that early stopping ends at 20/50 would look aborted
+                epochs = tqdm(epochs, desc=type(self).__name__, unit="epoch", leave=False)
             for _ in epochs:
                 self._run_pass(data)
                 if stopping is not None and self._validation_step(stopping):
@@ -205,9 +210,10 @@ class TorchEstimatorBase(BaseEstimator):
         the validation rows; else ``(data, None)``."""
         if not self.early_stopping:
             return data, None
-        train, val = holdout_indices(
-            data.n, float(self.validation_fraction), self._rng, self._stratify_labels(data)
-        )
+        labels = self._stratify_labels(data)
+        train, val = holdout_indices(data.n, float(self.validation_fraction), self._rng, labels)
+        if labels is not None and len(val) < _MIN_HELD_OUT_PER_CLASS * len(np.unique(labels)):
+            return data, None  # few-shot: so few rows cannot rank the passes; train on all
         stopping = EarlyStopping(n_iter_no_change=self.n_iter_no_change, tol=float(self.tol))
         stopping.data = self._prepare_validation(data.take(val))
         self.validation_scores_: list[float] = stopping.scores

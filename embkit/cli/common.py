@@ -64,13 +64,13 @@ def add_data_options(p: argparse.ArgumentParser, *, labels: bool = True, model: 
         p.add_argument("--label-field", default="label", help="label field/column (default: label)")
     p.add_argument(
         "--on-error", choices=("raise", "skip"), default="raise",
-        help="bad rows in DATA: stop with an error (default) or skip them with a count",
+        help="bad rows in the input files: stop with an error (default) or skip them with a count",
     )  # fmt: skip
     p.add_argument(
         "--limit",
         type=positive_int,
         metavar="N",
-        help="read only the first N good rows of each file (DATA and --test)",
+        help="read only the first N good rows of each input file",
     )
     p.add_argument(
         "--format", choices=("jsonl", "csv", "tsv", "txt"),
@@ -187,8 +187,37 @@ def train_test(args: argparse.Namespace, say: Callable[[str], None]) -> tuple:
     if not args.test:
         return _split(texts, labels, args, say)
     test_texts, y_test = load_labelled(args.test, args)
-    check_labels(list(labels) + list(y_test), args.test)
+    _check_test_labels(labels, y_test, args.data, args.test)
     return texts, test_texts, labels, y_test
+
+
+def _check_test_labels(train: Sequence[Any], test: Sequence[Any], data: str, path: str) -> None:
+    """The test labels are of the training labels' type and mostly among them."""
+    kinds = sorted({type(x).__name__ for x in train}), sorted({type(x).__name__ for x in test})
+    if kinds[0] != kinds[1]:
+        raise CLIError(
+            f"{path}: its labels are {', '.join(kinds[1])} but those of {data} are "
+            f"{', '.join(kinds[0])}; use one type in both files"
+        )
+    known = set(train)
+    unseen = sorted({x for x in test if x not in known}, key=str)
+    if len(unseen) == len(set(test)):
+        raise CLIError(
+            f"{path} shares no label with {data}: test {_few(unseen)}, training "
+            f"{_few(sorted(known, key=str))}"
+        )
+    if unseen:
+        count = sum(x not in known for x in test)
+        print(
+            f"embkit: warning: {count} of the {len(test)} test texts have labels that {data} "
+            f"never shows ({_few(unseen)}): no pipeline can predict them",
+            file=sys.stderr,
+        )
+
+
+def _few(labels: Sequence[Any]) -> str:
+    shown = ", ".join(repr(x) for x in labels[:5])
+    return shown + (f" and {len(labels) - 5} more" if len(labels) > 5 else "")
 
 
 def _split(texts: list[str], labels: list[Any], args: argparse.Namespace, say: Any) -> tuple:

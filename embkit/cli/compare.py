@@ -278,6 +278,9 @@ def verdict(
     test-sample standard error 0.004).'
     >>> verdict(rows[:1])[1]
     'Best by macro F1: a.'
+    >>> floor = {"pipeline": BASELINE, "macro_f1": 0.85, "accuracy": 0.9}
+    >>> verdict([*rows, floor])[1]
+    'No pipeline beats the most-frequent baseline by macro F1 (a 0.800 against 0.850).'
     """
     candidates = sorted(
         (r for r in rows if r["pipeline"] != BASELINE),
@@ -287,6 +290,12 @@ def verdict(
     if not candidates:
         return None, "No pipeline was fitted."
     top = candidates[0]
+    floor = next((r for r in rows if r["pipeline"] == BASELINE), None)
+    if floor is not None and top["macro_f1"] <= floor["macro_f1"]:
+        return top["pipeline"], (
+            f"No pipeline beats the {BASELINE} by macro F1 ({top['pipeline']} "
+            f"{top['macro_f1']:.3f} against {floor['macro_f1']:.3f})."
+        )
     if len(candidates) == 1:
         return top["pipeline"], f"Best by macro F1: {top['pipeline']}."
 

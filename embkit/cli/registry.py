@@ -172,7 +172,10 @@ def make_named_pipeline(
     from sklearn.pipeline import Pipeline
 
     spec = get_pipeline_spec(name)
-    steps = spec.build(random_state=random_state, verbose=verbose, model=model)
+    from embkit.encoders._base import interactive
+
+    # training bars only where someone watches: in a log each refresh would be a line
+    steps = spec.build(random_state=random_state, verbose=verbose and interactive(), model=model)
     if spec.on_text and embeddings:
         raise ValueError(f"pipeline {name!r} works on raw texts, not on embeddings")
     if spec.on_text or embeddings:

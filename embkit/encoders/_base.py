@@ -25,8 +25,19 @@ from embkit._core.models import count_tokens, model_identity, reload_if_changed
 from embkit._core.validation import POSITIVE_INT, check_texts
 from embkit.io.cache import as_cache
 
-# With show_progress_bar=None, a progress bar appears when more texts reach the model.
+# With show_progress_bar=None, a progress bar appears when more texts reach the model
+# and someone can see it (see ``interactive``).
 PROGRESS_MIN_TEXTS = 1000
+
+
+def interactive() -> bool:
+    """Whether a progress bar can be watched: stderr is a terminal or a notebook runs us.
+
+    Redirected to a log file or a CI job, a bar's every refresh would be a line there.
+    """
+    stream = getattr(sys, "stderr", None)
+    return bool(stream is not None and stream.isatty()) or "ipykernel" in sys.modules
+
 
 # (encoder class, model, window) already warned about truncation in this process
 _TRUNCATION_WARNED: set[tuple[str, str, int]] = set()
@@ -277,7 +288,7 @@ class TextEncoderBase(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
     def _run_model(self, texts: list[str]) -> np.ndarray:
         show = self.show_progress_bar
         if show is None:
-            show = len(texts) > PROGRESS_MIN_TEXTS
+            show = len(texts) > PROGRESS_MIN_TEXTS and interactive()
         loaded = self._loaded()
         self._warn_truncation(loaded, texts)
         vectors = np.asarray(self._encode(loaded, texts, bool(show)), dtype=np.float32)

@@ -39,7 +39,8 @@ class SentenceEncoder(TextEncoderBase):
         Keep vectors on disk (a directory, an ``.sqlite3`` file or a cache object), keyed
         by model identity, settings and text.
     show_progress_bar : bool or None, default=None
-        ``None`` shows a progress bar only when more than 1,000 texts reach the model.
+        ``None`` shows a progress bar only when more than 1,000 texts reach the model and
+        stderr is a terminal or a notebook (not a log file).
     quantize : {None, "int8"}, default=None
         Dynamic int8 quantization on the CPU: torchao (``int8`` extra) with
         ``backend="torch"``, onnxruntime with ``backend="onnx"``. Own cache entries.

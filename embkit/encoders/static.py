@@ -196,7 +196,7 @@ class StaticEncoder(TextEncoderBase):
     cache : None, str, path-like or EmbeddingCache, default=None
         An embedding cache, as in :class:`~embkit.SentenceEncoder` (rarely worth it).
     show_progress_bar : bool or None, default=None
-        ``False`` silences embkit's progress output (model2vec's token bar still shows).
+        ``False`` silences the progress output, model2vec's distillation bar included.
 
     Attributes
     ----------

@@ -46,7 +46,8 @@ class TransformerEncoder(TextEncoderBase):
     cache : None, str, path-like or EmbeddingCache, default=None
         Keep vectors on disk, keyed by model identity, ``pooling``, ``max_length`` and text.
     show_progress_bar : bool or None, default=None
-        ``None`` shows a progress bar only when more than 1,000 texts reach the model.
+        ``None`` shows a progress bar only when more than 1,000 texts reach the model and
+        stderr is a terminal or a notebook (not a log file).
     backend : {"torch", "onnx"}, default="torch"
         ``"onnx"``: onnxruntime on the CPU, as for :class:`~embkit.SentenceEncoder`
         (pooling in numpy).

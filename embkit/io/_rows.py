@@ -215,7 +215,8 @@ def _per_line(lines: Iterable[Line], parse: Callable[[str], tuple[str, Any]]) ->
 
 def _field(record: dict, name: str) -> Any:
     if name not in record:
-        raise _BadRow(f"no {name!r} field")
+        names = ", ".join(repr(k) for k in list(record)[:8]) + (", ..." if len(record) > 8 else "")
+        raise _BadRow(f"no {name!r} field (fields: {names or 'none'})")
     return record[name]
 
 

@@ -199,6 +199,8 @@ def test_make_strategy_names():
     assert make_strategy("balanced-kmeans").strategy.__class__ is KMeansSampling
     with pytest.raises(ValueError, match="unknown strategy 'smart'.*margin"):
         make_strategy("smart")
+    with pytest.raises(ValueError, match="name several apart, not in one string"):
+        make_strategy("margin,random")
     with pytest.raises(TypeError, match="strategy name must be a string"):
         make_strategy(3)
 

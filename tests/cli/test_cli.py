@@ -614,3 +614,41 @@ def test_a_seed_out_of_range_is_an_argparse_error(command, seed, capsys):
     }
     assert main([command, "DATA", "--seed", seed, *extra.get(command, [])]) == 2
     assert "argument --seed: " in capsys.readouterr().err
+
+
+def _relabelled(source: Path, target: Path, rename: dict) -> Path:
+    rows = [json.loads(line) for line in source.read_text(encoding="utf-8").splitlines()]
+    for row in rows:
+        row["label"] = rename.get(row["label"], row["label"])
+    target.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    return target
+
+
+def test_compare_refuses_test_labels_that_training_never_shows(small_data, tmp_path, capsys):
+    renamed = {"fresh": "pos", "rotten": "neg", "plot": "synopsis"}
+    test = _relabelled(small_data, tmp_path / "renamed.jsonl", renamed)
+    assert main(["compare", str(small_data), "--test", str(test), "--pipelines", "lr"]) == 1
+    err = capsys.readouterr().err
+    assert "renamed.jsonl shares no label with" in err and "'neg'" in err and "'fresh'" in err
+    numbered = _relabelled(
+        small_data, tmp_path / "numbers.jsonl", {"fresh": 1, "rotten": 0, "plot": 2}
+    )
+    assert main(["compare", str(small_data), "--test", str(numbered), "--pipelines", "lr"]) == 1
+    assert "its labels are int but those of" in capsys.readouterr().err
+
+
+def test_compare_warns_of_test_labels_it_cannot_predict(small_data, cache_dir, tmp_path, capsys):
+    test = _relabelled(small_data, tmp_path / "partly.jsonl", {"plot": "synopsis"})
+    args = ["compare", str(small_data), "--test", str(test), "--pipelines", "lr", "--quiet"]
+    assert main([*args, "--cache", str(cache_dir), "--out", str(tmp_path / "r")]) == 0
+    err = capsys.readouterr().err
+    assert "test texts have labels that" in err and "never shows ('synopsis')" in err
+
+
+def test_a_model_that_is_not_here_names_the_offline_way(small_data, capsys, monkeypatch):
+    monkeypatch.delenv("EMBKIT_ALLOW_DOWNLOADS", raising=False)
+    args = ["compare", str(small_data), "--pipelines", "lr", "--model", "someone/not-here-xyz"]
+    assert main(args) == 1
+    err = capsys.readouterr().err
+    assert "could not load model 'someone/not-here-xyz'" in err
+    assert "Models load offline: pass a local folder" in err

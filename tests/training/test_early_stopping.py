@@ -193,6 +193,8 @@ def test_early_stopping_off_is_unchanged():
     for _ in range(3):
         stepped.partial_fit(X, y, classes=["neg", "pos"])
     assert fitted.n_iter_ == 3 and not hasattr(fitted, "best_iteration_")
+    for tuner in (fitted, stepped):  # the same network (the concat scales differ)
+        tuner.set_params(output="tuned")
     np.testing.assert_array_equal(fitted.transform(X), stepped.transform(X))
 
 
@@ -252,3 +254,22 @@ def test_early_stopping_book_keeping_follows_mlp():
     decisions = [stop.update(s, module, i + 1) for i, s in enumerate([1.0, 1.05, 1.08, 1.0])]
     assert decisions == [False, False, False, True]
     assert (stop.best_score, stop.best_iteration) == (1.08, 3)
+
+
+@pytest.mark.parametrize("cls", [FeedForwardTuner, ContrastiveTuner, DifferentiableHead])
+def test_early_stopping_is_skipped_when_the_hold_out_is_too_small_to_judge(cls):
+    # 4 rows a class: 1-2 held-out rows chose a pass near the start and the tuner, as a
+    # classifier, predicted at chance (docs/tuners.md's example); now every row trains
+    rng = np.random.default_rng(0)
+    centres = np.repeat(np.eye(2, 8, dtype=np.float32) * 3, 4, axis=0)
+    X, y = centres + rng.normal(scale=0.3, size=(8, 8)).astype(np.float32), np.repeat(["a", "b"], 4)
+    est = cls(n_epochs=30, early_stopping=True, random_state=0).fit(X, y)
+    inner = est.learner_ if cls is ContrastiveTuner else est
+    assert inner.n_iter_ == 30 and not hasattr(inner, "validation_scores_")
+    if cls is not ContrastiveTuner:
+        assert est.score(X, y) == 1.0
+    # two held-out rows a class (20 rows a class at the default 0.1): early stopping runs
+    X2 = np.repeat(np.eye(2, 8, dtype=np.float32) * 3, 20, axis=0)
+    X2 += rng.normal(scale=0.3, size=X2.shape).astype(np.float32)
+    big = cls(n_epochs=30, early_stopping=True, random_state=0).fit(X2, np.repeat(["a", "b"], 20))
+    assert len((big.learner_ if cls is ContrastiveTuner else big).validation_scores_) >= 1
