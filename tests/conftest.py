@@ -55,3 +55,14 @@ def blobs():
     X = (centers[y_int] + gen.normal(size=(120, 8))).astype(np.float32)
     labels = np.array(["alpha", "beta", "gamma"])
     return X, labels[y_int]
+
+
+@pytest.fixture(autouse=True)
+def _fresh_memory_cache():
+    """Every test starts with an empty in-memory embedding cache (the encoders' default)."""
+    from embkit.io.memory_cache import memory_cache
+
+    cache = memory_cache()
+    if cache is not None:
+        cache.clear()
+    yield

@@ -318,8 +318,6 @@ def make_strategy(name: str) -> QueryStrategy:
     key = key.removeprefix("balanced_")
     if key not in _NAMES:
         several = "; name several apart, not in one string" if "," in str(name) else ""
-        raise ValueError(
-            f"unknown strategy {name!r}; known: {', '.join(STRATEGY_NAMES)}{several}"
-        )
+        raise ValueError(f"unknown strategy {name!r}; known: {', '.join(STRATEGY_NAMES)}{several}")
     strategy = getattr(active, _NAMES[key])()
     return active.ClassBalanced(strategy) if balanced else strategy

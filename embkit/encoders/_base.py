@@ -24,6 +24,7 @@ from embkit._core.device import loadable_device, resolve_device
 from embkit._core.models import count_tokens, model_identity, reload_if_changed
 from embkit._core.validation import POSITIVE_INT, check_texts
 from embkit.io.cache import as_cache
+from embkit.io.memory_cache import memory_cache
 
 # With show_progress_bar=None, a progress bar appears when more texts reach the model
 # and someone can see it (see ``interactive``).
@@ -258,7 +259,9 @@ class TextEncoderBase(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
             (first.setdefault(t, len(first)) for t in texts), dtype=np.intp, count=len(texts)
         )
         unique = list(first) if len(first) < len(texts) else texts
+        # without cache=, the process's in-memory cache: clones in a sweep share vectors
         cache = as_cache(self.cache)
+        cache = memory_cache() if cache is None else cache  # (an empty cache is falsy)
         if cache is None:
             vectors = self._run_model(unique)
         else:

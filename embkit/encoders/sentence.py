@@ -37,7 +37,9 @@ class SentenceEncoder(TextEncoderBase):
         Scale every vector to unit L2 norm (after the cache: never re-runs the model).
     cache : None, str, path-like or EmbeddingCache, default=None
         Keep vectors on disk (a directory, an ``.sqlite3`` file or a cache object), keyed
-        by model identity, settings and text.
+        by model identity, settings and text. ``None`` keeps them in this process's
+        memory only (``EMBKIT_MEMORY_CACHE_MB``, default 256; 0 turns it off), so the
+        clones of a grid search share them.
     show_progress_bar : bool or None, default=None
         ``None`` shows a progress bar only when more than 1,000 texts reach the model and
         stderr is a terminal or a notebook (not a log file).

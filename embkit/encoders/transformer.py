@@ -44,7 +44,8 @@ class TransformerEncoder(TextEncoderBase):
     device : {"auto", "cpu", "cuda", "mps"} or torch.device, default="auto"
         ``"auto"`` picks cuda, then mps, then cpu when fitting; see ``device_``.
     cache : None, str, path-like or EmbeddingCache, default=None
-        Keep vectors on disk, keyed by model identity, ``pooling``, ``max_length`` and text.
+        Keep vectors on disk, keyed by model identity, ``pooling``, ``max_length`` and text;
+        ``None`` keeps them in memory, as in :class:`~embkit.SentenceEncoder`.
     show_progress_bar : bool or None, default=None
         ``None`` shows a progress bar only when more than 1,000 texts reach the model and
         stderr is a terminal or a notebook (not a log file).

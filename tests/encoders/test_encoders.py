@@ -235,6 +235,7 @@ def test_models_load_once_under_threads():
 
 # -- progress bar ---------------------------------------------------------------------------
 def test_progress_bar_only_on_long_inputs_unless_asked(encoder_cls, capsys, monkeypatch):
+    monkeypatch.setenv("EMBKIT_MEMORY_CACHE_MB", "0")  # every transform runs the model
     enc = encoder_cls(device="cpu").fit(TEXTS)
     capsys.readouterr()
     enc.transform(TEXTS)
@@ -336,6 +337,7 @@ def test_the_truncation_warning_counts_bytes_not_characters(monkeypatch):
         encoder.transform([text])
     assert caught[0].filename == __file__  # points at the caller's line, not into embkit
     monkeypatch.setattr(encoder_base, "_TRUNCATION_WARNED", set())
+    monkeypatch.setenv("EMBKIT_MEMORY_CACHE_MB", "0")  # the model must read the text again
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import Normalizer
 

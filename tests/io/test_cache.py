@@ -441,10 +441,30 @@ def test_grid_search_runs_the_model_once_per_unique_text(tmp_path, model_calls):
     assert search.best_estimator_.predict(["so happy today"]).tolist() == ["pos"]
 
 
-def test_grid_search_without_cache_would_encode_again(tmp_path, model_calls):  # noqa: F811
-    # the control for the test above: the counter does see repeated work
+def test_grid_search_without_cache_would_encode_again(model_calls, monkeypatch):  # noqa: F811
+    # the control for the test above: the counter does see repeated work, once the
+    # in-memory cache that encoders without cache= use is turned off
     texts = ["a", "b", "c", "d", "e", "f"]
     labels = ["x", "y"] * 3
     pipe = make_pipeline(SentenceEncoder(device="cpu"), LogisticRegression())
+    monkeypatch.setenv("EMBKIT_MEMORY_CACHE_MB", "0")
     GridSearchCV(pipe, {"logisticregression__C": [0.1, 1.0]}, cv=2).fit(texts, labels)
     assert len(model_calls.st_texts) > len(set(texts))
+
+
+def test_grid_search_without_cache_runs_each_text_once_in_memory(model_calls):  # noqa: F811
+    # a sweep fits a clone per candidate and fold: they share the process's memory cache
+    texts = ["a", "b", "c", "d", "e", "f"]
+    labels = ["x", "y"] * 3
+    pipe = make_pipeline(SentenceEncoder(device="cpu"), LogisticRegression())
+    search = GridSearchCV(pipe, {"logisticregression__C": [0.1, 1.0]}, cv=2).fit(texts, labels)
+    assert sorted(model_calls.st_texts) == texts
+    fresh = SentenceEncoder(device="cpu", cache=None).fit(texts)
+    model_calls.reset()
+    memory = search.best_estimator_[0].transform(texts)
+    assert model_calls.n == 0
+    from embkit.io.memory_cache import memory_cache
+
+    memory_cache().clear()
+    np.testing.assert_allclose(memory, fresh.transform(texts), atol=1e-6)
+    assert model_calls.n == len(texts)  # cleared: the model ran again
