@@ -156,6 +156,7 @@ def compare_pipelines(
     """
     from sklearn.dummy import DummyClassifier
     from sklearn.metrics import accuracy_score, f1_score
+    from sklearn.pipeline import Pipeline
 
     from embkit._core.validation import check_positive_int
     from embkit.cli.registry import get_pipeline_spec, make_named_pipeline
@@ -178,15 +179,23 @@ def compare_pipelines(
     )
     result = ComparisonResult(list(test_texts), y_test, X_test, encode_time_s=encode_time)
 
-    def run(name: str, fitted: Any, X_eval: Any, fit_time: float) -> dict[str, Any]:
+    def run(name: str, fitted: Any, X_eval: Any, fit_time: float, tuned: bool = False) -> dict:
         start = time.perf_counter()
-        pred = np.asarray(fitted.predict(X_eval))
+        # the steps before the classifier run once (a transformer body or a neighbour
+        # search is most of the cost); predict, predict_proba and the picture reuse them
+        steps = fitted.steps if isinstance(fitted, Pipeline) else []
+        features, last = X_eval, fitted
+        if len(steps) > 1:
+            features, last = fitted[:-1].transform(X_eval), fitted[-1]
+        pred = np.asarray(last.predict(features))
         predict_time = time.perf_counter() - start
         if name not in result.pipelines:  # the first seed's model is the one kept
-            proba = fitted.predict_proba(X_eval) if hasattr(fitted, "predict_proba") else None
+            proba = last.predict_proba(features) if hasattr(last, "predict_proba") else None
             result.pipelines[name] = fitted
             result.predictions[name] = pred
             result.probabilities[name] = None if proba is None else np.asarray(proba)
+            if tuned and len(steps) > 1:
+                result.tuned_test[name] = np.asarray(features)
         return {
             "accuracy": float(accuracy_score(y_test, pred)),
             "macro_f1": float(f1_score(y_test, pred, average="macro", zero_division=0)),
@@ -213,13 +222,11 @@ def compare_pipelines(
             )  # fmt: skip
             start = time.perf_counter()
             pipe.fit(X_fit, y_train)
-            runs.append(run(spec.name, pipe, X_eval, time.perf_counter() - start))
+            runs.append(run(spec.name, pipe, X_eval, time.perf_counter() - start, spec.tunes))
             if hasattr(pipe[-1], "best_params_"):
                 from embkit.cli.auto import describe_choice
 
                 chosen.append(describe_choice(pipe[-1]).split(" (")[0])
-            if k == 0 and spec.tunes and len(pipe.steps) > 1:
-                result.tuned_test[spec.name] = np.asarray(pipe[:-1].transform(X_eval))
         row = _summary(spec.name, runs, _count(chosen))
         result.rows.append(row)
         say(

@@ -277,11 +277,10 @@ class KNeighborsTuner(LabelMixin, TransformerMixin, BaseEstimator):
         shares = counts / np.maximum(totals, 1e-300)
         # the base rate among the rows that could vote: the excluded copies left out, so a
         # training row's own label is not under-counted (leave-one-out's bias on small data)
-        n_copies = same.sum(axis=1)
-        copied = n_copies > 0
+        query_of, copy_of = np.nonzero(same)  # about one copy per query: no dense product
+        n_copies = np.bincount(query_of, minlength=n_queries)
         excluded = np.zeros((n_queries, n_labels))
-        if copied.any():  # float32 sums of 0/1 are exact up to 2**24 copies
-            excluded[copied] = same[copied].astype(np.float32) @ self.targets_
+        np.add.at(excluded, query_of, self.targets_[copy_of])  # exact sums of 0/1
         n_pool = voters.sum() - n_copies[:, None]
         base = (pool - excluded) / np.maximum(n_pool, 1)
         lift = np.log(np.maximum(shares, _FLOOR)) - np.log(np.maximum(base, _FLOOR))

@@ -209,3 +209,31 @@ def test_opt_in_pipelines_are_registered_but_not_compared_by_default():
         assert spec.on_text and not spec.in_compare
     assert get_pipeline_spec("auto").in_compare
     assert not get_pipeline_spec("lr").stochastic
+
+
+def test_the_test_split_goes_through_the_tuner_once_per_kept_model(tmp_path, monkeypatch):
+    # predict, predict_proba and the tuned-space picture each transformed it (3 passes;
+    # through a transformer body for the text pipelines)
+    from embkit import KNeighborsTuner
+
+    train_texts, y_train, test_texts, y_test = small_split()
+    sizes = []
+    original = KNeighborsTuner.transform
+
+    def counting(self, X):
+        sizes.append(len(X))
+        return original(self, X)
+
+    monkeypatch.setattr(KNeighborsTuner, "transform", counting)
+    result = compare_pipelines(
+        train_texts, y_train, test_texts, y_test, names=["kneighbors"], cache=tmp_path / "c"
+    )
+    assert sizes.count(len(test_texts)) == 1
+    pipe = result.pipelines["kneighbors"]
+    np.testing.assert_array_equal(result.predictions["kneighbors"], pipe.predict(result.X_test))
+    np.testing.assert_allclose(
+        result.probabilities["kneighbors"], pipe.predict_proba(result.X_test), rtol=1e-6
+    )
+    np.testing.assert_array_equal(
+        result.tuned_test["kneighbors"], pipe[:-1].transform(result.X_test)
+    )
