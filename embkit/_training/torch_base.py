@@ -36,10 +36,11 @@ from embkit._training.optim import make_adamw
 from embkit._training.rollback import unchanged_on_error
 
 _TORCH_ATTRIBUTES = ("module_", "optimizer_")
-# early stopping is skipped when its hold-out has fewer rows than this per class (on
-# average): on tiny data the best pass of 1-2 rows was near the start and the classifier
-# predicted at chance (docs/tuners.md, "Early stopping on few-shot data")
+# early stopping is skipped when its hold-out has fewer rows than both of these (per class
+# on average, and in all): on tiny data the best pass of 1-6 rows was near the start and
+# the classifier predicted at chance (docs/tuners.md, "Early stopping on few-shot data")
 _MIN_HELD_OUT_PER_CLASS = 2
+_MIN_HELD_OUT = 10
 _MODULE_CONFIG = "_module_config"  # the saved network's own description (see build_module)
 
 LAYER_CONSTRAINTS: dict[str, list[Any]] = {
@@ -212,8 +213,10 @@ class TorchEstimatorBase(BaseEstimator):
             return data, None
         labels = self._stratify_labels(data)
         train, val = holdout_indices(data.n, float(self.validation_fraction), self._rng, labels)
-        if labels is not None and len(val) < _MIN_HELD_OUT_PER_CLASS * len(np.unique(labels)):
-            return data, None  # few-shot: so few rows cannot rank the passes; train on all
+        if labels is not None:  # so few rows cannot rank the passes: train on all of them
+            floor = min(_MIN_HELD_OUT, _MIN_HELD_OUT_PER_CLASS * len(np.unique(labels)))
+            if len(val) < floor:
+                return data, None
         stopping = EarlyStopping(n_iter_no_change=self.n_iter_no_change, tol=float(self.tol))
         stopping.data = self._prepare_validation(data.take(val))
         self.validation_scores_: list[float] = stopping.scores

@@ -47,8 +47,8 @@ class DifferentiableHead(ClassifierMixin, TorchClassifierBase):
         Hold out ``validation_fraction`` of the rows in ``fit`` (seeded, stratified by
         label), stop when the validation loss has not improved by ``tol`` for
         ``n_iter_no_change`` passes and keep the best pass's weights. ``partial_fit``
-        never holds data out. Skipped when the hold-out would have fewer than two rows
-        per class.
+        never holds data out. Skipped when the hold-out would have fewer than 10 rows
+        and fewer than two per class.
     validation_fraction : float, default=0.1
         Share of the rows held out for early stopping, in (0, 1).
     n_iter_no_change : int, default=10

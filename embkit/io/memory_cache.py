@@ -58,10 +58,11 @@ class MemoryCache:
     def set_many(self, namespace: str, texts: list[str], vectors: np.ndarray) -> None:
         """Keep a copy of each row of ``vectors`` under its text; evict past the budget."""
         with self._lock:
-            for text, row in zip(texts, np.array(vectors, dtype=np.float32), strict=True):
+            rows = np.asarray(vectors, dtype=np.float32)
+            for text, row in zip(texts, rows, strict=True):
                 key = (namespace, text)
-                if key not in self._rows:
-                    self._rows[key] = row
+                if key not in self._rows:  # an own copy of the row: a view would keep the
+                    self._rows[key] = row.copy()  # whole batch alive past the budget
                     self._bytes += row.nbytes + len(text) + _ROW_OVERHEAD
             while self._bytes > self.max_bytes and self._rows:
                 (_, text), row = self._rows.popitem(last=False)
@@ -86,15 +87,17 @@ def memory_cache() -> MemoryCache | None:
     Raises
     ------
     ValueError
-        If the variable is not a number of megabytes >= 0.
+        If the variable is not a finite number of megabytes >= 0.
     """
     raw = os.environ.get("EMBKIT_MEMORY_CACHE_MB", str(_DEFAULT_MB))
     try:
         megabytes = float(raw)
     except ValueError:
         megabytes = -1.0
-    if not megabytes >= 0:
-        raise ValueError(f"EMBKIT_MEMORY_CACHE_MB must be a number of megabytes >= 0, got {raw!r}")
+    if not 0 <= megabytes < float("inf"):
+        raise ValueError(
+            f"EMBKIT_MEMORY_CACHE_MB must be a finite number of megabytes >= 0, got {raw!r}"
+        )
     if megabytes == 0:
         return None
     _shared.max_bytes = int(megabytes * 2**20)  # a smaller budget evicts at the next store

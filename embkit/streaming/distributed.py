@@ -122,7 +122,8 @@ def encode_bag(
     lengths : bool or sequence of int, default=False
         The rows of each partition, as in ``dask.dataframe.DataFrame.to_dask_array``:
         ``False`` leaves them unknown (``X.shape`` is ``(nan, width)``), ``True`` counts
-        them now (reading the texts once, without the model), or one count per partition.
+        them now (the bag's steps run once more to count, without the model: persist a
+        bag with a costly or random step first), or one count per partition.
         Known lengths let ``len(X)``, ``X.to_zarr(...)`` and dask-ml's ``score`` work.
 
     Returns

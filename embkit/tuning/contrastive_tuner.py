@@ -53,7 +53,8 @@ class ContrastiveTuner(TunerMixin, LabelMixin, BaseEstimator):
         Hold out ``validation_fraction`` of the points in ``fit`` (stratified), score the
         pair loss on fixed pairs among them after every pass, stop after ``n_iter_no_change``
         passes without a gain of ``tol``, keep the best pass. Not in ``partial_fit``.
-        Skipped when the hold-out would have fewer than two points per class.
+        Skipped when the hold-out would have fewer than 10 points and fewer than two
+        per class.
     validation_fraction : float, default=0.1
         Share of the points held out for early stopping, in (0, 1).
     n_iter_no_change : int, default=5

@@ -48,8 +48,8 @@ class FeedForwardTuner(TunerMixin, ClassifierMixin, TorchClassifierBase):
         Hold out ``validation_fraction`` of the rows in ``fit`` (seeded, stratified), stop
         when the validation loss has not improved by ``tol`` for ``n_iter_no_change``
         passes, and keep the best pass's weights. ``partial_fit`` never holds data out.
-        Skipped (all rows, ``n_epochs`` passes) when the hold-out would have fewer than
-        two rows per class, as on few-shot data.
+        Skipped (all rows, ``n_epochs`` passes, no validation attributes) when the
+        hold-out would have fewer than 10 rows and fewer than two per class (few-shot data).
     validation_fraction : float, default=0.1
         Share of the rows held out for early stopping, in (0, 1).
     n_iter_no_change : int, default=5
@@ -81,7 +81,8 @@ class FeedForwardTuner(TunerMixin, ClassifierMixin, TorchClassifierBase):
     n_iter_ : int
         Number of passes made.
     validation_scores_ : list of float
-        With ``early_stopping``: the negated mean validation loss after every pass.
+        With ``early_stopping`` (and not skipped on few-shot data): the negated mean
+        validation loss after every pass.
     best_validation_score_ : float
         With ``early_stopping``: the best of them (the weights kept).
     best_iteration_ : int

@@ -273,3 +273,12 @@ def test_early_stopping_is_skipped_when_the_hold_out_is_too_small_to_judge(cls):
     X2 += rng.normal(scale=0.3, size=X2.shape).astype(np.float32)
     big = cls(n_epochs=30, early_stopping=True, random_state=0).fit(X2, np.repeat(["a", "b"], 20))
     assert len((big.learner_ if cls is ContrastiveTuner else big).validation_scores_) >= 1
+
+
+def test_early_stopping_runs_on_many_small_classes_with_a_large_hold_out():
+    # 20 classes of 14 rows hold out one row each: 20 rows rank the passes well enough
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(280, 8)).astype(np.float32)
+    y = np.repeat([f"c{i}" for i in range(20)], 14)
+    est = FeedForwardTuner(n_epochs=30, early_stopping=True, random_state=0).fit(X, y)
+    assert len(est.validation_scores_) >= 1
