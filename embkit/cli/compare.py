@@ -159,6 +159,7 @@ def compare_pipelines(
     from sklearn.pipeline import Pipeline
 
     from embkit._core.validation import check_positive_int
+    from embkit.cli.auto import describe_choice
     from embkit.cli.registry import get_pipeline_spec, make_named_pipeline
     from embkit.encoders.sentence import SentenceEncoder
 
@@ -181,11 +182,9 @@ def compare_pipelines(
 
     def run(name: str, fitted: Any, X_eval: Any, fit_time: float, tuned: bool = False) -> dict:
         start = time.perf_counter()
-        # the steps before the classifier run once (a transformer body or a neighbour
-        # search is most of the cost); predict, predict_proba and the picture reuse them
-        steps = fitted.steps if isinstance(fitted, Pipeline) else []
+        # the steps before the classifier (most of the cost) run once for every use below
         features, last = X_eval, fitted
-        if len(steps) > 1:
+        if isinstance(fitted, Pipeline) and len(fitted.steps) > 1:
             features, last = fitted[:-1].transform(X_eval), fitted[-1]
         pred = np.asarray(last.predict(features))
         predict_time = time.perf_counter() - start
@@ -194,7 +193,7 @@ def compare_pipelines(
             result.pipelines[name] = fitted
             result.predictions[name] = pred
             result.probabilities[name] = None if proba is None else np.asarray(proba)
-            if tuned and len(steps) > 1:
+            if tuned and last is not fitted:
                 result.tuned_test[name] = np.asarray(features)
         return {
             "accuracy": float(accuracy_score(y_test, pred)),
@@ -210,10 +209,8 @@ def compare_pipelines(
     for spec in specs:
         X_fit, X_eval = (list(train_texts), list(test_texts)) if spec.on_text else (X_train, X_test)
         n_runs = seeds if spec.stochastic else 1
-        say(
-            f"fitting {spec.name}: {spec.description}"
-            + (f" ({n_runs} seeds)" if n_runs > 1 else "")
-        )
+        several = f" ({n_runs} seeds)" if n_runs > 1 else ""
+        say(f"fitting {spec.name}: {spec.description}{several}")
         runs, chosen = [], []
         for k in range(n_runs):
             pipe = make_named_pipeline(
@@ -224,8 +221,6 @@ def compare_pipelines(
             pipe.fit(X_fit, y_train)
             runs.append(run(spec.name, pipe, X_eval, time.perf_counter() - start, spec.tunes))
             if hasattr(pipe[-1], "best_params_"):
-                from embkit.cli.auto import describe_choice
-
                 chosen.append(describe_choice(pipe[-1]).split(" (")[0])
         row = _summary(spec.name, runs, _count(chosen))
         result.rows.append(row)
@@ -245,12 +240,11 @@ def compare_pipelines(
 def _summary(name: str, runs: list[dict[str, Any]], chosen: str) -> dict[str, Any]:
     """Mean and standard deviation of the runs of one pipeline."""
     row: dict[str, Any] = {"pipeline": name, "n_runs": len(runs), "chosen": chosen}
-    for key in ("accuracy", "macro_f1"):
+    for key in ("accuracy", "macro_f1", "fit_time_s", "predict_time_s"):
         values = np.array([r[key] for r in runs])
         row[key] = float(values.mean())
-        row[f"{key}_std"] = float(values.std())
-    for key in ("fit_time_s", "predict_time_s"):
-        row[key] = float(np.mean([r[key] for r in runs]))
+        if not key.endswith("_s"):  # the spread of the scores, not of the times
+            row[f"{key}_std"] = float(values.std())
     return row
 
 
