@@ -37,6 +37,31 @@ def _unit_rows(X: np.ndarray) -> np.ndarray:
     return unit
 
 
+def _label_sums(targets: np.ndarray, voters: np.ndarray) -> np.ndarray:
+    """How many rows that can vote carry each label (exact: sums of 0/1 in float64)."""
+    return targets[voters].sum(axis=0, dtype=np.float64)
+
+
+class _RowStore:
+    """Buffers with spare room for the kept rows, their labels, vote flags and label codes.
+
+    Not an array, so a deep rollback (``PartialPipeline``) does not copy the buffers: the
+    rows already written are never changed, and ``size`` tells every holder whether the
+    room after its own rows is still free.
+    """
+
+    def __init__(self, arrays: tuple, capacity: int) -> None:
+        self.size = len(arrays[0])
+        self.arrays = []
+        for array in arrays:
+            if array is None:
+                self.arrays.append(None)
+                continue
+            buffer = np.empty((capacity, *array.shape[1:]), dtype=array.dtype)
+            buffer[: self.size] = array
+            self.arrays.append(buffer)
+
+
 class KNeighborsTuner(LabelMixin, TransformerMixin, BaseEstimator):
     """Append to each embedding how its nearest training embeddings are labelled.
 
@@ -179,10 +204,7 @@ class KNeighborsTuner(LabelMixin, TransformerMixin, BaseEstimator):
             if first:
                 self._keep(_unit_rows(X), targets)
             else:
-                self._keep(
-                    np.concatenate([self.embeddings_, _unit_rows(X)]),
-                    np.concatenate([self.targets_, targets]),
-                )
+                self._append(_unit_rows(X), targets)
         return self
 
     def _keep(self, embeddings: np.ndarray, targets: np.ndarray) -> None:
@@ -190,14 +212,49 @@ class KNeighborsTuner(LabelMixin, TransformerMixin, BaseEstimator):
         rollback (``PartialPipeline``) restores the attributes without copying them. What
         every ``transform`` needs from them is worked out here, once, not on every call."""
         voters = embeddings.any(axis=1)  # a zero row has no direction: it never votes
-        voter_labels = targets[voters].sum(axis=0, dtype=np.float64)
         # one label a row: its code, so that votes are counted without a k x classes block
         codes = None if self.multi_label_ else targets.argmax(axis=1)
+        self._publish(embeddings, targets, voters, codes, _label_sums(targets, voters))
+        self._store = None
+
+    def _append(self, embeddings: np.ndarray, targets: np.ndarray) -> None:
+        """Add a batch after the kept rows without copying them: the rows live in buffers
+        with spare room (half as much again when full), so a stream of batches costs time
+        in proportion to its rows, not to the rows kept times the number of batches."""
+        n, store = len(self.embeddings_), self._store
+        voters = embeddings.any(axis=1)
+        codes = None if self.multi_label_ else targets.argmax(axis=1)
+        new = (embeddings, targets, voters, codes)
+        old = (self.embeddings_, self.targets_, self._voters, self._codes)
+        need = n + len(embeddings)
+        # another holder of the buffers (a rolled-back state, a shallow copy) may have
+        # written past our rows: then, as when the room runs out, the rows move to new ones
+        mine = store is not None and store.size == n and self.embeddings_.base is store.arrays[0]
+        if not mine or len(store.arrays[0]) < need:
+            store = _RowStore(old, capacity=need + need // 2)
+        for buffer, batch in zip(store.arrays, new, strict=True):
+            if buffer is not None:
+                buffer[n:need] = batch
+        store.size = need
+        grown = [None if b is None else b[:need] for b in store.arrays]
+        label_sums = self._voter_labels + _label_sums(targets, voters)
+        self._publish(*grown, label_sums)
+        self._store = store
+
+    def _publish(self, *arrays: np.ndarray | None) -> None:
+        """Set the kept rows and what ``transform`` needs from them, all read-only."""
+        embeddings, targets, voters, codes, voter_labels = arrays
         for array in (embeddings, targets, voters, voter_labels, codes):
             if array is not None:
                 array.setflags(write=False)
         self.embeddings_, self.targets_ = embeddings, targets
         self._voters, self._voter_labels, self._codes = voters, voter_labels, codes
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = dict(super().__getstate__())  # object's own is the live __dict__
+        for derived in ("_voters", "_voter_labels", "_codes", "_store"):
+            state.pop(derived, None)  # worked out again on loading; no spare room pickled
+        return state
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         super().__setstate__(state)

@@ -239,6 +239,68 @@ def test_partial_fit_in_batches_equals_fit_on_all():
     assert streamed.embeddings_.shape == (90, 6)
 
 
+def _streamed(X, y, batch):
+    tuner = KNeighborsTuner(5)
+    for start in range(0, len(X), batch):
+        rows = slice(start, start + batch)
+        tuner.partial_fit(X[rows], y[rows], classes=["diff", "same"])
+    return tuner
+
+
+def test_partial_fit_writes_a_batch_after_the_kept_rows_without_copying_them():
+    X, y = _data(90)
+    tuner = _streamed(X[:60], y[:60], 30)  # the second batch moved the rows to a buffer
+    kept, before = tuner.embeddings_, tuner.embeddings_.copy()
+    tuner.partial_fit(X[60:70], y[60:70])
+    assert np.shares_memory(kept, tuner.embeddings_)  # a copy per batch made streams quadratic
+    np.testing.assert_array_equal(kept, before)  # rows already kept never change
+    np.testing.assert_array_equal(tuner.transform(X), _streamed(X[:70], y[:70], 70).transform(X))
+
+
+def test_holders_of_the_same_rows_grow_apart():
+    import copy
+
+    X, y = _data(120)
+    tuner = _streamed(X[:60], y[:60], 30)
+    twin = copy.copy(tuner)  # shares the buffers, as a rollback's saved attributes do
+    tuner.partial_fit(X[60:70], y[60:70])
+    twin.partial_fit(X[70:90], y[70:90])  # the room after row 60 is taken: twin moves out
+    both = np.vstack([X[:60], X[70:90]]), np.concatenate([y[:60], y[70:90]])
+    np.testing.assert_array_equal(tuner.transform(X), _streamed(X[:70], y[:70], 70).transform(X))
+    twin_out = _streamed(*both, 80).transform(X)
+    np.testing.assert_array_equal(twin.transform(X), twin_out)
+    tuner.partial_fit(X[90:], y[90:])
+    np.testing.assert_array_equal(twin.transform(X), twin_out)
+
+
+def test_a_pipeline_rolled_back_after_the_tuner_grew_streams_on_correctly():
+    X, y = _data(120)
+    pipe = make_partial_pipeline(KNeighborsTuner(5), SGDClassifier(random_state=0))
+    for start in (0, 30):
+        pipe.partial_fit(X[start : start + 30], y[start : start + 30], classes=["diff", "same"])
+    with pytest.raises(ValueError):
+        pipe.partial_fit(X[60:70], np.r_[y[60:69], "other"])  # the classifier refuses it
+    tuner = pipe.steps[0][1]
+    assert tuner.embeddings_.shape == (60, 6)
+    pipe.partial_fit(X[70:90], y[70:90])
+    both = np.vstack([X[:60], X[70:90]]), np.concatenate([y[:60], y[70:90]])
+    np.testing.assert_array_equal(tuner.transform(X), _streamed(*both, 80).transform(X))
+
+
+def test_a_pickle_holds_the_kept_rows_and_no_spare_room():
+    import pickle
+
+    X, y = _data(90)
+    tuner = _streamed(X, y, 30)
+    state = tuner.__getstate__()
+    assert "_store" not in state and "_voters" not in state
+    assert "_store" in tuner.__dict__  # the state is a copy, not the live attributes
+    copy = pickle.loads(pickle.dumps(tuner))
+    np.testing.assert_array_equal(copy.transform(X), tuner.transform(X))
+    copy.partial_fit(X[:5], y[:5])
+    assert copy.embeddings_.shape == (95, 6) and tuner.embeddings_.shape == (90, 6)
+
+
 def test_partial_fit_without_classes_keeps_the_first_batch_labels_and_refuses_new_ones():
     X, y = _data()
     tuner = KNeighborsTuner(5).partial_fit(X[:40], y[:40])
