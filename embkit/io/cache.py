@@ -261,44 +261,19 @@ class EmbeddingCache:
         texts = _check_namespace_texts(namespace, texts)
         dim = check_positive_int(dim, "dim")  # a wrong length would read as damage
         keys = self.keys(namespace, texts)
-        position = {k: i for i, k in enumerate(keys)}
-        expected = 4 * dim
-        unique = list(position)
-
-        def read(conn: sqlite3.Connection) -> list[tuple[bytes, bytes, int]]:
-            rows: list[tuple[bytes, bytes, int]] = []
-            for start in range(0, len(unique), _CHUNK):
-                chunk = unique[start : start + _CHUNK]
-                marks = ",".join("?" * len(chunk))
-                rows.extend(
-                    conn.execute(
-                        f"SELECT key, vector, checksum FROM embeddings WHERE key IN ({marks})",
-                        chunk,
-                    )
-                )
-            return rows
-
-        rows = self._run(read, default=[])
-        good: dict[bytes, bytes] = {}
-        bad = 0
-        for key, blob, checksum in rows:
-            if (
-                isinstance(blob, bytes)
-                and len(blob) == expected
-                and checksum == _checksum(key, blob)
-            ):
-                good[key] = blob
-            else:
-                bad += 1
+        unique = list(dict.fromkeys(keys))
+        read = self._run(lambda conn: _read_rows(conn, unique, 4 * dim), default=None)
+        row, buffer, bad = ({}, bytearray(), 0) if read is None else read  # None: rebuilt
         if bad:
             self.corrupt += bad
             self._report(
                 f"{bad} entries of the embedding cache {self.path} failed their checksum; "
                 "they are treated as missing and recomputed"
             )
-        found = np.fromiter((i for i, k in enumerate(keys) if k in good), dtype=np.intp, count=-1)
-        blobs = bytearray().join(good[keys[i]] for i in found)  # writable, one copy
-        vectors = np.frombuffer(blobs, dtype=np.float32).reshape(len(found), dim)
+        found = np.fromiter((i for i, k in enumerate(keys) if k in row), dtype=np.intp, count=-1)
+        vectors = np.frombuffer(buffer, dtype=np.float32).reshape(len(row), dim)  # writable
+        if len(found) > len(row):  # repeated texts: a row for each
+            vectors = vectors[[row[keys[i]] for i in found]]
         self.hits += len(found)
         self.misses += len(keys) - len(found)
         return found, vectors
@@ -372,6 +347,36 @@ class EmbeddingCache:
         then needs no model at all (its ``fit`` reads the width here)."""
         row = (_width_key(namespace), str(int(width)))
         self._run(lambda conn: conn.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", row))
+
+
+def _read_rows(
+    conn: sqlite3.Connection, unique: list[bytes], size: int
+) -> tuple[dict[bytes, int], bytearray, int]:
+    """Read the stored vectors of the distinct keys ``unique`` (``size`` bytes each).
+
+    Returns the row of each key found intact, the buffer of their bytes in the order of
+    ``unique``, and the number of rows that failed their checksum or have another length.
+    Each row's bytes are appended to the one buffer as it is read, so the peak is about the
+    vectors returned (no list of rows, no copy to join them).
+    """
+    row: dict[bytes, int] = {}
+    buffer, bad = bytearray(), 0
+    for start in range(0, len(unique), _CHUNK):
+        chunk = unique[start : start + _CHUNK]
+        marks = ",".join("?" * len(chunk))
+        intact = {}
+        for key, blob, checksum in conn.execute(
+            f"SELECT key, vector, checksum FROM embeddings WHERE key IN ({marks})", chunk
+        ):
+            if isinstance(blob, bytes) and len(blob) == size and checksum == _checksum(key, blob):
+                intact[key] = blob
+            else:
+                bad += 1
+        for key in chunk:  # in the order of the keys (SQLite returns them in its own)
+            if key in intact:
+                row[key] = len(row)
+                buffer += intact[key]
+    return row, buffer, bad
 
 
 def _width_key(namespace: str) -> str:

@@ -94,6 +94,26 @@ def test_wrong_length_and_bad_checksum_are_misses(tmp_path):
     assert found.tolist() == []
 
 
+def test_repeated_texts_misses_and_a_bad_entry_over_several_queries(tmp_path):
+    cache = EmbeddingCache(tmp_path)
+    stored = [f"s{i}" for i in range(1500)]  # more keys than one query takes (900)
+    cache.set_many("ns", stored, fake_vectors(stored))
+    conn = sqlite3.connect(cache.path)
+    with conn:
+        conn.execute(
+            "UPDATE embeddings SET checksum = checksum + 1 WHERE key = ?", cache.keys("ns", ["s7"])
+        )
+    conn.close()
+    texts = ["s1499", "new", "s3", "s7", "s1499", "s3", *stored[::-1], "s3"]
+    with pytest.warns(CacheDamagedWarning, match="1 entries"):
+        found, got = cache.get_many("ns", texts, dim=8)
+    expected = [i for i, t in enumerate(texts) if t not in ("new", "s7")]
+    assert found.tolist() == expected
+    np.testing.assert_array_equal(got, fake_vectors([texts[i] for i in expected]))
+    assert got.flags.writeable
+    assert (cache.hits, cache.misses, cache.corrupt) == (len(expected), 3, 1)
+
+
 def test_not_a_database_is_reported_once_and_rebuilt(tmp_path):
     path = tmp_path / "broken.sqlite3"
     path.write_bytes(b"this is not sqlite" * 100)
