@@ -9,11 +9,9 @@ on the estimator: pickles and clones hold the model's name only.
 from __future__ import annotations
 
 import json
-import os
 import sqlite3
 import sys
 import warnings
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -47,24 +45,6 @@ _NOT_IN_VECTORS = {"cache", "show_progress_bar", "batch_size", "onnx_threads"}
 
 class TextTruncatedWarning(UserWarning):
     """Some texts are longer than the model's window and were truncated."""
-
-
-def artifact_dir(kind: str) -> Path:
-    """Where embkit keeps what it builds from a model, by ``kind`` ("onnx", "static").
-
-    ``$EMBKIT_CACHE_DIR/<kind>`` if that variable is set, otherwise
-    ``$XDG_CACHE_HOME/embkit/<kind>`` (``~/.cache/embkit/<kind>`` by default).
-
-    Examples
-    --------
-    >>> artifact_dir("onnx").name
-    'onnx'
-    """
-    root = os.environ.get("EMBKIT_CACHE_DIR")
-    if root:
-        return Path(root).expanduser() / kind
-    xdg = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
-    return Path(xdg).expanduser() / "embkit" / kind
 
 
 class TextEncoderBase(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):

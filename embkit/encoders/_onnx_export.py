@@ -12,24 +12,18 @@ import hashlib
 import json
 import os
 import shutil
-import sys
-import tempfile
 import warnings
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 from embkit._core.models import (
-    downloads_allowed,
     embedding_dimension,
-    load_error,
     load_hf_model,
     load_sentence_transformer,
-    local_folder,
     model_identity,
     resolve_model,
 )
+from embkit.encoders._artifacts import building, keyed_folder, locked
 
 _FORMAT = 2  # 2: the manifest records the position table ("positions")
 _OPSET = 17
@@ -185,22 +179,6 @@ def read_manifest(folder: Path, provenance: dict[str, Any]) -> dict[str, Any] | 
         return None
 
 
-@contextmanager
-def _locked(path: Path) -> Iterator[None]:
-    """An exclusive lock on ``path`` across processes (POSIX; elsewhere the rename alone)."""
-    try:
-        import fcntl
-    except ImportError:  # pragma: no cover - Windows
-        yield
-        return
-    with open(path, "a") as fh:
-        fcntl.flock(fh, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(fh, fcntl.LOCK_UN)
-
-
 def provenance(kind: str, model: Any, quantize: str | None) -> dict[str, Any]:
     """Everything that decides an export's files: source weights, kind, int8, versions."""
     from importlib.metadata import version
@@ -225,17 +203,14 @@ def export_folder(
     export, which is made (and kept) first.
     """
     resolved = resolve_model(model)
-    if local_folder(resolved) is None and not downloads_allowed():
-        raise load_error(model, resolved, FileNotFoundError("no such local model"))
     prov = provenance(kind, resolved, quantize)
-    name = hashlib.blake2b(json.dumps(prov, sort_keys=True).encode(), digest_size=12).hexdigest()
-    folder = root / name
+    folder = keyed_folder(root, model, resolved, prov)
     manifest = read_manifest(folder, prov)
     if manifest is not None:
         return folder, manifest
     source = export_folder(kind, model, None, root, announce) if quantize else None
     root.mkdir(parents=True, exist_ok=True)
-    with _locked(root / f".{name}.lock"):
+    with locked(root / f".{folder.name}.lock"):
         manifest = read_manifest(folder, prov)  # another process may have built it meanwhile
         if manifest is not None:
             return folder, manifest
@@ -245,13 +220,9 @@ def export_folder(
                 stacklevel=2,
             )
             shutil.rmtree(folder, ignore_errors=True)
-        if announce:
-            what = "int8 ONNX" if quantize else "ONNX"
-            print(
-                f"embkit: exporting {model} to {what}, once (stored in {folder})", file=sys.stderr
-            )
-        tmp = Path(tempfile.mkdtemp(prefix=f".{name}.", suffix=".tmp", dir=root))
-        try:
+        said = f"exporting {model} to {'int8 ONNX' if quantize else 'ONNX'}" if announce else None
+        # under the lock file, the rename can lose a race only where there is none (Windows)
+        with building(folder, lambda f: read_manifest(f, prov) is not None, said) as tmp:
             if source is None:
                 info = _EXPORTERS[kind](model, tmp)
             else:
@@ -261,11 +232,4 @@ def export_folder(
                 _quantize(source[0] / _GRAPH, tmp / _GRAPH)
             manifest = {"provenance": prov, "model": os.fspath(model), **info, "files": _files(tmp)}
             (tmp / _MANIFEST).write_text(json.dumps(manifest, indent=2), encoding="utf-8")
-            try:
-                os.rename(tmp, folder)  # atomic; fails if another process got there first
-            except OSError:  # possible only where there is no lock file (Windows)
-                if read_manifest(folder, prov) is None:
-                    raise
-        finally:
-            shutil.rmtree(tmp, ignore_errors=True)
     return folder, manifest

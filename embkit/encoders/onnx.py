@@ -19,7 +19,7 @@ from sklearn.utils._param_validation import StrOptions
 
 from embkit._core.models import resolve_model, shared_model, tokenize
 from embkit._core.validation import POSITIVE_INT
-from embkit.encoders._base import artifact_dir
+from embkit.encoders._artifacts import artifact_dir
 from embkit.encoders._onnx_export import (
     _GRAPH,
     _TOKENIZER,

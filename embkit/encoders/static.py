@@ -7,12 +7,8 @@ later uses, in any process, load that folder. Encoding is then a table look-up a
 from __future__ import annotations
 
 import functools
-import hashlib
 import json
 import os
-import shutil
-import sys
-import tempfile
 import threading
 from pathlib import Path
 from typing import Any
@@ -22,7 +18,6 @@ import numpy as np
 from embkit._core.models import (
     DEFAULT_MODEL,
     downloads_allowed,
-    load_error,
     local_folder,
     model_identity,
     quiet_loading,
@@ -30,7 +25,8 @@ from embkit._core.models import (
     shared_model,
 )
 from embkit._core.validation import OPEN_UNIT, POSITIVE_INT
-from embkit.encoders._base import TextEncoderBase, artifact_dir
+from embkit.encoders._artifacts import artifact_dir, building, keyed_folder
+from embkit.encoders._base import TextEncoderBase
 from embkit.io.cache import EmbeddingCache
 
 __all__ = ["StaticEncoder"]
@@ -321,44 +317,21 @@ class StaticEncoder(TextEncoderBase):
         self, resolved: str, root: Path, settings: dict[str, Any], device: str
     ) -> Path:
         """The cached model2vec folder for ``resolved`` and ``settings``, distilling if absent."""
-        if local_folder(resolved) is None and not downloads_allowed():
-            raise load_error(self.model, resolved, FileNotFoundError("no such local model"))
-        identity = model_identity(resolved)
-        provenance = {
-            "format": _FORMAT,
-            "source": identity,
-            **settings,
-            "model2vec": _model2vec_version(),
-        }
-        digest = hashlib.blake2b(json.dumps(provenance, sort_keys=True).encode(), digest_size=12)
-        folder = root / digest.hexdigest()
+        identity, version = model_identity(resolved), _model2vec_version()
+        provenance = {"format": _FORMAT, "source": identity, **settings, "model2vec": version}
+        folder = keyed_folder(root, self.model, resolved, provenance)
         if folder.is_dir():
             return folder
         try:
             root.mkdir(parents=True, exist_ok=True)
         except OSError as exc:  # a file in the way
             raise ValueError(f"cache_dir {root} cannot hold distilled models: {exc}") from exc
-        if self.show_progress_bar is not False:
-            print(
-                f"embkit: distilling {self.model} into a static model, once (stored in {folder})",
-                file=sys.stderr,
-                flush=True,
-            )
-        source = str(local_folder(resolved) or resolved)
-        static = _distil(
-            source, settings["dim"], settings["sif_coefficient"], device,
-            show=self.show_progress_bar is not False,
-        )  # fmt: skip
-        tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", suffix=".tmp", dir=root))
-        try:
+        show = self.show_progress_bar is not False
+        announce = f"distilling {self.model} into a static model" if show else None
+        with building(folder, Path.is_dir, announce) as tmp:
+            source = str(local_folder(resolved) or resolved)
+            static = _distil(source, settings["dim"], settings["sif_coefficient"], device, show)
             static.save_pretrained(tmp)
             provenance["model"] = os.fspath(self.model)
             (tmp / _PROVENANCE).write_text(json.dumps(provenance, indent=2), encoding="utf-8")
-            try:
-                os.rename(tmp, folder)  # atomic; fails if another process got there first
-            except OSError:
-                if not folder.is_dir():
-                    raise
-        finally:
-            shutil.rmtree(tmp, ignore_errors=True)
         return folder
