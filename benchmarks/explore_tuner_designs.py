@@ -223,6 +223,9 @@ def _pick(rule: str, cv: dict[str, np.ndarray]) -> str:
     best = max(cands, key=lambda c: s[c].mean())
     if rule.startswith("argmax"):
         return best
+    if rule.startswith("keep"):  # keep kn unless the best beats it by 2 SE of the paired gaps
+        gaps = s[best] - s["kn"]
+        return best if gaps.mean() > 2 * gaps.std(ddof=1) / np.sqrt(k) else "kn"
     # one-standard-error rule: the simplest candidate within one SE of the best
     floor = s[best].mean() - s[best].std(ddof=1) / np.sqrt(k)
     return next(c for c in cands if s[c].mean() >= floor)
@@ -230,7 +233,7 @@ def _pick(rule: str, cv: dict[str, np.ndarray]) -> str:
 
 AUTO_RULES = tuple(
     f"{grid}:{rule}" for grid in AUTO_GRIDS for rule in ("argmax3", "argmax6", "1se3", "1se6")
-)
+) + ("kn:keep3", "kn:keep6")
 
 
 def run_auto(names: list[str], seeds: list[int], encoder: Any, reuse: str | None = None) -> list:

@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 from sklearn.linear_model import LogisticRegression
 
-from embkit.cli.auto import auto_search, describe_choice
+from embkit import KNeighborsTuner
+from embkit.cli.auto import auto_search, describe_choice, keep_default_unless_beaten
 from embkit.cli.compare import BASELINE, compare_pipelines, verdict
 from embkit.cli.registry import get_pipeline_spec
 
@@ -171,7 +172,41 @@ def test_auto_search_reports_its_choice():
     assert len(search.cv_results_["params"]) == 5  # lr, kneighbors, 2 feedforward, contrastive
     text = describe_choice(search)
     assert text.split(" ")[0] in {"lr", "kneighbors", "feedforward", "contrastive"}
-    assert f"{search.best_score_:.3f}" in text
+    assert f"{search.cv_results_['mean_test_score'][search.best_index_]:.3f}" in text
+
+
+def _results(*rows):
+    """cv_results_ of lr, kneighbors and a feed-forward tuner with these fold scores."""
+    params = [{"tuner": "passthrough"}, {"tuner": KNeighborsTuner()}, {"tuner": "ff"}]
+    folds = np.array(rows, dtype=float).T  # one row a candidate in, one row a fold out
+    return {"params": params, **{f"split{i}_test_score": f for i, f in enumerate(folds)}}
+
+
+def test_auto_keeps_kneighbors_unless_another_candidate_beats_it_clearly():
+    kn = [0.70, 0.74, 0.72]
+    # ahead on average by 0.01 but behind on one fold: not clear, the default stays
+    assert keep_default_unless_beaten(_results([0.6] * 3, kn, [0.74, 0.72, 0.73])) == 1
+    # ahead on every fold by about as much: chosen
+    assert keep_default_unless_beaten(_results([0.6] * 3, kn, [0.72, 0.755, 0.73])) == 2
+    # lr best: the same rule
+    assert keep_default_unless_beaten(_results([0.80, 0.81, 0.79], kn, [0.5] * 3)) == 0
+    # kneighbors best, or failed on a fold (nan), or not among the candidates
+    assert keep_default_unless_beaten(_results([0.6] * 3, [0.9] * 3, [0.8] * 3)) == 1
+    assert keep_default_unless_beaten(_results([0.6] * 3, [0.9, np.nan, 0.9], [0.8] * 3)) == 2
+    no_kn = _results([0.6] * 3, kn, [0.8] * 3)
+    no_kn["params"][1] = {"tuner": "passthrough"}
+    assert keep_default_unless_beaten(no_kn) == 2
+
+
+def test_auto_search_refits_the_candidate_the_rule_keeps():
+    rng = np.random.default_rng(1)
+    X = rng.normal(size=(90, 6)).astype(np.float32)
+    y = np.repeat(["a", "b", "c"], 30)
+    X[y == "a", 0] += 1.0
+    search = auto_search(random_state=0).fit(X, y)
+    assert search.refit is keep_default_unless_beaten
+    assert search.best_index_ == keep_default_unless_beaten(search.cv_results_)
+    assert search.best_estimator_.get_params()["tuner"] is not None
 
 
 def test_auto_search_scores_candidates_on_repeated_folds():
