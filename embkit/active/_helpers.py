@@ -1,4 +1,4 @@
-"""Small helpers of the learner: pool fingerprint, seeds, parameter and label checks."""
+"""Small helpers of the learner: pool fingerprint, seeds, parameter, criteria and label checks."""
 
 from __future__ import annotations
 
@@ -22,6 +22,24 @@ def _positive_int(value: Any, name: str, *, allow_none: bool = False) -> None:
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
         expected = "a positive integer or None" if allow_none else "a positive integer"
         raise ValueError(f"{name} must be {expected}, got {value!r}")
+
+
+def _check_criteria(stopping: Any) -> None:
+    """A list (or tuple) of stopping criteria with ``update`` and ``get_params``, or None;
+    their declared settings are checked now rather than after the first labels."""
+    from sklearn.base import clone
+
+    criteria = () if stopping is None else stopping
+    if not isinstance(criteria, (list, tuple)) or not all(
+        callable(getattr(c, "update", None)) and hasattr(c, "get_params") for c in criteria
+    ):
+        raise TypeError(
+            "stopping must be a list of stopping criteria (with update(estimator, X)), "
+            f"e.g. [StabilizingPredictions()]; got {stopping!r}"
+        )
+    for criterion in criteria:
+        if hasattr(criterion, "_parameter_constraints"):
+            clone(criterion)._validate_params()
 
 
 def _seed(random_state: Any) -> int:

@@ -53,11 +53,21 @@ class CoreSet(QueryStrategy):
     """
 
     def _select(self, X, candidates, labeled, n, estimator, y, rng):
+        return self._greedy(X, candidates, labeled, n, rng, self._distances(X, labeled))
+
+    @staticmethod
+    def _distances(X, labeled):
+        """What every pick of a round shares: the rows' squared norms, each row's squared
+        distance to its nearest labelled row (None with nothing labelled)."""
         norms = _squared_norms(X)
-        if labeled.size:
-            dist = _min_sq_distance(X, norms, X[labeled])[candidates]
-        else:
-            dist = np.full(candidates.size, np.inf)
+        nearest = _min_sq_distance(X, norms, X[labeled]) if labeled.size else None
+        return norms, nearest
+
+    @staticmethod
+    def _greedy(X, candidates, labeled, n, rng, distances):
+        """The ``n`` picks among ``candidates``, given the round's :meth:`_distances`."""
+        norms, nearest = distances
+        dist = nearest[candidates] if labeled.size else np.full(candidates.size, np.inf)
         picks = np.empty(n, dtype=np.int64)
         for i in range(n):  # loops over the picks; each step is vectorised over the pool
             first = i == 0 and not labeled.size  # nothing to be far from: a random row
@@ -140,12 +150,19 @@ class KMeansSampling(QueryStrategy):
         if candidates.size > max(self.max_samples, n):
             sample = rng.choice(candidates, size=max(self.max_samples, n), replace=False)
         centres = _kmeans(X[sample], n, rng, self.n_iter)
-        sub = X[candidates] if candidates.size < X.shape[0] else X
-        d2 = -2.0 * (sub @ centres.T) + _squared_norms(centres)[None, :]
+        # rows to centres: over the pool itself when most rows are candidates (a copy of
+        # them would be nearly the whole pool; _UncertaintySampling._proba does the same),
+        # else over a copy of the candidates
+        in_place = candidates.size * 2 >= X.shape[0]
+        sub = X if in_place else X[candidates]
+        d2, sq = sub @ centres.T, _squared_norms(sub)
+        if in_place and candidates.size < X.shape[0]:
+            d2, sq = d2[candidates], sq[candidates]
+        d2 = -2.0 * d2 + _squared_norms(centres)[None, :]
         nearest = d2.argmin(axis=1)
         # the row's own squared norm was left out of d2 (same for every centre); add it back
         # to compare distances between rows
-        dist = d2[np.arange(sub.shape[0]), nearest] + _squared_norms(sub)
+        dist = d2[np.arange(candidates.size), nearest] + sq
         # for each centre, its closest member: sort by (centre, distance), keep group heads
         order = np.lexsort((dist, nearest))
         heads = order[np.r_[True, nearest[order][1:] != nearest[order][:-1]]]
@@ -211,13 +228,22 @@ class ClassBalanced(QueryStrategy):
         predicted = proba.argmax(axis=1)
         quota = self._quota(classes, np.asarray(y), predicted, n)
         scores = base.scores(proba) if isinstance(base, _UncertaintySampling) else None
+        # a core-set's distances from the pool to the labelled rows serve every class and
+        # the filling call alike: measured once a round, not once per call
+        shared = base._distances(X, labeled) if type(base)._select is CoreSet._select else None
+
+        def pick(rows: np.ndarray, size: int, est) -> np.ndarray:
+            if shared is not None:
+                return base._greedy(X, rows, labeled, size, rng, shared)
+            return base._select(X, rows, labeled, size, est, y, rng)
+
         picks: list[np.ndarray] = []
         for k in np.flatnonzero(quota):  # loops over classes, not rows
             members = np.flatnonzero(predicted == k)
             if scores is not None:
                 picks.append(top_n(candidates[members], scores[members], quota[k], rng))
             else:
-                picks.append(base._select(X, candidates[members], labeled, quota[k], None, y, rng))
+                picks.append(pick(candidates[members], quota[k], None))
         chosen = np.concatenate(picks) if picks else np.empty(0, dtype=np.int64)
         if chosen.size < n:
             rest = np.setdiff1d(candidates, chosen, assume_unique=True)
@@ -225,7 +251,7 @@ class ClassBalanced(QueryStrategy):
                 keep = ~np.isin(candidates, chosen)
                 more = top_n(candidates[keep], scores[keep], n - chosen.size, rng)
             else:
-                more = base._select(X, rest, labeled, n - chosen.size, estimator, y, rng)
+                more = pick(rest, n - chosen.size, estimator)
             chosen = np.r_[chosen, more]
         return chosen
 

@@ -14,11 +14,12 @@ from sklearn.base import BaseEstimator, clone
 from sklearn.exceptions import NotFittedError
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 
-from embkit.active._helpers import _fingerprint, _plain, _positive_int, _seed
+from embkit.active._helpers import _check_criteria, _fingerprint, _plain, _positive_int, _seed
 from embkit.active.strategies import (
     MarginSampling,
     QueryStrategy,
     _as_indices,
+    _checked_pool,
     check_pool,
     make_strategy,
 )
@@ -156,17 +157,7 @@ class ActiveLearner(BaseEstimator):
             )
         if self.classes is not None and len(np.unique(np.asarray(self.classes))) < 2:
             raise ValueError("classes must hold at least two distinct labels")
-        stopping = () if self.stopping is None else self.stopping
-        if not isinstance(stopping, (list, tuple)) or not all(
-            callable(getattr(c, "update", None)) and hasattr(c, "get_params") for c in stopping
-        ):
-            raise TypeError(
-                "stopping must be a list of stopping criteria (with update(estimator, X)), "
-                f"e.g. [StabilizingPredictions()]; got {self.stopping!r}"
-            )
-        for criterion in stopping:  # their settings, now rather than after the first labels
-            if hasattr(criterion, "_parameter_constraints"):
-                clone(criterion)._validate_params()
+        _check_criteria(self.stopping)
 
     def start(self, X: Any) -> ActiveLearner:
         """Begin a fresh loop on the pool ``X`` (forgetting any labels); returns self."""
@@ -200,7 +191,8 @@ class ActiveLearner(BaseEstimator):
     def _pool(self, X: Any) -> np.ndarray:
         X = check_pool(X)
         if not hasattr(self, "labeled_"):
-            self.start(X)
+            with _checked_pool(X):  # start need not scan it again
+                self.start(X)
             return X
         if X.shape != (self.n_pool_, self.n_features_in_) or _fingerprint(X) != (
             self.pool_fingerprint_
@@ -252,10 +244,11 @@ class ActiveLearner(BaseEstimator):
             strategy = self._strategy(self.strategy, "strategy") if self.strategy is not None \
                 else MarginSampling()  # fmt: skip
             estimator = self.estimator_
-        return strategy.query(
-            X, self.labeled_, n, estimator=estimator, y=self.labels_, exclude=self.skipped_,
-            random_state=self._rng,
-        )  # fmt: skip
+        with _checked_pool(X):  # checked above: the strategy does not scan it again
+            return strategy.query(
+                X, self.labeled_, n, estimator=estimator, y=self.labels_, exclude=self.skipped_,
+                random_state=self._rng,
+            )  # fmt: skip
 
     def teach(self, X: Any, indices: Any, labels: Any) -> ActiveLearner:
         """Record the labels of pool rows ``indices`` and update the model; returns self.
@@ -346,8 +339,8 @@ class ActiveLearner(BaseEstimator):
     def _after_update(self, X: np.ndarray, seconds: float) -> None:
         self.history_.append({"n_labeled": int(self.labeled_.size), "update_s": seconds})
         self.stop_reason_ = None
-        if self.estimator_ is not None:
-            for criterion in self.stopping_:
+        with _checked_pool(X):  # the caller's checked pool: the criteria do not scan it again
+            for criterion in self.stopping_ if self.estimator_ is not None else ():
                 if criterion.update(self.estimator_, X, random_state=self._rng):
                     self.stop_reason_ = type(criterion).__name__
         if self._rows_left() == 0:
@@ -411,8 +404,11 @@ class ActiveLearner(BaseEstimator):
         ):
             if self.stop_reason_ is not None:
                 break
-            idx = self.query(X)
-            self.teach(X, idx, ask(idx))
+            if rounds:  # the pool (and settings) checked once a round: the callback ran
+                X = self._pool(X)
+            with _checked_pool(X):  # so query and teach do not scan it again
+                idx = self.query(X)
+                self.teach(X, idx, ask(idx))
             rounds += 1
             if callback is not None:
                 callback(self)

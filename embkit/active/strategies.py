@@ -7,6 +7,9 @@ labelled or excluded, most useful first, vectorised over the pool.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import Any
 
 import numpy as np
@@ -50,8 +53,26 @@ def _as_indices(value: Any, n_rows: int, name: str) -> np.ndarray:
     return arr
 
 
+#: The pool array a caller has checked already (see :func:`_checked_pool`).
+_CHECKED: ContextVar[np.ndarray | None] = ContextVar("embkit_active_checked", default=None)
+
+
+@contextmanager
+def _checked_pool(X: np.ndarray) -> Iterator[np.ndarray]:
+    """Inside the block, :func:`check_pool` returns this very array (an output of
+    ``check_pool``) at once: the learner scans its pool once and passes it on to the
+    strategy and the stopping criteria, which would each scan it again."""
+    token = _CHECKED.set(X)
+    try:
+        yield X
+    finally:
+        _CHECKED.reset(token)
+
+
 def check_pool(X: Any) -> np.ndarray:
     """The pool as a 2-d float array (float32 and float64 kept, no copy when possible)."""
+    if X is not None and X is _CHECKED.get():  # checked by the caller (see _checked_pool)
+        return X
     if hasattr(X, "toarray") or isinstance(X, (str, bytes)):
         raise TypeError("X must be a dense 2-d numeric array (embeddings), one row per text")
     arr = np.asarray(X)

@@ -190,6 +190,67 @@ def test_class_balanced_favours_the_class_short_of_labels():
     assert (clf.predict(X[plain]) == "pos").sum() < 10
 
 
+def _imbalanced_pool():
+    """Three classes, the labels nearly all of class 0: a round tops up classes 1 and 2, and
+    class 2 (5 rows) is too small for its share, so a filling call follows."""
+    gen = np.random.default_rng(3)
+    X = np.r_[gen.normal(-4, 1, (150, 4)), gen.normal(0, 1, (150, 4)), gen.normal(4, 1, (5, 4))]
+    labeled = np.r_[np.arange(0, 60), [160, 170, 300, 301]]
+    y = np.r_[[0] * 60, [1, 1, 2, 2]]
+    return X, labeled, y, LogisticRegression().fit(X[labeled], y)
+
+
+def test_class_balanced_coreset_measures_pool_distances_once_a_round(monkeypatch):
+    """Each class's core-set call, and the filling one, measured every pool row against
+    every labelled row again (20,000 rows, 2,000 labelled: 4 measurements, 1.56 s; now
+    0.42 s)."""
+    import embkit.active.diversity as diversity
+
+    X, labeled, y, clf = _imbalanced_pool()
+    calls = []
+    measure = diversity._min_sq_distance
+    monkeypatch.setattr(
+        diversity, "_min_sq_distance", lambda *a: calls.append(a[2].shape) or measure(*a)
+    )
+    ClassBalanced(CoreSet()).query(X, labeled, 12, estimator=clf, y=y, random_state=0)
+    assert calls == [(labeled.size, X.shape[1])]
+
+
+def test_class_balanced_coreset_is_the_coreset_inside_each_class():
+    """The shared distances give the picks of one CoreSet query per class, then the filling
+    one (a core-set with labels draws no random number)."""
+    X, labeled, y, clf = _imbalanced_pool()
+    picks = ClassBalanced(CoreSet()).query(X, labeled, 12, estimator=clf, y=y, random_state=0)
+    rows = np.setdiff1d(np.arange(X.shape[0]), labeled)
+    predicted = clf.predict(X[rows])
+    quota = ClassBalanced._quota(clf.classes_, y, np.searchsorted(clf.classes_, predicted), 12)
+    expected = [
+        CoreSet().query(X, labeled, q, exclude=rows[predicted != k])
+        for k, q in zip(clf.classes_, quota, strict=True)
+        if q
+    ]
+    chosen = np.concatenate(expected)
+    assert quota.tolist() == [0, 6, 3]  # two classes, then a filling call: three calls before
+    more = CoreSet().query(X, labeled, 12 - chosen.size, exclude=chosen)
+    np.testing.assert_array_equal(picks, np.r_[chosen, more])
+
+
+def test_kmeans_sampling_copies_no_candidate_rows():
+    """The candidates, nearly the whole pool, were copied to measure them against the
+    centres (100,000 x 384 float32, 500 labelled: peak 154 MiB, now 37 MiB)."""
+    import tracemalloc
+
+    X = np.random.default_rng(0).normal(size=(20_000, 256)).astype(np.float32)
+    strategy = KMeansSampling(max_samples=500, n_iter=2)
+    tracemalloc.start()
+    try:
+        strategy.query(X, np.arange(100), 5, random_state=0)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < X.nbytes / 2, f"peak {peak / 2**20:.1f} MiB for a {X.nbytes / 2**20:.1f} MiB pool"
+
+
 def test_make_strategy_names():
     built = {name: make_strategy(name) for name in STRATEGY_NAMES}
     assert len({repr(s) for s in built.values()}) == len(STRATEGY_NAMES)
