@@ -151,9 +151,9 @@ class KMeansSampling(QueryStrategy):
             sample = rng.choice(candidates, size=max(self.max_samples, n), replace=False)
         centres = _kmeans(X[sample], n, rng, self.n_iter)
         # rows to centres: over the pool itself when most rows are candidates (a copy of
-        # them would be nearly the whole pool; _UncertaintySampling._proba does the same),
-        # else over a copy of the candidates
-        in_place = candidates.size * 2 >= X.shape[0]
+        # them would be nearly the whole pool; _UncertaintySampling._proba does the same)
+        # and the pool x centres product is no larger than that copy, else over a copy
+        in_place = candidates.size * 2 >= X.shape[0] and n <= X.shape[1]
         sub = X if in_place else X[candidates]
         d2, sq = sub @ centres.T, _squared_norms(sub)
         if in_place and candidates.size < X.shape[0]:

@@ -404,11 +404,11 @@ class ActiveLearner(BaseEstimator):
         ):
             if self.stop_reason_ is not None:
                 break
-            if rounds:  # the pool (and settings) checked once a round: the callback ran
+            if rounds and callback is not None:  # it may have written into the pool
                 X = self._pool(X)
-            with _checked_pool(X):  # so query and teach do not scan it again
+            with _checked_pool(X):  # scanned by teach (or above): query need not again
                 idx = self.query(X)
-                self.teach(X, idx, ask(idx))
+            self.teach(X, idx, ask(idx))  # teach scans it: an oracle may write into it too
             rounds += 1
             if callback is not None:
                 callback(self)

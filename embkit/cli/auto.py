@@ -84,6 +84,8 @@ def keep_default_unless_beaten(cv_results: dict[str, Any]) -> int:
     candidate) by more than ``MARGIN_SE`` standard errors of their paired fold gaps, else
     the default. Fold scores differ by a point or two from split to split, so the plain
     best mean often chose a tuner that new texts did not confirm (``docs/tuners.md``).
+    The folds are taken as independent: with repeated folds, which overlap, the standard
+    error is somewhat too small, and with two folds it is a rough guess.
 
     Parameters
     ----------

@@ -79,7 +79,9 @@ class KNeighborsTuner(LabelMixin, TransformerMixin, BaseEstimator):
 
     Nothing is trained: ``fit`` keeps the unit-length training rows and their labels (as
     ``KNeighborsClassifier`` does; a fitted tuner holds ``n_samples x n_features``
-    float32 numbers) and ``partial_fit`` appends to them. The result is deterministic.
+    float32 numbers; after ``partial_fit``, up to half as many again as room for the
+    next batches, which a pickle leaves out) and ``partial_fit`` appends to them. The
+    result is deterministic.
     The defaults were chosen on validation splits of five data sets (docs/tuners.md).
 
     Parameters
@@ -227,7 +229,7 @@ class KNeighborsTuner(LabelMixin, TransformerMixin, BaseEstimator):
         new = (embeddings, targets, voters, codes)
         old = (self.embeddings_, self.targets_, self._voters, self._codes)
         need = n + len(embeddings)
-        # another holder of the buffers (a rolled-back state, a shallow copy) may have
+        # another holder of the buffers (the attributes a rollback saved) may have
         # written past our rows: then, as when the room runs out, the rows move to new ones
         mine = store is not None and store.size == n and self.embeddings_.base is store.arrays[0]
         if not mine or len(store.arrays[0]) < need:

@@ -552,18 +552,25 @@ def pool_scans(monkeypatch):
 
 def test_run_scans_the_pool_once_a_round(data, pool_scans):
     """The learner (in query and in teach), the strategy and the criterion each scanned
-    it: 4 scans a round, 2 more at the start (a 200-label run on 50,000 rows: 21% of it)."""
+    it: 4 scans a round, 2 more at the start (a 200-label run on 50,000 rows: 21% of it).
+    Now teach scans it (after the oracle, which could write into it), and the next round
+    once more only after a callback, which could too."""
     X, y = data
     scans, shape = pool_scans
     shape.append(X.shape)
     rounds = []
-    learner = ActiveLearner(
-        LogisticRegression(), budget=50, random_state=0,
-        stopping=[StabilizingPredictions(sample_size=50)],
-    )  # fmt: skip
-    learner.run(X, y, callback=lambda active: rounds.append(len(scans)))
-    assert len(rounds) == 5 and learner.stop_reason_ == "budget"
-    assert rounds == [1, 2, 3, 4, 5]
+
+    def learner():
+        return ActiveLearner(
+            LogisticRegression(), budget=50, random_state=0,
+            stopping=[StabilizingPredictions(sample_size=50)],
+        )  # fmt: skip
+
+    quiet = learner().run(X, y)
+    assert len(quiet.history_) == 5 and len(scans) == 1 + 5  # run's own check, then teach
+    del scans[:]
+    learner().run(X, y, callback=lambda active: rounds.append(len(scans)))
+    assert rounds == [2, 4, 6, 8, 10]
 
 
 def test_each_call_scans_the_pool_once(data, pool_scans):
@@ -579,6 +586,22 @@ def test_each_call_scans_the_pool_once(data, pool_scans):
     assert len(scans) == 2
     learner.forget(X, idx[:3])
     assert len(scans) == 3
+
+
+def test_an_oracle_that_writes_into_the_pool_is_refused_before_training(data):
+    from sklearn.ensemble import HistGradientBoostingClassifier  # takes NaN without a word
+
+    X, y = data
+    X = X.copy()
+
+    def oracle(idx):
+        X[idx[0], 1] = np.nan
+        return y[idx]
+
+    learner = ActiveLearner(HistGradientBoostingClassifier(max_iter=5), random_state=0)
+    with pytest.raises(ValueError, match="X holds NaN or infinite values"):
+        learner.run(X, oracle, max_rounds=1)
+    assert not np.isnan(X[learner.labeled_]).any()
 
 
 def test_a_pool_spoiled_between_rounds_is_still_refused(data):
