@@ -10,7 +10,8 @@ computed once per data set, one after the other on the same vectors:
 * ``KNeighborsTuner()`` at its defaults + the same logistic regression (deterministic:
   fitted once, like the baseline);
 * ``auto`` (``embkit.cli.auto.auto_search``: 3-fold CV on the training split among lr,
-  kneighbors, feedforward with output "concat" or "residual" and contrastive, then
+  kneighbors, feedforward with output "concat" or "residual" and contrastive, keeping
+  kneighbors unless another beats it by two standard errors of the fold gaps, then
   refitted).
 
 Test accuracy and macro F1, mean and standard deviation over seeds 0..N-1, and the
