@@ -1,8 +1,5 @@
-"""The engine of ``embkit compare``: fit named pipelines on the same embeddings, score them.
-
-The texts are encoded once; every embedding pipeline is fitted on those vectors and
-scored on the test split beside a most-frequent baseline.
-"""
+"""The engine of ``embkit compare``: the texts encoded once, named pipelines fitted on those
+vectors and scored on the test split beside a most-frequent baseline."""
 
 from __future__ import annotations
 
@@ -270,15 +267,15 @@ def verdict(
     >>> rows = [{"pipeline": "a", "macro_f1": 0.80, "macro_f1_std": 0.01, "accuracy": 0.8},
     ...         {"pipeline": "b", "macro_f1": 0.79, "macro_f1_std": 0.02, "accuracy": 0.8}]
     >>> verdict(rows)[1]
-    'No clear best by macro F1: a, b are level (a leads by 0.010, seed spread 0.020).'
+    'No clear best by macro F1: a, b are level (a leads b by 0.010, seed spread 0.020).'
     >>> rows[0]["macro_f1_std"] = rows[1]["macro_f1_std"] = 0.0  # e.g. deterministic ones
-    >>> verdict(rows, lead_se=lambda top, other: 0.015)[1].split(": ")[0]
-    'No clear best by macro F1'
     >>> verdict(rows, lead_se=lambda top, other: 0.004)[1]  # doctest: +NORMALIZE_WHITESPACE
     'Best by macro F1: a (leads b by 0.010, more than the seed spread 0.000 and the
     test-sample standard error 0.004).'
     >>> verdict(rows[:1])[1]
     'Best by macro F1: a.'
+    >>> verdict([rows[0], {**rows[0], "pipeline": "c"}, rows[1]], lambda t, o: 0.004)[1][:47]
+    'Best by macro F1: a and c, tied (they lead b by'
     >>> floor = {"pipeline": BASELINE, "macro_f1": 0.85, "accuracy": 0.9}
     >>> verdict([*rows, floor])[1]
     'No pipeline beats the most-frequent baseline by macro F1 (a 0.800 against 0.850).'
@@ -312,14 +309,16 @@ def verdict(
             computed[r["pipeline"]] = lead_se(top["pipeline"], r["pipeline"])
         return computed[r["pipeline"]]
 
-    runner = candidates[1]
+    tied = [r["pipeline"] for r in candidates if r["macro_f1"] == top["macro_f1"]]  # as auto
+    runner = next((r for r in candidates if r["macro_f1"] < top["macro_f1"]), candidates[1])
     lead = top["macro_f1"] - runner["macro_f1"]
     limits = f"seed spread {spread(runner):.3f}"
     if lead_se is not None:
         limits += f", test-sample standard error {noise(runner):.3f}"
     if lead > max(spread(runner), noise(runner)):
+        who = (" and ".join(tied) + ", tied (they lead") if tied[1:] else f"{tied[0]} (leads"
         return top["pipeline"], (
-            f"Best by macro F1: {top['pipeline']} (leads {runner['pipeline']} by {lead:.3f}, "
+            f"Best by macro F1: {who} {runner['pipeline']} by {lead:.3f}, "
             f"more than the {limits.replace(', test', ' and the test')})."
         )
     level = [
@@ -329,7 +328,7 @@ def verdict(
     ]
     return top["pipeline"], (
         f"No clear best by macro F1: {', '.join(level)} are level "
-        f"({top['pipeline']} leads by {lead:.3f}, {limits})."
+        f"({top['pipeline']} leads {runner['pipeline']} by {lead:.3f}, {limits})."
     )
 
 

@@ -43,6 +43,20 @@ def test_verdict_names_a_best_only_beyond_the_seed_spread():
     assert "x" not in sentence.split("level")[0]
 
 
+def test_verdict_measures_the_lead_over_the_first_pipeline_below_a_tie():
+    """auto that chose kneighbors ties with it: the lead is over lr, not 0 over auto."""
+    rows = [row(BASELINE, 0.3), row("lr", 0.805), row("kneighbors", 0.808), row("auto", 0.808)]
+    ses = {"lr": 0.007, "auto": 0.0}
+    best, sentence = verdict(rows, lambda top, other: ses[other])
+    assert best == "kneighbors"
+    assert sentence == (
+        "No clear best by macro F1: kneighbors, auto, lr are level (kneighbors leads lr by "
+        "0.003, seed spread 0.000, test-sample standard error 0.007)."
+    )
+    best, sentence = verdict(rows, lambda top, other: 0.001)
+    assert sentence.startswith("Best by macro F1: kneighbors and auto, tied (they lead lr by")
+
+
 def test_verdict_also_needs_a_lead_beyond_the_test_sample_noise():
     rows = [row(BASELINE, 0.3), row("lr", 0.800), row("kneighbors", 0.802)]  # deterministic
     assert verdict(rows)[1].startswith("Best by macro F1: kneighbors")
