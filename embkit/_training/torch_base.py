@@ -203,8 +203,27 @@ class TorchEstimatorBase(BaseEstimator):
             data = self._full_batch(self._prepare_data(*args, reset=first, device=device, **kwargs))
             if first:
                 self._initialize(data, device)
+            else:
+                self._check_network_unchanged(data)
             self._run_pass(data)
         return self
+
+    def _check_network_unchanged(self, data: TrainData) -> None:
+        """``set_params`` since the first ``partial_fit`` must not ask for another network:
+        a call continues the one it built (a clear error, not a setting silently ignored)."""
+        built, wanted = self.module_.config, self._build_module(data).config  # meta: no weights
+        names = {"n_out": "output width", "residual": "residual output"}
+        changed = [
+            f"{names.get(k, k)} {built.get(k)!r} -> {v!r}"
+            for k, v in wanted.items()
+            if k in built and built[k] != v
+        ]
+        if changed:
+            raise ValueError(
+                f"the settings ask for another network than partial_fit built "
+                f"({', '.join(changed)}); partial_fit continues the network it has, so call "
+                "fit to build one with the new settings"
+            )
 
     def _start_validation(self, data: TrainData) -> tuple[TrainData, Any]:
         """With ``early_stopping``: the training rows and an :class:`EarlyStopping` holding

@@ -168,6 +168,8 @@ class ContrastiveTuner(TunerMixin, LabelMixin, BaseEstimator):
             # what a later pass reads from the parameters (the network and its optimiser are
             # built once, as in FeedForwardTuner): set_params on the tuner reaches the learner
             learner.set_params(batch_size=self.batch_size, verbose=self.verbose)
+            network = {k: getattr(self, k) for k in ("n_layers", "activation", "dropout")}
+            learner.set_params(shape_out=self.hidden_dim, **network)  # checked: fit to change
             self.learner_ = train(X, targets, None, weights, grouped=True, n_neg=self.n_neg)
         return X, weights
 

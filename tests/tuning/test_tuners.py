@@ -11,7 +11,7 @@ import pytest
 import torch
 from sklearn.base import clone
 
-from embkit import ContrastiveTuner, FeedForwardTuner
+from embkit import ContrastiveTuner, DifferentiableHead, FeedForwardTuner
 
 # early stopping off: these tests pin the fit / partial_fit contract, where fit(n) equals
 # n partial_fit passes (early stopping has its own tests in tests/training/)
@@ -460,3 +460,30 @@ def test_set_params_reaches_the_contrastive_learner_in_partial_fit():
     with pytest.raises(ValueError):  # a refused call leaves the learner's settings as they were
         tuner.set_params(batch_size=16).partial_fit(X[:, :3], y)
     assert tuner.learner_.batch_size == 8
+
+
+@pytest.mark.parametrize(
+    ("make", "change"),
+    [
+        (lambda: FeedForwardTuner(16, random_state=0), {"hidden_dim": 8}),
+        (lambda: FeedForwardTuner(16, random_state=0), {"dropout": 0.1}),
+        (lambda: ContrastiveTuner(16, random_state=0), {"hidden_dim": 8}),
+        (lambda: ContrastiveTuner(16, random_state=0), {"n_layers": 1}),
+        (lambda: DifferentiableHead(random_state=0), {"hidden_dim": 4}),
+    ],
+    ids=["ff-hidden", "ff-dropout", "ct-hidden", "ct-layers", "head-hidden"],
+)
+def test_partial_fit_refuses_settings_that_ask_for_another_network(make, change):
+    """set_params between partial_fit calls was silently ignored for the network's shape."""
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(60, 8)).astype(np.float32)
+    y = (X[:, 0] > 0).astype(int)
+    est = make().partial_fit(X, y, classes=[0, 1])
+    out = est.transform if hasattr(est, "transform") else est.predict_proba
+    before = out(X)
+    est.set_params(**change)
+    with pytest.raises(ValueError, match="call fit to build one with the new settings"):
+        est.partial_fit(X, y)
+    np.testing.assert_array_equal(out(X), before)  # the refused call changed nothing
+    est.fit(X, y).partial_fit(X, y)  # fit builds the new network, which partial_fit continues
+    est.set_params(learning_rate=1e-4).partial_fit(X, y)  # the optimiser's settings may change
