@@ -337,6 +337,9 @@ def _same(a, b, where="state"):
         assert torch.equal(a, b), where
     elif isinstance(a, np.ndarray):
         np.testing.assert_array_equal(a, b, err_msg=where)
+    elif type(a).__module__.startswith("embkit") and hasattr(a, "__dict__"):  # row buffers
+        assert type(a) is type(b), where
+        _same(vars(a), vars(b), where)
     else:
         assert a == b, where
 
