@@ -211,12 +211,18 @@ class TorchEstimatorBase(BaseEstimator):
     def _check_network_unchanged(self, data: TrainData) -> None:
         """``set_params`` since the first ``partial_fit`` must not ask for another network:
         a call continues the one it built (a clear error, not a setting silently ignored)."""
-        built, wanted = self.module_.config, self._build_module(data).config  # meta: no weights
-        names = {"n_out": "output width", "residual": "residual output"}
+        built = getattr(self.module_, "config", None)  # None: pickled before configs
+        if built is None:
+            return
+        wanted = self._build_module(data).config  # on the meta device: no weights
+        names = {"n_out": "shape_out (a ContrastiveTuner's hidden_dim)", "residual": "output"}
+        # a single layer has no activation or dropout to change
+        single = built.get("hidden_dim", 0) is None or built.get("n_layers") == 1
+        plain = lambda v: v.item() if isinstance(v, np.generic) else v  # noqa: E731
         changed = [
-            f"{names.get(k, k)} {built.get(k)!r} -> {v!r}"
+            f"{names.get(k, k)} {plain(built[k])!r} -> {plain(v)!r}"
             for k, v in wanted.items()
-            if k in built and built[k] != v
+            if k in built and built[k] != v and not (single and k in ("activation", "dropout"))
         ]
         if changed:
             raise ValueError(

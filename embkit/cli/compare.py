@@ -258,9 +258,10 @@ def verdict(
 ) -> tuple[str | None, str]:
     """The pipeline with the highest mean macro F1, and a sentence saying if it is clear.
 
-    It is named best only when its lead over the runner-up exceeds their seed spread (the
-    larger standard deviation) and, when ``lead_se(top, other)`` is given, the test-sample
-    standard error of that lead; otherwise the sentence lists those level with it.
+    It is named best only when its lead over the first pipeline below it exceeds their seed
+    spread (the larger standard deviation) and, when ``lead_se(top, other)`` is given, the
+    test-sample standard error of that lead; otherwise the sentence lists those level with
+    it. Pipelines tied with the top (within 1e-9) are named with it and must clear the same.
 
     Examples
     --------
@@ -296,36 +297,36 @@ def verdict(
         )
     if len(candidates) == 1:
         return top["pipeline"], f"Best by macro F1: {top['pipeline']}."
+    computed: dict[tuple[str, str], float] = {}
 
-    def spread(r: dict[str, Any]) -> float:
-        return max(top.get("macro_f1_std", 0.0), r.get("macro_f1_std", 0.0))
+    def limit(a: dict[str, Any], b: dict[str, Any]) -> tuple[float, float]:
+        """The seed spread (the larger std) and test-sample standard error of a over b."""
+        pair = (a["pipeline"], b["pipeline"])
+        if lead_se is not None and a is not b and pair not in computed:
+            computed[pair] = lead_se(*pair)  # each pair bootstrapped once
+        spread = max(a.get("macro_f1_std", 0.0), b.get("macro_f1_std", 0.0))
+        return spread, computed.get(pair, 0.0)
 
-    computed: dict[str, float] = {}
-
-    def noise(r: dict[str, Any]) -> float:  # each pair bootstrapped once
-        if lead_se is None or r is top:
-            return 0.0
-        if r["pipeline"] not in computed:
-            computed[r["pipeline"]] = lead_se(top["pipeline"], r["pipeline"])
-        return computed[r["pipeline"]]
-
-    tied = [r["pipeline"] for r in candidates if r["macro_f1"] == top["macro_f1"]]  # as auto
-    runner = next((r for r in candidates if r["macro_f1"] < top["macro_f1"]), candidates[1])
+    # within 1e-9 of the top is a tie (auto that chose kneighbors: a mean of equal seeds)
+    tied = [r for r in candidates if top["macro_f1"] - r["macro_f1"] <= 1e-9]
+    if len(tied) == len(candidates):
+        names = ", ".join(r["pipeline"] for r in tied)
+        return top["pipeline"], f"No clear best by macro F1: {names} tie at {top['macro_f1']:.3f}."
+    runner = candidates[len(tied)]  # the lead is over the first pipeline below the tie
     lead = top["macro_f1"] - runner["macro_f1"]
-    limits = f"seed spread {spread(runner):.3f}"
-    if lead_se is not None:
-        limits += f", test-sample standard error {noise(runner):.3f}"
-    if lead > max(spread(runner), noise(runner)):
-        who = (" and ".join(tied) + ", tied (they lead") if tied[1:] else f"{tied[0]} (leads"
+    spread, se = (max(v) for v in zip(*(limit(t, runner) for t in tied), strict=True))
+    limits = f"seed spread {spread:.3f}"
+    limits += "" if lead_se is None else f", test-sample standard error {se:.3f}"
+    if lead > max(spread, se):
+        names = [r["pipeline"] for r in tied]
+        tie = f"{', '.join(names[:-1])} and {names[-1]}, tied (they lead"
+        who = tie if tied[1:] else f"{names[0]} (leads"
         return top["pipeline"], (
             f"Best by macro F1: {who} {runner['pipeline']} by {lead:.3f}, "
             f"more than the {limits.replace(', test', ' and the test')})."
         )
-    level = [
-        r["pipeline"]
-        for r in candidates
-        if top["macro_f1"] - r["macro_f1"] <= max(spread(r), noise(r))
-    ]
+    gap = lambda r: max(max(limit(t, r)) for t in tied)  # noqa: E731 - level with any leader
+    level = [r["pipeline"] for r in candidates if top["macro_f1"] - r["macro_f1"] <= gap(r)]
     return top["pipeline"], (
         f"No clear best by macro F1: {', '.join(level)} are level "
         f"({top['pipeline']} leads {runner['pipeline']} by {lead:.3f}, {limits})."

@@ -47,7 +47,7 @@ def test_verdict_measures_the_lead_over_the_first_pipeline_below_a_tie():
     """auto that chose kneighbors ties with it: the lead is over lr, not 0 over auto."""
     rows = [row(BASELINE, 0.3), row("lr", 0.805), row("kneighbors", 0.808), row("auto", 0.808)]
     ses = {"lr": 0.007, "auto": 0.0}
-    best, sentence = verdict(rows, lambda top, other: ses[other])
+    best, sentence = verdict(rows, lambda top, other: ses.get(other, 0.0))
     assert best == "kneighbors"
     assert sentence == (
         "No clear best by macro F1: kneighbors, auto, lr are level (kneighbors leads lr by "
@@ -55,6 +55,28 @@ def test_verdict_measures_the_lead_over_the_first_pipeline_below_a_tie():
     )
     best, sentence = verdict(rows, lambda top, other: 0.001)
     assert sentence.startswith("Best by macro F1: kneighbors and auto, tied (they lead lr by")
+
+
+def test_verdict_ties_a_mean_of_equal_seeds_with_the_single_run():
+    """np.mean of three equal scores can differ in the last bit from the score itself."""
+    f1 = 0.7228128374391913
+    auto = float(np.mean([f1, f1, f1]))
+    assert auto != f1  # the case the review found: auto above kneighbors by 1e-16
+    rows = [row(BASELINE, 0.3), row("lr", 0.700), row("kneighbors", f1), row("auto", auto)]
+    best, sentence = verdict(rows, lambda top, other: 0.001)
+    assert sentence.startswith("Best by macro F1: auto and kneighbors, tied (they lead lr by 0.023")
+
+
+def test_verdict_holds_every_tied_leader_to_its_own_spread_and_all_ties_say_so():
+    rows = [row("a", 0.80), row("c", 0.80, 0.05), row("b", 0.79)]
+    sentence = verdict(rows, lambda top, other: 0.001)[1]
+    assert sentence.startswith("No clear best by macro F1: a, c, b are level (a leads b by 0.010")
+    assert "seed spread 0.050" in sentence  # c's spread, not only a's
+    assert verdict([row("a", 0.8), row("b", 0.8), row("c", 0.8)])[1] == (
+        "No clear best by macro F1: a, b, c tie at 0.800."
+    )
+    three = [row("a", 0.8), row("b", 0.8), row("c", 0.8), row("d", 0.5)]
+    assert verdict(three)[1].startswith("Best by macro F1: a, b and c, tied (they lead d by")
 
 
 def test_verdict_also_needs_a_lead_beyond_the_test_sample_noise():

@@ -486,4 +486,18 @@ def test_partial_fit_refuses_settings_that_ask_for_another_network(make, change)
         est.partial_fit(X, y)
     np.testing.assert_array_equal(out(X), before)  # the refused call changed nothing
     est.fit(X, y).partial_fit(X, y)  # fit builds the new network, which partial_fit continues
-    est.set_params(learning_rate=1e-4).partial_fit(X, y)  # the optimiser's settings may change
+    est.set_params(learning_rate=1e-4).partial_fit(X, y)  # allowed: the optimiser keeps its own
+
+
+def test_partial_fit_accepts_settings_a_single_layer_does_not_use():
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(60, 8)).astype(np.float32)
+    y = (X[:, 0] > 0).astype(int)
+    head = DifferentiableHead(random_state=0).partial_fit(X, y, classes=[0, 1])  # one layer
+    head.set_params(dropout=0.2, activation="tanh").partial_fit(X, y)
+    tuner = FeedForwardTuner(np.int64(16), random_state=0).partial_fit(X, y, classes=[0, 1])
+    with pytest.raises(ValueError, match=r"\(hidden_dim 16 -> 8\)"):  # plain numbers
+        tuner.set_params(hidden_dim=np.int64(8)).partial_fit(X, y)
+    tuner = ContrastiveTuner(16, random_state=0).partial_fit(X, y, classes=[0, 1])
+    with pytest.raises(ValueError, match="hidden_dim"):  # the tuner's own argument is named
+        tuner.set_params(hidden_dim=8).partial_fit(X, y)
