@@ -178,6 +178,7 @@ class BodyEstimatorBase(BaseEstimator):
             if first:
                 body, device, rng = self._new_body()
             else:
+                self._check_same_model()
                 body, device, rng = self.model_, self.device_, self._rng
             data = self._prepare_data(checked, body, device, rng, fit=False)
         if first:
@@ -186,6 +187,16 @@ class BodyEstimatorBase(BaseEstimator):
             self.optimizer_ = self._make_optimizer()
         self._run_epoch(data, self._scheduler(self._n_steps(data)))
         return self
+
+    def _check_same_model(self) -> None:
+        """``set_params(model=...)`` since the first ``partial_fit`` is refused, not ignored."""
+        fitted = getattr(self, "_fitted_model", None)
+        if fitted is not None and isinstance(self.model, (str, os.PathLike)):
+            if os.fspath(self.model) != fitted:
+                raise ValueError(
+                    f"model={os.fspath(self.model)!r}, but partial_fit continues the body "
+                    f"loaded from {fitted!r}; call fit to load the new model"
+                )
 
     def _new_body(self) -> tuple[SentenceTransformer, torch.device, np.random.Generator]:
         device = resolve_device(self.device)

@@ -159,6 +159,17 @@ def test_partial_fit_continues_and_first_call_equals_fit():
     assert not torch.equal(_weights(learner.model_), first)
 
 
+def test_partial_fit_refuses_another_model_set_since_the_first_call(model_path, tmp_path):
+    learner = _learner(model=model_path, batch_size=3).partial_fit(LEFT, RIGHT, SIM)
+    before = learner.transform(LEFT)
+    learner.set_params(model=str(tmp_path))
+    with pytest.raises(ValueError, match="call fit to load the new model"):
+        learner.partial_fit(LEFT, RIGHT, SIM)
+    np.testing.assert_array_equal(learner.transform(LEFT), before)
+    learner.set_params(model=model_path).partial_fit(LEFT, RIGHT, SIM)  # the same: continues
+    assert learner.n_iter_ == 2
+
+
 def test_contrastive_loss_trains():
     # the same three pairs, pass after pass: the contrastive loss must go down
     learner = _learner(loss="contrastive", batch_size=3, n_epochs=4).fit(LEFT, RIGHT, SIM)
