@@ -192,12 +192,13 @@ class SbertTuner(LabelMixin, ClassNamePrefixFeaturesOutMixin, TransformerMixin, 
 
     def _new_learner(self, seed: int, step: int, rate: float) -> SbertLearner:
         return SbertLearner(
-            self.model, random_state=seed, device=self.device, **self._learner_params(step, rate)
+            random_state=seed, device=self.device, **self._learner_params(step, rate)
         )
 
     def _learner_params(self, step: int, rate: float) -> dict[str, Any]:
         """The learner's settings from this tuner's (every call: ``set_params`` reaches it)."""
         return dict(
+            model=self.model,  # a model changed since the first partial_fit: the learner refuses
             loss=self.loss,
             n_epochs=self.n_epochs,
             batch_size=self._step_size(step),

@@ -168,6 +168,10 @@ def test_partial_fit_refuses_another_model_set_since_the_first_call(model_path, 
     np.testing.assert_array_equal(learner.transform(LEFT), before)
     learner.set_params(model=model_path).partial_fit(LEFT, RIGHT, SIM)  # the same: continues
     assert learner.n_iter_ == 2
+    tuner = _tuner(model=model_path).partial_fit(TEXTS, LABELS, classes=["neg", "pos"])
+    with pytest.raises(ValueError, match="call fit to load the new model"):
+        tuner.set_params(model=str(tmp_path)).partial_fit(TEXTS, LABELS)
+    assert tuner.learner_.model == model_path  # the tuner's learner was put back as it was
 
 
 def test_contrastive_loss_trains():
