@@ -234,3 +234,14 @@ def build_module(config: dict[str, Any]) -> MLP | Projection:
         raise ValueError(f"unknown network kind {kind!r}; expected one of {sorted(kinds)}")
     n_in, n_out = config.pop("n_in"), config.pop("n_out")
     return kinds[kind](n_in, n_out, **config)
+
+
+def config_in_use(config: dict[str, Any]) -> dict[str, Any]:
+    """``config`` without the settings its network never applies: a network without a
+    hidden layer has no activation or dropout, a one-layer projection no dropout."""
+    unused: tuple[str, ...] = ()
+    if config.get("kind") == "MLP" and config.get("hidden_dim") is None:
+        unused = ("activation", "dropout")
+    elif config.get("kind") == "Projection" and config.get("n_layers") == 1:
+        unused = ("dropout",)  # its one layer still ends in the activation
+    return {k: v.item() if hasattr(v, "item") else v for k, v in config.items() if k not in unused}

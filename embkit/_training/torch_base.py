@@ -31,7 +31,7 @@ from embkit._training.early_stopping import (
     EarlyStopping,
     holdout_indices,
 )
-from embkit._training.nn import ACTIVATIONS, DropoutNoise, build_module
+from embkit._training.nn import ACTIVATIONS, DropoutNoise, build_module, config_in_use
 from embkit._training.optim import make_adamw
 from embkit._training.rollback import unchanged_on_error
 
@@ -214,15 +214,13 @@ class TorchEstimatorBase(BaseEstimator):
         built = getattr(self.module_, "config", None)  # None: pickled before configs
         if built is None:
             return
-        wanted = self._build_module(data).config  # on the meta device: no weights
+        built = config_in_use(built)
+        wanted = config_in_use(self._build_module(data).config)  # on the meta device
         names = {"n_out": "shape_out (a ContrastiveTuner's hidden_dim)", "residual": "output"}
-        # a single layer has no activation or dropout to change
-        single = built.get("hidden_dim", 0) is None or built.get("n_layers") == 1
-        plain = lambda v: v.item() if isinstance(v, np.generic) else v  # noqa: E731
         changed = [
-            f"{names.get(k, k)} {plain(built[k])!r} -> {plain(v)!r}"
+            f"{names.get(k, k)} {built[k]!r} -> {v!r}"
             for k, v in wanted.items()
-            if k in built and built[k] != v and not (single and k in ("activation", "dropout"))
+            if k in built and built[k] != v
         ]
         if changed:
             raise ValueError(

@@ -501,3 +501,7 @@ def test_partial_fit_accepts_settings_a_single_layer_does_not_use():
     tuner = ContrastiveTuner(16, random_state=0).partial_fit(X, y, classes=[0, 1])
     with pytest.raises(ValueError, match="hidden_dim"):  # the tuner's own argument is named
         tuner.set_params(hidden_dim=8).partial_fit(X, y)
+    one = ContrastiveTuner(16, n_layers=1, random_state=0).partial_fit(X, y, classes=[0, 1])
+    one.set_params(dropout=0.1).partial_fit(X, y)  # one layer: no dropout between layers
+    with pytest.raises(ValueError, match="activation"):  # but it ends in its activation
+        one.set_params(activation="tanh").partial_fit(X, y)
