@@ -213,19 +213,21 @@ class KNeighborsTuner(LabelMixin, TransformerMixin, BaseEstimator):
         """Store the rows read-only: they are replaced, never changed in place, so a
         rollback (``PartialPipeline``) restores the attributes without copying them. What
         every ``transform`` needs from them is worked out here, once, not on every call."""
-        voters = embeddings.any(axis=1)  # a zero row has no direction: it never votes
-        # one label a row: its code, so that votes are counted without a k x classes block
-        codes = None if self.multi_label_ else targets.argmax(axis=1)
+        voters, codes = self._voters_and_codes(embeddings, targets)
         self._publish(embeddings, targets, voters, codes, _label_sums(targets, voters))
         self._store = None
+
+    def _voters_and_codes(self, embeddings: np.ndarray, targets: np.ndarray) -> tuple:
+        voters = embeddings.any(axis=1)  # a zero row has no direction: it never votes
+        # one label a row: its code, so that votes are counted without a k x classes block
+        return voters, None if self.multi_label_ else targets.argmax(axis=1)
 
     def _append(self, embeddings: np.ndarray, targets: np.ndarray) -> None:
         """Add a batch after the kept rows without copying them: the rows live in buffers
         with spare room (half as much again when full), so a stream of batches costs time
         in proportion to its rows, not to the rows kept times the number of batches."""
         n, store = len(self.embeddings_), self._store
-        voters = embeddings.any(axis=1)
-        codes = None if self.multi_label_ else targets.argmax(axis=1)
+        voters, codes = self._voters_and_codes(embeddings, targets)
         new = (embeddings, targets, voters, codes)
         old = (self.embeddings_, self.targets_, self._voters, self._codes)
         need = n + len(embeddings)
