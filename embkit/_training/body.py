@@ -111,6 +111,7 @@ class BodyEstimatorBase(BaseEstimator):
     """
 
     _weight_names: tuple[str, ...] = ("model_",)
+    _progress_label: str | None = None  # the progress bar's name (a tuner sets its own)
     _parameter_constraints: dict = {
         "n_epochs": [POSITIVE_INT],
         "batch_size": [POSITIVE_INT],
@@ -249,7 +250,7 @@ class BodyEstimatorBase(BaseEstimator):
         with seeded_torch(self._rng, self.device_):
             for batch in tqdm(
                 batches,
-                desc=type(self).__name__,
+                desc=self._progress_label or type(self).__name__,
                 disable=None if show is None else not show,
                 leave=False,
             ):

@@ -141,6 +141,7 @@ class TorchEstimatorBase(BaseEstimator):
     """Shared training loop; subclasses define the steps named in the module docstring."""
 
     _atomic_partial_fit = True  # a failed partial_fit rolls itself back (PartialPipeline)
+    _progress_label: str | None = None  # the progress bar's name (a tuner sets its own)
 
     _parameter_constraints: dict = {
         "n_epochs": [POSITIVE_INT],
@@ -185,7 +186,12 @@ class TorchEstimatorBase(BaseEstimator):
             epochs = range(self.n_epochs)
             if self.verbose:
                 # leave=False: a bar that early stopping ends at 20/50 would look aborted
-                epochs = tqdm(epochs, desc=type(self).__name__, unit="epoch", leave=False)
+                epochs = tqdm(
+                    epochs,
+                    desc=self._progress_label or type(self).__name__,
+                    unit="epoch",
+                    leave=False,
+                )
             for _ in epochs:
                 self._run_pass(data)
                 if stopping is not None and self._validation_step(stopping):

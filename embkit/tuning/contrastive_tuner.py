@@ -170,6 +170,7 @@ class ContrastiveTuner(TunerMixin, LabelMixin, BaseEstimator):
             learner.set_params(batch_size=self.batch_size, verbose=self.verbose)
             network = {k: getattr(self, k) for k in ("n_layers", "activation", "dropout")}
             learner.set_params(shape_out=self.hidden_dim, **network)  # checked: fit to change
+            learner._progress_label = type(self).__name__  # the bar names what the user ran
             self.learner_ = train(X, targets, None, weights, grouped=True, n_neg=self.n_neg)
         return X, weights
 

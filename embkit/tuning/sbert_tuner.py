@@ -276,6 +276,7 @@ class SbertTuner(LabelMixin, ClassNamePrefixFeaturesOutMixin, TransformerMixin, 
             learner = self._new_learner(draw_seed(rng, MAX_INT32_SEED), step, rate)
         previous = learner.get_params(deep=False)
         learner.set_params(**self._learner_params(step, rate))
+        learner._progress_label = type(self).__name__  # the bar names what the user ran
         try:
             (learner.partial_fit if partial else learner.fit)(*pairs)
         except BaseException:

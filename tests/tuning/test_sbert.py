@@ -221,6 +221,12 @@ def test_not_fitted_errors():
 
 
 # ---------------------------------------------------------------------- SbertTuner
+def test_tuner_progress_bar_names_the_tuner(capsys):
+    _tuner(n_pairs_per_example=1, show_progress_bar=True).fit(TEXTS, LABELS)
+    bar = capsys.readouterr().err
+    assert "SbertTuner:" in bar and "SbertLearner" not in bar
+
+
 @pytest.fixture(scope="module")
 def fitted_tuner():
     return _tuner().fit(TEXTS, LABELS)

@@ -175,6 +175,16 @@ def test_partial_fit_validates_parameters_set_since_the_first_call(blobs):
 
 
 @pytest.mark.parametrize("tuner", TUNERS, ids=IDS)
+def test_progress_bar_names_the_estimator_the_user_ran(tuner, blobs, capsys):
+    """ContrastiveTuner trains a ContrastiveLearner inside: its bar still says ContrastiveTuner."""
+    X, y = blobs
+    clone(tuner).set_params(verbose=True, n_epochs=2).fit(X, y)
+    bar = capsys.readouterr().err
+    assert f"{type(tuner).__name__}:" in bar
+    assert "Learner" not in bar
+
+
+@pytest.mark.parametrize("tuner", TUNERS, ids=IDS)
 def test_loss_decreases(tuner, blobs):
     X, y = blobs
     est = clone(tuner).set_params(n_epochs=30, learning_rate=1e-2).fit(X, y)
