@@ -171,7 +171,10 @@ class ContrastiveTuner(TunerMixin, LabelMixin, BaseEstimator):
             network = {k: getattr(self, k) for k in ("n_layers", "activation", "dropout")}
             learner.set_params(shape_out=self.hidden_dim, **network)  # checked: fit to change
             learner._progress_label = type(self).__name__  # the bar names what the user ran
-            self.learner_ = train(X, targets, None, weights, grouped=True, n_neg=self.n_neg)
+            try:
+                self.learner_ = train(X, targets, None, weights, grouped=True, n_neg=self.n_neg)
+            finally:  # for this call only: a learner saved or used alone names itself
+                del learner._progress_label
         return X, weights
 
     def _labels_so_far(self, y: Any, n_samples: int, *, reset: bool) -> np.ndarray | None:

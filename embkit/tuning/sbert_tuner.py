@@ -283,6 +283,8 @@ class SbertTuner(LabelMixin, ClassNamePrefixFeaturesOutMixin, TransformerMixin, 
             rng.bit_generator.state = state
             learner.set_params(**previous)
             raise
+        finally:  # for this call only: a learner saved or used alone names itself
+            del learner._progress_label
         self._rng = rng
         self.learner_ = learner
         self.classes_ = classes

@@ -222,9 +222,10 @@ def test_not_fitted_errors():
 
 # ---------------------------------------------------------------------- SbertTuner
 def test_tuner_progress_bar_names_the_tuner(capsys):
-    _tuner(n_pairs_per_example=1, show_progress_bar=True).fit(TEXTS, LABELS)
+    tuner = _tuner(n_pairs_per_example=1, show_progress_bar=True).fit(TEXTS, LABELS)
     bar = capsys.readouterr().err
     assert "SbertTuner:" in bar and "SbertLearner" not in bar
+    assert "_progress_label" not in vars(tuner.learner_)  # for the call only: not saved
 
 
 @pytest.fixture(scope="module")

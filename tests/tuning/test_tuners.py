@@ -178,10 +178,12 @@ def test_partial_fit_validates_parameters_set_since_the_first_call(blobs):
 def test_progress_bar_names_the_estimator_the_user_ran(tuner, blobs, capsys):
     """ContrastiveTuner trains a ContrastiveLearner inside: its bar still says ContrastiveTuner."""
     X, y = blobs
-    clone(tuner).set_params(verbose=True, n_epochs=2).fit(X, y)
+    est = clone(tuner).set_params(verbose=True, n_epochs=2).fit(X, y)
     bar = capsys.readouterr().err
     assert f"{type(tuner).__name__}:" in bar
     assert "Learner" not in bar
+    learner = getattr(est, "learner_", None)  # the label was for the call: not kept
+    assert learner is None or "_progress_label" not in vars(learner)
 
 
 @pytest.mark.parametrize("tuner", TUNERS, ids=IDS)
