@@ -27,7 +27,7 @@ from benchmarks.explore_tuner_designs import CACHE, _auto_candidate
 
 TUNERS = ("kn", "ff512", "ct")  # KNeighborsTuner, FeedForwardTuner, ContrastiveTuner defaults
 NAMES = {"kn": "KNeighborsTuner", "ff512": "FeedForwardTuner", "ct": "ContrastiveTuner"}
-BOUND = -0.002
+BOUND = -0.002 - 1e-9  # -0.002 itself passes (a mean over seeds of 1/600 steps is inexact)
 
 
 def gains(X: np.ndarray, y: np.ndarray, split: int, seeds: int) -> dict[str, list[float]]:
