@@ -111,6 +111,7 @@ class BodyEstimatorBase(BaseEstimator):
     """
 
     _weight_names: tuple[str, ...] = ("model_",)
+    _atomic_partial_fit = True  # a failed partial_fit rolls itself back (PartialPipeline)
     _progress_label: str | None = None  # the progress bar's name (a tuner sets its own)
     _parameter_constraints: dict = {
         "n_epochs": [POSITIVE_INT],
@@ -155,25 +156,35 @@ class BodyEstimatorBase(BaseEstimator):
         """Called once after the last epoch of ``fit``."""
 
     def _fit(self, *args: Any) -> Any:
-        """``fit``: validate everything, then a fresh copy of the body and ``n_epochs`` epochs."""
+        """``fit``: validate everything, then a fresh copy of the body and ``n_epochs`` epochs.
+
+        All or nothing: the training works on a new body, so a failure or an interruption
+        anywhere puts back the attributes of before the call (a fitted model stays fitted).
+        """
         with unchanged_on_error(self):
             self._validate_params()
             checked = self._check_input(*args, reset=True, partial=False)
             body, device, rng = self._new_body()
             data = self._prepare_data(checked, body, device, rng, fit=True)
-        self._initialize(body, device, rng, data)
-        scheduler = self._scheduler(self.n_epochs * self._n_steps(data))
-        for _ in range(self.n_epochs):
-            self._run_epoch(data, scheduler)
-            if self._epoch_end(data):
-                break
-        self._fit_end(data)
+            self._initialize(body, device, rng, data)
+            scheduler = self._scheduler(self.n_epochs * self._n_steps(data))
+            for _ in range(self.n_epochs):
+                self._run_epoch(data, scheduler)
+                if self._epoch_end(data):
+                    break
+            self._fit_end(data)
         return self
 
     def _partial_fit(self, *args: Any, **kwargs: Any) -> Any:
-        """``partial_fit``: initialise on the first call only, then one epoch."""
+        """``partial_fit``: initialise on the first call only, then one epoch.
+
+        All or nothing: a later call trains the body in place, so it first copies the
+        weights, the optimiser state and the random state (a second copy of the body's
+        weights and twice as much for AdamW's moments, for the length of the call), and a
+        failure or an interruption puts them back.
+        """
         first = not hasattr(self, "model_")
-        with unchanged_on_error(self):
+        with unchanged_on_error(self, deep=not first):
             self._validate_params()  # every call: set_params may have changed them
             checked = self._check_input(*args, reset=first, partial=True, **kwargs)
             if first:
@@ -182,11 +193,11 @@ class BodyEstimatorBase(BaseEstimator):
                 self._check_same_model()
                 body, device, rng = self.model_, self.device_, self._rng
             data = self._prepare_data(checked, body, device, rng, fit=False)
-        if first:
-            self._initialize(body, device, rng, data)
-        elif not hasattr(self, "optimizer_"):  # restored from a saved state: rebuilt here
-            self.optimizer_ = self._make_optimizer()
-        self._run_epoch(data, self._scheduler(self._n_steps(data)))
+            if first:
+                self._initialize(body, device, rng, data)
+            elif not hasattr(self, "optimizer_"):  # restored from a saved state: rebuilt here
+                self.optimizer_ = self._make_optimizer()
+            self._run_epoch(data, self._scheduler(self._n_steps(data)))
         return self
 
     def _check_same_model(self) -> None:
