@@ -178,26 +178,29 @@ class BodyEstimatorBase(BaseEstimator):
     def _partial_fit(self, *args: Any, **kwargs: Any) -> Any:
         """``partial_fit``: initialise on the first call only, then one epoch.
 
-        All or nothing: a later call trains the body in place, so it first copies the
-        weights, the optimiser state and the random state (a second copy of the body's
-        weights and twice as much for AdamW's moments, for the length of the call), and a
-        failure or an interruption puts them back.
+        All or nothing: a later call trains the body in place, so once its input is
+        checked it copies the weights, the optimiser state and the random state (a second
+        copy of the body's weights and twice as much for AdamW's moments, for the length of
+        the call), and a failure or an interruption puts them back. Input refused by the
+        checks costs no copy and touches no weight.
         """
         first = not hasattr(self, "model_")
-        with unchanged_on_error(self, deep=not first):
+        with unchanged_on_error(self):
             self._validate_params()  # every call: set_params may have changed them
             checked = self._check_input(*args, reset=first, partial=True, **kwargs)
-            if first:
-                body, device, rng = self._new_body()
-            else:
+            if not first:
                 self._check_same_model()
-                body, device, rng = self.model_, self.device_, self._rng
-            data = self._prepare_data(checked, body, device, rng, fit=False)
-            if first:
-                self._initialize(body, device, rng, data)
-            elif not hasattr(self, "optimizer_"):  # restored from a saved state: rebuilt here
-                self.optimizer_ = self._make_optimizer()
-            self._run_epoch(data, self._scheduler(self._n_steps(data)))
+            with unchanged_on_error(self, deep=not first):
+                if first:
+                    body, device, rng = self._new_body()
+                else:
+                    body, device, rng = self.model_, self.device_, self._rng
+                data = self._prepare_data(checked, body, device, rng, fit=False)
+                if first:
+                    self._initialize(body, device, rng, data)
+                elif not hasattr(self, "optimizer_"):  # restored from a saved state
+                    self.optimizer_ = self._make_optimizer()
+                self._run_epoch(data, self._scheduler(self._n_steps(data)))
         return self
 
     def _check_same_model(self) -> None:
