@@ -66,3 +66,22 @@ def _fresh_memory_cache():
     if cache is not None:
         cache.clear()
     yield
+
+
+@pytest.fixture
+def module_copies(monkeypatch) -> list[str]:
+    """The class names of the torch modules an undo snapshot copies, from now on."""
+    import torch
+
+    import embkit._training.rollback as rollback
+
+    copies: list[str] = []
+    original = rollback._snapshot
+
+    def counting(value, seen):
+        if isinstance(value, torch.nn.Module):
+            copies.append(type(value).__name__)
+        return original(value, seen)
+
+    monkeypatch.setattr(rollback, "_snapshot", counting)
+    return copies

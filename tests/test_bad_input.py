@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from _state import assert_same_state
 from sklearn.base import clone
 
 import embkit
@@ -324,26 +325,6 @@ def _fingerprint(obj):
     return out
 
 
-def _same(a, b, where="state"):
-    if isinstance(a, dict):
-        assert a.keys() == b.keys(), where
-        for k in a:
-            _same(a[k], b[k], f"{where}.{k}")
-    elif isinstance(a, (list, tuple)):
-        assert len(a) == len(b), where
-        for i, (p, q) in enumerate(zip(a, b, strict=True)):
-            _same(p, q, f"{where}[{i}]")
-    elif isinstance(a, torch.Tensor):
-        assert torch.equal(a, b), where
-    elif isinstance(a, np.ndarray):
-        np.testing.assert_array_equal(a, b, err_msg=where)
-    elif type(a).__module__.startswith("embkit") and hasattr(a, "__dict__"):  # row buffers
-        assert type(a) is type(b), where
-        _same(vars(a), vars(b), where)
-    else:
-        assert a == b, where
-
-
 CASES = [
     pytest.param(row, condition, name, id=f"{row}-{condition}-{name}")
     for row, cells in TABLE.items()
@@ -375,7 +356,7 @@ def test_bad_input(row, condition, name, fitted):
         assert type(info.value) is not NotImplementedError
         names = "|".join(re.escape(a) for a in arguments)
         assert re.search(rf"\b({names})\b", str(info.value)), str(info.value)
-        _same(_fingerprint(est), before)
+        assert_same_state(_fingerprint(est), before)
         return
     if code == "W":
         with pytest.warns(embkit.TextTruncatedWarning, match="window"):
@@ -418,7 +399,7 @@ def test_a_y_of_the_wrong_kind_is_named(name, kind, method, fitted):
     with pytest.raises(error, match=r"\by\b") as info:
         getattr(est, method)(X, make_y())
     assert "y must" in str(info.value), str(info.value)
-    _same(_fingerprint(est), before)
+    assert_same_state(_fingerprint(est), before)
 
 
 def test_the_second_side_of_pairs_is_checked_by_column_name():
@@ -432,7 +413,7 @@ def test_the_second_side_of_pairs_is_checked_by_column_name():
             call(X1, X2[list("edcba")], np.zeros(24))
     with pytest.raises(ValueError, match="X2.*feature names"):
         learner.predict(X1, X2[list("edcba")])
-    _same(_fingerprint(learner), before)
+    assert_same_state(_fingerprint(learner), before)
     import warnings
 
     with warnings.catch_warnings():

@@ -12,7 +12,7 @@ import copy
 
 import numpy as np
 import pytest
-import torch
+from _state import assert_same_state
 from sklearn.base import clone
 from sklearn.exceptions import NotFittedError
 from sklearn.utils.validation import check_is_fitted
@@ -73,26 +73,7 @@ def _snapshot(est):
 def _assert_equal(a, b):
     assert a.keys() == b.keys()
     for key in a:
-        _assert_same(a[key], b[key], key)
-
-
-def _assert_same(x, y, where):
-    if isinstance(x, dict):
-        assert x.keys() == y.keys(), where
-        for k in x:
-            _assert_same(x[k], y[k], f"{where}.{k}")
-    elif isinstance(x, (list, tuple)):
-        assert len(x) == len(y), where
-        for i, (p, q) in enumerate(zip(x, y, strict=True)):
-            _assert_same(p, q, f"{where}[{i}]")
-    elif isinstance(x, torch.Tensor):
-        assert torch.equal(x, y), where
-    elif isinstance(x, np.ndarray):
-        np.testing.assert_array_equal(x, y, err_msg=where)
-    elif isinstance(x, np.random.Generator):
-        assert x.bit_generator.state == y.bit_generator.state, where
-    else:
-        assert x == y, where
+        assert_same_state(a[key], b[key], key)
 
 
 @pytest.mark.parametrize("fault", FAULTS, ids=lambda e: type(e).__name__)

@@ -21,6 +21,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
+from _state import assert_same_state
 from sklearn.base import clone
 from sklearn.exceptions import NotFittedError
 from sklearn.utils.estimator_checks import (
@@ -29,7 +30,6 @@ from sklearn.utils.estimator_checks import (
     check_parameters_default_constructible,
     check_set_params,
 )
-from test_bad_input import _same
 
 import embkit
 from embkit import (
@@ -263,7 +263,7 @@ def test_empty_input(name, fitted, make):
         before = _fingerprint(est)
         with pytest.raises(ValueError, match=r"\b(X|texts1) is empty"):
             SPECS[name].fit(est, [])
-        _same(_fingerprint(est), before)
+        assert_same_state(_fingerprint(est), before)
 
 
 @pytest.mark.parametrize("name", SPECS)
@@ -334,7 +334,7 @@ def test_bad_texts_are_refused_naming_the_argument(name, call, kind, fitted, con
     before = _fingerprint(est)
     with pytest.raises(error, match=rf"(^|\b){argument}\b.*{says}|{says}.*\b{argument}\b"):
         SPECS[name].calls[call](est, value)
-    _same(_fingerprint(est), before)  # a failed call changes nothing fitted
+    assert_same_state(_fingerprint(est), before)  # a failed call changes nothing fitted
 
 
 @pytest.mark.parametrize("kind", REFUSED)

@@ -424,24 +424,14 @@ def test_a_failed_batch_puts_back_a_nested_pipeline_and_an_mlp():
         np.testing.assert_array_equal(a, b)
 
 
-def test_the_last_step_weights_are_not_copied_for_an_undo(blobs, monkeypatch):
+def test_the_last_step_weights_are_not_copied_for_an_undo(blobs, request):
     # nothing runs after the last step, so the pipeline's copy of its network (on top of
     # the tuner's own) only cost memory: three times the weights of a fine-tuned body
-    import embkit._training.rollback as rollback
-
     X, y = blobs
     pipe = make_partial_pipeline(
         StandardScaler(), FeedForwardTuner(hidden_dim=4, random_state=0, device="cpu")
     ).partial_fit(X, y, classes=np.unique(y))
-    copies = []
-    original = rollback._snapshot
-
-    def counting(value, seen):
-        if isinstance(value, torch.nn.Module):
-            copies.append(type(value).__name__)
-        return original(value, seen)
-
-    monkeypatch.setattr(rollback, "_snapshot", counting)
+    copies = request.getfixturevalue("module_copies")  # counted from here on
     pipe.partial_fit(X, y)
     assert len(copies) == 1  # the tuner's own undo copy only
     alone = clone(pipe[-1]).partial_fit(X, y, classes=np.unique(y))

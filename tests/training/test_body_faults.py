@@ -13,7 +13,7 @@ import copy
 
 import numpy as np
 import pytest
-import torch
+from _state import assert_same_state
 from sklearn.base import clone
 from sklearn.exceptions import NotFittedError
 from sklearn.utils.validation import check_is_fitted
@@ -91,21 +91,6 @@ def _snapshot(est) -> dict:
     return snap
 
 
-def _assert_same(a, b, where="") -> None:
-    if isinstance(a, dict):
-        assert a.keys() == b.keys(), where
-        for k in a:
-            _assert_same(a[k], b[k], f"{where}.{k}")
-    elif isinstance(a, (list, tuple)):
-        assert len(a) == len(b), where
-        for i, (x, y) in enumerate(zip(a, b, strict=True)):
-            _assert_same(x, y, f"{where}[{i}]")
-    elif isinstance(a, torch.Tensor):
-        assert torch.equal(a, b), where
-    else:
-        assert a == b, where
-
-
 NAMES = ["FineTuneClassifier", "SbertLearner", "SbertTuner"]
 
 
@@ -118,7 +103,7 @@ def test_interrupted_refit_leaves_the_previous_model(name, fault, tiny, monkeypa
     with pytest.raises(type(fault)):
         est.fit(*_args(name, slice(None, None, -1)))
     assert _trained(est) is inner
-    _assert_same(_snapshot(est), before)
+    assert_same_state(_snapshot(est), before)
     assert all(not m.training for m in inner._modules())  # back in eval mode
 
 
@@ -149,9 +134,9 @@ def test_interrupted_partial_fit_rolls_back_and_can_be_retried(name, tiny, monke
         Boom(patch, at=2, error=KeyboardInterrupt())
         with pytest.raises(KeyboardInterrupt):
             est.partial_fit(*_args(name, second))
-    _assert_same(_snapshot(est), before)
+    assert_same_state(_snapshot(est), before)
     est.partial_fit(*_args(name, second))  # the retry
-    _assert_same(_snapshot(est), _snapshot(clean))
+    assert_same_state(_snapshot(est), _snapshot(clean))
 
 
 def test_a_clone_of_an_interrupted_estimator_is_unchanged(tiny, monkeypatch):
@@ -163,24 +148,15 @@ def test_a_clone_of_an_interrupted_estimator_is_unchanged(tiny, monkeypatch):
     assert est.predict(TEXTS[:2]).shape == (2,)
 
 
-def test_a_partial_pipeline_does_not_copy_the_body_a_second_time(tiny, monkeypatch):
+def test_a_partial_pipeline_does_not_copy_the_body_a_second_time(tiny, request):
     """The body rolls itself back, so a PartialPipeline ending in it adds no copy of its
     weights (before, the pipeline's copy was the only one; now it would be a second)."""
-    import embkit._training.rollback as rollback
     from embkit import make_partial_pipeline
 
     texts, labels = _args("FineTuneClassifier", slice(0, 8))
     pipe = make_partial_pipeline(_make("FineTuneClassifier", tiny))
     pipe.partial_fit(texts, labels, classes=["neg", "pos"])
-    copies = []
-    original = rollback._snapshot
-
-    def counting(value, seen):
-        if isinstance(value, torch.nn.Module):
-            copies.append(type(value).__name__)
-        return original(value, seen)
-
-    monkeypatch.setattr(rollback, "_snapshot", counting)
+    copies = request.getfixturevalue("module_copies")  # counted from here on
     pipe.partial_fit(texts, labels)
     in_pipeline = sorted(copies)
     copies.clear()
