@@ -130,6 +130,11 @@ class BodyEstimatorBase(BaseEstimator):
     def _prepare_data(
         self, checked: Any, body: Any, device: torch.device, rng: np.random.Generator, *, fit: bool
     ) -> Any:
+        """Tokens and targets for training; refuses settings the body or labels cannot take.
+
+        With ``fit=False`` (``partial_fit``) it must change neither the estimator nor
+        ``rng``: it runs before a later call copies the weights for an undo.
+        """
         raise NotImplementedError
 
     def _init_head(self, data: Any, rng: np.random.Generator) -> None:
@@ -178,24 +183,25 @@ class BodyEstimatorBase(BaseEstimator):
     def _partial_fit(self, *args: Any, **kwargs: Any) -> Any:
         """``partial_fit``: initialise on the first call only, then one epoch.
 
-        All or nothing: a later call trains the body in place, so once its input is
-        checked it copies the weights, the optimiser state and the random state (a second
-        copy of the body's weights and twice as much for AdamW's moments, for the length of
-        the call), and a failure or an interruption puts them back. Input refused by the
-        checks costs no copy and touches no weight.
+        All or nothing: a later call trains the body in place, so once its input and the
+        settings are checked (the data prepared) it copies the weights, the optimiser state
+        and the random state (a second copy of the body's weights and twice as much for
+        AdamW's moments, for the length of the call), and a failure or an interruption puts
+        them back. What the checks refuse costs no copy and touches no weight.
         """
         first = not hasattr(self, "model_")
         with unchanged_on_error(self):
             self._validate_params()  # every call: set_params may have changed them
             checked = self._check_input(*args, reset=first, partial=True, **kwargs)
-            if not first:
+            if first:
+                body, device, rng = self._new_body()
+            else:
                 self._check_same_model()
+                body, device, rng = self.model_, self.device_, self._rng
+            # refuses a max_length or class_weight the body or the labels cannot take;
+            # with fit=False it changes neither the estimator nor the generator
+            data = self._prepare_data(checked, body, device, rng, fit=False)
             with unchanged_on_error(self, deep=not first):
-                if first:
-                    body, device, rng = self._new_body()
-                else:
-                    body, device, rng = self.model_, self.device_, self._rng
-                data = self._prepare_data(checked, body, device, rng, fit=False)
                 if first:
                     self._initialize(body, device, rng, data)
                 elif not hasattr(self, "optimizer_"):  # restored from a saved state

@@ -34,7 +34,15 @@ def _attributes(obj: Any, *, deep: bool, seen: set[int] | None = None) -> Callab
     if deep:
         seen = set() if seen is None else seen
         seen.add(id(obj))
-        restores = [r for v in snapshot.values() if (r := _snapshot(v, seen)) is not None]
+        # a network passed as a parameter (``model=``) is the caller's and never trained in
+        # place: copying it would cost a body's weights, restoring it would write into it
+        params = set(obj._get_param_names()) if isinstance(obj, BaseEstimator) else set()
+        restores = [
+            r
+            for k, v in snapshot.items()
+            if not (k in params and isinstance(v, torch.nn.Module))
+            and (r := _snapshot(v, seen)) is not None
+        ]
 
     def restore() -> None:
         obj.__dict__.clear()

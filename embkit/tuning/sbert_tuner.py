@@ -103,6 +103,7 @@ class SbertTuner(LabelMixin, ClassNamePrefixFeaturesOutMixin, TransformerMixin, 
     """
 
     _accepts_label_matrix = False
+    _atomic_partial_fit = True  # a failed partial_fit rolls itself back (PartialPipeline)
     _parameter_constraints: dict = {
         "n_pairs_per_example": [StrOptions({"auto"}), POSITIVE_INT],
         "n_neg": [NON_NEGATIVE_INT],
@@ -265,26 +266,29 @@ class SbertTuner(LabelMixin, ClassNamePrefixFeaturesOutMixin, TransformerMixin, 
     ) -> None:
         """Sample pairs and train the learner on them (a new one unless ``partial`` has one).
 
-        A failure puts back the random state and the learner's parameters.
+        A failure or an interruption anywhere, pair sampling included, puts back the random
+        state and the learner's parameters (the learner puts back its own weights).
         """
         step = int(self._resolved("batch_size", y))
         rate = float(self._resolved("learning_rate", y))
         state = rng.bit_generator.state
-        pairs = self._pairs(texts, y, rng, step)
         learner = getattr(self, "learner_", None) if partial else None
-        if learner is None:
-            learner = self._new_learner(draw_seed(rng, MAX_INT32_SEED), step, rate)
-        previous = learner.get_params(deep=False)
-        learner.set_params(**self._learner_params(step, rate))
-        learner._progress_label = type(self).__name__  # the bar names what the user ran
+        previous = None if learner is None else learner.get_params(deep=False)
         try:
+            pairs = self._pairs(texts, y, rng, step)
+            if learner is None:
+                learner = self._new_learner(draw_seed(rng, MAX_INT32_SEED), step, rate)
+            learner.set_params(**self._learner_params(step, rate))
+            learner._progress_label = type(self).__name__  # the bar names what the user ran
             (learner.partial_fit if partial else learner.fit)(*pairs)
         except BaseException:
             rng.bit_generator.state = state
-            learner.set_params(**previous)
+            if previous is not None:
+                learner.set_params(**previous)
             raise
         finally:  # for this call only: a learner saved or used alone names itself
-            del learner._progress_label
+            if learner is not None:
+                learner.__dict__.pop("_progress_label", None)
         self._rng = rng
         self.learner_ = learner
         self.classes_ = classes

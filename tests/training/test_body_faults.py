@@ -148,19 +148,93 @@ def test_a_clone_of_an_interrupted_estimator_is_unchanged(tiny, monkeypatch):
     assert est.predict(TEXTS[:2]).shape == (2,)
 
 
-def test_a_partial_pipeline_does_not_copy_the_body_a_second_time(tiny, request):
+@pytest.mark.parametrize(
+    ("name", "copied"),
+    [
+        ("FineTuneClassifier", ["Linear", "SentenceTransformer"]),
+        ("SbertTuner", ["SentenceTransformer"]),
+    ],
+)
+def test_a_partial_pipeline_does_not_copy_the_body_a_second_time(name, copied, tiny, request):
     """The body rolls itself back, so a PartialPipeline ending in it adds no copy of its
     weights (before, the pipeline's copy was the only one; now it would be a second)."""
     from embkit import make_partial_pipeline
 
-    texts, labels = _args("FineTuneClassifier", slice(0, 8))
-    pipe = make_partial_pipeline(_make("FineTuneClassifier", tiny))
+    texts, labels = _args(name, slice(0, 8))
+    pipe = make_partial_pipeline(_make(name, tiny))
     pipe.partial_fit(texts, labels, classes=["neg", "pos"])
     copies = request.getfixturevalue("module_copies")  # counted from here on
     pipe.partial_fit(texts, labels)
     in_pipeline = sorted(copies)
     copies.clear()
-    alone = _make("FineTuneClassifier", tiny).partial_fit(texts, labels, classes=["neg", "pos"])
+    alone = _make(name, tiny).partial_fit(texts, labels, classes=["neg", "pos"])
     copies.clear()
     alone.partial_fit(texts, labels)
-    assert in_pipeline == sorted(copies) == sorted(["SentenceTransformer", "Linear"])
+    assert in_pipeline == sorted(copies) == copied
+
+
+def _versions(module) -> list[int]:
+    """In-place writes bump a tensor's version, even when they write the same values."""
+    return [t._version for t in module.state_dict().values()]
+
+
+@pytest.mark.parametrize("name", ["FineTuneClassifier", "SbertTuner"])
+def test_a_model_object_passed_in_is_neither_copied_nor_written_by_the_undo(
+    name, tiny, request, monkeypatch
+):
+    from sentence_transformers import SentenceTransformer
+
+    user = SentenceTransformer(tiny, device="cpu")
+    est = _make(name, tiny).set_params(model=user)
+    est.partial_fit(*_args(name, slice(0, 8)), classes=["neg", "pos"])
+    versions = _versions(user)
+    copies = request.getfixturevalue("module_copies")
+    est.partial_fit(*_args(name, slice(8, None)))
+    assert copies.count("SentenceTransformer") == 1  # the trained body only
+    Boom(monkeypatch, at=1, error=RuntimeError("injected"))
+    with pytest.raises(RuntimeError):
+        est.partial_fit(*_args(name, slice(0, 8)))
+    assert _versions(user) == versions
+    assert _trained(est).model_ is not user
+
+
+@pytest.mark.parametrize(
+    "setting",
+    [{"max_length": 10_000}, {"class_weight": {"unknown": 2.0}}],
+    ids=["max_length", "class_weight"],
+)
+def test_settings_refused_by_a_later_partial_fit_cost_no_copy(setting, tiny, request):
+    est = _make("FineTuneClassifier", tiny)
+    est.partial_fit(*_args("FineTuneClassifier", slice(0, 8)), classes=["neg", "pos"])
+    versions = _versions(est.model_), _versions(est.head_)
+    copies = request.getfixturevalue("module_copies")
+    est.set_params(**setting)
+    with pytest.raises(ValueError, match=next(iter(setting))):
+        est.partial_fit(*_args("FineTuneClassifier", slice(8, None)))
+    assert copies == []
+    assert (_versions(est.model_), _versions(est.head_)) == versions
+
+
+def test_a_tuner_interrupted_while_sampling_pairs_keeps_its_random_state(tiny, monkeypatch):
+    import embkit.tuning.sbert_tuner as sbert_tuner
+
+    clean = _make("SbertTuner", tiny)
+    clean.partial_fit(*_args("SbertTuner", slice(0, 8)), classes=["neg", "pos"])
+    clean.partial_fit(*_args("SbertTuner", slice(8, None)))
+    est = _make("SbertTuner", tiny)
+    est.partial_fit(*_args("SbertTuner", slice(0, 8)), classes=["neg", "pos"])
+    before = _snapshot(est)
+    sample = sbert_tuner.make_grouped_pairs
+
+    def interrupted(*args, **kwargs):
+        sample(*args, **kwargs)  # draws from the tuner's generator, then Ctrl-C arrives
+        raise KeyboardInterrupt
+
+    with monkeypatch.context() as patch:
+        patch.setattr(sbert_tuner, "make_grouped_pairs", interrupted)
+        with pytest.raises(KeyboardInterrupt):
+            est.partial_fit(*_args("SbertTuner", slice(8, None)))
+    assert_same_state(_snapshot(est), before)
+    assert "_progress_label" not in vars(est.learner_)
+    est.partial_fit(*_args("SbertTuner", slice(8, None)))
+    assert_same_state(_snapshot(est), _snapshot(clean))
