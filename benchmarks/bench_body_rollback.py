@@ -6,7 +6,7 @@ five calls on batches of 64 emotion texts after a first call, with the copy (``n
 with the rollback of before, which covered only the checks of the input (``old``), each
 in its own process; run the two modes alternately:
 
-    for m in old new old new; do
+    for m in old new old new old new; do
         flock /tmp/embkit-bench.lock python -m benchmarks.bench_body_rollback $m
     done
 
