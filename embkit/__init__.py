@@ -18,7 +18,7 @@ _EXPORTS: dict[str, str] = {
     "StaticEncoder": "embkit.encoders.static",
     "EmbeddingCache": "embkit.io.cache",
     "CacheDamagedWarning": "embkit.io.cache",
-    "TextTruncatedWarning": "embkit.encoders._base",
+    "TextTruncatedWarning": "embkit._core.truncation",
     "FeedForwardTuner": "embkit.tuning.feedforward",
     "KNeighborsTuner": "embkit.tuning.neighbors",
     "ContrastiveLearner": "embkit.tuning.contrastive",
@@ -47,6 +47,7 @@ _EXPORTS: dict[str, str] = {
 __all__ = sorted(_EXPORTS) + ["__version__"]
 
 if TYPE_CHECKING:  # pragma: no cover - for static analysis only
+    from embkit._core.truncation import TextTruncatedWarning  # noqa: F401
     from embkit.active.diversity import ClassBalanced, CoreSet, KMeansSampling  # noqa: F401
     from embkit.active.learner import ActiveLearner  # noqa: F401
     from embkit.active.stopping import StabilizingPredictions  # noqa: F401
@@ -56,7 +57,6 @@ if TYPE_CHECKING:  # pragma: no cover - for static analysis only
         MarginSampling,
         RandomSampling,
     )
-    from embkit.encoders._base import TextTruncatedWarning  # noqa: F401
     from embkit.encoders.sentence import SentenceEncoder  # noqa: F401
     from embkit.encoders.static import StaticEncoder  # noqa: F401
     from embkit.encoders.transformer import TransformerEncoder  # noqa: F401

@@ -209,6 +209,12 @@ class BodyEstimatorBase(BaseEstimator):
                 self._run_epoch(data, self._scheduler(self._n_steps(data)))
         return self
 
+    def _model_name(self) -> str:
+        """The model's name for messages: what the body was loaded from, else its class."""
+        source = getattr(self, "_fitted_model", None) or self.model
+        named = isinstance(source, (str, os.PathLike))
+        return os.fspath(source) if named else type(source).__name__
+
     def _check_same_model(self) -> None:
         """``set_params(model=...)`` since the first ``partial_fit`` is refused, not ignored."""
         fitted = getattr(self, "_fitted_model", None)

@@ -8,17 +8,32 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import torch
 
+from embkit._core.models import count_tokens
+from embkit._core.truncation import warn_truncated
+
 if TYPE_CHECKING:  # pragma: no cover
     from sentence_transformers import SentenceTransformer
 
 
-class Tokenized:
-    """Texts tokenised once, kept flat per key; a batch is padded to its own longest text."""
+# (model, window) already warned about truncation in this process
+_TRUNCATION_WARNED: set[tuple[str, int]] = set()
 
-    def __init__(self, tokenizer: Any, texts: Sequence[str], max_length: int) -> None:
+
+class Tokenized:
+    """Texts tokenised once, kept flat per key; a batch is padded to its own longest text.
+
+    With ``warn_as`` (the model's name), texts cut at ``max_length`` raise a
+    :class:`~embkit.TextTruncatedWarning`, once per process, model and window.
+    """
+
+    def __init__(
+        self, tokenizer: Any, texts: Sequence[str], max_length: int, *, warn_as: str | None = None
+    ) -> None:
         enc = tokenizer(list(texts), truncation=True, max_length=max_length, padding=False)
         self.keys = [k for k in ("input_ids", "token_type_ids", "attention_mask") if k in enc]
         self.lengths = np.fromiter((len(ids) for ids in enc["input_ids"]), dtype=np.int64)
+        if warn_as is not None:
+            _warn_if_cut(tokenizer, texts, self.lengths, max_length, warn_as)
         self.offsets = np.cumsum(self.lengths) - self.lengths
         self.flat = {
             k: np.fromiter(
@@ -41,6 +56,22 @@ class Tokenized:
             arr = np.where(valid, self.flat[key][positions], fill)
             out[key] = torch.from_numpy(arr).to(device)
         return out
+
+
+def _warn_if_cut(
+    tokenizer: Any, texts: Sequence[str], lengths: np.ndarray, max_length: int, model: str
+) -> None:
+    """Warn when texts were cut at ``max_length``: only those that reach it are counted."""
+    if (model, max_length) in _TRUNCATION_WARNED:
+        return
+    at_limit = np.flatnonzero(lengths >= max_length)
+    if not len(at_limit):
+        return
+    full = np.asarray(count_tokens(tokenizer, [texts[i] for i in at_limit]))
+    cut = full[full > max_length]
+    if len(cut):
+        _TRUNCATION_WARNED.add((model, max_length))
+        warn_truncated(len(cut), max_length, int(cut.max()), model)
 
 
 def bucketed_batches(
@@ -72,14 +103,18 @@ def encode_body(
     max_length: int,
     device: torch.device,
     show_progress_bar: bool | None = None,
+    warn_as: str | None = None,
 ) -> np.ndarray:
-    """Sentence embeddings from ``body`` in eval mode, length-sorted batches; float32."""
+    """Sentence embeddings from ``body`` in eval mode, length-sorted batches; float32.
+
+    ``warn_as`` names the model in the warning for texts cut at ``max_length``.
+    """
     from tqdm.auto import tqdm
 
     dim = body.get_embedding_dimension()
     if len(texts) == 0:
         return np.empty((0, dim), dtype=np.float32)
-    tokens = Tokenized(body.tokenizer, texts, max_length)
+    tokens = Tokenized(body.tokenizer, texts, max_length, warn_as=warn_as)
     out = np.empty((len(texts), dim), dtype=np.float32)
     batches = bucketed_batches(tokens.lengths, batch_size, None)
     was_training = body.training

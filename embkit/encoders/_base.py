@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import sqlite3
 import sys
-import warnings
 from typing import Any
 
 import numpy as np
@@ -20,6 +19,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from embkit._core.device import loadable_device, resolve_device
 from embkit._core.models import count_tokens, model_identity, reload_if_changed
+from embkit._core.truncation import TextTruncatedWarning, warn_truncated  # noqa: F401
 from embkit._core.validation import POSITIVE_INT, check_texts
 from embkit.io.cache import as_cache
 from embkit.io.memory_cache import memory_cache
@@ -41,10 +41,6 @@ def interactive() -> bool:
 # (encoder class, model, window) already warned about truncation in this process
 _TRUNCATION_WARNED: set[tuple[str, str, int]] = set()
 _NOT_IN_VECTORS = {"cache", "show_progress_bar", "batch_size", "onnx_threads"}
-
-
-class TextTruncatedWarning(UserWarning):
-    """Some texts are longer than the model's window and were truncated."""
 
 
 class TextEncoderBase(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
@@ -300,23 +296,4 @@ class TextEncoderBase(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         n_long = sum(n > limit for n in lengths)
         if n_long:
             _TRUNCATION_WARNED.add(key)
-            warnings.warn(
-                TextTruncatedWarning(
-                    f"{n_long} of the texts are longer than the {limit}-token window of "
-                    f"{self.model!r} (the longest has {longest} tokens); the model sees only "
-                    "their first tokens. This warning is shown once per model."
-                ),
-                stacklevel=_outside_level(),
-            )
-
-
-def _outside_level() -> int:
-    """The ``stacklevel`` of the first caller outside embkit, scikit-learn and joblib (which
-    runs a pipeline's fit_transform): a warning then names the user's line."""
-    frame, level = sys._getframe(1), 1
-    while frame is not None and frame.f_globals.get("__name__", "").split(".")[0] in _LIBRARIES:
-        frame, level = frame.f_back, level + 1
-    return level
-
-
-_LIBRARIES = ("embkit", "sklearn", "joblib")
+            warn_truncated(n_long, limit, longest, str(self.model))

@@ -226,7 +226,12 @@ class FineTuneClassifier(LabelMixin, ClassifierMixin, BodyEstimatorBase):
         train, valid = self._split(codes, rng) if fit else (np.arange(len(codes)), None)
         return _Labelled(
             n=len(train),
-            tokens=Tokenized(body.tokenizer, texts, body_max_length(body, self.max_length)),
+            tokens=Tokenized(
+                body.tokenizer,
+                texts,
+                body_max_length(body, self.max_length),
+                warn_as=self._model_name(),
+            ),
             rows=train,
             codes=codes,
             target=torch.as_tensor(codes, dtype=torch.long, device=device),
@@ -330,7 +335,10 @@ class FineTuneClassifier(LabelMixin, ClassifierMixin, BodyEstimatorBase):
         if not texts:
             return np.empty((0, len(self.classes_)), dtype=np.float32)
         tokens = Tokenized(
-            self.model_.tokenizer, texts, body_max_length(self.model_, self.max_length)
+            self.model_.tokenizer,
+            texts,
+            body_max_length(self.model_, self.max_length),
+            warn_as=self._model_name(),
         )
         return self._proba_tokens(tokens, np.arange(len(texts)))
 

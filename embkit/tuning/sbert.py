@@ -244,7 +244,7 @@ class SbertLearner(ClassNamePrefixFeaturesOutMixin, BodyEstimatorBase):
         max_length = body_max_length(body, self.max_length)  # refuses what the body cannot take
         return _Pairs(
             n=len(y),
-            tokens=Tokenized(body.tokenizer, list(vocab), max_length),
+            tokens=Tokenized(body.tokenizer, list(vocab), max_length, warn_as=self._model_name()),
             left=codes[: len(texts1)],
             right=codes[len(texts1) :],
             target=torch.as_tensor(y, device=device),
@@ -292,6 +292,7 @@ class SbertLearner(ClassNamePrefixFeaturesOutMixin, BodyEstimatorBase):
             batch_size=64,
             max_length=body_max_length(self.model_, self.max_length),
             device=self.device_,
+            warn_as=self._model_name(),
         )
 
     def predict(self, texts1: Any, texts2: Any) -> np.ndarray:

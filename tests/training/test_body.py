@@ -121,3 +121,31 @@ def test_the_body_loads_offline_unless_downloads_are_allowed(monkeypatch, allow,
     assert calls == [("someone/some-model", {"device": "cpu", "local_files_only": offline})]
     with pytest.raises(ValueError, match="could not load model"):
         FineTuneClassifier(model="someone/some-model", **SMALL).fit(TEXTS, LABELS)
+
+
+@pytest.mark.parametrize("name", ["FineTuneClassifier", "SbertLearner"])
+def test_texts_longer_than_max_length_warn_at_the_callers_line(name, monkeypatch):
+    """As the encoders do: once per model and window, naming both, at the user's line."""
+    import warnings
+
+    import embkit
+    import embkit._training.tokens as tokens_module
+
+    monkeypatch.setattr(tokens_module, "_TRUNCATION_WARNED", set())
+    long = ["a long review " * 5, "another long and angry review " * 3]
+    if name == "FineTuneClassifier":
+        est = FineTuneClassifier(n_epochs=1, **SMALL)
+        calls = [lambda: est.fit(TEXTS + long, LABELS + ["pos", "neg"]), lambda: est.predict(long)]
+    else:
+        est = SbertLearner(**SMALL)
+        calls = [lambda: est.fit(long, TEXTS[:2], [1.0, 0.0]), lambda: est.transform(long)]
+    with pytest.warns(
+        embkit.TextTruncatedWarning, match="2 of the texts .* 8-token window of 'all-MiniLM-L6-v2'"
+    ) as caught:
+        calls[0]()
+    assert caught[0].filename == __file__
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", embkit.TextTruncatedWarning)
+        calls[1]()  # shown once
+        est.set_params(max_length=64)
+        calls[1]()  # nothing cut at 64 tokens

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 import torch
 
 from embkit._training.tokens import Tokenized
@@ -24,3 +25,32 @@ def test_batches_match_the_tokenizer_padding_each_batch_to_its_longest_text(mode
         for key, value in batch.items():
             assert value.dtype == torch.int64
             np.testing.assert_array_equal(value.numpy(), np.asarray(expected[key]))
+
+
+def test_texts_cut_at_max_length_warn_once_naming_window_and_model(model_path, monkeypatch):
+    import warnings
+
+    from transformers import AutoTokenizer
+
+    import embkit
+    import embkit._training.tokens as tokens_module
+
+    monkeypatch.setattr(tokens_module, "_TRUNCATION_WARNED", set())
+    tokenizer = AutoTokenizer.from_pretrained(model_path)
+    exact = "one two three four five six"  # 6 words + 2 special tokens: exactly 8, not cut
+    assert len(tokenizer(exact)["input_ids"]) == 8
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        Tokenized(tokenizer, [exact, "short"], max_length=8, warn_as="m")  # nothing cut
+        Tokenized(tokenizer, ["a " * 50], max_length=8)  # no name: no check
+    texts = [exact, "a " * 50, "b " * 20]
+    with pytest.warns(
+        embkit.TextTruncatedWarning,
+        match=r"2 of the texts .* 8-token window of 'm' \(the longest has 52",
+    ):
+        Tokenized(tokenizer, texts, max_length=8, warn_as="m")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        Tokenized(tokenizer, texts, max_length=8, warn_as="m")  # once per model and window
+    with pytest.warns(embkit.TextTruncatedWarning, match="16-token window"):
+        Tokenized(tokenizer, texts, max_length=16, warn_as="m")

@@ -1,0 +1,37 @@
+"""The warning for texts longer than a model's window, shared by encoders and fine-tuning."""
+
+from __future__ import annotations
+
+import sys
+import warnings
+
+
+class TextTruncatedWarning(UserWarning):
+    """Some texts are longer than the model's window and were truncated."""
+
+
+def warn_truncated(n_long: int, window: int, longest: int, model: str) -> None:
+    """Warn that ``n_long`` texts (the longest ``longest`` tokens) exceed ``window`` tokens.
+
+    The warning names the first caller outside embkit, scikit-learn and joblib.
+    """
+    warnings.warn(
+        TextTruncatedWarning(
+            f"{n_long} of the texts are longer than the {window}-token window of "
+            f"{model!r} (the longest has {longest} tokens); the model sees only their first "
+            "tokens. This warning is shown once per model."
+        ),
+        stacklevel=outside_level(),
+    )
+
+
+def outside_level() -> int:
+    """The ``stacklevel`` of the first caller outside embkit, scikit-learn and joblib (which
+    runs a pipeline's fit_transform): a warning then names the user's line."""
+    frame, level = sys._getframe(1), 1
+    while frame is not None and frame.f_globals.get("__name__", "").split(".")[0] in _LIBRARIES:
+        frame, level = frame.f_back, level + 1
+    return level
+
+
+_LIBRARIES = ("embkit", "sklearn", "joblib")
