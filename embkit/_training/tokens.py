@@ -8,7 +8,6 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import torch
 
-from embkit._core.models import count_tokens
 from embkit._core.truncation import warn_truncated
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -67,7 +66,10 @@ def _warn_if_cut(
     at_limit = np.flatnonzero(lengths >= max_length)
     if not len(at_limit):
         return
-    full = np.asarray(count_tokens(tokenizer, [texts[i] for i in at_limit]))
+    # the body's tokenizer is its own (never a shared one), so it counts directly: a
+    # cached counting copy would keep every refit's tokenizer alive
+    ids = tokenizer([texts[i] for i in at_limit], truncation=False, verbose=False)["input_ids"]
+    full = np.fromiter((len(row) for row in ids), dtype=np.int64, count=len(at_limit))
     cut = full[full > max_length]
     if len(cut):
         _TRUNCATION_WARNED.add((model, max_length))

@@ -33,9 +33,11 @@ def test_texts_cut_at_max_length_warn_once_naming_window_and_model(model_path, m
     from transformers import AutoTokenizer
 
     import embkit
+    import embkit._core.models as models
     import embkit._training.tokens as tokens_module
 
     monkeypatch.setattr(tokens_module, "_TRUNCATION_WARNED", set())
+    monkeypatch.setattr(models, "_counting_copies", counting_copies := {})
     tokenizer = AutoTokenizer.from_pretrained(model_path)
     exact = "one two three four five six"  # 6 words + 2 special tokens: exactly 8, not cut
     assert len(tokenizer(exact)["input_ids"]) == 8
@@ -43,6 +45,7 @@ def test_texts_cut_at_max_length_warn_once_naming_window_and_model(model_path, m
         warnings.simplefilter("error")
         Tokenized(tokenizer, [exact, "short"], max_length=8, warn_as="m")  # nothing cut
         Tokenized(tokenizer, ["a " * 50], max_length=8)  # no name: no check
+    assert not counting_copies  # a refit's tokenizer is not kept alive by the count
     texts = [exact, "a " * 50, "b " * 20]
     with pytest.warns(
         embkit.TextTruncatedWarning,
