@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import sys
+import threading
 import warnings
+from collections.abc import Callable, Hashable
 
 
 class TextTruncatedWarning(UserWarning):
@@ -19,10 +21,31 @@ def warn_truncated(n_long: int, window: int, longest: int, model: str) -> None:
         TextTruncatedWarning(
             f"{n_long} of the texts are longer than the {window}-token window of "
             f"{model!r} (the longest has {longest} tokens); the model sees only their first "
-            "tokens. This warning is shown once per model."
+            "tokens. This warning is shown once per model and window."
         ),
         stacklevel=outside_level(),
     )
+
+
+def warn_once(
+    warned: set, key: Hashable, count: Callable[[], tuple[int, int]], window: int, model: str
+) -> None:
+    """Warn the first time ``count()`` finds texts longer than ``window`` under ``key``.
+
+    ``count`` returns how many texts are longer and the longest one's tokens. ``key`` goes
+    into ``warned`` once the warning is shown (a warning turned into an error raises each
+    time); one thread at a time, so two threads never both show it.
+    """
+    with _lock:
+        if key in warned:
+            return
+        n_long, longest = count()
+        if n_long:
+            warn_truncated(n_long, window, longest, model)
+            warned.add(key)
+
+
+_lock = threading.Lock()
 
 
 def outside_level() -> int:

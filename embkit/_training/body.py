@@ -210,10 +210,13 @@ class BodyEstimatorBase(BaseEstimator):
         return self
 
     def _model_name(self) -> str:
-        """The model's name for messages: what the body was loaded from, else its class."""
-        source = getattr(self, "_fitted_model", None) or self.model
-        named = isinstance(source, (str, os.PathLike))
-        return os.fspath(source) if named else type(source).__name__
+        """The model's name for messages: the name or folder the body was loaded from (in
+        ``fit``, the one being loaded), else the model object passed in, by class and id."""
+        named = getattr(self, "_fitted_model", None)
+        if named is not None:
+            return named
+        source = self.model if isinstance(self.model, torch.nn.Module) else self.model_
+        return f"{type(source).__name__} at {id(source):#x}"
 
     def _check_same_model(self) -> None:
         """``set_params(model=...)`` since the first ``partial_fit`` is refused, not ignored."""
@@ -228,7 +231,12 @@ class BodyEstimatorBase(BaseEstimator):
     def _new_body(self) -> tuple[SentenceTransformer, torch.device, np.random.Generator]:
         device = resolve_device(self.device)
         rng = make_rng(self.random_state)
-        return load_body(self.model, device), device, rng
+        body = load_body(self.model, device)
+        # what the body was loaded from: a saved state rebuilds it from this, not ``model``
+        # (which set_params may change later); set here, so the call's messages name it
+        named = isinstance(self.model, (str, os.PathLike))
+        self._fitted_model = os.fspath(self.model) if named else None
+        return body, device, rng
 
     def _initialize(
         self, body: Any, device: torch.device, rng: np.random.Generator, data: Any
@@ -236,10 +244,6 @@ class BodyEstimatorBase(BaseEstimator):
         self.model_ = body
         self.device_ = device
         self._rng = rng
-        # what the body was loaded from: a saved state rebuilds it from this, not ``model``
-        # (which set_params may change later)
-        named = isinstance(self.model, (str, os.PathLike))
-        self._fitted_model = os.fspath(self.model) if named else None
         self._init_head(data, rng)
         self.optimizer_ = self._make_optimizer()
         self.loss_curve_: list[float] = []

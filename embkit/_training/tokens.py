@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import torch
 
-from embkit._core.truncation import warn_truncated
+from embkit._core.truncation import warn_once
 
 if TYPE_CHECKING:  # pragma: no cover
     from sentence_transformers import SentenceTransformer
@@ -61,19 +61,19 @@ def _warn_if_cut(
     tokenizer: Any, texts: Sequence[str], lengths: np.ndarray, max_length: int, model: str
 ) -> None:
     """Warn when texts were cut at ``max_length``: only those that reach it are counted."""
-    if (model, max_length) in _TRUNCATION_WARNED:
-        return
     at_limit = np.flatnonzero(lengths >= max_length)
     if not len(at_limit):
         return
-    # the body's tokenizer is its own (never a shared one), so it counts directly: a
-    # cached counting copy would keep every refit's tokenizer alive
-    ids = tokenizer([texts[i] for i in at_limit], truncation=False, verbose=False)["input_ids"]
-    full = np.fromiter((len(row) for row in ids), dtype=np.int64, count=len(at_limit))
-    cut = full[full > max_length]
-    if len(cut):
-        _TRUNCATION_WARNED.add((model, max_length))
-        warn_truncated(len(cut), max_length, int(cut.max()), model)
+
+    def count() -> tuple[int, int]:
+        # the body's tokenizer is its own (never a shared one), so it counts directly: a
+        # cached counting copy would keep every refit's tokenizer alive
+        rows = [texts[i] for i in at_limit]
+        ids = tokenizer(rows, truncation=False, verbose=False)["input_ids"]
+        full = np.fromiter((len(row) for row in ids), dtype=np.int64, count=len(rows))
+        return int((full > max_length).sum()), int(full.max())
+
+    warn_once(_TRUNCATION_WARNED, (model, max_length), count, max_length, model)
 
 
 def bucketed_batches(

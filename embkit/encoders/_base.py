@@ -19,7 +19,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from embkit._core.device import loadable_device, resolve_device
 from embkit._core.models import count_tokens, model_identity, reload_if_changed
-from embkit._core.truncation import TextTruncatedWarning, warn_truncated  # noqa: F401
+from embkit._core.truncation import TextTruncatedWarning, warn_once  # noqa: F401
 from embkit._core.validation import POSITIVE_INT, check_texts
 from embkit.io.cache import as_cache
 from embkit.io.memory_cache import memory_cache
@@ -285,15 +285,15 @@ class TextEncoderBase(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
             return
         tokenizer, limit = window
         key = (type(self).__name__, str(self.model), limit)
-        if key in _TRUNCATION_WARNED:
+        if key in _TRUNCATION_WARNED:  # the usual case, without the lock
             return
         # a UTF-8 character is 4 bytes at most: only texts that could pass are encoded
         candidates = [t for t in texts if 4 * len(t) + 2 > limit and len(t.encode()) + 2 > limit]
         if not candidates:
             return
-        lengths = count_tokens(tokenizer, candidates)
-        longest = max(lengths)
-        n_long = sum(n > limit for n in lengths)
-        if n_long:
-            _TRUNCATION_WARNED.add(key)
-            warn_truncated(n_long, limit, longest, str(self.model))
+
+        def count() -> tuple[int, int]:
+            lengths = count_tokens(tokenizer, candidates)
+            return sum(n > limit for n in lengths), max(lengths)
+
+        warn_once(_TRUNCATION_WARNED, key, count, limit, str(self.model))

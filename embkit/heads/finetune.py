@@ -224,6 +224,7 @@ class FineTuneClassifier(LabelMixin, ClassifierMixin, BodyEstimatorBase):
     ) -> _Labelled:
         texts, codes = checked
         train, valid = self._split(codes, rng) if fit else (np.arange(len(codes)), None)
+        class_weight = self._class_weight_tensor(codes[train], device)  # refused before a warning
         return _Labelled(
             n=len(train),
             tokens=Tokenized(
@@ -235,7 +236,7 @@ class FineTuneClassifier(LabelMixin, ClassifierMixin, BodyEstimatorBase):
             rows=train,
             codes=codes,
             target=torch.as_tensor(codes, dtype=torch.long, device=device),
-            class_weight=self._class_weight_tensor(codes[train], device),
+            class_weight=class_weight,
             valid=valid,
         )
 
