@@ -36,6 +36,16 @@ ROOT = Path(__file__).resolve().parent.parent
 DATA = Path(os.environ.get("EMBKIT_SHARED_DATA", ROOT.parent / "shared" / "data"))
 
 
+def without_memory_cache() -> None:
+    """Turn off the encoders' in-memory embedding cache in this process.
+
+    Every encoder without ``cache=`` keeps its vectors in memory (``EMBKIT_MEMORY_CACHE_MB``,
+    on by default): a benchmark that times the model must turn it off, or its second
+    repeat over the same texts times a lookup.
+    """
+    os.environ["EMBKIT_MEMORY_CACHE_MB"] = "0"
+
+
 def read_split(name: str, split: str) -> tuple[list[str], list[str]]:
     """Texts and labels of one split of a data set in ``../shared/data`` (JSONL)."""
     texts, labels = [], []

@@ -40,6 +40,7 @@ from benchmarks._common import (
     markdown_table,
     read_split,
     save_json,
+    without_memory_cache,
 )
 
 STATIC_DIR = ROOT / ".cache" / "static-models"
@@ -182,6 +183,7 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--datasets", nargs="+", default=["emotion", "sst2"])
     parser.add_argument("--limit", type=int, default=None, help="first N texts (smoke runs)")
     args = parser.parse_args(argv)
+    without_memory_cache()  # every repeat runs the model
     env = environment(["model2vec", "torchao"])
     print(", ".join(f"{k} {v}" for k, v in env.items()), flush=True)
     static = prepare_static()
