@@ -12,43 +12,36 @@ class TextTruncatedWarning(UserWarning):
     """Some texts are longer than the model's window and were truncated."""
 
 
-def warn_truncated(n_long: int, window: int, longest: int, model: str) -> None:
-    """Warn that ``n_long`` texts (the longest ``longest`` tokens) exceed ``window`` tokens.
-
-    The warning names the first caller outside embkit, scikit-learn and joblib.
-    """
-    warnings.warn(
-        TextTruncatedWarning(
-            f"{n_long} of the texts are longer than the {window}-token window of "
-            f"{model!r} (the longest has {longest} tokens); the model sees only their first "
-            "tokens. This warning is shown once per model and window."
-        ),
-        stacklevel=outside_level(),
-    )
-
-
 def warn_once(
     warned: set, key: Hashable, count: Callable[[], tuple[int, int]], window: int, model: str
 ) -> None:
     """Warn the first time ``count()`` finds texts longer than ``window`` under ``key``.
 
-    ``count`` returns how many texts are longer and the longest one's tokens. ``key`` goes
-    into ``warned`` once the warning is shown (a warning turned into an error raises each
-    time); one thread at a time, so two threads never both show it.
+    ``count`` returns how many texts are longer and the longest one's tokens. The warning
+    names the first caller outside embkit, scikit-learn and joblib. ``key`` goes into
+    ``warned`` once the warning is shown (a warning turned into an error raises each time);
+    one thread at a time, so two threads never both show it.
     """
     with _lock:
         if key in warned:
             return
         n_long, longest = count()
         if n_long:
-            warn_truncated(n_long, window, longest, model)
+            warnings.warn(
+                TextTruncatedWarning(
+                    f"{n_long} of the texts are longer than the {window}-token window of "
+                    f"{model!r} (the longest has {longest} tokens); the model sees only their "
+                    "first tokens. This warning is shown once per model and window."
+                ),
+                stacklevel=_outside_level(),
+            )
             warned.add(key)
 
 
 _lock = threading.Lock()
 
 
-def outside_level() -> int:
+def _outside_level() -> int:
     """The ``stacklevel`` of the first caller outside embkit, scikit-learn and joblib (which
     runs a pipeline's fit_transform): a warning then names the user's line."""
     frame, level = sys._getframe(1), 1
